@@ -1,0 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {Smoke} from "./Smoke.sol";
+contract SmokeTest { function testFuzz_inc(uint8 n) public { Smoke s = new Smoke(); for (uint i; i<n; i++) s.inc(); require(s.x() == n, "count");} }
