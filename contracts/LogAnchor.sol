@@ -16,6 +16,10 @@ import {RFC9162} from "./lib/RFC9162.sol";
 /// @dev Traps:
 ///   - The contract checks that roots extend each other, not what the leaves contain: an anchorer can still anchor a
 ///     log that contains garbage. Control who holds ANCHORER_ROLE.
+///   - A consistency proof binds the roots, and the new size only through the tree's shape (an RFC 9162 property):
+///     e.g. the proof 10 -> 20 also "proves" (21, root of 20). History is still not rewritten (the root commits to
+///     the same entries), but such a mis-sized anchor cannot serve every inclusion proof and no honest proof extends
+///     it, so the anchor chain stops. The anchorer must take size and root from one log state.
 ///   - `leafHash` arguments are RFC 9162 leaf hashes keccak256(0x00 || entry), never raw entries.
 ///   - Proofs longer than `RFC9162.MAX_PROOF_LENGTH` (128) are refused, which bounds every loop; no valid proof for a
 ///     tree of fewer than 2^64 leaves is that long.

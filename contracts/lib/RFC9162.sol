@@ -16,6 +16,8 @@ pragma solidity ^0.8.28;
 ///     interior node hash with a shorter path "proves" a subtree, not a leaf. `hashLeaf` computes the right thing.
 ///   - A proof is only meaningful together with its (index, size) or (oldSize, newSize): the same path verifies
 ///     against exactly one position, so callers must take sizes from a trusted source (e.g. a stored anchor).
+///   - Roots are bound, sizes only through the tree's shape: a proof can verify for a wrong size whose tree has the
+///     same shape along the proof (inclusion of leaf 0 in 5 or 6 leaves; consistency 10 -> 20 or 10 -> 21).
 ///   - This is NOT OpenZeppelin's MerkleProof: that one sorts pairs and has no leaf/node domain separation.
 library RFC9162 {
     /// @dev Longest proof accepted. An inclusion path in a tree of < 2^64 leaves has at most 64 nodes and a
