@@ -31,6 +31,11 @@
  *     0 < m < n: the RFC algorithm. m = n: proof empty and roots equal. m = 0: proof empty and oldRoot = EMPTY_ROOT.
  *     False when m > n.
  *
+ * Trap: a proof binds roots, and sizes only through the tree's shape along the proof (RFC 9162 as written): the
+ * inclusion proof of leaf 0 in 5 leaves also verifies as "leaf 0 of 6 leaves" against the same root, and the
+ * consistency proof 10 -> 20 also verifies as 10 -> 21. Take (size, root) pairs from one trusted tree head (a
+ * signed checkpoint, an on-chain anchor), never a size from one place and a root from another.
+ *
  * Sizes and indices are JavaScript numbers and must be safe integers (< 2^53); the code uses arithmetic rather
  * than 32-bit bitwise operators so it stays correct above 2^31. Hashes are `Uint8Array`s of 32 bytes throughout.
  */
