@@ -1,0 +1,90 @@
+/**
+ * Service configuration, read from the environment once at start-up and validated there, so a misconfiguration
+ * fails loudly before the first request (never halfway through one). Every variable is documented in the README.
+ */
+import path from "node:path";
+
+export interface Config {
+  /** Where the store (ledger.db) and the local chain's state live. */
+  readonly dataDir: string;
+  readonly host: string;
+  readonly port: number;
+  /** The base of every QR code: `{publicBaseUrl}/01/{gtin}/10/{lot}`. Must be reachable by shoppers' phones. */
+  readonly publicBaseUrl: string;
+  /** EVM JSON-RPC endpoint; unset means `npm start` runs a local chain. */
+  readonly rpcUrl: string | undefined;
+  /** JSON file with the deployed contract addresses (written by scripts/deploy.ts). */
+  readonly deploymentsFile: string;
+  /** Private keys of the relayer (pays gas for lifecycle events) and the anchorer (commits log roots). */
+  readonly relayerKey: string | undefined;
+  readonly anchorerKey: string | undefined;
+  /** Anchor after this many new entries ... */
+  readonly anchorEvery: number;
+  /** ... or this many milliseconds after the oldest unanchored entry, whichever comes first. */
+  readonly anchorIntervalMs: number;
+  /** Blocks on top of a transaction's block before it counts as final; reorgs deeper than this are not handled. */
+  readonly confirmations: number;
+  /** Largest request body accepted, in bytes. */
+  readonly bodyLimit: number;
+  /** Most events accepted in one POST /v1/events. */
+  readonly maxEventsPerRequest: number;
+  /** Signature-recovery worker threads. */
+  readonly signatureWorkers: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer in [${min}, ${max}], got "${raw}"`);
+  }
+  return value;
+}
+
+function key(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  if (!/^0x[0-9a-fA-F]{64}$/.test(raw)) throw new ConfigError(`${name} must be a 0x-prefixed 32-byte hex private key`);
+  return raw;
+}
+
+function url(env: Env, name: string, fallback: string | undefined): string | undefined {
+  const raw = env[name] || fallback;
+  if (raw === undefined) return undefined;
+  try {
+    const parsed = new URL(raw);
+    if (!["http:", "https:", "ws:", "wss:"].includes(parsed.protocol)) throw new Error("protocol");
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) or ws(s) URL, got "${raw}"`);
+  }
+  return raw.replace(/\/+$/, "");
+}
+
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  const dataDir = path.resolve(cwd, env.DATA_DIR || "data");
+  const host = env.HOST || "127.0.0.1";
+  const port = int(env, "PORT", 8080, 0, 65535);
+  return {
+    dataDir,
+    host,
+    port,
+    publicBaseUrl: url(env, "PUBLIC_BASE_URL", `http://${host}:${port}`) as string,
+    rpcUrl: url(env, "RPC_URL", undefined),
+    deploymentsFile: path.resolve(cwd, env.DEPLOYMENTS_FILE || path.join(dataDir, "deployments.json")),
+    relayerKey: key(env, "RELAYER_KEY"),
+    anchorerKey: key(env, "ANCHORER_KEY"),
+    anchorEvery: int(env, "ANCHOR_EVERY", 256, 1),
+    anchorIntervalMs: int(env, "ANCHOR_INTERVAL_MS", 10_000, 100),
+    confirmations: int(env, "CONFIRMATIONS", 1, 0, 256),
+    bodyLimit: int(env, "BODY_LIMIT", 1_048_576, 1024),
+    maxEventsPerRequest: int(env, "MAX_EVENTS_PER_REQUEST", 500, 1, 10_000),
+    signatureWorkers: int(env, "SIGNATURE_WORKERS", 1, 0, 64),
+  };
+}
