@@ -5,7 +5,7 @@
  *   - Resolved: the entry is committed (LogStore.appendBatch durability: with the SQLite driver it survives a process
  *     crash and power loss). `index` is final and dense; `leafHash` is what inclusion proofs will prove.
  *   - Rejected with AppendFailedError: nothing of the item's group was stored; the caller may retry.
- *   - Rejected with AppenderOverloadedError / AppenderClosedError: the item was never queued.
+ *   - Rejected with InvalidEntryError / AppenderOverloadedError / AppenderClosedError: the item was never queued.
  *   - Process crash while pending: the item's whole group is stored or none of it. Retrying after a crash is safe:
  *     the key (the event's EIP-712 digest) deduplicates, and a duplicate gets the first entry's receipt.
  *
@@ -16,6 +16,7 @@
  *
  * Cross-cutting limits and metrics wrap `add` (see withBodySizeLimit, withStats) rather than living in this class.
  */
+import { ENTRY_VERSION, NO_PREVIOUS, normalizeEntry } from "./entry.js";
 import type { LogEntryInput } from "./entry.js";
 import { bytesToHex } from "./hash.js";
 import type { AppendItem, AppendResult } from "./sequencer.js";
@@ -127,7 +128,20 @@ export class Appender {
   add(item: AddItem): Promise<Receipt> {
     if (this.closed) return Promise.reject(new AppenderClosedError());
     if (this.queue.length >= this.opts.maxQueued) return Promise.reject(new AppenderOverloadedError(this.queue.length));
-    const { key, body, ...entry } = item;
+    const { key, body, ...input } = item;
+    let entry: LogEntryInput;
+    try {
+      // Checked here, per item, so one malformed event is rejected alone instead of failing its whole group.
+      const { version: _v, prevIndex: _p, ...normalized } = normalizeEntry({
+        ...input,
+        version: ENTRY_VERSION,
+        prevIndex: NO_PREVIOUS,
+      });
+      entry = normalized;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (typeof key !== "string" || key.length === 0) return Promise.reject(new TypeError("key must be a non-empty string"));
     return new Promise<Receipt>((resolve, reject) => {
       this.queue.push({ item: { key, body, entry, receivedAt: this.opts.now() }, resolve, reject });
       this.schedule();
