@@ -113,7 +113,9 @@ export class Appender {
   private readonly opts: ValidOptions;
   private queue: Pending[] = [];
   private scheduled = false;
-  private draining: Promise<void> | undefined;
+  /** True from the start of a drain until the moment it sees an empty queue (set and cleared synchronously). */
+  private running = false;
+  private drained: Promise<void> = Promise.resolve();
   private closed = false;
   private counters = { groups: 0, failedGroups: 0, items: 0, largestGroup: 0 };
 
@@ -165,25 +167,27 @@ export class Appender {
   /** Stops accepting items and waits until everything already accepted is committed or rejected. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.scheduled || this.draining !== undefined) {
-      await (this.draining ?? new Promise<void>((r) => setImmediate(r)));
+    while (this.scheduled || this.running) {
+      await (this.running ? this.drained : new Promise<void>((r) => setImmediate(r)));
     }
   }
 
   private schedule(): void {
-    if (this.scheduled || this.draining !== undefined) return;
+    if (this.scheduled || this.running) return;
     this.scheduled = true;
     // setImmediate, not a microtask: it runs after the poll phase, so every request whose I/O completed during the
     // previous (blocking) commit has been read and queued, and joins this group.
     setImmediate(() => {
       this.scheduled = false;
-      this.draining = this.drain().finally(() => {
-        this.draining = undefined;
-      });
+      this.drained = this.drain();
     });
   }
 
   private async drain(): Promise<void> {
+    this.running = true;
+    // `running` is cleared in the same synchronous step that finds the queue empty (no await in between, hence the
+    // loop is inline here): an add() after that schedules a new drain, an add() before it is seen by the loop.
+    // No item can be left queued with nobody to commit it.
     while (this.queue.length > 0) {
       const group = this.queue.splice(0, this.opts.maxGroupSize);
       this.counters.groups++;
@@ -204,6 +208,7 @@ export class Appender {
         p.resolve({ index: r.index, leafHash: bytesToHex(r.leafHash), prevIndex: r.prevIndex, duplicate: r.duplicate });
       });
     }
+    this.running = false;
   }
 }
 
