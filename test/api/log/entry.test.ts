@@ -16,9 +16,25 @@ const fields: LogEntryFields = {
 };
 
 describe("log entry encoding", function () {
-  it("round-trips, with the signer checksummed", function () {
-    const decoded = decodeEntry(encodeEntry({ ...fields, prevIndex: 41 }));
-    expect(decoded).to.deep.equal({ ...fields, prevIndex: 41, signer: getAddress(SIGNER) });
+  it("round-trips, with every hex field lower-cased", function () {
+    const decoded = decodeEntry(encodeEntry({ ...fields, prevIndex: 41, signer: getAddress(SIGNER) }));
+    expect(decoded).to.deep.equal({ ...fields, prevIndex: 41 });
+  });
+
+  it("produces exactly AbiCoder's bytes for the documented tuple", function () {
+    const coder = AbiCoder.defaultAbiCoder();
+    const types = ["uint8", "bytes32", "uint8", "bytes32", "bytes32", "address", "bytes", "int64"];
+    for (const [prevIndex, signature, kind] of [
+      [-1, SIGNATURE, 0],
+      [0, "0x", 255],
+      [41, "0x01", 7],
+      [2 ** 40 + 3, "0x" + "cd".repeat(64), 1],
+      [Number.MAX_SAFE_INTEGER, "0x" + "ef".repeat(33), 9],
+    ] as const) {
+      const f = { ...fields, prevIndex, signature, kind };
+      const expected = coder.encode(types, [1, f.batchId, kind, f.eventDigest, f.docHash, f.signer, signature, prevIndex]);
+      expect("0x" + Buffer.from(encodeEntry(f)).toString("hex"), `prevIndex ${prevIndex}`).to.equal(expected);
+    }
   });
 
   it("is the standard ABI encoding of the documented tuple, so Solidity's abi.decode reads it", function () {
@@ -44,6 +60,8 @@ describe("log entry encoding", function () {
     expect(() => encodeEntry({ ...fields, kind: 256 })).to.throw(InvalidEntryError);
     expect(() => encodeEntry({ ...fields, prevIndex: -2 })).to.throw(InvalidEntryError);
     expect(() => encodeEntry({ ...fields, signer: "0x1234" })).to.throw(InvalidEntryError);
+    expect(() => encodeEntry({ ...fields, signer: "0x70997970C51812dc3A010C7d01b50e20d17dc79C" })).to.throw(InvalidEntryError);
+    expect(() => encodeEntry({ ...fields, signature: "0xabc" })).to.throw(InvalidEntryError);
   });
 
   it("refuses bytes that are not the one canonical encoding", function () {
