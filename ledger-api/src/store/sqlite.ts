@@ -88,6 +88,7 @@ function toEntry(row: Row): StoredEntry {
 class LogReads {
   readonly byIndex: StatementSync;
   readonly byKey: StatementSync;
+  readonly seenKey: StatementSync;
   readonly lastOfBatch: StatementSync;
   readonly nodeStmt: StatementSync;
   readonly maxIdx: StatementSync;
@@ -95,6 +96,8 @@ class LogReads {
   constructor(db: DatabaseSync) {
     this.byIndex = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM log_entries WHERE idx = ?`);
     this.byKey = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM log_entries WHERE key = ?`);
+    // The dedup probe of every append: only what a duplicate's receipt needs, not the body and entry blobs.
+    this.seenKey = db.prepare("SELECT idx, leaf_hash, prev_idx FROM log_entries WHERE key = ?");
     this.lastOfBatch = db.prepare("SELECT max(idx) AS idx FROM log_entries WHERE batch_id = ?");
     this.nodeStmt = db.prepare("SELECT hash FROM log_nodes WHERE level = ? AND idx = ?");
     this.maxIdx = db.prepare("SELECT max(idx) AS idx FROM log_entries");
@@ -108,6 +111,12 @@ class LogReads {
   entryByKey(key: string): StoredEntry | undefined {
     const row = this.byKey.get(key);
     return row === undefined ? undefined : toEntry(row);
+  }
+
+  receiptByKey(key: string): Pick<AppendResult, "index" | "leafHash" | "prevIndex"> | undefined {
+    const row = this.seenKey.get(key);
+    if (row === undefined) return undefined;
+    return { index: int(row, "idx"), leafHash: blob(row, "leaf_hash"), prevIndex: optInt(row, "prev_idx") ?? -1 };
   }
 
   lastIndexOfBatch(batchId: string): number | undefined {
@@ -204,7 +213,7 @@ export class SqliteStore implements Store {
       if (items.length === 0) return [];
       const reads = this.writerReads;
       const lookups: SequencerLookups = {
-        entryByKey: (key) => reads.entryByKey(key),
+        entryByKey: (key) => reads.receiptByKey(key),
         lastIndexOfBatch: (batchId) => reads.lastIndexOfBatch(batchId),
       };
       // Everything between BEGIN and COMMIT is synchronous: no other JS runs on this connection meanwhile.
