@@ -1,0 +1,393 @@
+/**
+ * The embedded store: `node:sqlite` (DatabaseSync) on `<dataDir>/ledger.db`.
+ *
+ * Durability. The database runs in WAL mode with `synchronous=FULL`: COMMIT returns only after the WAL, including the
+ * commit record, has been fsynced. So once appendBatch / transaction resolves, the data survives a process crash AND
+ * an OS crash or power loss (on storage that honours fsync). With `synchronous=NORMAL` the last transactions could
+ * be lost on power loss; that is why it is not used. A crash before COMMIT returns loses the whole transaction and
+ * nothing else: log entries and the tree nodes they complete are written in the same transaction, so a reopened
+ * database never holds an entry without its nodes or a node without its entries.
+ *
+ * Connections. One writer connection (all write transactions, strictly one at a time, in call order) and one
+ * read-only connection for the public read methods. WAL gives the reader the last committed state, so a read issued
+ * while a write transaction is open never sees uncommitted rows, even when `transaction(fn)` awaits in between.
+ *
+ * Single writer. The log's right edge (frontier), size and root are kept in memory after open (reloaded from
+ * log_nodes at start). Only one process may append to a database: each write transaction first checks that the
+ * stored size still equals the in-memory size and fails with StoreCorruptError otherwise, so a second writer is
+ * detected before it can fork the tree. (For more than one API instance use the PostgreSQL driver.)
+ *
+ * Event loop. DatabaseSync blocks the thread for the length of each statement, including the COMMIT fsync. Group
+ * commit keeps that to one fsync per group; moving the writer into a worker thread is a later, interface-neutral step.
+ */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import type { SQLOutputValue, StatementSync } from "node:sqlite";
+import { Frontier } from "../log/frontier.js";
+import type { Hash, NodeRef } from "../log/hash.js";
+import { bytesToHex } from "../log/hash.js";
+import { sequence } from "../log/sequencer.js";
+import type { AppendItem, AppendResult, SequencerLookups } from "../log/sequencer.js";
+import { MIGRATIONS } from "./migrations.js";
+import type { Migration } from "./migrations.js";
+import { SchemaTooNewError, StoreClosedError, StoreCorruptError } from "./store.js";
+import type { Checkpoint, Store, StoreStats, StoreTx, StoredEntry } from "./store.js";
+
+export const DB_FILE = "ledger.db";
+
+export interface SqliteStoreOptions {
+  /** Migrations to apply; defaults to all of MIGRATIONS. Tests pass a prefix to create an "older" database. */
+  readonly migrations?: readonly Migration[];
+  /** How long a statement waits for a lock held by another connection (checkpointing reader/writer). */
+  readonly busyTimeoutMs?: number;
+}
+
+type Row = Record<string, SQLOutputValue>;
+
+function int(row: Row, col: string): number {
+  const v = row[col];
+  if (typeof v !== "number") throw new StoreCorruptError(`column ${col}: expected integer, got ${typeof v}`);
+  return v;
+}
+
+function optInt(row: Row | undefined, col: string): number | undefined {
+  const v = row?.[col];
+  return v === null || v === undefined ? undefined : int(row as Row, col);
+}
+
+function str(row: Row, col: string): string {
+  const v = row[col];
+  if (typeof v !== "string") throw new StoreCorruptError(`column ${col}: expected text, got ${typeof v}`);
+  return v;
+}
+
+function blob(row: Row, col: string): Uint8Array {
+  const v = row[col];
+  if (!(v instanceof Uint8Array)) throw new StoreCorruptError(`column ${col}: expected blob, got ${typeof v}`);
+  return v;
+}
+
+const ENTRY_COLUMNS = "idx, key, batch_id, kind, prev_idx, leaf_hash, entry, body, received_at";
+
+function toEntry(row: Row): StoredEntry {
+  return {
+    index: int(row, "idx"),
+    key: str(row, "key"),
+    batchId: str(row, "batch_id"),
+    kind: int(row, "kind"),
+    prevIndex: optInt(row, "prev_idx") ?? -1,
+    leafHash: blob(row, "leaf_hash"),
+    entry: blob(row, "entry"),
+    body: str(row, "body"),
+    receivedAt: int(row, "received_at"),
+  };
+}
+
+/** The read statements, prepared once per connection. */
+class LogReads {
+  readonly byIndex: StatementSync;
+  readonly byKey: StatementSync;
+  readonly seenKey: StatementSync;
+  readonly lastOfBatch: StatementSync;
+  readonly nodeStmt: StatementSync;
+  readonly maxIdx: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    this.byIndex = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM log_entries WHERE idx = ?`);
+    this.byKey = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM log_entries WHERE key = ?`);
+    // The dedup probe of every append: only what a duplicate's receipt needs, not the body and entry blobs.
+    this.seenKey = db.prepare("SELECT idx, leaf_hash, prev_idx FROM log_entries WHERE key = ?");
+    this.lastOfBatch = db.prepare("SELECT max(idx) AS idx FROM log_entries WHERE batch_id = ?");
+    this.nodeStmt = db.prepare("SELECT hash FROM log_nodes WHERE level = ? AND idx = ?");
+    this.maxIdx = db.prepare("SELECT max(idx) AS idx FROM log_entries");
+  }
+
+  entry(index: number): StoredEntry | undefined {
+    const row = this.byIndex.get(index);
+    return row === undefined ? undefined : toEntry(row);
+  }
+
+  entryByKey(key: string): StoredEntry | undefined {
+    const row = this.byKey.get(key);
+    return row === undefined ? undefined : toEntry(row);
+  }
+
+  receiptByKey(key: string): Pick<AppendResult, "index" | "leafHash" | "prevIndex"> | undefined {
+    const row = this.seenKey.get(key);
+    if (row === undefined) return undefined;
+    return { index: int(row, "idx"), leafHash: blob(row, "leaf_hash"), prevIndex: optInt(row, "prev_idx") ?? -1 };
+  }
+
+  lastIndexOfBatch(batchId: string): number | undefined {
+    return optInt(this.lastOfBatch.get(batchId.toLowerCase()), "idx");
+  }
+
+  storedSize(): number {
+    return (optInt(this.maxIdx.get(), "idx") ?? -1) + 1;
+  }
+
+  node(ref: NodeRef): Hash | undefined {
+    const row = this.nodeStmt.get(ref.level, ref.index);
+    return row === undefined ? undefined : blob(row, "hash");
+  }
+}
+
+function configure(db: DatabaseSync): void {
+  // journal_mode is persistent in the file; synchronous and foreign_keys are per connection, so set them on each.
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec("PRAGMA synchronous = FULL");
+  db.exec("PRAGMA foreign_keys = ON");
+}
+
+/** Applies the missing migrations in one transaction; refuses a database newer than `migrations`. */
+function migrate(db: DatabaseSync, migrations: readonly Migration[]): void {
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`migration list out of order at position ${i}: version ${m.version}`);
+  });
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+    const current = optInt(db.prepare("SELECT max(version) AS v FROM schema_migrations").get(), "v") ?? 0;
+    if (current > migrations.length) throw new SchemaTooNewError(current, migrations.length);
+    const record = db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
+    for (const m of migrations.slice(current)) {
+      db.exec(m.sql);
+      record.run(m.version, m.name, Date.now());
+    }
+    db.exec("COMMIT");
+  } catch (e) {
+    db.exec("ROLLBACK");
+    throw e;
+  }
+}
+
+export class SqliteStore implements Store {
+  private closed = false;
+  private writeTail: Promise<void> = Promise.resolve();
+  private commits = 0;
+  private rollbacks = 0;
+  private root: Hash;
+  private readonly insertEntry: StatementSync;
+  private readonly insertNode: StatementSync;
+  private readonly writerReads: LogReads;
+  private readonly readerReads: LogReads;
+
+  private constructor(
+    private readonly writer: DatabaseSync,
+    private readonly reader: DatabaseSync,
+    private frontier: Frontier,
+    readonly path: string,
+  ) {
+    this.root = frontier.root();
+    this.insertEntry = writer.prepare(`INSERT INTO log_entries (${ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertNode = writer.prepare("INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)");
+    this.writerReads = new LogReads(writer);
+    this.readerReads = new LogReads(reader);
+  }
+
+  /** Opens (creating if needed) `<dataDir>/ledger.db`, migrates it and reloads the log frontier. */
+  static async open(dataDir: string, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
+    await mkdir(dataDir, { recursive: true });
+    const path = join(dataDir, DB_FILE);
+    const timeout = options.busyTimeoutMs ?? 5000;
+    const writer = new DatabaseSync(path, { timeout });
+    let reader: DatabaseSync | undefined;
+    try {
+      configure(writer);
+      migrate(writer, options.migrations ?? MIGRATIONS);
+      reader = new DatabaseSync(path, { timeout, readOnly: true });
+      configure(reader);
+      const frontier = loadFrontier(new LogReads(writer));
+      return new SqliteStore(writer, reader, frontier, path);
+    } catch (e) {
+      reader?.close();
+      writer.close();
+      throw e;
+    }
+  }
+
+  appendBatch(items: readonly AppendItem[]): Promise<AppendResult[]> {
+    return this.exclusive(async () => {
+      if (items.length === 0) return [];
+      const reads = this.writerReads;
+      const lookups: SequencerLookups = {
+        entryByKey: (key) => reads.receiptByKey(key),
+        lastIndexOfBatch: (batchId) => reads.lastIndexOfBatch(batchId),
+      };
+      // Everything between BEGIN and COMMIT is synchronous: no other JS runs on this connection meanwhile.
+      const group = this.inWriteTx(() => {
+        const g = sequence(items, this.frontier.clone(), lookups);
+        for (const r of g.rows) {
+          this.insertEntry.run(
+            r.index,
+            r.key,
+            r.batchId,
+            r.kind,
+            r.prevIndex < 0 ? null : r.prevIndex,
+            r.leafHash,
+            r.entry,
+            r.body,
+            r.receivedAt,
+          );
+        }
+        for (const n of g.nodes) this.insertNode.run(n.level, n.index, n.hash);
+        return g;
+      });
+      // Adopted only now that COMMIT has returned: a failed group leaves frontier, size and root untouched.
+      this.frontier = group.frontier;
+      this.root = group.frontier.root();
+      return group.results;
+    });
+  }
+
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.exclusive(async () => {
+      const reads = this.writerReads;
+      let open = true;
+      const guard = (): void => {
+        if (!open) throw new Error("StoreTx used after its transaction ended");
+      };
+      const tx: StoreTx = {
+        entry: async (index) => (guard(), reads.entry(index)),
+        entryByKey: async (key) => (guard(), reads.entryByKey(key)),
+        lastIndexOfBatch: async (batchId) => (guard(), reads.lastIndexOfBatch(batchId)),
+      };
+      this.begin();
+      try {
+        const result = await fn(tx);
+        this.writer.exec("COMMIT");
+        this.commits++;
+        return result;
+      } catch (e) {
+        this.rollback();
+        throw e;
+      } finally {
+        open = false;
+      }
+    });
+  }
+
+  async nodes(refs: readonly NodeRef[]): Promise<Hash[]> {
+    this.assertOpen();
+    // Point lookups on the (level, idx) primary key of a WITHOUT ROWID table: one B-tree descent each, no parsing
+    // of a combined query; nodes never change once written, so no snapshot is needed across the lookups.
+    return refs.map((ref) => {
+      const hash = this.readerReads.node(ref);
+      if (hash === undefined) {
+        throw new RangeError(`node (${ref.level}, ${ref.index}) is not stored: not a complete subtree of the log`);
+      }
+      return hash;
+    });
+  }
+
+  async size(): Promise<number> {
+    this.assertOpen();
+    return this.frontier.size;
+  }
+
+  async entry(index: number): Promise<StoredEntry | undefined> {
+    this.assertOpen();
+    return this.readerReads.entry(index);
+  }
+
+  async entryByKey(key: string): Promise<StoredEntry | undefined> {
+    this.assertOpen();
+    return this.readerReads.entryByKey(key);
+  }
+
+  async lastIndexOfBatch(batchId: string): Promise<number | undefined> {
+    this.assertOpen();
+    return this.readerReads.lastIndexOfBatch(batchId);
+  }
+
+  async latestRoot(): Promise<Hash> {
+    this.assertOpen();
+    return this.root;
+  }
+
+  async checkpoint(): Promise<Checkpoint> {
+    this.assertOpen();
+    return { size: this.frontier.size, root: this.root };
+  }
+
+  stats(): StoreStats {
+    return { commits: this.commits, rollbacks: this.rollbacks };
+  }
+
+  close(): Promise<void> {
+    return this.exclusive(async () => {
+      this.closed = true;
+      this.reader.close();
+      this.writer.close();
+    });
+  }
+
+  /** Runs `fn` after every earlier write transaction has finished; write transactions never overlap. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writeTail.then(() => {
+      this.assertOpen();
+      return fn();
+    });
+    this.writeTail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private inWriteTx<T>(fn: () => T): T {
+    this.begin();
+    let result: T;
+    try {
+      result = fn();
+      this.writer.exec("COMMIT");
+    } catch (e) {
+      this.rollback();
+      throw e;
+    }
+    this.commits++;
+    return result;
+  }
+
+  private begin(): void {
+    this.writer.exec("BEGIN IMMEDIATE");
+    const stored = this.writerReads.storedSize();
+    if (stored !== this.frontier.size) {
+      this.rollback();
+      throw new StoreCorruptError(
+        `log holds ${stored} entries but this process expected ${this.frontier.size}: another process wrote to ${this.path}`,
+      );
+    }
+  }
+
+  private rollback(): void {
+    this.rollbacks++;
+    // A failed COMMIT may already have ended the transaction; there is then nothing to roll back.
+    if (this.writer.isTransaction) this.writer.exec("ROLLBACK");
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreClosedError();
+  }
+}
+
+/** Rebuilds the in-memory frontier from log_nodes and checks it against the entries table. */
+function loadFrontier(reads: LogReads): Frontier {
+  const size = reads.storedSize();
+  const refs = Frontier.refs(size);
+  const hashes = refs.map((ref) => {
+    const h = reads.node(ref);
+    if (h === undefined) throw new StoreCorruptError(`log of ${size} entries is missing node (${ref.level}, ${ref.index})`);
+    return h;
+  });
+  if (size > 0) {
+    const last = reads.entry(size - 1);
+    const leaf = reads.node({ level: 0, index: size - 1 });
+    if (last === undefined || leaf === undefined || bytesToHex(last.leafHash) !== bytesToHex(leaf)) {
+      throw new StoreCorruptError(`last entry ${size - 1} does not match its stored leaf node`);
+    }
+  }
+  return Frontier.fromNodes(size, hashes);
+}

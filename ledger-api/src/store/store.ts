@@ -1,0 +1,120 @@
+/**
+ * The service's storage interface. Everything the service persists goes through it; drivers implement it
+ * (`sqlite.ts` now, PostgreSQL later), so nothing outside `store/` sees SQL, connections or row shapes.
+ *
+ * Every method is async, even where the embedded driver answers synchronously, so a networked driver fits the same
+ * signatures. Reads never observe an uncommitted write: a read returns the state as of some committed transaction.
+ *
+ * Room to grow: the indexer, relay and anchorer add their own method groups (e.g. `IndexStore`, `AnchorStore`) as
+ * interfaces that `Store` extends, plus their tables as new migrations; `StoreTx` grows the same way for the writes
+ * they must make atomically (e.g. "record chain events and advance the cursor").
+ */
+import type { Hash, NodeReader } from "../log/hash.js";
+import type { AppendItem, AppendResult } from "../log/sequencer.js";
+
+export type { AppendItem, AppendResult } from "../log/sequencer.js";
+
+/** A committed log entry as stored. */
+export interface StoredEntry {
+  readonly index: number;
+  readonly key: string;
+  /** Lower-case 0x hex bytes32. */
+  readonly batchId: string;
+  readonly kind: number;
+  /** Index of the previous entry of the same batch, or -1. */
+  readonly prevIndex: number;
+  readonly leafHash: Hash;
+  /** The leaf preimage (decode with log/entry.ts `decodeEntry`). */
+  readonly entry: Uint8Array;
+  /** The submitted JSON document, verbatim. */
+  readonly body: string;
+  readonly receivedAt: number;
+}
+
+/** A tree size and its RFC 9162 root: what the anchorer commits on chain. */
+export interface Checkpoint {
+  readonly size: number;
+  readonly root: Hash;
+}
+
+/** The log: an append-only sequence of entries and the stored nodes of its Merkle tree. */
+export interface LogStore extends NodeReader {
+  /**
+   * Appends a group of items in ONE transaction, sequencing them in order (log/sequencer.ts: dedup by key, batch
+   * links, dense indices, every completed subtree node).
+   *
+   * Durability: when the promise resolves, the group is committed and survives a process crash and a power loss
+   * (the SQLite driver commits with WAL + synchronous=FULL, i.e. the WAL is fsynced before COMMIT returns).
+   * Atomicity: when it rejects, nothing of the group was stored and the store's state is unchanged. A crash while
+   * it is pending stores either the whole group or none of it; resubmitting is safe because keys deduplicate.
+   * Results are in item order.
+   */
+  appendBatch(items: readonly AppendItem[]): Promise<AppendResult[]>;
+  /** Number of committed entries (the next index). */
+  size(): Promise<number>;
+  entry(index: number): Promise<StoredEntry | undefined>;
+  entryByKey(key: string): Promise<StoredEntry | undefined>;
+  /** Index of the batch's latest committed entry, or undefined if the batch has none. */
+  lastIndexOfBatch(batchId: string): Promise<number | undefined>;
+  /** Root of the committed tree (EMPTY_ROOT when empty). */
+  latestRoot(): Promise<Hash>;
+  /** Size and root of the committed tree, taken together (never a root of one size paired with another size). */
+  checkpoint(): Promise<Checkpoint>;
+}
+
+/** Reads and writes available inside a transaction; they see the transaction's own uncommitted writes. */
+export interface StoreTx {
+  /** Log reads inside the transaction. Appends are not offered here: they go through `appendBatch`. */
+  entry(index: number): Promise<StoredEntry | undefined>;
+  entryByKey(key: string): Promise<StoredEntry | undefined>;
+  lastIndexOfBatch(batchId: string): Promise<number | undefined>;
+}
+
+/** Counters a driver keeps for tests and metrics. */
+export interface StoreStats {
+  /** Write transactions committed (one per appendBatch call that wrote or read anything, one per `transaction`). */
+  readonly commits: number;
+  readonly rollbacks: number;
+}
+
+export interface Store extends LogStore {
+  /**
+   * Runs `fn` in one write transaction: committed if it resolves, rolled back if it rejects (the rejection is
+   * passed on). Write transactions, including appendBatch, run one at a time in call order.
+   * `fn` must do its store work through `tx`; the store's own read methods keep answering from committed state.
+   */
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  stats(): StoreStats;
+  /** Waits for the running write transaction, then closes. Later calls reject with StoreClosedError. */
+  close(): Promise<void>;
+}
+
+/** The store was used after close(). */
+export class StoreClosedError extends Error {
+  constructor() {
+    super("store is closed");
+    this.name = "StoreClosedError";
+  }
+}
+
+/** The database was written by newer code than this; opening it could corrupt data this code does not understand. */
+export class SchemaTooNewError extends Error {
+  constructor(
+    readonly databaseVersion: number,
+    readonly codeVersion: number,
+  ) {
+    super(
+      `database schema version ${databaseVersion} is newer than this code supports (${codeVersion}); ` +
+        `upgrade the service or restore a matching backup`,
+    );
+    this.name = "SchemaTooNewError";
+  }
+}
+
+/** Stored state contradicts itself or another writer changed the log underneath this process. */
+export class StoreCorruptError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StoreCorruptError";
+  }
+}

@@ -1,0 +1,296 @@
+import { expect } from "chai";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { MerkleTree } from "merkletreejs";
+import { keccak256 } from "ethers";
+import { decodeEntry } from "../../../ledger-api/src/log/entry.js";
+import { Frontier } from "../../../ledger-api/src/log/frontier.js";
+import { EMPTY_ROOT, leafHash } from "../../../ledger-api/src/log/hash.js";
+import type { Hash, NodeRef } from "../../../ledger-api/src/log/hash.js";
+import { MIGRATIONS } from "../../../ledger-api/src/store/migrations.js";
+import type { Migration } from "../../../ledger-api/src/store/migrations.js";
+import { DB_FILE, SqliteStore } from "../../../ledger-api/src/store/sqlite.js";
+import { SchemaTooNewError, StoreClosedError, StoreCorruptError } from "../../../ledger-api/src/store/store.js";
+import { appendItem, cleanup, hex, mth, tempDir } from "../log/fixtures.js";
+
+/** Every complete subtree of a tree of `size` leaves. */
+function completeRefs(size: number): NodeRef[] {
+  const refs: NodeRef[] = [];
+  for (let level = 0; 2 ** level <= size; level++) {
+    for (let index = 0; (index + 1) * 2 ** level <= size; index++) refs.push({ level, index });
+  }
+  return refs;
+}
+
+async function leavesOf(store: SqliteStore): Promise<Hash[]> {
+  const size = await store.size();
+  return store.nodes(Array.from({ length: size }, (_, index) => ({ level: 0, index })));
+}
+
+describe("SqliteStore", function () {
+  let dir: string;
+  const open: SqliteStore[] = [];
+  async function openStore(options?: Parameters<typeof SqliteStore.open>[1]): Promise<SqliteStore> {
+    const s = await SqliteStore.open(dir, options);
+    open.push(s);
+    return s;
+  }
+
+  beforeEach(async function () {
+    dir = await tempDir();
+  });
+  afterEach(async function () {
+    for (const s of open.splice(0)) await s.close().catch(() => undefined);
+    await cleanup(dir);
+  });
+
+  describe("migrations", function () {
+    function versions(): number[] {
+      const db = new DatabaseSync(join(dir, DB_FILE), { readOnly: true });
+      try {
+        return db.prepare("SELECT version FROM schema_migrations ORDER BY version").all().map((r) => Number(r.version));
+      } finally {
+        db.close();
+      }
+    }
+
+    it("creates every table of a fresh database in WAL mode and records each migration", async function () {
+      const store = await openStore();
+      expect(versions()).to.deep.equal(MIGRATIONS.map((m) => m.version));
+      expect(await store.size()).to.equal(0);
+      expect(hex(await store.latestRoot())).to.equal(hex(EMPTY_ROOT));
+      const db = new DatabaseSync(join(dir, DB_FILE), { readOnly: true });
+      expect(db.prepare("PRAGMA journal_mode").get()?.journal_mode).to.equal("wal");
+      db.close();
+    });
+
+    it("re-opens an up-to-date database without re-applying anything and keeps its data", async function () {
+      const a = await openStore();
+      await a.appendBatch([appendItem(1)]);
+      await a.close();
+      const b = await openStore();
+      expect(versions()).to.deep.equal(MIGRATIONS.map((m) => m.version));
+      expect(await b.size()).to.equal(1);
+    });
+
+    it("brings an older database up to date by applying only the missing migrations", async function () {
+      const extra: Migration = { version: MIGRATIONS.length + 1, name: "extra", sql: "CREATE TABLE extra (x INTEGER)" };
+      const a = await openStore({ migrations: MIGRATIONS.slice(0, 1) });
+      await a.appendBatch([appendItem(1)]);
+      await a.close();
+      const b = await openStore({ migrations: [...MIGRATIONS, extra] });
+      expect(versions()).to.deep.equal([...MIGRATIONS, extra].map((m) => m.version));
+      expect(await b.size()).to.equal(1);
+    });
+
+    it("refuses to open a database whose schema is newer than the code", async function () {
+      const a = await openStore();
+      await a.close();
+      const db = new DatabaseSync(join(dir, DB_FILE));
+      db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(99, "future", 0);
+      db.close();
+      let error: unknown;
+      try {
+        await openStore();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).to.be.instanceOf(SchemaTooNewError);
+      expect((error as SchemaTooNewError).databaseVersion).to.equal(99);
+      expect((error as SchemaTooNewError).codeVersion).to.equal(MIGRATIONS.length);
+    });
+
+    it("rolls back a failing migration entirely", async function () {
+      const bad: Migration = { version: 2, name: "bad", sql: "CREATE TABLE half (x INTEGER); SELECT * FROM nope;" };
+      let failed = false;
+      try {
+        await openStore({ migrations: [...MIGRATIONS.slice(0, 1), bad] });
+      } catch {
+        failed = true;
+      }
+      expect(failed).to.equal(true);
+      const db = new DatabaseSync(join(dir, DB_FILE), { readOnly: true });
+      expect(db.prepare("SELECT name FROM sqlite_master WHERE name IN ('half', 'log_entries')").all()).to.deep.equal([]);
+      db.close();
+    });
+  });
+
+  describe("the Merkle tree it stores", function () {
+    it("has the reference root after every size from 1 to 300 and stores exactly the complete subtrees", async function () {
+      const store = await openStore();
+      const leaves: Hash[] = [];
+      let n = 0;
+      // Group sizes 1, 2, 3, ... so both single appends and multi-leaf groups cross every boundary.
+      for (let group = 1; n < 300; group++) {
+        const items = Array.from({ length: Math.min(group, 300 - n) }, (_, i) => appendItem(n + i));
+        const results = await store.appendBatch(items);
+        for (const r of results) leaves.push(r.leafHash);
+        n += items.length;
+        const cp = await store.checkpoint();
+        expect(cp.size).to.equal(n);
+        expect(hex(cp.root), `root of ${n}`).to.equal(hex(mth(leaves)));
+      }
+      // A complete subtree's reference hash does not depend on the tree size, so compute each one once.
+      const reference = new Map<string, string>();
+      for (let size = 1; size <= 300; size++) {
+        const refs = completeRefs(size);
+        const stored = await store.nodes(refs);
+        refs.forEach((ref, i) => {
+          const id = `${ref.level}:${ref.index}`;
+          const lo = ref.index * 2 ** ref.level;
+          if (!reference.has(id)) reference.set(id, hex(mth(leaves, lo, lo + 2 ** ref.level)));
+          expect(hex(stored[i] as Hash), `node (${ref.level}, ${ref.index}) at size ${size}`).to.equal(reference.get(id));
+        });
+      }
+      let missing: unknown;
+      try {
+        await store.nodes([{ level: 2, index: 75 }]); // leaves [300, 304): not complete
+      } catch (e) {
+        missing = e;
+      }
+      expect(missing).to.be.instanceOf(RangeError);
+    });
+
+    it("agrees with merkletreejs given the RFC 9162 node hash", async function () {
+      const store = await openStore();
+      const results = await store.appendBatch(Array.from({ length: 77 }, (_, i) => appendItem(i)));
+      const nodeFn = (data: Buffer): Buffer => Buffer.from(keccak256(Buffer.concat([Buffer.from([1]), data])).slice(2), "hex");
+      for (const size of [1, 2, 3, 5, 8, 13, 31, 64, 77]) {
+        const tree = new MerkleTree(results.slice(0, size).map((r) => Buffer.from(r.leafHash)), nodeFn);
+        const ours = mth(results.slice(0, size).map((r) => r.leafHash));
+        expect(tree.getRoot().toString("hex"), `size ${size}`).to.equal(hex(ours));
+      }
+      expect(hex(await store.latestRoot())).to.equal(hex(mth(results.map((r) => r.leafHash))));
+    });
+
+    it("reloads the frontier on open, so appends after a restart write the same nodes as an uninterrupted run", async function () {
+      const items = Array.from({ length: 300 }, (_, i) => appendItem(i));
+      let a = await openStore();
+      for (const cut of [137, 138, 255, 256]) {
+        const from = await a.size();
+        await a.appendBatch(items.slice(from, cut));
+        await a.close();
+        a = await openStore();
+        expect(await a.size()).to.equal(cut);
+      }
+      await a.appendBatch(items.slice(256));
+
+      const otherDir = await tempDir();
+      try {
+        const b = await SqliteStore.open(otherDir);
+        await b.appendBatch(items);
+        const refs = completeRefs(300);
+        expect((await a.nodes(refs)).map(hex)).to.deep.equal((await b.nodes(refs)).map(hex));
+        expect(hex(await a.latestRoot())).to.equal(hex(await b.latestRoot()));
+        await b.close();
+      } finally {
+        await cleanup(otherDir);
+      }
+    });
+
+    it("keeps the frontier nodes that Frontier.refs names", async function () {
+      const store = await openStore();
+      await store.appendBatch(Array.from({ length: 300 }, (_, i) => appendItem(i)));
+      const leaves = await leavesOf(store);
+      const frontier = Frontier.fromNodes(300, await store.nodes(Frontier.refs(300)));
+      expect(hex(frontier.root())).to.equal(hex(mth(leaves)));
+    });
+  });
+
+  describe("entries", function () {
+    it("serves an entry by index and by key with its body, batch link and decodable leaf preimage", async function () {
+      const store = await openStore();
+      const items = [appendItem(0, "A"), appendItem(1, "B"), appendItem(2, "A")];
+      const results = await store.appendBatch(items);
+      const e = await store.entry(2);
+      expect(e?.key).to.equal(items[2]?.key);
+      expect(e?.body).to.equal(items[2]?.body);
+      expect(e?.prevIndex).to.equal(0);
+      expect(e?.receivedAt).to.equal(items[2]?.receivedAt);
+      expect(hex(e?.leafHash as Hash)).to.equal(hex(results[2]?.leafHash as Hash));
+      expect(hex(leafHash(e?.entry as Uint8Array))).to.equal(hex(e?.leafHash as Hash));
+      const fields = decodeEntry(e?.entry as Uint8Array);
+      expect(fields.prevIndex).to.equal(0);
+      expect(fields.batchId).to.equal(items[2]?.entry.batchId);
+      expect((await store.entryByKey(items[1]?.key as string))?.index).to.equal(1);
+      expect((await store.entry(0))?.prevIndex).to.equal(-1);
+      expect(await store.entry(3)).to.equal(undefined);
+      expect(await store.entryByKey("0xnope")).to.equal(undefined);
+      expect(await store.lastIndexOfBatch(items[0]?.entry.batchId.toUpperCase().replace("0X", "0x") as string)).to.equal(2);
+      expect(await store.lastIndexOfBatch(items[1]?.entry.batchId as string)).to.equal(1);
+    });
+
+    it("writes nothing for a key it already holds and answers with the first entry", async function () {
+      const store = await openStore();
+      const [first] = await store.appendBatch([appendItem(5)]);
+      const again = await store.appendBatch([appendItem(5), appendItem(6), appendItem(6)]);
+      expect(again.map((r) => [r.index, r.duplicate])).to.deep.equal([
+        [0, true],
+        [1, false],
+        [1, true],
+      ]);
+      expect(hex(again[0]?.leafHash as Hash)).to.equal(hex(first?.leafHash as Hash));
+      expect(await store.size()).to.equal(2);
+    });
+  });
+
+  describe("transactions and lifecycle", function () {
+    it("commits a transaction that resolves and rolls back one that rejects", async function () {
+      const store = await openStore();
+      await store.appendBatch([appendItem(0)]);
+      const seen = await store.transaction(async (tx) => (await tx.entry(0))?.key);
+      expect(seen).to.equal(appendItem(0).key);
+      let error: unknown;
+      try {
+        await store.transaction(async () => {
+          throw new Error("boom");
+        });
+      } catch (e) {
+        error = e;
+      }
+      expect((error as Error).message).to.equal("boom");
+      expect(store.stats().rollbacks).to.equal(1);
+      expect(store.stats().commits).to.equal(2);
+    });
+
+    it("runs write transactions one at a time, in call order", async function () {
+      const store = await openStore();
+      const order: string[] = [];
+      const t = store.transaction(async () => {
+        await new Promise((r) => setTimeout(r, 20));
+        order.push("tx");
+      });
+      const a = store.appendBatch([appendItem(0)]).then(() => order.push("append"));
+      await Promise.all([t, a]);
+      expect(order).to.deep.equal(["tx", "append"]);
+    });
+
+    it("detects a second process appending to the same database instead of forking the tree", async function () {
+      const a = await openStore();
+      const b = await openStore();
+      await a.appendBatch([appendItem(0)]);
+      let error: unknown;
+      try {
+        await b.appendBatch([appendItem(1)]);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).to.be.instanceOf(StoreCorruptError);
+      expect(await a.size()).to.equal(1);
+    });
+
+    it("rejects every call after close", async function () {
+      const store = await openStore();
+      await store.close();
+      for (const call of [() => store.size(), () => store.appendBatch([appendItem(0)]), () => store.nodes([])]) {
+        let error: unknown;
+        try {
+          await call();
+        } catch (e) {
+          error = e;
+        }
+        expect(error).to.be.instanceOf(StoreClosedError);
+      }
+    });
+  });
+});
