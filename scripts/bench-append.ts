@@ -12,9 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { keccak256, toUtf8Bytes } from "ethers";
-import { Appender, withStats } from "../ledger-api/src/log/appender.js";
-import type { AddItem, AddStats } from "../ledger-api/src/log/appender.js";
-import { SqliteStore } from "../ledger-api/src/store/sqlite.js";
+import { Appender, withStats } from "../ledger-api/src/log/appender.ts";
+import type { AddItem, AddStats } from "../ledger-api/src/log/appender.ts";
+import { SqliteStore } from "../ledger-api/src/store/sqlite.ts";
 
 const { values } = parseArgs({
   options: {

@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 import { id } from "ethers";
-import { EMPTY_ROOT, bytesToHex, leafHash } from "../../ledger-api/src/log/hash.js";
-import type { Hash } from "../../ledger-api/src/log/hash.js";
+import { EMPTY_ROOT, bytesToHex, leafHash } from "../../ledger-api/src/log/hash.ts";
+import type { Hash } from "../../ledger-api/src/log/hash.ts";
 import {
   MemoryNodeStore,
   consistencyProof,
@@ -10,8 +10,8 @@ import {
   root,
   verifyConsistency,
   verifyInclusion,
-} from "../../ledger-api/src/log/merkle.js";
-import { flipBit, prng, vectorLeaves } from "../api/log/vectors.js";
+} from "../../ledger-api/src/log/merkle.ts";
+import { flipBit, prng, vectorLeaves } from "../api/log/vectors.ts";
 
 const { ethers, networkHelpers } = await network.create();
 const { loadFixture } = networkHelpers;

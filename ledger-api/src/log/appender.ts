@@ -16,10 +16,10 @@
  *
  * Cross-cutting limits and metrics wrap `add` (see withBodySizeLimit, withStats) rather than living in this class.
  */
-import { ENTRY_VERSION, NO_PREVIOUS, normalizeEntry } from "./entry.js";
-import type { LogEntryInput } from "./entry.js";
-import { bytesToHex } from "./hash.js";
-import type { AppendItem, AppendResult } from "./sequencer.js";
+import { ENTRY_VERSION, NO_PREVIOUS, normalizeEntry } from "./entry.ts";
+import type { LogEntryInput } from "./entry.ts";
+import { bytesToHex } from "./hash.ts";
+import type { AppendItem, AppendResult } from "./sequencer.ts";
 
 /** One event to log. */
 export interface AddItem extends LogEntryInput {
@@ -72,9 +72,11 @@ function validOptions(o: AppenderOptions): ValidOptions {
 
 /** More than maxQueued items are waiting; retry later. */
 export class AppenderOverloadedError extends Error {
-  constructor(readonly queued: number) {
+  readonly queued: number;
+  constructor(queued: number) {
     super(`log appender overloaded: ${queued} items already waiting`);
     this.name = "AppenderOverloadedError";
+    this.queued = queued;
   }
 }
 
@@ -87,12 +89,11 @@ export class AppenderClosedError extends Error {
 
 /** The transaction of the item's group failed; nothing of that group was stored. */
 export class AppendFailedError extends Error {
-  constructor(
-    readonly groupSize: number,
-    options: { cause: unknown },
-  ) {
+  readonly groupSize: number;
+  constructor(groupSize: number, options: { cause: unknown }) {
     super(`log append of a group of ${groupSize} failed: ${String((options.cause as Error)?.message ?? options.cause)}`, options);
     this.name = "AppendFailedError";
+    this.groupSize = groupSize;
   }
 }
 
@@ -119,10 +120,10 @@ export class Appender {
   private closed = false;
   private counters = { groups: 0, failedGroups: 0, items: 0, largestGroup: 0 };
 
-  constructor(
-    private readonly sink: BatchSink,
-    options: AppenderOptions = {},
-  ) {
+  private readonly sink: BatchSink;
+
+  constructor(sink: BatchSink, options: AppenderOptions = {}) {
+    this.sink = sink;
     this.opts = validOptions(options);
   }
 
@@ -214,12 +215,13 @@ export class Appender {
 
 /** Body size limit (bytes of UTF-8), applied before an item is queued. */
 export class BodyTooLargeError extends Error {
-  constructor(
-    readonly bytes: number,
-    readonly limit: number,
-  ) {
+  readonly bytes: number;
+  readonly limit: number;
+  constructor(bytes: number, limit: number) {
     super(`event body of ${bytes} bytes exceeds the limit of ${limit}`);
     this.name = "BodyTooLargeError";
+    this.bytes = bytes;
+    this.limit = limit;
   }
 }
 

@@ -55,12 +55,11 @@ export type LogEntryInput = Omit<LogEntryFields, "version" | "prevIndex">;
 
 /** A value that cannot be (or was not) a valid log entry. */
 export class InvalidEntryError extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
+  readonly field: string;
+  constructor(field: string, message: string) {
     super(`invalid log entry field ${field}: ${message}`);
     this.name = "InvalidEntryError";
+    this.field = field;
   }
 }
 

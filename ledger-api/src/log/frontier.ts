@@ -6,8 +6,8 @@
  * Index arithmetic uses division, not bit operators, because JS bit operators truncate to 32 bits and the log is
  * meant to outgrow 2^31 leaves.
  */
-import { EMPTY_ROOT, nodeHash } from "./hash.js";
-import type { Hash, NodeRef } from "./hash.js";
+import { EMPTY_ROOT, nodeHash } from "./hash.ts";
+import type { Hash, NodeRef } from "./hash.ts";
 
 /** A stored node to write: the root of the complete subtree `ref`. */
 export interface NodeWrite extends NodeRef {
@@ -15,11 +15,14 @@ export interface NodeWrite extends NodeRef {
 }
 
 export class Frontier {
-  private constructor(
-    private leaves: number,
-    /** Subtree roots, left to right; entry j is at the level of the j-th highest set bit of `leaves`. */
-    private readonly edge: Hash[],
-  ) {}
+  private leaves: number;
+  /** Subtree roots, left to right; entry j is at the level of the j-th highest set bit of `leaves`. */
+  private readonly edge: Hash[];
+
+  private constructor(leaves: number, edge: Hash[]) {
+    this.leaves = leaves;
+    this.edge = edge;
+  }
 
   static empty(): Frontier {
     return new Frontier(0, []);

@@ -39,8 +39,8 @@
  * Sizes and indices are JavaScript numbers and must be safe integers (< 2^53); the code uses arithmetic rather
  * than 32-bit bitwise operators so it stays correct above 2^31. Hashes are `Uint8Array`s of 32 bytes throughout.
  */
-import { EMPTY_ROOT, bytesToHex, hexToBytes, nodeHash } from "./hash.js";
-import type { Hash, NodeReader, NodeRef } from "./hash.js";
+import { EMPTY_ROOT, bytesToHex, hexToBytes, nodeHash } from "./hash.ts";
+import type { Hash, NodeReader, NodeRef } from "./hash.ts";
 
 /** For each hash of the output, the complete subtrees it is folded from (left to right). */
 export type Plan = readonly (readonly NodeRef[])[];

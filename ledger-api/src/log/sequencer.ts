@@ -10,11 +10,11 @@
  * The caller passes a frontier it may throw away (a clone): on success it adopts `result.frontier` only after its
  * COMMIT returned, so a failed transaction leaves its in-memory state as it was.
  */
-import { encodeEntry, ENTRY_VERSION, NO_PREVIOUS } from "./entry.js";
-import type { LogEntryInput } from "./entry.js";
-import { leafHash } from "./hash.js";
-import type { Hash } from "./hash.js";
-import type { Frontier, NodeWrite } from "./frontier.js";
+import { encodeEntry, ENTRY_VERSION, NO_PREVIOUS } from "./entry.ts";
+import type { LogEntryInput } from "./entry.ts";
+import { leafHash } from "./hash.ts";
+import type { Hash } from "./hash.ts";
+import type { Frontier, NodeWrite } from "./frontier.ts";
 
 /** One submission to append. */
 export interface AppendItem {

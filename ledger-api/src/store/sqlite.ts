@@ -24,15 +24,15 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { SQLOutputValue, StatementSync } from "node:sqlite";
-import { Frontier } from "../log/frontier.js";
-import type { Hash, NodeRef } from "../log/hash.js";
-import { bytesToHex } from "../log/hash.js";
-import { sequence } from "../log/sequencer.js";
-import type { AppendItem, AppendResult, SequencerLookups } from "../log/sequencer.js";
-import { MIGRATIONS } from "./migrations.js";
-import type { Migration } from "./migrations.js";
-import { SchemaTooNewError, StoreClosedError, StoreCorruptError } from "./store.js";
-import type { Checkpoint, Store, StoreStats, StoreTx, StoredEntry } from "./store.js";
+import { Frontier } from "../log/frontier.ts";
+import type { Hash, NodeRef } from "../log/hash.ts";
+import { bytesToHex } from "../log/hash.ts";
+import { sequence } from "../log/sequencer.ts";
+import type { AppendItem, AppendResult, SequencerLookups } from "../log/sequencer.ts";
+import { MIGRATIONS } from "./migrations.ts";
+import type { Migration } from "./migrations.ts";
+import { SchemaTooNewError, StoreClosedError, StoreCorruptError } from "./store.ts";
+import type { Checkpoint, Store, StoreStats, StoreTx, StoredEntry } from "./store.ts";
 
 export const DB_FILE = "ledger.db";
 
@@ -174,12 +174,16 @@ export class SqliteStore implements Store {
   private readonly writerReads: LogReads;
   private readonly readerReads: LogReads;
 
-  private constructor(
-    private readonly writer: DatabaseSync,
-    private readonly reader: DatabaseSync,
-    private frontier: Frontier,
-    readonly path: string,
-  ) {
+  private readonly writer: DatabaseSync;
+  private readonly reader: DatabaseSync;
+  private frontier: Frontier;
+  readonly path: string;
+
+  private constructor(writer: DatabaseSync, reader: DatabaseSync, frontier: Frontier, path: string) {
+    this.writer = writer;
+    this.reader = reader;
+    this.frontier = frontier;
+    this.path = path;
     this.root = frontier.root();
     this.insertEntry = writer.prepare(`INSERT INTO log_entries (${ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insertNode = writer.prepare("INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)");

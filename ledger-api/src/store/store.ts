@@ -9,10 +9,10 @@
  * interfaces that `Store` extends, plus their tables as new migrations; `StoreTx` grows the same way for the writes
  * they must make atomically (e.g. "record chain events and advance the cursor").
  */
-import type { Hash, NodeReader } from "../log/hash.js";
-import type { AppendItem, AppendResult } from "../log/sequencer.js";
+import type { Hash, NodeReader } from "../log/hash.ts";
+import type { AppendItem, AppendResult } from "../log/sequencer.ts";
 
-export type { AppendItem, AppendResult } from "../log/sequencer.js";
+export type { AppendItem, AppendResult } from "../log/sequencer.ts";
 
 /** A committed log entry as stored. */
 export interface StoredEntry {
@@ -99,15 +99,16 @@ export class StoreClosedError extends Error {
 
 /** The database was written by newer code than this; opening it could corrupt data this code does not understand. */
 export class SchemaTooNewError extends Error {
-  constructor(
-    readonly databaseVersion: number,
-    readonly codeVersion: number,
-  ) {
+  readonly databaseVersion: number;
+  readonly codeVersion: number;
+  constructor(databaseVersion: number, codeVersion: number) {
     super(
       `database schema version ${databaseVersion} is newer than this code supports (${codeVersion}); ` +
         `upgrade the service or restore a matching backup`,
     );
     this.name = "SchemaTooNewError";
+    this.databaseVersion = databaseVersion;
+    this.codeVersion = codeVersion;
   }
 }
 

@@ -9,14 +9,14 @@ import {
   BodyTooLargeError,
   withBodySizeLimit,
   withStats,
-} from "../../../ledger-api/src/log/appender.js";
-import type { AddStats, Receipt } from "../../../ledger-api/src/log/appender.js";
-import { InvalidEntryError } from "../../../ledger-api/src/log/entry.js";
-import { hexToBytes } from "../../../ledger-api/src/log/hash.js";
-import type { Hash } from "../../../ledger-api/src/log/hash.js";
-import { DB_FILE, SqliteStore } from "../../../ledger-api/src/store/sqlite.js";
-import { StoreClosedError } from "../../../ledger-api/src/store/store.js";
-import { cleanup, event, hex, mth, tempDir } from "./fixtures.js";
+} from "../../../ledger-api/src/log/appender.ts";
+import type { AddStats, Receipt } from "../../../ledger-api/src/log/appender.ts";
+import { InvalidEntryError } from "../../../ledger-api/src/log/entry.ts";
+import { hexToBytes } from "../../../ledger-api/src/log/hash.ts";
+import type { Hash } from "../../../ledger-api/src/log/hash.ts";
+import { DB_FILE, SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";
+import { StoreClosedError } from "../../../ledger-api/src/store/store.ts";
+import { cleanup, event, hex, mth, tempDir } from "./fixtures.ts";
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try {

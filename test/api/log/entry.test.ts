@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import { AbiCoder, getAddress } from "ethers";
-import { decodeEntry, encodeEntry, InvalidEntryError, NO_PREVIOUS } from "../../../ledger-api/src/log/entry.js";
-import type { LogEntryFields } from "../../../ledger-api/src/log/entry.js";
-import { h, SIGNATURE, SIGNER } from "./fixtures.js";
+import { decodeEntry, encodeEntry, InvalidEntryError, NO_PREVIOUS } from "../../../ledger-api/src/log/entry.ts";
+import type { LogEntryFields } from "../../../ledger-api/src/log/entry.ts";
+import { h, SIGNATURE, SIGNER } from "./fixtures.ts";
 
 const fields: LogEntryFields = {
   version: 1,

@@ -6,10 +6,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { keccak256, toUtf8Bytes } from "ethers";
-import { EMPTY_ROOT, hexToBytes, nodeHash } from "../../../ledger-api/src/log/hash.js";
-import type { Hash } from "../../../ledger-api/src/log/hash.js";
-import type { AddItem } from "../../../ledger-api/src/log/appender.js";
-import type { AppendItem } from "../../../ledger-api/src/log/sequencer.js";
+import { EMPTY_ROOT, hexToBytes, nodeHash } from "../../../ledger-api/src/log/hash.ts";
+import type { Hash } from "../../../ledger-api/src/log/hash.ts";
+import type { AddItem } from "../../../ledger-api/src/log/appender.ts";
+import type { AppendItem } from "../../../ledger-api/src/log/sequencer.ts";
 
 /** A fresh temporary directory; remove with `cleanup`. */
 export async function tempDir(): Promise<string> {

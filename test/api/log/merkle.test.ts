@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import { keccak256 } from "ethers";
 import { MerkleTree } from "merkletreejs";
-import { EMPTY_ROOT, bytesToHex, leafHash, nodeHash } from "../../../ledger-api/src/log/hash.js";
-import type { Hash, NodeRef } from "../../../ledger-api/src/log/hash.js";
+import { EMPTY_ROOT, bytesToHex, leafHash, nodeHash } from "../../../ledger-api/src/log/hash.ts";
+import type { Hash, NodeRef } from "../../../ledger-api/src/log/hash.ts";
 import {
   MemoryNodeStore,
   consistencyPlan,
@@ -18,8 +18,8 @@ import {
   rootPlan,
   verifyConsistency,
   verifyInclusion,
-} from "../../../ledger-api/src/log/merkle.js";
-import { flipBit, pinnedRoots, prng, vectorLeaves } from "./vectors.js";
+} from "../../../ledger-api/src/log/merkle.ts";
+import { flipBit, pinnedRoots, prng, vectorLeaves } from "./vectors.ts";
 
 const MAX = 64;
 const LEAVES = vectorLeaves(5000);

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import { AbiCoder } from "ethers";
-import { hexToBytes, leafHash } from "../../../ledger-api/src/log/hash.js";
-import type { Hash } from "../../../ledger-api/src/log/hash.js";
+import { hexToBytes, leafHash } from "../../../ledger-api/src/log/hash.ts";
+import type { Hash } from "../../../ledger-api/src/log/hash.ts";
 
 const coder = AbiCoder.defaultAbiCoder();
 

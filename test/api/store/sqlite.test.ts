@@ -3,15 +3,15 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { MerkleTree } from "merkletreejs";
 import { keccak256 } from "ethers";
-import { decodeEntry } from "../../../ledger-api/src/log/entry.js";
-import { Frontier } from "../../../ledger-api/src/log/frontier.js";
-import { EMPTY_ROOT, leafHash } from "../../../ledger-api/src/log/hash.js";
-import type { Hash, NodeRef } from "../../../ledger-api/src/log/hash.js";
-import { MIGRATIONS } from "../../../ledger-api/src/store/migrations.js";
-import type { Migration } from "../../../ledger-api/src/store/migrations.js";
-import { DB_FILE, SqliteStore } from "../../../ledger-api/src/store/sqlite.js";
-import { SchemaTooNewError, StoreClosedError, StoreCorruptError } from "../../../ledger-api/src/store/store.js";
-import { appendItem, cleanup, hex, mth, tempDir } from "../log/fixtures.js";
+import { decodeEntry } from "../../../ledger-api/src/log/entry.ts";
+import { Frontier } from "../../../ledger-api/src/log/frontier.ts";
+import { EMPTY_ROOT, leafHash } from "../../../ledger-api/src/log/hash.ts";
+import type { Hash, NodeRef } from "../../../ledger-api/src/log/hash.ts";
+import { MIGRATIONS } from "../../../ledger-api/src/store/migrations.ts";
+import type { Migration } from "../../../ledger-api/src/store/migrations.ts";
+import { DB_FILE, SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";
+import { SchemaTooNewError, StoreClosedError, StoreCorruptError } from "../../../ledger-api/src/store/store.ts";
+import { appendItem, cleanup, hex, mth, tempDir } from "../log/fixtures.ts";
 
 /** Every complete subtree of a tree of `size` leaves. */
 function completeRefs(size: number): NodeRef[] {
