@@ -12,7 +12,7 @@ pragma solidity ^0.8.28;
  *   typed-data.ts in the same commit, or every signature made off chain stops verifying.
  * - Every struct ends with `occurredAt, docHash, nonce, deadline`. `nonce` is unordered (any unused value per
  *   actor) and `deadline` voids the signature after that unix second; `occurredAt` is the actor's claim, not checked.
- * - `Observed` has a type string and a hash here for off-chain use only; no contract function accepts it.
+ * - `Observed` has a struct and a typehash here for reference only; no contract function accepts it.
  */
 library LifecycleTypes {
     /// @notice Event kinds; the numbering is shared with the TypeScript side.
@@ -325,13 +325,6 @@ library LifecycleTypes {
                 abi.encode(RECALLED_TYPEHASH, e.batchId, keccak256(bytes(e.reason))),
                 _tail(e.occurredAt, e.docHash, e.nonce, e.deadline)
             )
-        );
-    }
-
-    /// @notice EIP-712 struct hash of an Observed event (off chain only).
-    function hash(Observed calldata e) internal pure returns (bytes32) {
-        return keccak256(
-            bytes.concat(abi.encode(OBSERVED_TYPEHASH, e.batchId), _tail(e.occurredAt, e.docHash, e.nonce, e.deadline))
         );
     }
 

@@ -465,6 +465,20 @@ describe("ProvenanceLedger", function () {
         .withArgs(f.wholesaler.address);
     });
 
+    it("stops a custodian whose custody role was revoked from offering or splitting, but lets it cancel", async function () {
+      const f = await fixture();
+      const { batchId } = await registerBatch(f);
+      await submit(f, Kind.HandOffOffered, values.offered(batchId, f.wholesaler.address), f.producer);
+      await f.ledger.revokeRole(role("PRODUCER_ROLE"), f.producer.address);
+      await submit(f, Kind.HandOffCancelled, values.cancelled(batchId, f.wholesaler.address), f.producer);
+      await expect(submit(f, Kind.HandOffOffered, values.offered(batchId, f.wholesaler.address), f.producer))
+        .to.be.revertedWithCustomError(f.ledger, "NotCustodyHolder")
+        .withArgs(f.producer.address);
+      await expect(submit(f, Kind.Split, values.split(batchId, children(50n, 50n)), f.producer))
+        .to.be.revertedWithCustomError(f.ledger, "NotCustodyHolder")
+        .withArgs(f.producer.address);
+    });
+
     it("lets the custodian cancel its open offer, after which the receiver cannot accept", async function () {
       const f = await fixture();
       const { batchId } = await registerBatch(f);
