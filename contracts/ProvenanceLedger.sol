@@ -1,0 +1,565 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {ActorRegistry} from "./ActorRegistry.sol";
+import {GS1} from "./lib/GS1.sol";
+import {LifecycleTypes as T} from "./lib/LifecycleTypes.sol";
+
+/**
+ * @title The on-chain lifecycle of food batches: who registered, tested, cleared, held, split, merged or recalled each.
+ * @notice Guarantees:
+ * - A batch id is the keccak of its GS1 Digital Link path `/01/{gtin14}/10/{lot}`, checked here (GS1 library);
+ *   an id is created once, by registration, split or merge, never twice.
+ * - Every lifecycle fact is an EIP-712 struct (LifecycleTypes) signed by its actor. The actor either sends it
+ *   (empty signature: `actor` must be msg.sender) or a RELAYER_ROLE holder relays it with the actor's signature.
+ *   In both cases the deadline is checked, the actor's unordered nonce is spent, and the recorded `eventHash` is
+ *   the same `_hashTypedDataV4(structHash)`, so an off-chain copy of the event verifies against the chain either way.
+ * - Each batch keeps a hash chain `head = keccak256(abi.encode(head, eventHash))` from bytes32(0) over its events.
+ *   A split extends the parent's chain and starts each child at `keccak256(abi.encode(bytes32(0), eventHash))`;
+ *   a merge extends every parent's chain and starts the child's the same way.
+ * - Custody moves only when the named receiver accepts an open offer from the current custodian. Quantities are
+ *   conserved by split and merge. An imported batch never reaches a retail address before customs clearance.
+ * - Nothing happens to a recalled batch, or a batch with a recalled ancestor, except a recall by the regulator.
+ *
+ * Traps:
+ * - Recall inheritance is computed on read, not pushed to descendants: `isRecalled` walks the lineage graph.
+ *   To keep that walk bounded each batch stores its parents and an `ancestry` count (ancestors counted along
+ *   every lineage path: a split child has parent.ancestry + 1, a merged child the sum of parent.ancestry + 1),
+ *   and no batch is created with ancestry above MAX_ANCESTRY. The walk therefore reads at most MAX_ANCESTRY
+ *   records, and the price is that a batch which has been re-split or merged MAX_ANCESTRY times can be
+ *   transformed no further on chain (record its later history as Observed events instead).
+ * - Nonces are unordered: a signed event stays valid until its deadline or until its nonce is spent. To revoke a
+ *   signature you gave out, spend its nonce with any other event, or wait for its deadline.
+ * - `occurredAt` and `docHash` are the actor's statements; the contract does not check them against block time or
+ *   any document. The relayer chooses the order of relayed events: sign events that depend on each other only
+ *   after the earlier one is recorded.
+ * - Signatures are plain ECDSA (65 bytes, low s, OpenZeppelin ECDSA); contract accounts must call directly.
+ */
+contract ProvenanceLedger is ActorRegistry, EIP712 {
+    /// @notice Most children of one split and most parents of one merge.
+    uint256 public constant MAX_LINEAGE = 32;
+    /// @notice Most ancestors (counted per lineage path) a batch may have; bounds the recall walk.
+    uint256 public constant MAX_ANCESTRY = 32;
+    /// @notice Longest unit string, in bytes (e.g. "kg", "box-10kg").
+    uint256 public constant MAX_UNIT_LENGTH = 32;
+
+    mapping(bytes32 batchId => T.Batch) private _batches;
+
+    /// @notice Whether `actor` has spent `nonce`.
+    mapping(address actor => mapping(uint256 nonce => bool)) public nonceUsed;
+
+    /// @notice A batch was registered by its producer (domestic) or importer (imported).
+    event Registered(
+        bytes32 indexed batchId,
+        address indexed actor,
+        string gtin,
+        string lot,
+        uint256 quantity,
+        string unit,
+        bool imported,
+        bytes32 docHash,
+        bytes32 eventHash,
+        bytes32 head
+    );
+    /// @notice The producer holding the batch recorded a pesticide application.
+    event PesticideApplied(
+        bytes32 indexed batchId,
+        address indexed actor,
+        string casNumber,
+        uint32 preHarvestIntervalDays,
+        bytes32 docHash,
+        bytes32 eventHash,
+        bytes32 head
+    );
+    /// @notice An inspector recorded an inspection result.
+    event Inspected(
+        bytes32 indexed batchId, address indexed actor, bool passed, bytes32 docHash, bytes32 eventHash, bytes32 head
+    );
+    /// @notice The importer of record recorded the customs clearance of an imported batch.
+    event CustomsCleared(
+        bytes32 indexed batchId,
+        address indexed actor,
+        string declarationNumber,
+        bytes2 originCountry,
+        bytes32 docHash,
+        bytes32 eventHash,
+        bytes32 head
+    );
+    /// @notice The custodian offered the batch to `to`.
+    event HandOffOffered(
+        bytes32 indexed batchId, address indexed actor, address indexed to, bytes32 docHash, bytes32 eventHash, bytes32 head
+    );
+    /// @notice `actor` accepted the batch from `from` and is now its custodian.
+    event HandOffAccepted(
+        bytes32 indexed batchId, address indexed actor, address indexed from, bytes32 docHash, bytes32 eventHash, bytes32 head
+    );
+    /// @notice The custodian withdrew the open offer to `to`.
+    event HandOffCancelled(
+        bytes32 indexed batchId, address indexed actor, address indexed to, bytes32 docHash, bytes32 eventHash, bytes32 head
+    );
+    /// @notice The custodian split `batchId` into `children`; `head` is the parent's new head and every child's head
+    /// is `keccak256(abi.encode(bytes32(0), eventHash))`.
+    event Split(
+        bytes32 indexed batchId,
+        address indexed actor,
+        bytes32[] children,
+        bytes32 docHash,
+        bytes32 eventHash,
+        bytes32 head
+    );
+    /// @notice The custodian merged `parents` into the new batch `batchId`; `head` is the child's head and each
+    /// parent's chain was extended with `eventHash`.
+    event Merged(
+        bytes32 indexed batchId,
+        address indexed actor,
+        bytes32[] parents,
+        uint256 quantity,
+        bytes32 docHash,
+        bytes32 eventHash,
+        bytes32 head
+    );
+    /// @notice The regulator recalled the batch, and with it every batch derived from it.
+    event Recalled(
+        bytes32 indexed batchId, address indexed actor, string reason, bytes32 docHash, bytes32 eventHash, bytes32 head
+    );
+    /// @notice One lineage edge created by the Split or Merged event `eventHash`, indexed for trace queries;
+    /// `quantity` is what moved along the edge (the child's quantity for a split, the parent's for a merge).
+    event Lineage(bytes32 indexed child, bytes32 indexed parent, bytes32 indexed eventHash, uint256 quantity);
+
+    /// @notice A direct call (empty signature) named an actor other than msg.sender.
+    error ActorNotSender(address actor, address sender);
+    /// @notice The event's deadline has passed.
+    error DeadlinePassed(uint256 deadline, uint256 timestamp);
+    /// @notice The signature is malformed, has a high s, or recovers to `recovered` instead of `actor`.
+    error InvalidSignature(address actor, address recovered);
+    /// @notice `actor` already spent `nonce`.
+    error NonceAlreadyUsed(address actor, uint256 nonce);
+    /// @notice No batch has this id.
+    error UnknownBatch(bytes32 batchId);
+    /// @notice A batch with this id already exists.
+    error BatchExists(bytes32 batchId);
+    /// @notice The batch was consumed by a split or merge.
+    error BatchNotActive(bytes32 batchId, T.Status status);
+    /// @notice The batch, or its ancestor `recalledAncestor` (equal to `batchId` when the batch itself), is recalled.
+    error BatchRecalled(bytes32 batchId, bytes32 recalledAncestor);
+    /// @notice The batch was already recalled.
+    error AlreadyRecalled(bytes32 batchId);
+    /// @notice Only the custodian may do this.
+    error NotCustodian(bytes32 batchId, address custodian, address actor);
+    /// @notice `account` holds none of PRODUCER_ROLE, IMPORTER_ROLE, HANDLER_ROLE, so it cannot hold custody.
+    error NotCustodyHolder(address account);
+    /// @notice A hand-off to oneself.
+    error SelfHandOff(bytes32 batchId, address custodian);
+    /// @notice The batch already has an open offer to `offeredTo`.
+    error OfferAlreadyOpen(bytes32 batchId, address offeredTo);
+    /// @notice The batch has no open offer.
+    error NoOpenOffer(bytes32 batchId);
+    /// @notice The event names `given` but the open offer is to `offeredTo`.
+    error OfferMismatch(bytes32 batchId, address offeredTo, address given);
+    /// @notice Only the receiver named in the open offer may accept it.
+    error NotOfferRecipient(bytes32 batchId, address offeredTo, address actor);
+    /// @notice The acceptance names `from` but the custodian is `custodian`.
+    error CustodianMismatch(bytes32 batchId, address custodian, address from);
+    /// @notice An imported batch may not go to the retail address `to` before customs clearance.
+    error RetailBeforeClearance(bytes32 batchId, address to);
+    /// @notice Customs clearance of a batch that was not imported.
+    error NotImported(bytes32 batchId);
+    /// @notice Customs clearance recorded twice.
+    error AlreadyCleared(bytes32 batchId);
+    /// @notice Only the importer of record may clear the batch.
+    error NotRegistrant(bytes32 batchId, address registrant, address actor);
+    /// @notice A batch quantity of zero.
+    error ZeroQuantity();
+    /// @notice The unit is empty or longer than MAX_UNIT_LENGTH bytes.
+    error UnitInvalid(string unit);
+    /// @notice The children's quantities sum to `actual`, not the parent's `expected`.
+    error QuantityNotConserved(bytes32 batchId, uint256 expected, uint256 actual);
+    /// @notice A split needs 2..MAX_LINEAGE children and a merge 2..MAX_LINEAGE parents.
+    error LineageSizeInvalid(uint256 count);
+    /// @notice The same parent appears twice in a merge.
+    error DuplicateParent(bytes32 batchId);
+    /// @notice Merged parents must share one unit.
+    error UnitMismatch(bytes32 batchId, string unit, string expectedUnit);
+    /// @notice The new batch would have more than MAX_ANCESTRY ancestors.
+    error AncestryTooDeep(uint256 ancestry, uint256 max);
+
+    /// @param admin the authority: holds DEFAULT_ADMIN_ROLE, grants every other role and sets profiles.
+    constructor(address admin) ActorRegistry(admin) EIP712("ProvenanceLedger", "1") {}
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Lifecycle. Each takes the signed struct, the actor, and the actor's signature (empty for a direct call).
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// @notice Registers a new batch: a producer registers a domestic one (`imported` false), an importer an
+    /// imported one (`imported` true). The actor becomes registrant and custodian.
+    /// @dev Emits {Registered}. Reverts on a bad GTIN or lot, an existing id, zero quantity or a bad unit.
+    /// @return batchId the new batch's id
+    function register(T.Registered calldata e, address actor, bytes calldata signature) external returns (bytes32 batchId) {
+        bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
+        _checkRole(e.imported ? IMPORTER_ROLE : PRODUCER_ROLE, actor);
+        batchId = GS1.checkedBatchId(e.gtin, e.lot);
+        if (e.quantity == 0) revert ZeroQuantity();
+        T.Batch storage b = _create(batchId, actor, e.quantity, e.unit);
+        b.registrant = actor;
+        b.imported = e.imported;
+        _emitRegistered(batchId, actor, e, eventHash, _extend(b, eventHash));
+    }
+
+    /// @notice Records a pesticide application by the producer holding the batch.
+    /// @dev Emits {PesticideApplied}.
+    function recordPesticide(T.PesticideApplied calldata e, address actor, bytes calldata signature) external {
+        bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
+        _checkRole(PRODUCER_ROLE, actor);
+        T.Batch storage b = _activeBatch(e.batchId);
+        if (b.custodian != actor) revert NotCustodian(e.batchId, b.custodian, actor);
+        bytes32 head = _extend(b, eventHash);
+        emit PesticideApplied(
+            e.batchId, actor, e.casNumber, e.preHarvestIntervalDays, e.docHash, eventHash, head
+        );
+    }
+
+    /// @notice Records an inspection result by an inspector.
+    /// @dev Emits {Inspected}.
+    function recordInspection(T.Inspected calldata e, address actor, bytes calldata signature) external {
+        bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
+        _checkRole(INSPECTOR_ROLE, actor);
+        bytes32 head = _extend(_activeBatch(e.batchId), eventHash);
+        emit Inspected(e.batchId, actor, e.passed, e.docHash, eventHash, head);
+    }
+
+    /// @notice Records the customs clearance of an imported batch by its importer of record. Once only.
+    /// @dev Emits {CustomsCleared}.
+    function clearCustoms(T.CustomsCleared calldata e, address actor, bytes calldata signature) external {
+        bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
+        _checkRole(IMPORTER_ROLE, actor);
+        T.Batch storage b = _activeBatch(e.batchId);
+        if (!b.imported) revert NotImported(e.batchId);
+        if (b.registrant != actor) revert NotRegistrant(e.batchId, b.registrant, actor);
+        if (b.customsCleared) revert AlreadyCleared(e.batchId);
+        b.customsCleared = true;
+        bytes32 head = _extend(b, eventHash);
+        emit CustomsCleared(e.batchId, actor, e.declarationNumber, e.originCountry, e.docHash, eventHash, head);
+    }
+
+    /// @notice The custodian offers the batch to `e.to`, who must hold a custody role. One open offer at a time;
+    /// custody does not move until `e.to` accepts.
+    /// @dev Emits {HandOffOffered}.
+    function offerHandOff(T.HandOffOffered calldata e, address actor, bytes calldata signature) external {
+        bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
+        T.Batch storage b = _heldBatch(e.batchId, actor);
+        if (e.to == actor) revert SelfHandOff(e.batchId, actor);
+        _checkReceiver(e.batchId, b, e.to);
+        b.offeredTo = e.to;
+        bytes32 head = _extend(b, eventHash);
+        emit HandOffOffered(e.batchId, actor, e.to, e.docHash, eventHash, head);
+    }
+
+    /// @notice The receiver named in the open offer accepts it and becomes custodian. `e.from` must be the custodian.
+    /// @dev Emits {HandOffAccepted}. The retail rule is checked again: clearance or profiles may have changed.
+    function acceptHandOff(T.HandOffAccepted calldata e, address actor, bytes calldata signature) external {
+        bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
+        T.Batch storage b = _activeBatch(e.batchId);
+        address offeredTo = b.offeredTo;
+        if (offeredTo == address(0)) revert NoOpenOffer(e.batchId);
+        if (offeredTo != actor) revert NotOfferRecipient(e.batchId, offeredTo, actor);
+        if (e.from != b.custodian) revert CustodianMismatch(e.batchId, b.custodian, e.from);
+        _checkReceiver(e.batchId, b, actor);
+        b.custodian = actor;
+        b.offeredTo = address(0);
+        bytes32 head = _extend(b, eventHash);
+        emit HandOffAccepted(e.batchId, actor, e.from, e.docHash, eventHash, head);
+    }
+
+    /// @notice The custodian withdraws its open offer to `e.to`.
+    /// @dev Emits {HandOffCancelled}. Needs no role beyond custody, so a custodian whose role was revoked can withdraw.
+    function cancelHandOff(T.HandOffCancelled calldata e, address actor, bytes calldata signature) external {
+        bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
+        T.Batch storage b = _activeBatch(e.batchId);
+        if (b.custodian != actor) revert NotCustodian(e.batchId, b.custodian, actor);
+        if (b.offeredTo == address(0)) revert NoOpenOffer(e.batchId);
+        if (b.offeredTo != e.to) revert OfferMismatch(e.batchId, b.offeredTo, e.to);
+        b.offeredTo = address(0);
+        bytes32 head = _extend(b, eventHash);
+        emit HandOffCancelled(e.batchId, actor, e.to, e.docHash, eventHash, head);
+    }
+
+    /// @notice The custodian splits the batch into 2..MAX_LINEAGE new batches whose quantities sum exactly to the
+    /// parent's. Children inherit custodian, registrant, unit, imported and customsCleared; the parent is consumed.
+    /// @dev Emits {Lineage} per child, then {Split}.
+    function split(T.Split calldata e, address actor, bytes calldata signature) external {
+        bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
+        T.Batch storage parent = _heldBatch(e.batchId, actor);
+        bytes32[] memory children = _createChildren(e, parent, actor, eventHash);
+        parent.status = T.Status.Split;
+        bytes32 head = _extend(parent, eventHash);
+        emit Split(e.batchId, actor, children, e.docHash, eventHash, head);
+    }
+
+    /// @notice The custodian of 2..MAX_LINEAGE distinct active parents of one unit merges them into a new batch of
+    /// their summed quantity. The child is imported if any parent was, and cleared only if every imported parent
+    /// was; the actor is its custodian and registrant. The parents are consumed.
+    /// @dev Emits {Lineage} per parent, then {Merged}.
+    /// @return batchId the new batch's id
+    function merge(T.Merged calldata e, address actor, bytes calldata signature) external returns (bytes32 batchId) {
+        bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
+        uint256 n = e.parents.length;
+        if (n < 2 || n > MAX_LINEAGE) revert LineageSizeInvalid(n);
+        batchId = GS1.checkedBatchId(e.gtin, e.lot);
+        // An id equal to a parent's already exists, so it is refused here as BatchExists.
+        T.Batch storage child = _create(batchId, actor, 0, _batches[e.parents[0]].unit); // quantity set below
+        _consumeParents(e.parents, actor, batchId, child, eventHash);
+        bytes32 head = keccak256(abi.encode(bytes32(0), eventHash));
+        child.head = head;
+        emit Merged(batchId, actor, e.parents, child.quantity, e.docHash, eventHash, head);
+    }
+
+    /// @notice The regulator recalls a batch (active or consumed); every batch derived from it is recalled with it.
+    /// @dev Emits {Recalled}. A batch whose ancestor is recalled may still be recalled itself; a batch never twice.
+    function recall(T.Recalled calldata e, address actor, bytes calldata signature) external {
+        bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
+        _checkRole(REGULATOR_ROLE, actor);
+        T.Batch storage b = _knownBatch(e.batchId);
+        if (b.recalled) revert AlreadyRecalled(e.batchId);
+        b.recalled = true;
+        bytes32 head = _extend(b, eventHash);
+        emit Recalled(e.batchId, actor, e.reason, e.docHash, eventHash, head);
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Views
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// @notice The record of a batch; `status` is None for an unknown id.
+    function getBatch(bytes32 batchId) external view returns (T.Batch memory) {
+        return _batches[batchId];
+    }
+
+    /// @notice The head of the batch's event hash chain (bytes32(0) for an unknown id).
+    function headOf(bytes32 batchId) external view returns (bytes32) {
+        return _batches[batchId].head;
+    }
+
+    /// @notice Whether the batch or any of its ancestors is recalled. Reads at most MAX_ANCESTRY + 1 records.
+    function isRecalled(bytes32 batchId) external view returns (bool) {
+        return _recalledAncestor(batchId) != bytes32(0);
+    }
+
+    /// @notice The batch id of a GTIN-14 and lot; reverts if either is invalid.
+    function batchIdOf(string calldata gtin, string calldata lot) external pure returns (bytes32) {
+        return GS1.checkedBatchId(gtin, lot);
+    }
+
+    /// @notice The EIP-712 domain separator (name "ProvenanceLedger", version "1", this chain, this contract).
+    /// eventHash = keccak256("\x19\x01" || domainSeparator || structHash).
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Internals
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// @dev Authenticates `actor` for the struct `structHash`, spends its nonce and returns the event hash.
+    function _authorize(bytes32 structHash, address actor, uint256 nonce, uint256 deadline, bytes calldata signature)
+        private
+        returns (bytes32 eventHash)
+    {
+        if (block.timestamp > deadline) revert DeadlinePassed(deadline, block.timestamp);
+        eventHash = _hashTypedDataV4(structHash);
+        if (signature.length == 0) {
+            if (actor != msg.sender) revert ActorNotSender(actor, msg.sender);
+        } else {
+            _checkRole(RELAYER_ROLE);
+            (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(eventHash, signature);
+            // tryRecover never reports NoError with address(0), so a zero actor never passes.
+            if (err != ECDSA.RecoverError.NoError || recovered != actor) revert InvalidSignature(actor, recovered);
+        }
+        if (nonceUsed[actor][nonce]) revert NonceAlreadyUsed(actor, nonce);
+        nonceUsed[actor][nonce] = true;
+    }
+
+    /// @dev Creates an active batch held by `custodian`.
+    function _create(bytes32 batchId, address custodian, uint256 quantity, string storage unit)
+        private
+        returns (T.Batch storage b)
+    {
+        b = _create(batchId, custodian, quantity);
+        b.unit = unit;
+    }
+
+    /// @dev Creates an active batch held by `custodian`, checking the unit given in calldata.
+    function _create(bytes32 batchId, address custodian, uint256 quantity, string calldata unit)
+        private
+        returns (T.Batch storage b)
+    {
+        uint256 len = bytes(unit).length;
+        if (len == 0 || len > MAX_UNIT_LENGTH) revert UnitInvalid(unit);
+        b = _create(batchId, custodian, quantity);
+        b.unit = unit;
+    }
+
+    function _create(bytes32 batchId, address custodian, uint256 quantity) private returns (T.Batch storage b) {
+        b = _batches[batchId];
+        if (b.status != T.Status.None) revert BatchExists(batchId);
+        b.status = T.Status.Active;
+        b.custodian = custodian;
+        b.quantity = quantity;
+    }
+
+    function _emitRegistered(bytes32 batchId, address actor, T.Registered calldata e, bytes32 eventHash, bytes32 head)
+        private
+    {
+        emit Registered(
+            batchId, actor, e.gtin, e.lot, e.quantity, e.unit, e.imported, e.docHash, eventHash, head
+        );
+    }
+
+    /// @dev Creates the children of a split and checks their count, ancestry and that quantity is conserved.
+    function _createChildren(T.Split calldata e, T.Batch storage parent, address actor, bytes32 eventHash)
+        private
+        returns (bytes32[] memory ids)
+    {
+        uint256 n = e.children.length;
+        if (n < 2 || n > MAX_LINEAGE) revert LineageSizeInvalid(n);
+        if (uint256(parent.ancestry) + 1 > MAX_ANCESTRY) revert AncestryTooDeep(uint256(parent.ancestry) + 1, MAX_ANCESTRY);
+        ids = new bytes32[](n);
+        uint256 total;
+        for (uint256 i; i < n; ++i) {
+            ids[i] = _createChild(e.batchId, parent, e.children[i], actor, eventHash);
+            total += e.children[i].quantity;
+        }
+        if (total != parent.quantity) revert QuantityNotConserved(e.batchId, parent.quantity, total);
+    }
+
+    /// @dev Creates one child of a split: it inherits custodian, registrant, unit and the import flags.
+    function _createChild(
+        bytes32 parentId,
+        T.Batch storage parent,
+        T.ChildLot calldata c,
+        address actor,
+        bytes32 eventHash
+    ) private returns (bytes32 id) {
+        id = GS1.checkedBatchId(c.gtin, c.lot);
+        if (c.quantity == 0) revert ZeroQuantity();
+        T.Batch storage child = _create(id, actor, c.quantity, parent.unit);
+        child.registrant = parent.registrant;
+        child.imported = parent.imported;
+        child.customsCleared = parent.customsCleared;
+        child.ancestry = parent.ancestry + 1; // checked against MAX_ANCESTRY by the caller
+        child.parents.push(parentId);
+        child.head = keccak256(abi.encode(bytes32(0), eventHash));
+        emit Lineage(id, parentId, eventHash, c.quantity);
+    }
+
+    /// @dev Consumes each parent into `child` and sets the child's quantity, ancestry, parents and import flags.
+    function _consumeParents(
+        bytes32[] calldata parents,
+        address actor,
+        bytes32 childId,
+        T.Batch storage child,
+        bytes32 eventHash
+    ) private {
+        _checkDistinct(parents);
+        uint256 quantity;
+        uint256 ancestry;
+        bool imported;
+        bool cleared = true;
+        for (uint256 i; i < parents.length; ++i) {
+            T.Batch storage p = _consumeParent(parents[i], actor, child.unit, childId, eventHash);
+            quantity += p.quantity;
+            ancestry += uint256(p.ancestry) + 1;
+            if (p.imported) {
+                imported = true;
+                cleared = cleared && p.customsCleared;
+            }
+        }
+        if (ancestry > MAX_ANCESTRY) revert AncestryTooDeep(ancestry, MAX_ANCESTRY);
+        child.registrant = actor;
+        child.quantity = quantity;
+        child.ancestry = uint32(ancestry);
+        child.imported = imported;
+        child.customsCleared = imported && cleared;
+        child.parents = parents;
+    }
+
+    /// @dev Checks one merge parent (held by `actor`, same unit), marks it merged and extends its chain.
+    function _consumeParent(bytes32 id, address actor, string storage unit, bytes32 childId, bytes32 eventHash)
+        private
+        returns (T.Batch storage p)
+    {
+        p = _heldBatch(id, actor);
+        if (keccak256(bytes(p.unit)) != keccak256(bytes(unit))) revert UnitMismatch(id, p.unit, unit);
+        p.status = T.Status.Merged;
+        _extend(p, eventHash);
+        emit Lineage(childId, id, eventHash, p.quantity);
+    }
+
+    /// @dev At most MAX_LINEAGE ids, so the quadratic scan stays under ~500 comparisons.
+    function _checkDistinct(bytes32[] calldata ids) private pure {
+        for (uint256 i = 1; i < ids.length; ++i) {
+            for (uint256 j; j < i; ++j) {
+                if (ids[j] == ids[i]) revert DuplicateParent(ids[i]);
+            }
+        }
+    }
+
+    /// @dev head = keccak256(abi.encode(head, eventHash)).
+    function _extend(T.Batch storage b, bytes32 eventHash) private returns (bytes32 head) {
+        head = keccak256(abi.encode(b.head, eventHash));
+        b.head = head;
+    }
+
+    function _knownBatch(bytes32 batchId) private view returns (T.Batch storage b) {
+        b = _batches[batchId];
+        if (b.status == T.Status.None) revert UnknownBatch(batchId);
+    }
+
+    /// @dev An existing, unconsumed batch with no recall on it or any ancestor.
+    function _activeBatch(bytes32 batchId) private view returns (T.Batch storage b) {
+        b = _knownBatch(batchId);
+        if (b.status != T.Status.Active) revert BatchNotActive(batchId, b.status);
+        bytes32 recalled = _recalledAncestor(batchId);
+        if (recalled != bytes32(0)) revert BatchRecalled(batchId, recalled);
+    }
+
+    /// @dev An active batch held by `actor`, who still holds a custody role, with no open offer.
+    function _heldBatch(bytes32 batchId, address actor) private view returns (T.Batch storage b) {
+        b = _activeBatch(batchId);
+        if (b.custodian != actor) revert NotCustodian(batchId, b.custodian, actor);
+        if (!_isCustodyRole(actor)) revert NotCustodyHolder(actor);
+        if (b.offeredTo != address(0)) revert OfferAlreadyOpen(batchId, b.offeredTo);
+    }
+
+    /// @dev `to` may receive the batch: it holds a custody role and, if retail, the batch is not an uncleared import.
+    function _checkReceiver(bytes32 batchId, T.Batch storage b, address to) private view {
+        if (!_isCustodyRole(to)) revert NotCustodyHolder(to);
+        if (b.imported && !b.customsCleared && _isRetail(to)) revert RetailBeforeClearance(batchId, to);
+    }
+
+    /// @dev The first recalled batch found among `batchId` and its ancestors, or bytes32(0). Depth-first over the
+    /// parents; the stack never holds more than `ancestry` entries because ancestry counts every lineage path.
+    function _recalledAncestor(bytes32 batchId) private view returns (bytes32) {
+        T.Batch storage b = _batches[batchId];
+        if (b.recalled) return batchId;
+        if (b.ancestry == 0) return bytes32(0);
+        bytes32[] memory stack = new bytes32[](b.ancestry);
+        uint256 top = _push(stack, 0, b.parents);
+        while (top != 0) {
+            bytes32 id = stack[--top];
+            T.Batch storage a = _batches[id];
+            if (a.recalled) return id;
+            top = _push(stack, top, a.parents);
+        }
+        return bytes32(0);
+    }
+
+    function _push(bytes32[] memory stack, uint256 top, bytes32[] storage items) private view returns (uint256) {
+        uint256 n = items.length;
+        for (uint256 i; i < n; ++i) {
+            stack[top++] = items[i];
+        }
+        return top;
+    }
+}
