@@ -10,7 +10,7 @@ import {
   nextHead,
   structHash,
   typeString,
-} from "../../ledger-api/src/chain/typed-data.js";
+} from "../../ledger-api/src/chain/typed-data.ts";
 import {
   GTIN,
   GTIN_B,
@@ -27,9 +27,9 @@ import {
   splitBatch,
   submit,
   values,
-} from "./fixtures.js";
-import type { Ledger } from "./fixtures.js";
-import { shouldBehaveLikeLifecycleCall } from "./LifecycleCall.behavior.js";
+} from "./fixtures.ts";
+import type { Ledger } from "./fixtures.ts";
+import { shouldBehaveLikeLifecycleCall } from "./LifecycleCall.behavior.ts";
 
 const Status = { None: 0n, Active: 1n, Split: 2n, Merged: 3n } as const;
 const role = (name: string) => ethers.id(name);

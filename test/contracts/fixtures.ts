@@ -7,7 +7,7 @@
 import { network } from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import type { ContractTransactionResponse, TypedDataDomain } from "ethers";
-import type { ProvenanceLedger } from "../../types/ethers-contracts/index.js";
+import type { ProvenanceLedger } from "../../types/ethers-contracts/index.ts";
 import {
   Kind,
   batchIdOf,
@@ -16,7 +16,7 @@ import {
   gtinCheckDigit,
   typedDataFor,
   ledgerDomain,
-} from "../../ledger-api/src/chain/typed-data.js";
+} from "../../ledger-api/src/chain/typed-data.ts";
 import type {
   Bytes32,
   ChildLot,
@@ -31,7 +31,7 @@ import type {
   RegisteredValues,
   SplitValues,
   ValuesOf,
-} from "../../ledger-api/src/chain/typed-data.js";
+} from "../../ledger-api/src/chain/typed-data.ts";
 
 export const { ethers, networkHelpers } = await network.create();
 
