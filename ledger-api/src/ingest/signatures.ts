@@ -20,9 +20,8 @@
  * - Idle workers are unref'd, so a forgotten verifier does not keep the process alive; a worker with batches in
  *   flight is ref'd, so pending work is not dropped by an exiting process. `close()` terminates all workers and
  *   rejects whatever is still pending.
- * - Calls of at most `inlineMax` items are recovered synchronously on the calling thread: posting to a worker costs
- *   more than one or two recoveries, and a few hundred microseconds on the event loop is below the noise of a
- *   request. Set `inlineMax: 0` to keep everything off the main thread.
+ * - Calls of at most `inlineMax` items (default 0: none) are recovered synchronously on the calling thread. Measured,
+ *   a one-item worker round trip costs about what an inline recovery does, so by default nothing runs inline.
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
@@ -53,7 +52,11 @@ export interface SignatureVerifierOptions {
   readonly batchSize?: number;
   /** Batches queued on one worker at once; default 2, so a worker never idles while its next batch is posted. */
   readonly maxInFlightPerWorker?: number;
-  /** Calls with at most this many items are recovered on the calling thread; default 2 (measured: scripts/bench-signatures.ts). */
+  /**
+   * Calls with at most this many items are recovered on the calling thread. Default 0: measured with
+   * scripts/bench-signatures.ts, a 1-item call costs about the same through a worker (110-150 us) as inline (~130 us),
+   * so blocking the event loop buys nothing.
+   */
   readonly inlineMax?: number;
   /** Worker entry module; default the signature-worker sibling of this file (.ts or .js, whichever this file is). */
   readonly workerUrl?: URL;
@@ -172,6 +175,8 @@ export class SignatureVerifier {
   #closed = false;
   /** Whether any batch is queued or in flight: then every worker is ref'd (see #updateRefs). */
   #busy = false;
+  #backendKnown = false;
+  #backendWanted = false;
   #backend: Promise<BackendName>;
   #resolveBackend!: (name: BackendName) => void;
 
@@ -180,7 +185,7 @@ export class SignatureVerifier {
     this.size = positiveInt("workers", options.workers, Math.max(1, availableParallelism() - 1), 1);
     this.#batchSize = positiveInt("batchSize", options.batchSize, 256, 1);
     this.#maxInFlight = positiveInt("maxInFlightPerWorker", options.maxInFlightPerWorker, 2, 1);
-    this.#inlineMax = positiveInt("inlineMax", options.inlineMax, 2, 0);
+    this.#inlineMax = positiveInt("inlineMax", options.inlineMax, 0, 0);
     this.#workerUrl = options.workerUrl ?? defaultWorkerUrl();
     this.#backend = new Promise((resolve) => (this.#resolveBackend = resolve));
     // Never left unhandled: backend() may not be called at all.
@@ -190,6 +195,11 @@ export class SignatureVerifier {
 
   /** The secp256k1 implementation the workers use, once the first one is ready. */
   backend(): Promise<BackendName> {
+    // Someone is waiting on a worker: keep the process alive until one is ready, as for a pending call.
+    if (!this.#backendKnown) {
+      this.#backendWanted = true;
+      this.#updateRefs();
+    }
     return this.#backend;
   }
 
@@ -250,6 +260,7 @@ export class SignatureVerifier {
     if (reply.type === "ready") {
       slot.ready = true;
       this.#startupFailures = 0;
+      this.#backendKnown = true;
       this.#resolveBackend(reply.backend);
       this.#pump();
       return;
@@ -351,7 +362,7 @@ export class SignatureVerifier {
    * queued batches wait for a ready worker, and with all workers unref'd the process would exit under them.
    */
   #updateRefs(): void {
-    let busy = this.#queueHead < this.#queue.length;
+    let busy = this.#queueHead < this.#queue.length || (this.#backendWanted && !this.#backendKnown && !this.#closed);
     for (const slot of this.#slots) if (slot.inFlight.size > 0) busy = true;
     if (busy === this.#busy) return;
     this.#busy = busy;
