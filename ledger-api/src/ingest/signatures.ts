@@ -87,6 +87,8 @@ interface Batch {
 
 interface Slot {
   readonly worker: Worker;
+  /** Captured at spawn: Worker.threadId reads -1 once the thread has exited, when it is needed for the error. */
+  readonly threadId: number;
   readonly inFlight: Map<number, Batch>;
   ready: boolean;
   dead: boolean;
@@ -173,12 +175,13 @@ export class SignatureVerifier {
   #startupFailures = 0;
   #broken: Error | undefined;
   #closed = false;
-  /** Whether any batch is queued or in flight: then every worker is ref'd (see #updateRefs). */
+  /** Whether a batch is queued or in flight, or backend() is awaited: then every worker is ref'd (see #updateRefs). */
   #busy = false;
   #backendKnown = false;
   #backendWanted = false;
   #backend: Promise<BackendName>;
   #resolveBackend!: (name: BackendName) => void;
+  #rejectBackend!: (err: Error) => void;
 
   constructor(options: SignatureVerifierOptions = {}) {
     // Validated once here so a misconfiguration fails at start-up, not on the first request.
@@ -187,13 +190,16 @@ export class SignatureVerifier {
     this.#maxInFlight = positiveInt("maxInFlightPerWorker", options.maxInFlightPerWorker, 2, 1);
     this.#inlineMax = positiveInt("inlineMax", options.inlineMax, 0, 0);
     this.#workerUrl = options.workerUrl ?? defaultWorkerUrl();
-    this.#backend = new Promise((resolve) => (this.#resolveBackend = resolve));
+    this.#backend = new Promise((resolve, reject) => {
+      this.#resolveBackend = resolve;
+      this.#rejectBackend = reject;
+    });
     // Never left unhandled: backend() may not be called at all.
     this.#backend.catch(() => {});
     for (let i = 0; i < this.size; i++) this.#spawn();
   }
 
-  /** The secp256k1 implementation the workers use, once the first one is ready. */
+  /** The secp256k1 implementation the workers use, once the first one is ready; rejects if none ever is. */
   backend(): Promise<BackendName> {
     // Someone is waiting on a worker: keep the process alive until one is ready, as for a pending call.
     if (!this.#backendKnown) {
@@ -231,6 +237,7 @@ export class SignatureVerifier {
     if (this.#closed) return;
     this.#closed = true;
     const err = new SignatureWorkerError("SignatureVerifier closed with calls pending");
+    this.#rejectBackend(err);
     this.#failQueued(err);
     const slots = [...this.#slots];
     this.#slots.clear();
@@ -243,7 +250,7 @@ export class SignatureVerifier {
 
   #spawn(): void {
     const worker = new Worker(this.#workerUrl, { workerData: { role: WORKER_ROLE } });
-    const slot: Slot = { worker, inFlight: new Map(), ready: false, dead: false };
+    const slot: Slot = { worker, threadId: worker.threadId, inFlight: new Map(), ready: false, dead: false };
     this.#slots.add(slot);
     worker.on("message", (reply: WorkerReply) => this.#onReply(slot, reply));
     worker.on("error", (err) => this.#onDeath(slot, err));
@@ -284,10 +291,9 @@ export class SignatureVerifier {
     if (slot.dead) return;
     slot.dead = true;
     this.#slots.delete(slot);
-    const threadId = slot.worker.threadId;
     if (slot.inFlight.size > 0) {
       const err = new SignatureWorkerError(
-        `signature worker (thread ${threadId}) died with ${slot.inFlight.size} batch(es) in flight: ${cause.message}`,
+        `signature worker (thread ${slot.threadId}) died with ${slot.inFlight.size} batch(es) in flight: ${cause.message}`,
         cause,
       );
       for (const batch of slot.inFlight.values()) this.#fail(batch.call, err);
@@ -300,6 +306,7 @@ export class SignatureVerifier {
         `signature workers keep dying before they are ready (${MAX_STARTUP_FAILURES} in a row): ${cause.message}`,
         cause,
       );
+      this.#rejectBackend(this.#broken);
       this.#failQueued(this.#broken);
       for (const other of this.#slots) for (const batch of other.inFlight.values()) this.#fail(batch.call, this.#broken);
       this.#updateRefs();

@@ -266,7 +266,7 @@ describe("signature recovery", function () {
     it("rejects the calls on a worker that exits, and replaces it", async function () {
       const pool = new SignatureVerifier({ workers: 1, inlineMax: 0, workerUrl: new URL("crashing-signature-worker.ts", FIXTURES) });
       try {
-        expectWorkerError(await rejection(pool.recover([exiting])), /exited with code 7/);
+        expectWorkerError(await rejection(pool.recover([exiting])), /^signature worker \(thread [1-9]\d*\) died .*exited with code 7$/);
         expect(await pool.recover([ok, ok])).to.deep.equal([fake, fake]);
       } finally {
         await pool.close();
@@ -278,6 +278,7 @@ describe("signature recovery", function () {
       try {
         expectWorkerError(await rejection(pool.recover([ok])), /keep dying before they are ready.*cannot load/);
         expectWorkerError(await rejection(pool.recover([ok])), /keep dying/);
+        expectWorkerError(await rejection(pool.backend()), /keep dying/);
       } finally {
         await pool.close();
       }
@@ -295,13 +296,18 @@ describe("signature recovery", function () {
       await pool.close();
     });
 
-    for (const mode of ["close", "leave"]) {
-      it(`lets its process exit on its own (${mode === "close" ? "after close()" : "even without close()"})`, function () {
+    const modes: Record<string, string> = {
+      close: "after close()",
+      leave: "even without close()",
+      backend: "after awaiting backend() alone, which keeps it alive until a worker answers",
+    };
+    for (const [mode, how] of Object.entries(modes)) {
+      it(`lets its process exit on its own ${how}`, function () {
         const script = fileURLToPath(new URL("verifier-lifecycle.ts", FIXTURES));
         const run = spawnSync(process.execPath, ["--import", "tsx", script, mode], { encoding: "utf8", timeout: 30_000 });
         expect(run.error, "the process did not exit within 30 s").to.equal(undefined);
         expect(run.stderr).to.equal("");
-        expect(run.stdout.trim()).to.equal("ok");
+        expect(run.stdout.trim()).to.equal(mode === "backend" ? "native" : "ok");
         expect(run.status).to.equal(0);
       });
     }
