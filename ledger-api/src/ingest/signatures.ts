@@ -21,7 +21,7 @@
  *   flight is ref'd, so pending work is not dropped by an exiting process. `close()` terminates all workers and
  *   rejects whatever is still pending.
  * - Calls of at most `inlineMax` items (default 0: none) are recovered synchronously on the calling thread. Measured,
- *   a one-item worker round trip costs about what an inline recovery does, so by default nothing runs inline.
+ *   a small call's worker round trip costs about what inline recovery does, so by default nothing runs inline.
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
@@ -53,9 +53,10 @@ export interface SignatureVerifierOptions {
   /** Batches queued on one worker at once; default 2, so a worker never idles while its next batch is posted. */
   readonly maxInFlightPerWorker?: number;
   /**
-   * Calls with at most this many items are recovered on the calling thread. Default 0: measured with
-   * scripts/bench-signatures.ts, a 1-item call costs about the same through a worker (110-150 us) as inline (~130 us),
-   * so blocking the event loop buys nothing.
+   * Calls with at most this many items are recovered on the calling thread. Default 0. Measured with
+   * scripts/bench-signatures.ts on 2 cores: a 1-item call takes 110-150 us through a worker and 115-130 us inline;
+   * 2-4 items save 0-130 us inline depending on machine load, while blocking the event loop for the whole time. Too
+   * small and too noisy a gain to spend the event loop on, so nothing runs inline unless configured.
    */
   readonly inlineMax?: number;
   /** Worker entry module; default the signature-worker sibling of this file (.ts or .js, whichever this file is). */
