@@ -10,8 +10,8 @@
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import { hexlify, randomBytes, recoverAddress } from "ethers";
-import { SignatureVerifier, mainThreadBackend, recoverSync } from "../ledger-api/src/ingest/signatures.js";
-import type { SignatureItem } from "../ledger-api/src/ingest/signatures.js";
+import { SignatureVerifier, mainThreadBackend, recoverSync } from "../ledger-api/src/ingest/signatures.ts";
+import type { SignatureItem } from "../ledger-api/src/ingest/signatures.ts";
 
 const { values } = parseArgs({
   options: {

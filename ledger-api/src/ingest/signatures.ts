@@ -34,10 +34,10 @@ import {
   WORKER_ROLE,
   backendName,
   recoverPacked,
-} from "./signature-worker.js";
-import type { BackendName, RecoverRequest, WorkerReply } from "./signature-worker.js";
+} from "./signature-worker.ts";
+import type { BackendName, RecoverRequest, WorkerReply } from "./signature-worker.ts";
 
-export type { BackendName } from "./signature-worker.js";
+export type { BackendName } from "./signature-worker.ts";
 
 /** A 32-byte digest (e.g. an EIP-712 hash) and a 65-byte r || s || v signature, both 0x-prefixed hex. */
 export interface SignatureItem {

@@ -9,8 +9,8 @@ import {
   SignatureWorkerError,
   mainThreadBackend,
   recoverSync,
-} from "../../../ledger-api/src/ingest/signatures.js";
-import type { SignatureItem } from "../../../ledger-api/src/ingest/signatures.js";
+} from "../../../ledger-api/src/ingest/signatures.ts";
+import type { SignatureItem } from "../../../ledger-api/src/ingest/signatures.ts";
 
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const WORKER_TS = new URL("../../../ledger-api/src/ingest/signature-worker.ts", import.meta.url);
