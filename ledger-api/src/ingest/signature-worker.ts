@@ -68,6 +68,11 @@ export interface RecoverRequest {
   readonly buffer: ArrayBuffer;
 }
 
+/** Asks the worker to close its port and exit on its own (see SignatureVerifier.close). */
+export interface ShutdownRequest {
+  readonly type: "shutdown";
+}
+
 export type WorkerReply =
   | { readonly type: "ready"; readonly backend: BackendName }
   | { readonly type: "result"; readonly id: number; readonly buffer: ArrayBuffer };
@@ -202,7 +207,11 @@ function writeChecksummed(bytes: Uint8Array, offset: number): void {
 
 if (parentPort !== null && (workerData as { role?: unknown } | null)?.role === WORKER_ROLE) {
   const port = parentPort;
-  port.on("message", (request: RecoverRequest) => {
+  port.on("message", (request: RecoverRequest | ShutdownRequest) => {
+    if ("type" in request) {
+      port.close();
+      return;
+    }
     recoverPacked(request.buffer, request.count);
     const reply: WorkerReply = { type: "result", id: request.id, buffer: request.buffer };
     port.postMessage(reply, [request.buffer]);

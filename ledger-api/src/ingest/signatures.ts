@@ -19,7 +19,9 @@
  *   (e.g. the worker file cannot load) break the pool: every pending and later call rejects with that cause.
  * - Idle workers are unref'd, so a forgotten verifier does not keep the process alive; a worker with batches in
  *   flight is ref'd, so pending work is not dropped by an exiting process. `close()` terminates all workers and
- *   rejects whatever is still pending.
+ *   rejects whatever is still pending. A verifier still open when the event loop drains is closed on
+ *   `beforeExit`: left to the process's own teardown, a worker holding the native addon sometimes aborts the
+ *   process (libsecp256k1's N-API wrapper throws Napi::Error during environment cleanup; measured 1 in 12 exits).
  * - Calls of at most `inlineMax` items (default 0: none) are recovered synchronously on the calling thread. Measured,
  *   a small call's worker round trip costs about what inline recovery does, so by default nothing runs inline.
  */
@@ -35,7 +37,7 @@ import {
   backendName,
   recoverPacked,
 } from "./signature-worker.ts";
-import type { BackendName, RecoverRequest, WorkerReply } from "./signature-worker.ts";
+import type { BackendName, RecoverRequest, ShutdownRequest, WorkerReply } from "./signature-worker.ts";
 
 export type { BackendName } from "./signature-worker.ts";
 
@@ -163,6 +165,27 @@ function defaultWorkerUrl(): URL {
   return new URL(`./signature-worker${ext}`, import.meta.url);
 }
 
+const openVerifiers = new Set<SignatureVerifier>();
+
+const SHUTDOWN_GRACE_MS = 2000;
+
+function shutDown(worker: Worker): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => void worker.terminate(), SHUTDOWN_GRACE_MS);
+    worker.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    worker.ref();
+    const request: ShutdownRequest = { type: "shutdown" };
+    worker.postMessage(request);
+  });
+}
+
+function closeOpenVerifiers(): void {
+  for (const verifier of openVerifiers) void verifier.close();
+}
+
 export class SignatureVerifier {
   readonly size: number;
   readonly #batchSize: number;
@@ -185,6 +208,8 @@ export class SignatureVerifier {
   #rejectBackend!: (err: Error) => void;
 
   constructor(options: SignatureVerifierOptions = {}) {
+    openVerifiers.add(this);
+    if (openVerifiers.size === 1) process.on("beforeExit", closeOpenVerifiers);
     // Validated once here so a misconfiguration fails at start-up, not on the first request.
     this.size = positiveInt("workers", options.workers, Math.max(1, availableParallelism() - 1), 1);
     this.#batchSize = positiveInt("batchSize", options.batchSize, 256, 1);
@@ -237,6 +262,8 @@ export class SignatureVerifier {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    openVerifiers.delete(this);
+    if (openVerifiers.size === 0) process.off("beforeExit", closeOpenVerifiers);
     const err = new SignatureWorkerError("SignatureVerifier closed with calls pending");
     this.#rejectBackend(err);
     this.#failQueued(err);
@@ -246,7 +273,10 @@ export class SignatureVerifier {
       slot.dead = true;
       for (const batch of slot.inFlight.values()) this.#fail(batch.call, err);
     }
-    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+    // Each worker is asked to exit on its own rather than terminated: terminate() can interrupt the native addon's
+    // environment cleanup, which then throws Napi::Error and aborts the whole process. Ref'd meanwhile, so a close()
+    // from beforeExit completes; terminate() remains the fallback for a worker that does not exit in time.
+    await Promise.all(slots.map((slot) => shutDown(slot.worker)));
   }
 
   #spawn(): void {
