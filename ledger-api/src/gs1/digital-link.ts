@@ -613,9 +613,9 @@ export function formatDigitalLink(base: string, keys: LinkKeys, attributes: Data
 /** The GS1 element string printed under a barcode as human-readable text: "(01)08801234000017(10)JJ-2611-A". */
 export function elementString(keys: LinkKeys, attributes: DataAttributes = {}): string {
   let text = `(01)${normaliseGtin(keys.gtin)}`;
-  if (keys.variant !== undefined) text += `(22)${keys.variant}`;
-  if (keys.lot !== undefined) text += `(10)${keys.lot}`;
-  if (keys.serial !== undefined) text += `(21)${keys.serial}`;
+  if (keys.variant !== undefined) text += `(22)${checkQualifier("22", keys.variant)}`;
+  if (keys.lot !== undefined) text += `(10)${checkLot(keys.lot)}`;
+  if (keys.serial !== undefined) text += `(21)${checkSerial(keys.serial)}`;
   for (const [ai, value] of [...attributesByAi(attributes)].sort(([a], [b]) => (a < b ? -1 : 1))) {
     text += `(${ai})${value}`;
   }
