@@ -40,12 +40,35 @@ export function normaliseGtin(gtin: string): string {
   return gtin.padStart(14, "0");
 }
 
+/**
+ * Checks a value against a GS1 "X..max" format: 1..max characters of character set 82. The message names the AI, the
+ * length or the first offending character and its position, so a producer can fix the label data without guessing.
+ */
+export function checkCset82(value: string, ai: string, name: string, max: number): string {
+  if (value.length < 1) throw new Gs1Error(`${name} (AI ${ai}) is empty; it needs 1-${max} characters`);
+  if (value.length > max) {
+    throw new Gs1Error(`${name} (AI ${ai}) "${value}" is ${value.length} characters; at most ${max} are allowed`);
+  }
+  if (!CSET82.test(value)) {
+    const at = [...value].findIndex((c) => !CSET82.test(c));
+    const bad = [...value][at] ?? "";
+    const code = `U+${(bad.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}`;
+    throw new Gs1Error(
+      `${name} (AI ${ai}) "${value}" has ${JSON.stringify(bad)} (${code}) at position ${at + 1}, ` +
+        "which is not in the GS1 character set 82 (A-Z a-z 0-9 and ! \" % & ' ( ) * + , - . / : ; < = > ? _)",
+    );
+  }
+  return value;
+}
+
 /** Checks a batch/lot against AI 10's rules: 1-20 characters of GS1 character set 82. */
 export function checkLot(lot: string): string {
-  if (lot.length < 1 || lot.length > 20 || !CSET82.test(lot)) {
-    throw new Gs1Error(`lot must be 1-20 characters of the GS1 character set 82, got "${lot}"`);
-  }
-  return lot;
+  return checkCset82(lot, "10", "lot", 20);
+}
+
+/** Checks a serial number against AI 21's rules: 1-20 characters of GS1 character set 82. */
+export function checkSerial(serial: string): string {
+  return checkCset82(serial, "21", "serial", 20);
 }
 
 /** A batch's GS1 keys, validated and normalised. */
