@@ -4,7 +4,9 @@
  *
  * Durability: anvil writes its whole state to `state.json` every `stateIntervalSeconds` and on a clean exit
  * (SIGINT / SIGTERM). A hard kill loses at most the last interval of blocks; the API's indexer then sees a chain
- * shorter than its cursor and re-reads from the chain (see indexer.ts), so the two never silently disagree.
+ * shorter than its cursor (or a different block at the cursor's height) and halts with CHAIN_BEHIND_CURSOR /
+ * REORG_BELOW_CURSOR (see indexer.ts) rather than index the new history on top of the old, so the two never
+ * silently disagree. Recover by resetting the index (store.resetIndex()) and restarting.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";

@@ -41,4 +41,115 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: "index",
+    sql: `
+      -- The chain index (store/index-store.ts, written by chain/indexer.ts). Hex is lower-case 0x; uint256 values
+      -- are decimal TEXT. Every row names the block it came from. Rows only change through applyChainBatch, which
+      -- writes a whole block range and the cursor in one transaction.
+
+      -- Where the index stands, per contract set ("{chainId}:{ledger}:{anchor}"); one row in practice.
+      CREATE TABLE chain_cursor (
+        contracts TEXT PRIMARY KEY,
+        block_number INTEGER NOT NULL,
+        block_hash TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+
+      -- Current role holders; a revocation deletes the row.
+      CREATE TABLE roles (
+        contract TEXT NOT NULL CHECK (contract IN ('ledger', 'anchor')),
+        role TEXT NOT NULL,
+        account TEXT NOT NULL,
+        block_number INTEGER NOT NULL,
+        PRIMARY KEY (contract, role, account)
+      ) WITHOUT ROWID;
+      CREATE INDEX roles_account ON roles(account);
+
+      -- gln is a uint64, beyond SQLite's signed INTEGER, so decimal TEXT; country is the bytes2 hex.
+      CREATE TABLE profiles (
+        account TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        gln TEXT NOT NULL,
+        country TEXT NOT NULL,
+        retail INTEGER NOT NULL,
+        block_number INTEGER NOT NULL
+      ) WITHOUT ROWID;
+
+      -- A batch's state as ProvenanceLedger.getBatch returns it; recalled is the batch's own flag.
+      CREATE TABLE batches (
+        batch_id TEXT PRIMARY KEY,
+        gtin TEXT,
+        lot TEXT,
+        registrant TEXT NOT NULL,
+        custodian TEXT NOT NULL,
+        quantity TEXT NOT NULL,
+        unit TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('active', 'split', 'merged')),
+        recalled INTEGER NOT NULL,
+        imported INTEGER NOT NULL,
+        customs_cleared INTEGER NOT NULL,
+        offer_to TEXT,
+        head TEXT NOT NULL,
+        ancestry INTEGER NOT NULL,
+        created_block INTEGER NOT NULL,
+        created_tx TEXT NOT NULL,
+        updated_block INTEGER NOT NULL
+      );
+      CREATE INDEX batches_custodian ON batches(custodian);
+      CREATE INDEX batches_gtin_lot ON batches(gtin, lot);
+
+      -- One row per lineage edge (ProvenanceLedger.Lineage); seq keeps the chain order of a merge's parents.
+      CREATE TABLE lineage (
+        seq INTEGER PRIMARY KEY,
+        child TEXT NOT NULL,
+        parent TEXT NOT NULL,
+        event_hash TEXT NOT NULL,
+        quantity TEXT NOT NULL,
+        block_number INTEGER NOT NULL,
+        UNIQUE (child, parent)
+      );
+      CREATE INDEX lineage_parent ON lineage(parent, seq);
+      CREATE INDEX lineage_event ON lineage(event_hash);
+
+      -- One row per lifecycle event; Split / Merged once, under the event's own batchId.
+      CREATE TABLE lifecycle_events (
+        event_hash TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        batch_id TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        doc_hash TEXT NOT NULL,
+        head TEXT NOT NULL,
+        details TEXT NOT NULL,
+        nonce TEXT,
+        tx_hash TEXT NOT NULL,
+        block_number INTEGER NOT NULL,
+        block_hash TEXT NOT NULL,
+        log_index INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX lifecycle_events_batch ON lifecycle_events(batch_id, block_number, log_index);
+
+      CREATE TABLE spent_nonces (
+        actor TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        event_hash TEXT NOT NULL,
+        block_number INTEGER NOT NULL,
+        PRIMARY KEY (actor, nonce)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE anchors (
+        anchor_index INTEGER PRIMARY KEY,
+        size INTEGER NOT NULL,
+        root TEXT NOT NULL,
+        previous_size INTEGER NOT NULL,
+        anchorer TEXT NOT NULL,
+        tx_hash TEXT NOT NULL,
+        block_number INTEGER NOT NULL,
+        block_hash TEXT NOT NULL,
+        block_time INTEGER NOT NULL
+      );
+      CREATE INDEX anchors_size ON anchors(size);
+    `,
+  },
 ];

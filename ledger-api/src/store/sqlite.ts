@@ -30,9 +30,24 @@ import { bytesToHex } from "../log/hash.ts";
 import { sequence } from "../log/sequencer.ts";
 import type { AppendItem, AppendResult, SequencerLookups } from "../log/sequencer.ts";
 import { MIGRATIONS } from "./migrations.ts";
+import { IndexSql } from "./sqlite-index.ts";
 import type { Migration } from "./migrations.ts";
 import { SchemaTooNewError, StoreClosedError, StoreCorruptError } from "./store.ts";
 import type { Checkpoint, Store, StoreStats, StoreTx, StoredEntry } from "./store.ts";
+import type {
+  ActorProfile,
+  AnchorRow,
+  BatchEventRow,
+  ChainBatch,
+  ChainCursor,
+  IndexedBatch,
+  LifecycleEventRow,
+  LineageEdge,
+  RoleContract,
+  RoleGrant,
+  TraceEdge,
+  TraceOptions,
+} from "./store.ts";
 
 export const DB_FILE = "ledger.db";
 
@@ -173,6 +188,8 @@ export class SqliteStore implements Store {
   private readonly insertNode: StatementSync;
   private readonly writerReads: LogReads;
   private readonly readerReads: LogReads;
+  private readonly indexWriter: IndexSql;
+  private readonly indexReader: IndexSql;
 
   private readonly writer: DatabaseSync;
   private readonly reader: DatabaseSync;
@@ -189,6 +206,8 @@ export class SqliteStore implements Store {
     this.insertNode = writer.prepare("INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)");
     this.writerReads = new LogReads(writer);
     this.readerReads = new LogReads(reader);
+    this.indexWriter = new IndexSql(writer);
+    this.indexReader = new IndexSql(reader);
   }
 
   /** Opens (creating if needed) `<dataDir>/ledger.db`, migrates it and reloads the log frontier. */
@@ -327,6 +346,99 @@ export class SqliteStore implements Store {
       this.writer.close();
     });
   }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Chain index (store/index-store.ts; SQL and row mapping in sqlite-index.ts).
+
+  applyChainBatch(batch: ChainBatch): Promise<void> {
+    return this.exclusive(async () => this.inWriteTx(() => this.indexWriter.apply(batch)));
+  }
+
+  resetIndex(): Promise<void> {
+    return this.exclusive(async () => this.inWriteTx(() => this.indexWriter.reset()));
+  }
+
+  async cursor(): Promise<ChainCursor | undefined> {
+    this.assertOpen();
+    return this.indexReader.cursor();
+  }
+
+  async hasRole(role: string, account: string, contract: RoleContract = "ledger"): Promise<boolean> {
+    this.assertOpen();
+    return this.indexReader.hasRole(role, account, contract);
+  }
+
+  async rolesOf(account: string): Promise<RoleGrant[]> {
+    this.assertOpen();
+    return this.indexReader.rolesOf(account);
+  }
+
+  async profile(account: string): Promise<ActorProfile | undefined> {
+    this.assertOpen();
+    return this.indexReader.profile(account);
+  }
+
+  async batch(batchId: string): Promise<IndexedBatch | undefined> {
+    this.assertOpen();
+    return this.indexReader.batch(batchId);
+  }
+
+  async parents(batchId: string): Promise<LineageEdge[]> {
+    this.assertOpen();
+    return this.indexReader.parents(batchId);
+  }
+
+  async children(batchId: string): Promise<LineageEdge[]> {
+    this.assertOpen();
+    return this.indexReader.children(batchId);
+  }
+
+  async ancestors(batchId: string, options?: TraceOptions): Promise<TraceEdge[]> {
+    this.assertOpen();
+    return this.indexReader.ancestors(batchId, options);
+  }
+
+  async descendants(batchId: string, options?: TraceOptions): Promise<TraceEdge[]> {
+    this.assertOpen();
+    return this.indexReader.descendants(batchId, options);
+  }
+
+  async recalledAncestor(batchId: string): Promise<string | undefined> {
+    this.assertOpen();
+    return this.indexReader.recalledAncestor(batchId);
+  }
+
+  async lifecycleEvent(eventHash: string): Promise<LifecycleEventRow | undefined> {
+    this.assertOpen();
+    return this.indexReader.lifecycleEvent(eventHash);
+  }
+
+  async lifecycleEventsOfBatch(batchId: string): Promise<BatchEventRow[]> {
+    this.assertOpen();
+    return this.indexReader.lifecycleEventsOfBatch(batchId);
+  }
+
+  async nonceUsed(actor: string, nonce: bigint): Promise<boolean> {
+    this.assertOpen();
+    return this.indexReader.nonceUsed(actor, nonce);
+  }
+
+  async anchors(limit: number, before?: number): Promise<AnchorRow[]> {
+    this.assertOpen();
+    return this.indexReader.anchors(limit, before);
+  }
+
+  async latestAnchor(): Promise<AnchorRow | undefined> {
+    this.assertOpen();
+    return this.indexReader.latestAnchor();
+  }
+
+  async anchorCovering(leafIndex: number): Promise<AnchorRow | undefined> {
+    this.assertOpen();
+    return this.indexReader.anchorCovering(leafIndex);
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
 
   /** Runs `fn` after every earlier write transaction has finished; write transactions never overlap. */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {

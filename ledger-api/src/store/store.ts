@@ -11,8 +11,11 @@
  */
 import type { Hash, NodeReader } from "../log/hash.ts";
 import type { AppendItem, AppendResult } from "../log/sequencer.ts";
+import type { IndexStore } from "./index-store.ts";
 
 export type { AppendItem, AppendResult } from "../log/sequencer.ts";
+// The chain index's types and interface live in their own file (one concern per file, and a small diff here).
+export * from "./index-store.ts";
 
 /** A committed log entry as stored. */
 export interface StoredEntry {
@@ -77,7 +80,7 @@ export interface StoreStats {
   readonly rollbacks: number;
 }
 
-export interface Store extends LogStore {
+export interface Store extends LogStore, IndexStore {
   /**
    * Runs `fn` in one write transaction: committed if it resolves, rolled back if it rejects (the rejection is
    * passed on). Write transactions, including appendBatch, run one at a time in call order.
