@@ -99,6 +99,8 @@ export class AppendFailedError extends Error {
 
 interface Pending {
   readonly item: AppendItem;
+  /** Items of one addAll() share a unit; a group never splits a unit. */
+  readonly unit: number;
   readonly resolve: (r: Receipt) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -119,6 +121,7 @@ export class Appender {
   private drained: Promise<void> = Promise.resolve();
   private closed = false;
   private counters = { groups: 0, failedGroups: 0, items: 0, largestGroup: 0 };
+  private nextUnit = 0;
 
   private readonly sink: BatchSink;
 
@@ -129,26 +132,47 @@ export class Appender {
 
   /** Queues one event; see the module comment for what resolution and rejection mean. */
   add(item: AddItem): Promise<Receipt> {
+    return this.addAll([item]).then((receipts) => receipts[0] as Receipt);
+  }
+
+  /**
+   * Queues events that must be logged together: they are committed in one transaction (never split across groups,
+   * even past maxGroupSize) in the given order, so they all resolve or all reject. Nothing is queued if any is
+   * malformed or the queue has no room for all of them.
+   */
+  addAll(items: readonly AddItem[]): Promise<Receipt[]> {
     if (this.closed) return Promise.reject(new AppenderClosedError());
-    if (this.queue.length >= this.opts.maxQueued) return Promise.reject(new AppenderOverloadedError(this.queue.length));
-    const { key, body, ...input } = item;
-    let entry: LogEntryInput;
+    if (this.queue.length + items.length > this.opts.maxQueued) {
+      return Promise.reject(new AppenderOverloadedError(this.queue.length));
+    }
+    let prepared: AppendItem[];
     try {
-      // Checked here, per item, so one malformed event is rejected alone instead of failing its whole group.
-      const { version: _v, prevIndex: _p, ...normalized } = normalizeEntry({
-        ...input,
-        version: ENTRY_VERSION,
-        prevIndex: NO_PREVIOUS,
-      });
-      entry = normalized;
+      prepared = items.map((item) => this.prepare(item));
     } catch (e) {
       return Promise.reject(e);
     }
-    if (typeof key !== "string" || key.length === 0) return Promise.reject(new TypeError("key must be a non-empty string"));
-    return new Promise<Receipt>((resolve, reject) => {
-      this.queue.push({ item: { key, body, entry, receivedAt: this.opts.now() }, resolve, reject });
-      this.schedule();
+    const unit = this.nextUnit++;
+    const receipts = prepared.map(
+      (item) =>
+        new Promise<Receipt>((resolve, reject) => {
+          this.queue.push({ item, unit, resolve, reject });
+        }),
+    );
+    this.schedule();
+    // One group commits or fails the whole unit, so every receipt settles the same way.
+    return Promise.all(receipts);
+  }
+
+  /** Checked per item before queueing, so a malformed event is refused alone instead of failing its whole group. */
+  private prepare(item: AddItem): AppendItem {
+    const { key, body, ...input } = item;
+    const { version: _v, prevIndex: _p, ...entry } = normalizeEntry({
+      ...input,
+      version: ENTRY_VERSION,
+      prevIndex: NO_PREVIOUS,
     });
+    if (typeof key !== "string" || key.length === 0) throw new TypeError("key must be a non-empty string");
+    return { key, body, entry, receivedAt: this.opts.now() };
   }
 
   /** The bound method, for wrapping with decorators. */
@@ -190,7 +214,7 @@ export class Appender {
     // loop is inline here): an add() after that schedules a new drain, an add() before it is seen by the loop.
     // No item can be left queued with nobody to commit it.
     while (this.queue.length > 0) {
-      const group = this.queue.splice(0, this.opts.maxGroupSize);
+      const group = this.takeGroup();
       this.counters.groups++;
       this.counters.largestGroup = Math.max(this.counters.largestGroup, group.length);
       let results: AppendResult[];
@@ -210,6 +234,18 @@ export class Appender {
       });
     }
     this.running = false;
+  }
+
+  /** The next group: up to maxGroupSize items, ending at a unit boundary; a unit larger than that goes alone. */
+  private takeGroup(): Pending[] {
+    const q = this.queue;
+    let n = Math.min(q.length, this.opts.maxGroupSize);
+    while (n > 0 && n < q.length && q[n]!.unit === q[n - 1]!.unit) n--;
+    if (n === 0) {
+      n = 1;
+      while (n < q.length && q[n]!.unit === q[0]!.unit) n++;
+    }
+    return q.splice(0, n);
   }
 }
 
