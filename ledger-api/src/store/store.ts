@@ -11,8 +11,10 @@
  */
 import type { Hash, NodeReader } from "../log/hash.ts";
 import type { AppendItem, AppendResult } from "../log/sequencer.ts";
+import type { AnchorStore, RelayStore } from "./chain-writers.ts";
 
 export type { AppendItem, AppendResult } from "../log/sequencer.ts";
+export type * from "./chain-writers.ts";
 
 /** A committed log entry as stored. */
 export interface StoredEntry {
@@ -77,7 +79,8 @@ export interface StoreStats {
   readonly rollbacks: number;
 }
 
-export interface Store extends LogStore {
+/** The chain writers' method groups (chain-writers.ts) sit beside the log's. */
+export interface Store extends LogStore, AnchorStore, RelayStore {
   /**
    * Runs `fn` in one write transaction: committed if it resolves, rolled back if it rejects (the rejection is
    * passed on). Write transactions, including appendBatch, run one at a time in call order.
