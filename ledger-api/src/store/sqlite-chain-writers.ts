@@ -94,78 +94,103 @@ function lower(hex: string): string {
   return hex.toLowerCase();
 }
 
+interface WriterStatements {
+  insertIntent: StatementSync;
+  openIntent: StatementSync;
+  settleIntent: StatementSync;
+  intentById: StatementSync;
+  cursor: StatementSync;
+  moveCursor: StatementSync;
+  insertRelay: StatementSync;
+  relaySent: StatementSync;
+  relayConfirmed: StatementSync;
+  relayRefused: StatementSync;
+  relayReset: StatementSync;
+}
+
+interface ReaderStatements {
+  openIntent: StatementSync;
+  lastConfirmed: StatementSync;
+  allIntents: StatementSync;
+  cursor: StatementSync;
+  relayByStatus: StatementSync;
+  relayByIndex: StatementSync;
+  maxNonce: StatementSync;
+}
+
+function prepareWrites(writer: DatabaseSync): WriterStatements {
+  return {
+    insertIntent: writer.prepare(
+      `INSERT INTO anchor_intents (size, root, previous_size, previous_root, nonce, raw_tx, tx_hash, status,
+         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'sent', ?, ?) RETURNING ${INTENT_COLUMNS}`,
+    ),
+    openIntent: writer.prepare("SELECT id FROM anchor_intents WHERE status = 'sent'"),
+    settleIntent: writer.prepare(
+      `UPDATE anchor_intents SET status = ?, block_number = ?, failure = ?, updated_at = ?
+       WHERE id = ? AND status = 'sent' RETURNING ${INTENT_COLUMNS}`,
+    ),
+    intentById: writer.prepare(`SELECT ${INTENT_COLUMNS} FROM anchor_intents WHERE id = ?`),
+    cursor: writer.prepare("SELECT next_idx FROM relay_cursor WHERE id = 1"),
+    moveCursor: writer.prepare("UPDATE relay_cursor SET next_idx = ? WHERE id = 1 AND next_idx = ?"),
+    insertRelay: writer.prepare(
+      "INSERT INTO relay_entries (idx, kind, actor, status, updated_at) VALUES (?, ?, ?, 'pending', ?)",
+    ),
+    relaySent: writer.prepare(
+      `UPDATE relay_entries SET status = 'sent', nonce = ?, tx_hash = ?, raw_tx = ?, error_name = NULL, error = NULL,
+         updated_at = ? WHERE idx = ? AND status = 'pending'`,
+    ),
+    relayConfirmed: writer.prepare(
+      `UPDATE relay_entries SET status = 'confirmed', block_number = ?, tx_hash = coalesce(?, tx_hash),
+         updated_at = ? WHERE idx = ? AND status = 'sent'`,
+    ),
+    relayRefused: writer.prepare(
+      `UPDATE relay_entries SET status = 'refused', error_name = ?, error = ?, block_number = ?, updated_at = ?
+       WHERE idx = ? AND status IN ('pending', 'sent')`,
+    ),
+    relayReset: writer.prepare(
+      `UPDATE relay_entries SET status = 'pending', tx_hash = NULL, raw_tx = NULL, block_number = NULL,
+         error_name = NULL, error = ?, updated_at = ? WHERE idx = ? AND status = 'sent'`,
+    ),
+  };
+}
+
+function prepareReads(reader: DatabaseSync): ReaderStatements {
+  return {
+    openIntent: reader.prepare(`SELECT ${INTENT_COLUMNS} FROM anchor_intents WHERE status = 'sent'`),
+    lastConfirmed: reader.prepare(
+      `SELECT ${INTENT_COLUMNS} FROM anchor_intents WHERE status = 'confirmed' ORDER BY size DESC LIMIT 1`,
+    ),
+    allIntents: reader.prepare(`SELECT ${INTENT_COLUMNS} FROM anchor_intents ORDER BY id`),
+    cursor: reader.prepare("SELECT next_idx FROM relay_cursor WHERE id = 1"),
+    relayByStatus: reader.prepare(`SELECT ${RELAY_COLUMNS} FROM relay_entries WHERE status = ? ORDER BY idx LIMIT ?`),
+    relayByIndex: reader.prepare(`SELECT ${RELAY_COLUMNS} FROM relay_entries WHERE idx = ?`),
+    // Rows reset to pending keep their old nonce, so this also covers nonces whose transactions never landed.
+    maxNonce: reader.prepare("SELECT max(nonce) AS n FROM relay_entries"),
+  };
+}
+
 export class SqliteChainWriters implements AnchorStore, RelayStore {
   private readonly write: WriteTx;
-  private readonly w: {
-    insertIntent: StatementSync;
-    openIntent: StatementSync;
-    settleIntent: StatementSync;
-    intentById: StatementSync;
-    cursor: StatementSync;
-    moveCursor: StatementSync;
-    insertRelay: StatementSync;
-    relaySent: StatementSync;
-    relayConfirmed: StatementSync;
-    relayRefused: StatementSync;
-    relayReset: StatementSync;
-  };
-  private readonly r: {
-    openIntent: StatementSync;
-    lastConfirmed: StatementSync;
-    allIntents: StatementSync;
-    cursor: StatementSync;
-    relayByStatus: StatementSync;
-    relayByIndex: StatementSync;
-    maxNonce: StatementSync;
-  };
+  private readonly writer: DatabaseSync;
+  private readonly reader: DatabaseSync;
+  private writes: WriterStatements | undefined;
+  private reads: ReaderStatements | undefined;
 
   constructor(writer: DatabaseSync, reader: DatabaseSync, write: WriteTx) {
+    this.writer = writer;
+    this.reader = reader;
     this.write = write;
-    this.w = {
-      insertIntent: writer.prepare(
-        `INSERT INTO anchor_intents (size, root, previous_size, previous_root, nonce, raw_tx, tx_hash, status,
-           created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'sent', ?, ?) RETURNING ${INTENT_COLUMNS}`,
-      ),
-      openIntent: writer.prepare("SELECT id FROM anchor_intents WHERE status = 'sent'"),
-      settleIntent: writer.prepare(
-        `UPDATE anchor_intents SET status = ?, block_number = ?, failure = ?, updated_at = ?
-         WHERE id = ? AND status = 'sent' RETURNING ${INTENT_COLUMNS}`,
-      ),
-      intentById: writer.prepare(`SELECT ${INTENT_COLUMNS} FROM anchor_intents WHERE id = ?`),
-      cursor: writer.prepare("SELECT next_idx FROM relay_cursor WHERE id = 1"),
-      moveCursor: writer.prepare("UPDATE relay_cursor SET next_idx = ? WHERE id = 1 AND next_idx = ?"),
-      insertRelay: writer.prepare(
-        "INSERT INTO relay_entries (idx, kind, actor, status, updated_at) VALUES (?, ?, ?, 'pending', ?)",
-      ),
-      relaySent: writer.prepare(
-        `UPDATE relay_entries SET status = 'sent', nonce = ?, tx_hash = ?, raw_tx = ?, error_name = NULL, error = NULL,
-           updated_at = ? WHERE idx = ? AND status = 'pending'`,
-      ),
-      relayConfirmed: writer.prepare(
-        `UPDATE relay_entries SET status = 'confirmed', block_number = ?, tx_hash = coalesce(?, tx_hash),
-           updated_at = ? WHERE idx = ? AND status = 'sent'`,
-      ),
-      relayRefused: writer.prepare(
-        `UPDATE relay_entries SET status = 'refused', error_name = ?, error = ?, block_number = ?, updated_at = ?
-         WHERE idx = ? AND status IN ('pending', 'sent')`,
-      ),
-      relayReset: writer.prepare(
-        `UPDATE relay_entries SET status = 'pending', tx_hash = NULL, raw_tx = NULL, block_number = NULL,
-           error_name = NULL, error = ?, updated_at = ? WHERE idx = ? AND status = 'sent'`,
-      ),
-    };
-    this.r = {
-      openIntent: reader.prepare(`SELECT ${INTENT_COLUMNS} FROM anchor_intents WHERE status = 'sent'`),
-      lastConfirmed: reader.prepare(
-        `SELECT ${INTENT_COLUMNS} FROM anchor_intents WHERE status = 'confirmed' ORDER BY size DESC LIMIT 1`,
-      ),
-      allIntents: reader.prepare(`SELECT ${INTENT_COLUMNS} FROM anchor_intents ORDER BY id`),
-      cursor: reader.prepare("SELECT next_idx FROM relay_cursor WHERE id = 1"),
-      relayByStatus: reader.prepare(`SELECT ${RELAY_COLUMNS} FROM relay_entries WHERE status = ? ORDER BY idx LIMIT ?`),
-      relayByIndex: reader.prepare(`SELECT ${RELAY_COLUMNS} FROM relay_entries WHERE idx = ?`),
-      // Rows reset to pending keep their old nonce, so this also covers nonces whose transactions never landed.
-      maxNonce: reader.prepare("SELECT max(nonce) AS n FROM relay_entries"),
-    };
+  }
+
+  // Prepared on first use, not at open: a store opened with an older migration prefix (tests do) has no such tables.
+  private get w(): WriterStatements {
+    this.writes ??= prepareWrites(this.writer);
+    return this.writes;
+  }
+
+  private get r(): ReaderStatements {
+    this.reads ??= prepareReads(this.reader);
+    return this.reads;
   }
 
   // ---------------------------------------------------------------------------------------------------------------
