@@ -2,7 +2,7 @@
  * Schema migrations of the embedded (SQLite) store, in order. Migration i (1-based) brings the schema from version
  * i-1 to version i; the store applies the missing ones in one transaction at open and records each in
  * `schema_migrations`. Never edit or reorder a released migration: a database that already ran it would silently
- * differ from a fresh one. Append a new entry instead (the indexer / relay / anchor tables come next).
+ * differ from a fresh one. Append a new entry instead.
  */
 export interface Migration {
   readonly version: number;
@@ -150,6 +150,59 @@ export const MIGRATIONS: readonly Migration[] = [
         block_time INTEGER NOT NULL
       );
       CREATE INDEX anchors_size ON anchors(size);
+    `,
+  },
+  {
+    // chain/anchorer.ts and chain/relay.ts (store/chain-writers.ts describes the state machines).
+    version: 3,
+    name: "chain_writers",
+    sql: `
+      -- One row per anchor attempt. Written as 'sent' BEFORE its raw transaction is broadcast, so a restarted
+      -- anchorer knows the nonce and the exact bytes it may have sent and can re-broadcast them (never a new tx).
+      CREATE TABLE anchor_intents (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        size INTEGER NOT NULL CHECK (size > 0),
+        root TEXT NOT NULL,
+        previous_size INTEGER NOT NULL CHECK (previous_size >= 0 AND previous_size < size),
+        previous_root TEXT NOT NULL,
+        nonce INTEGER NOT NULL,
+        raw_tx TEXT NOT NULL,
+        tx_hash TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL CHECK (status IN ('sent', 'confirmed', 'failed')),
+        block_number INTEGER,
+        failure TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      -- Never two anchors in flight: at most one 'sent' row.
+      CREATE UNIQUE INDEX anchor_intents_one_in_flight ON anchor_intents(status) WHERE status = 'sent';
+      -- Each size is anchored once.
+      CREATE UNIQUE INDEX anchor_intents_confirmed_size ON anchor_intents(size) WHERE status = 'confirmed';
+
+      -- The relay's position in the log: every entry below next_idx has its relay row (or is Observed).
+      CREATE TABLE relay_cursor (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        next_idx INTEGER NOT NULL CHECK (next_idx >= 0)
+      );
+      INSERT INTO relay_cursor (id, next_idx) VALUES (1, 0);
+
+      -- One row per lifecycle entry. raw_tx / tx_hash / nonce are written BEFORE the broadcast (status 'sent').
+      CREATE TABLE relay_entries (
+        idx INTEGER PRIMARY KEY REFERENCES log_entries(idx),
+        kind INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'confirmed', 'refused')),
+        nonce INTEGER,
+        tx_hash TEXT,
+        raw_tx TEXT,
+        block_number INTEGER,
+        error_name TEXT,
+        error TEXT,
+        updated_at INTEGER NOT NULL,
+        CHECK (status NOT IN ('sent', 'confirmed') OR (nonce IS NOT NULL AND tx_hash IS NOT NULL AND raw_tx IS NOT NULL))
+      );
+      -- The relay's work queues: pending rows to send and sent rows to settle, in log order.
+      CREATE INDEX relay_entries_status ON relay_entries(status, idx);
     `,
   },
 ];

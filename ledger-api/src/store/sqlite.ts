@@ -31,6 +31,17 @@ import { sequence } from "../log/sequencer.ts";
 import type { AppendItem, AppendResult, SequencerLookups } from "../log/sequencer.ts";
 import { MIGRATIONS } from "./migrations.ts";
 import { IndexSql } from "./sqlite-index.ts";
+import { SqliteChainWriters } from "./sqlite-chain-writers.ts";
+import type {
+  AnchorIntent,
+  AnchorOutcome,
+  NewAnchorIntent,
+  NewRelayRow,
+  RelayRecord,
+  RelayRefusal,
+  RelaySent,
+  RelayStatus,
+} from "./chain-writers.ts";
 import type { Migration } from "./migrations.ts";
 import { SchemaTooNewError, StoreClosedError, StoreCorruptError } from "./store.ts";
 import type { Checkpoint, Store, StoreStats, StoreTx, StoredEntry } from "./store.ts";
@@ -194,6 +205,7 @@ export class SqliteStore implements Store {
   private readonly writer: DatabaseSync;
   private readonly reader: DatabaseSync;
   private frontier: Frontier;
+  private readonly chainWriters: SqliteChainWriters;
   readonly path: string;
 
   private constructor(writer: DatabaseSync, reader: DatabaseSync, frontier: Frontier, path: string) {
@@ -208,6 +220,7 @@ export class SqliteStore implements Store {
     this.readerReads = new LogReads(reader);
     this.indexWriter = new IndexSql(writer);
     this.indexReader = new IndexSql(reader);
+    this.chainWriters = new SqliteChainWriters(writer, reader, (fn) => this.exclusive(async () => this.inWriteTx(fn)));
   }
 
   /** Opens (creating if needed) `<dataDir>/ledger.db`, migrates it and reloads the log frontier. */
@@ -439,6 +452,68 @@ export class SqliteStore implements Store {
   }
 
   // ------------------------------------------------------------------------------------------------------------
+  // ---------------------------------------------------------------------------------------------------------------
+  // Chain writers (AnchorStore, RelayStore): implemented in sqlite-chain-writers.ts on this store's connections and
+  // write queue; these are plain delegations.
+
+  recordAnchorIntent(intent: NewAnchorIntent): Promise<AnchorIntent> {
+    this.assertOpen();
+    return this.chainWriters.recordAnchorIntent(intent);
+  }
+  openAnchorIntent(): Promise<AnchorIntent | undefined> {
+    this.assertOpen();
+    return this.chainWriters.openAnchorIntent();
+  }
+  settleAnchorIntent(id: number, outcome: AnchorOutcome, at: number): Promise<AnchorIntent> {
+    this.assertOpen();
+    return this.chainWriters.settleAnchorIntent(id, outcome, at);
+  }
+  lastConfirmedAnchorIntent(): Promise<AnchorIntent | undefined> {
+    this.assertOpen();
+    return this.chainWriters.lastConfirmedAnchorIntent();
+  }
+  anchorIntents(): Promise<AnchorIntent[]> {
+    this.assertOpen();
+    return this.chainWriters.anchorIntents();
+  }
+  relayCursor(): Promise<number> {
+    this.assertOpen();
+    return this.chainWriters.relayCursor();
+  }
+  advanceRelayCursor(from: number, to: number, rows: readonly NewRelayRow[], at: number): Promise<void> {
+    this.assertOpen();
+    return this.chainWriters.advanceRelayCursor(from, to, rows, at);
+  }
+  relayRows(status: RelayStatus, limit?: number): Promise<RelayRecord[]> {
+    this.assertOpen();
+    return this.chainWriters.relayRows(status, limit);
+  }
+  relayRecord(index: number): Promise<RelayRecord | undefined> {
+    this.assertOpen();
+    return this.chainWriters.relayRecord(index);
+  }
+  maxRelayNonce(): Promise<number | undefined> {
+    this.assertOpen();
+    return this.chainWriters.maxRelayNonce();
+  }
+  markRelaySent(index: number, sent: RelaySent, at: number): Promise<void> {
+    this.assertOpen();
+    return this.chainWriters.markRelaySent(index, sent, at);
+  }
+  markRelayConfirmed(index: number, blockNumber: number, at: number, txHash?: string): Promise<void> {
+    this.assertOpen();
+    return this.chainWriters.markRelayConfirmed(index, blockNumber, at, txHash);
+  }
+  markRelayRefused(index: number, refusal: RelayRefusal, at: number): Promise<void> {
+    this.assertOpen();
+    return this.chainWriters.markRelayRefused(index, refusal, at);
+  }
+  resetRelay(index: number, reason: string, at: number): Promise<void> {
+    this.assertOpen();
+    return this.chainWriters.resetRelay(index, reason, at);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
 
   /** Runs `fn` after every earlier write transaction has finished; write transactions never overlap. */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {

@@ -12,10 +12,12 @@
 import type { Hash, NodeReader } from "../log/hash.ts";
 import type { AppendItem, AppendResult } from "../log/sequencer.ts";
 import type { IndexStore } from "./index-store.ts";
+import type { AnchorStore, RelayStore } from "./chain-writers.ts";
 
 export type { AppendItem, AppendResult } from "../log/sequencer.ts";
-// The chain index's types and interface live in their own file (one concern per file, and a small diff here).
+// The chain index's and the chain writers' types and interfaces live in their own files.
 export * from "./index-store.ts";
+export type * from "./chain-writers.ts";
 
 /** A committed log entry as stored. */
 export interface StoredEntry {
@@ -80,7 +82,7 @@ export interface StoreStats {
   readonly rollbacks: number;
 }
 
-export interface Store extends LogStore, IndexStore {
+export interface Store extends LogStore, IndexStore, AnchorStore, RelayStore {
   /**
    * Runs `fn` in one write transaction: committed if it resolves, rolled back if it rejects (the rejection is
    * passed on). Write transactions, including appendBatch, run one at a time in call order.

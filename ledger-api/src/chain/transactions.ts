@@ -1,0 +1,125 @@
+/**
+ * Helpers shared by the chain writers (anchorer.ts, relay.ts): the logger they take, signing a transaction into raw
+ * bytes that are stored before they are broadcast, broadcasting those bytes idempotently, confirmations, and decoding
+ * a contract's custom error from whatever error object the provider threw.
+ */
+import { Interface, Transaction, isHexString } from "ethers";
+import type { InterfaceAbi, Provider, Signer, TransactionRequest } from "ethers";
+
+/** The subset of a pino / Fastify logger the chain writers use. */
+export interface ChainLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export const silentLogger: ChainLogger = Object.freeze({
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+});
+
+/** Milliseconds since the epoch; injectable so tests control "how old is the oldest unanchored entry". */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = Object.freeze({ now: () => Date.now() });
+
+/** A deployed contract the writer talks to. */
+export interface ContractRef {
+  readonly address: string;
+  readonly abi: InterfaceAbi;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export function providerOf(signer: Signer): Provider {
+  if (signer.provider === null) throw new Error("the chain writer's signer has no provider");
+  return signer.provider;
+}
+
+/** A signed transaction, as stored before it is broadcast. */
+export interface SignedTx {
+  readonly raw: string;
+  readonly hash: string;
+  readonly nonce: number;
+}
+
+/**
+ * Fills in chain id, fees and (unless given) the gas limit, signs with an explicit `nonce` and returns the raw bytes.
+ * Nothing is sent. The signer must hold its key locally (an ethers Wallet): a JSON-RPC signer cannot sign without
+ * sending, and then the raw bytes could not be stored first.
+ */
+export async function signTx(signer: Signer, request: TransactionRequest, nonce: number): Promise<SignedTx> {
+  const populated = await signer.populateTransaction({ ...request, nonce });
+  const raw = await signer.signTransaction(populated);
+  const tx = Transaction.from(raw);
+  if (tx.hash === null || tx.nonce !== nonce) throw new Error("signed transaction lost its hash or nonce");
+  return { raw, hash: tx.hash.toLowerCase(), nonce };
+}
+
+/**
+ * Broadcasts stored raw bytes. Errors are returned, not thrown: "already known" / "nonce too low" just mean the node
+ * has (or mined) a transaction with that nonce, and the caller's next settle pass finds out which from the chain.
+ */
+export async function broadcast(provider: Provider, raw: string): Promise<Error | undefined> {
+  try {
+    await provider.broadcastTransaction(raw);
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e : new Error(String(e));
+  }
+}
+
+/** Blocks on top of and including `blockNumber` (1 = in the latest block). */
+export function confirmationsOf(head: number, blockNumber: number): number {
+  return head - blockNumber + 1;
+}
+
+/**
+ * The revert data (0x selector + ABI args) inside a provider error, if any. ethers puts it at `error.data`; Hardhat
+ * and JSON-RPC nodes nest it under `error`, `info.error`, `cause` or `data.data`, so search a few levels.
+ */
+export function revertDataOf(e: unknown, depth = 0): string | undefined {
+  if (depth > 6 || typeof e !== "object" || e === null) return undefined;
+  const obj = e as Record<string, unknown>;
+  const data = obj.data;
+  if (typeof data === "string" && isHexString(data) && data.length >= 10) return data;
+  for (const key of ["data", "error", "info", "cause", "revert", "payload"]) {
+    const found = revertDataOf(obj[key], depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** A decoded custom error: `name` and the text `Name(arg, ...)`. */
+export interface DecodedError {
+  readonly name: string;
+  readonly text: string;
+}
+
+function formatArg(v: unknown): string {
+  if (typeof v === "bigint" || typeof v === "number" || typeof v === "boolean") return String(v);
+  if (typeof v === "string") return isHexString(v) ? v.toLowerCase() : JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(formatArg).join(", ")}]`;
+  return String(v);
+}
+
+/**
+ * Decodes revert data against the contract's ABI: its custom errors, plus Solidity's Error(string) and Panic(uint256).
+ * Undefined when the data matches none of them.
+ */
+export function decodeRevert(iface: Interface, data: string): DecodedError | undefined {
+  let parsed: ReturnType<Interface["parseError"]>;
+  try {
+    parsed = iface.parseError(data);
+  } catch {
+    return undefined;
+  }
+  if (parsed === null) return undefined;
+  const args = Array.from(parsed.args as ArrayLike<unknown>, formatArg);
+  return { name: parsed.name, text: `${parsed.name}(${args.join(", ")})` };
+}

@@ -1,0 +1,160 @@
+/**
+ * What the two chain writers (chain/anchorer.ts, chain/relay.ts) persist: the anchorer's intents and the relay's
+ * cursor and per-entry rows. `Store` extends both interfaces; drivers implement them next to the log.
+ *
+ * Durability is the log's: when a write method resolves, the row is committed and survives a process crash and a
+ * power loss (SQLite: WAL + synchronous=FULL). Every state change is a compare-and-set on the row's current status,
+ * so a transition from a state the caller did not expect rejects with ChainWriterStateError instead of overwriting
+ * what another code path recorded. Hex values (roots, hashes, raw transactions, addresses) are lower-case 0x strings.
+ */
+
+/**
+ * The anchor intent state machine:
+ *
+ *   (none) --recordAnchorIntent--> sent --settle--> confirmed   (anchor of `size` with `root` on chain, K confirmations)
+ *                                       \--settle--> failed      (the tx reverted, or its nonce was consumed by another
+ *                                                                 tx: it can never land; a new intent is built)
+ *
+ * At most one intent is 'sent' at any time (the store refuses a second one), which is what makes "never two anchors
+ * in flight" hold across processes sharing a database file and across restarts.
+ */
+export type AnchorIntentStatus = "sent" | "confirmed" | "failed";
+
+export interface AnchorIntent {
+  readonly id: number;
+  /** Tree size being anchored. */
+  readonly size: number;
+  /** Root of the tree of `size` leaves, taken from the same store checkpoint as `size`. */
+  readonly root: string;
+  /** The chain's latest anchored size when the intent was built (the consistency proof's old size). */
+  readonly previousSize: number;
+  readonly previousRoot: string;
+  /** Account nonce the raw transaction carries. */
+  readonly nonce: number;
+  /** The signed raw transaction; re-broadcasting these exact bytes can never land twice (same nonce, same hash). */
+  readonly rawTx: string;
+  readonly txHash: string;
+  readonly status: AnchorIntentStatus;
+  /** Block that recorded the anchor (confirmed only). */
+  readonly blockNumber: number | undefined;
+  /** Why the intent failed (failed only). */
+  readonly failure: string | undefined;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export type NewAnchorIntent = Omit<AnchorIntent, "id" | "status" | "blockNumber" | "failure" | "updatedAt">;
+
+export type AnchorOutcome =
+  | { readonly status: "confirmed"; readonly blockNumber: number }
+  | { readonly status: "failed"; readonly failure: string };
+
+export interface AnchorStore {
+  /**
+   * Stores a new intent as 'sent' in one transaction. Call it BEFORE broadcasting `rawTx`: once it resolves, a
+   * restarted anchorer knows the nonce and the exact bytes it may have broadcast. Rejects with
+   * AnchorIntentOpenError when another intent is still 'sent'.
+   */
+  recordAnchorIntent(intent: NewAnchorIntent): Promise<AnchorIntent>;
+  /** The intent in flight ('sent'), if any. */
+  openAnchorIntent(): Promise<AnchorIntent | undefined>;
+  /** Moves a 'sent' intent to 'confirmed' or 'failed'; ChainWriterStateError if it is not 'sent'. */
+  settleAnchorIntent(id: number, outcome: AnchorOutcome, at: number): Promise<AnchorIntent>;
+  /** The confirmed intent of the largest size, if any. */
+  lastConfirmedAnchorIntent(): Promise<AnchorIntent | undefined>;
+  /** Every intent, oldest first (operations and tests; the table grows by one row per anchor). */
+  anchorIntents(): Promise<AnchorIntent[]>;
+}
+
+/**
+ * The relay row state machine, one row per lifecycle log entry:
+ *
+ *   pending --markRelaySent--> sent --settle--> confirmed   (the contract recorded the event; K confirmations)
+ *      |                        |  \--settle--> refused     (mined but reverted with a custom error, or the actor's
+ *      |                        |                            nonce was spent by a different event)
+ *      |                        \--resetRelay--> pending    (the tx can no longer land and the event is not on chain)
+ *      \--markRelayRefused--> refused                       (the pre-send simulation, or decoding the body, refused it)
+ */
+export type RelayStatus = "pending" | "sent" | "confirmed" | "refused";
+
+export interface RelayRecord {
+  /** The log index of the entry. */
+  readonly index: number;
+  readonly kind: number;
+  /** The actor (signer) of the event, lower-case. */
+  readonly actor: string;
+  readonly status: RelayStatus;
+  /** The relayer account nonce of the transaction (sent and later). */
+  readonly nonce: number | undefined;
+  readonly txHash: string | undefined;
+  readonly rawTx: string | undefined;
+  /** Block that recorded the event, or mined the reverted transaction. */
+  readonly blockNumber: number | undefined;
+  /** Custom error name of a refusal, e.g. "BatchRecalled". */
+  readonly errorName: string | undefined;
+  /** The refusal with its decoded arguments, e.g. "BatchRecalled(0x12.., 0x12..)". */
+  readonly error: string | undefined;
+  readonly updatedAt: number;
+}
+
+export interface NewRelayRow {
+  readonly index: number;
+  readonly kind: number;
+  readonly actor: string;
+}
+
+export interface RelaySent {
+  readonly nonce: number;
+  readonly txHash: string;
+  readonly rawTx: string;
+}
+
+export interface RelayRefusal {
+  readonly errorName: string;
+  readonly error: string;
+  readonly blockNumber?: number;
+}
+
+export interface RelayStore {
+  /** The next log index the relay has not looked at (0 at first). */
+  relayCursor(): Promise<number>;
+  /**
+   * In one transaction: inserts a 'pending' row per lifecycle entry in [from, to) and moves the cursor from `from`
+   * to `to`. ChainWriterStateError if the cursor is not at `from` (someone else advanced it).
+   */
+  advanceRelayCursor(from: number, to: number, rows: readonly NewRelayRow[], at: number): Promise<void>;
+  /** Rows in `status`, in log order, at most `limit`. */
+  relayRows(status: RelayStatus, limit?: number): Promise<RelayRecord[]>;
+  relayRecord(index: number): Promise<RelayRecord | undefined>;
+  /** The highest relayer nonce any row was ever sent with. */
+  maxRelayNonce(): Promise<number | undefined>;
+  /** pending -> sent. Call BEFORE broadcasting `rawTx`. */
+  markRelaySent(index: number, sent: RelaySent, at: number): Promise<void>;
+  /**
+   * sent -> confirmed. `txHash` replaces the stored hash when another transaction recorded the event (e.g. the actor
+   * called the contract directly while ours was lost).
+   */
+  markRelayConfirmed(index: number, blockNumber: number, at: number, txHash?: string): Promise<void>;
+  /** pending | sent -> refused. */
+  markRelayRefused(index: number, refusal: RelayRefusal, at: number): Promise<void>;
+  /** sent -> pending (the transaction can never land; `reason` is kept as the row's error until it is re-sent). */
+  resetRelay(index: number, reason: string, at: number): Promise<void>;
+}
+
+/** A chain-writer row was not in the state a transition expected. */
+export class ChainWriterStateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ChainWriterStateError";
+  }
+}
+
+/** An anchor intent is still in flight; settle it before recording another. */
+export class AnchorIntentOpenError extends Error {
+  readonly openId: number;
+  constructor(openId: number) {
+    super(`anchor intent ${openId} is still in flight`);
+    this.name = "AnchorIntentOpenError";
+    this.openId = openId;
+  }
+}

@@ -1,0 +1,319 @@
+/**
+ * The SQLite side of the chain writers' tables (migration "chain_writers"): anchor intents, the relay cursor and
+ * relay rows. Kept apart from sqlite.ts, which owns the connections and the write queue: SqliteStore builds one
+ * `SqliteChainWriters` over its writer and reader connections and hands it a `write` function that runs a
+ * synchronous body as one serialized write transaction (BEGIN IMMEDIATE ... COMMIT, fsynced on commit).
+ *
+ * Reads go to the read-only connection and see the last committed state; every transition is a compare-and-set on
+ * the status column, checked by the number of rows changed.
+ */
+import type { DatabaseSync, SQLOutputValue, StatementSync } from "node:sqlite";
+import { AnchorIntentOpenError, ChainWriterStateError } from "./chain-writers.ts";
+import type {
+  AnchorIntent,
+  AnchorIntentStatus,
+  AnchorOutcome,
+  AnchorStore,
+  NewAnchorIntent,
+  NewRelayRow,
+  RelayRecord,
+  RelayRefusal,
+  RelaySent,
+  RelayStatus,
+  RelayStore,
+} from "./chain-writers.ts";
+import { StoreCorruptError } from "./store.ts";
+
+type Row = Record<string, SQLOutputValue>;
+
+/** Runs `fn` as one write transaction on the writer connection, after every earlier write transaction. */
+export type WriteTx = <T>(fn: () => T) => Promise<T>;
+
+function int(row: Row, col: string): number {
+  const v = row[col];
+  if (typeof v !== "number") throw new StoreCorruptError(`column ${col}: expected integer, got ${typeof v}`);
+  return v;
+}
+
+function optInt(row: Row, col: string): number | undefined {
+  const v = row[col];
+  return v === null || v === undefined ? undefined : int(row, col);
+}
+
+function str(row: Row, col: string): string {
+  const v = row[col];
+  if (typeof v !== "string") throw new StoreCorruptError(`column ${col}: expected text, got ${typeof v}`);
+  return v;
+}
+
+function optStr(row: Row, col: string): string | undefined {
+  const v = row[col];
+  return v === null || v === undefined ? undefined : str(row, col);
+}
+
+const INTENT_COLUMNS =
+  "id, size, root, previous_size, previous_root, nonce, raw_tx, tx_hash, status, block_number, failure, created_at, updated_at";
+
+function toIntent(row: Row): AnchorIntent {
+  return {
+    id: int(row, "id"),
+    size: int(row, "size"),
+    root: str(row, "root"),
+    previousSize: int(row, "previous_size"),
+    previousRoot: str(row, "previous_root"),
+    nonce: int(row, "nonce"),
+    rawTx: str(row, "raw_tx"),
+    txHash: str(row, "tx_hash"),
+    status: str(row, "status") as AnchorIntentStatus,
+    blockNumber: optInt(row, "block_number"),
+    failure: optStr(row, "failure"),
+    createdAt: int(row, "created_at"),
+    updatedAt: int(row, "updated_at"),
+  };
+}
+
+const RELAY_COLUMNS = "idx, kind, actor, status, nonce, tx_hash, raw_tx, block_number, error_name, error, updated_at";
+
+function toRelay(row: Row): RelayRecord {
+  return {
+    index: int(row, "idx"),
+    kind: int(row, "kind"),
+    actor: str(row, "actor"),
+    status: str(row, "status") as RelayStatus,
+    nonce: optInt(row, "nonce"),
+    txHash: optStr(row, "tx_hash"),
+    rawTx: optStr(row, "raw_tx"),
+    blockNumber: optInt(row, "block_number"),
+    errorName: optStr(row, "error_name"),
+    error: optStr(row, "error"),
+    updatedAt: int(row, "updated_at"),
+  };
+}
+
+function lower(hex: string): string {
+  return hex.toLowerCase();
+}
+
+interface WriterStatements {
+  insertIntent: StatementSync;
+  openIntent: StatementSync;
+  settleIntent: StatementSync;
+  intentById: StatementSync;
+  cursor: StatementSync;
+  moveCursor: StatementSync;
+  insertRelay: StatementSync;
+  relaySent: StatementSync;
+  relayConfirmed: StatementSync;
+  relayRefused: StatementSync;
+  relayReset: StatementSync;
+}
+
+interface ReaderStatements {
+  openIntent: StatementSync;
+  lastConfirmed: StatementSync;
+  allIntents: StatementSync;
+  cursor: StatementSync;
+  relayByStatus: StatementSync;
+  relayByIndex: StatementSync;
+  maxNonce: StatementSync;
+}
+
+function prepareWrites(writer: DatabaseSync): WriterStatements {
+  return {
+    insertIntent: writer.prepare(
+      `INSERT INTO anchor_intents (size, root, previous_size, previous_root, nonce, raw_tx, tx_hash, status,
+         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'sent', ?, ?) RETURNING ${INTENT_COLUMNS}`,
+    ),
+    openIntent: writer.prepare("SELECT id FROM anchor_intents WHERE status = 'sent'"),
+    settleIntent: writer.prepare(
+      `UPDATE anchor_intents SET status = ?, block_number = ?, failure = ?, updated_at = ?
+       WHERE id = ? AND status = 'sent' RETURNING ${INTENT_COLUMNS}`,
+    ),
+    intentById: writer.prepare(`SELECT ${INTENT_COLUMNS} FROM anchor_intents WHERE id = ?`),
+    cursor: writer.prepare("SELECT next_idx FROM relay_cursor WHERE id = 1"),
+    moveCursor: writer.prepare("UPDATE relay_cursor SET next_idx = ? WHERE id = 1 AND next_idx = ?"),
+    insertRelay: writer.prepare(
+      "INSERT INTO relay_entries (idx, kind, actor, status, updated_at) VALUES (?, ?, ?, 'pending', ?)",
+    ),
+    relaySent: writer.prepare(
+      `UPDATE relay_entries SET status = 'sent', nonce = ?, tx_hash = ?, raw_tx = ?, error_name = NULL, error = NULL,
+         updated_at = ? WHERE idx = ? AND status = 'pending'`,
+    ),
+    relayConfirmed: writer.prepare(
+      `UPDATE relay_entries SET status = 'confirmed', block_number = ?, tx_hash = coalesce(?, tx_hash),
+         updated_at = ? WHERE idx = ? AND status = 'sent'`,
+    ),
+    relayRefused: writer.prepare(
+      `UPDATE relay_entries SET status = 'refused', error_name = ?, error = ?, block_number = ?, updated_at = ?
+       WHERE idx = ? AND status IN ('pending', 'sent')`,
+    ),
+    relayReset: writer.prepare(
+      `UPDATE relay_entries SET status = 'pending', tx_hash = NULL, raw_tx = NULL, block_number = NULL,
+         error_name = NULL, error = ?, updated_at = ? WHERE idx = ? AND status = 'sent'`,
+    ),
+  };
+}
+
+function prepareReads(reader: DatabaseSync): ReaderStatements {
+  return {
+    openIntent: reader.prepare(`SELECT ${INTENT_COLUMNS} FROM anchor_intents WHERE status = 'sent'`),
+    lastConfirmed: reader.prepare(
+      `SELECT ${INTENT_COLUMNS} FROM anchor_intents WHERE status = 'confirmed' ORDER BY size DESC LIMIT 1`,
+    ),
+    allIntents: reader.prepare(`SELECT ${INTENT_COLUMNS} FROM anchor_intents ORDER BY id`),
+    cursor: reader.prepare("SELECT next_idx FROM relay_cursor WHERE id = 1"),
+    relayByStatus: reader.prepare(`SELECT ${RELAY_COLUMNS} FROM relay_entries WHERE status = ? ORDER BY idx LIMIT ?`),
+    relayByIndex: reader.prepare(`SELECT ${RELAY_COLUMNS} FROM relay_entries WHERE idx = ?`),
+    // Rows reset to pending keep their old nonce, so this also covers nonces whose transactions never landed.
+    maxNonce: reader.prepare("SELECT max(nonce) AS n FROM relay_entries"),
+  };
+}
+
+export class SqliteChainWriters implements AnchorStore, RelayStore {
+  private readonly write: WriteTx;
+  private readonly writer: DatabaseSync;
+  private readonly reader: DatabaseSync;
+  private writes: WriterStatements | undefined;
+  private reads: ReaderStatements | undefined;
+
+  constructor(writer: DatabaseSync, reader: DatabaseSync, write: WriteTx) {
+    this.writer = writer;
+    this.reader = reader;
+    this.write = write;
+  }
+
+  // Prepared on first use, not at open: a store opened with an older migration prefix (tests do) has no such tables.
+  private get w(): WriterStatements {
+    this.writes ??= prepareWrites(this.writer);
+    return this.writes;
+  }
+
+  private get r(): ReaderStatements {
+    this.reads ??= prepareReads(this.reader);
+    return this.reads;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // AnchorStore
+
+  recordAnchorIntent(intent: NewAnchorIntent): Promise<AnchorIntent> {
+    return this.write(() => {
+      const open = this.w.openIntent.get();
+      if (open !== undefined) throw new AnchorIntentOpenError(int(open, "id"));
+      const row = this.w.insertIntent.get(
+        intent.size,
+        lower(intent.root),
+        intent.previousSize,
+        lower(intent.previousRoot),
+        intent.nonce,
+        lower(intent.rawTx),
+        lower(intent.txHash),
+        intent.createdAt,
+        intent.createdAt,
+      );
+      if (row === undefined) throw new StoreCorruptError("anchor intent insert returned no row");
+      return toIntent(row);
+    });
+  }
+
+  async openAnchorIntent(): Promise<AnchorIntent | undefined> {
+    const row = this.r.openIntent.get();
+    return row === undefined ? undefined : toIntent(row);
+  }
+
+  settleAnchorIntent(id: number, outcome: AnchorOutcome, at: number): Promise<AnchorIntent> {
+    return this.write(() => {
+      const row =
+        outcome.status === "confirmed"
+          ? this.w.settleIntent.get("confirmed", outcome.blockNumber, null, at, id)
+          : this.w.settleIntent.get("failed", null, outcome.failure, at, id);
+      if (row === undefined) {
+        const current = this.w.intentById.get(id);
+        throw new ChainWriterStateError(
+          `anchor intent ${id} cannot become ${outcome.status}: it is ${current === undefined ? "unknown" : str(current, "status")}`,
+        );
+      }
+      return toIntent(row);
+    });
+  }
+
+  async lastConfirmedAnchorIntent(): Promise<AnchorIntent | undefined> {
+    const row = this.r.lastConfirmed.get();
+    return row === undefined ? undefined : toIntent(row);
+  }
+
+  async anchorIntents(): Promise<AnchorIntent[]> {
+    return this.r.allIntents.all().map(toIntent);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // RelayStore
+
+  async relayCursor(): Promise<number> {
+    const row = this.r.cursor.get();
+    if (row === undefined) throw new StoreCorruptError("relay_cursor has no row");
+    return int(row, "next_idx");
+  }
+
+  advanceRelayCursor(from: number, to: number, rows: readonly NewRelayRow[], at: number): Promise<void> {
+    return this.write(() => {
+      if (to < from) throw new RangeError(`relay cursor cannot move back from ${from} to ${to}`);
+      const moved = this.w.moveCursor.run(to, from);
+      if (moved.changes !== 1) {
+        const row = this.w.cursor.get();
+        throw new ChainWriterStateError(`relay cursor is at ${row?.next_idx}, not ${from}`);
+      }
+      for (const r of rows) {
+        if (r.index < from || r.index >= to) throw new RangeError(`relay row ${r.index} outside [${from}, ${to})`);
+        this.w.insertRelay.run(r.index, r.kind, lower(r.actor), at);
+      }
+    });
+  }
+
+  async relayRows(status: RelayStatus, limit = 1000): Promise<RelayRecord[]> {
+    return this.r.relayByStatus.all(status, limit).map(toRelay);
+  }
+
+  async relayRecord(index: number): Promise<RelayRecord | undefined> {
+    const row = this.r.relayByIndex.get(index);
+    return row === undefined ? undefined : toRelay(row);
+  }
+
+  async maxRelayNonce(): Promise<number | undefined> {
+    const row = this.r.maxNonce.get();
+    return row === undefined ? undefined : optInt(row, "n");
+  }
+
+  markRelaySent(index: number, sent: RelaySent, at: number): Promise<void> {
+    return this.transition(index, "sent", () =>
+      this.w.relaySent.run(sent.nonce, lower(sent.txHash), lower(sent.rawTx), at, index),
+    );
+  }
+
+  markRelayConfirmed(index: number, blockNumber: number, at: number, txHash?: string): Promise<void> {
+    return this.transition(index, "confirmed", () =>
+      this.w.relayConfirmed.run(blockNumber, txHash === undefined ? null : lower(txHash), at, index),
+    );
+  }
+
+  markRelayRefused(index: number, refusal: RelayRefusal, at: number): Promise<void> {
+    return this.transition(index, "refused", () =>
+      this.w.relayRefused.run(refusal.errorName, refusal.error, refusal.blockNumber ?? null, at, index),
+    );
+  }
+
+  resetRelay(index: number, reason: string, at: number): Promise<void> {
+    return this.transition(index, "pending", () => this.w.relayReset.run(reason, at, index));
+  }
+
+  private transition(index: number, to: RelayStatus, run: () => { changes: number | bigint }): Promise<void> {
+    return this.write(() => {
+      if (Number(run().changes) !== 1) {
+        const row = this.r.relayByIndex.get(index);
+        throw new ChainWriterStateError(
+          `relay row ${index} cannot become ${to}: it is ${row === undefined ? "missing" : str(row, "status")}`,
+        );
+      }
+    });
+  }
+}

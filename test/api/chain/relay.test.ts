@@ -1,0 +1,384 @@
+import { expect } from "chai";
+import { Contract, Wallet } from "ethers";
+import type { HDNodeWallet } from "ethers";
+import { Relay } from "../../../ledger-api/src/chain/relay.ts";
+import type { RelayOptions } from "../../../ledger-api/src/chain/relay.ts";
+import { encodeRelayBody } from "../../../ledger-api/src/chain/relay-body.ts";
+import { Kind, batchIdOf, eventHash, ledgerDomain, typedDataFor } from "../../../ledger-api/src/chain/typed-data.ts";
+import type { ValuesOf } from "../../../ledger-api/src/chain/typed-data.ts";
+import { Appender } from "../../../ledger-api/src/log/appender.ts";
+import type { SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";
+import { KR, children, values } from "../../contracts/fixtures.ts";
+import {
+  LEDGER_ABI,
+  automine,
+  deploy,
+  dropTransaction,
+  ethers,
+  fundedWallet,
+  mine,
+  networkHelpers,
+  stores,
+} from "./fixtures.ts";
+
+type OnChainKind = Exclude<Kind, typeof Kind.Observed>;
+
+async function relayFixture() {
+  const deployments = await deploy();
+  const admin = (await ethers.getSigners())[0]!;
+  const ledger = new Contract(deployments.ledger, LEDGER_ABI, admin);
+  const actor = () => Wallet.createRandom().connect(ethers.provider);
+  const actors = {
+    producer: actor(),
+    importer: actor(),
+    inspector: actor(),
+    wholesaler: actor(),
+    stall: actor(),
+    regulator: actor(),
+  };
+  const relayer = await fundedWallet();
+  const grants: [string, string][] = [
+    ["PRODUCER_ROLE", actors.producer.address],
+    ["IMPORTER_ROLE", actors.importer.address],
+    ["INSPECTOR_ROLE", actors.inspector.address],
+    ["HANDLER_ROLE", actors.wholesaler.address],
+    ["HANDLER_ROLE", actors.stall.address],
+    ["REGULATOR_ROLE", actors.regulator.address],
+    ["RELAYER_ROLE", relayer.address],
+  ];
+  for (const [role, who] of grants) await ledger.getFunction("grantRole")(ethers.id(role), who);
+  await ledger.getFunction("setProfile")(actors.stall.address, { name: "Dongmun stall 12", gln: 0n, country: KR, retail: true });
+  const domain = ledgerDomain(BigInt(deployments.chainId), deployments.ledger);
+  return { deployments, ledger: ledger.connect(ethers.provider) as Contract, admin, relayer, domain, ...actors };
+}
+
+describe("Relay", function () {
+  this.timeout(60_000);
+  const s = stores();
+  let store: SqliteStore;
+  let appender: Appender;
+  let f: Awaited<ReturnType<typeof relayFixture>>;
+
+  beforeEach(async function () {
+    f = await networkHelpers.loadFixture(relayFixture);
+    store = await s.open();
+    appender = new Appender(store);
+  });
+  afterEach(async function () {
+    await automine(true);
+    await appender.close();
+    await s.close();
+  });
+
+  function relay(over: Partial<RelayOptions> = {}): Relay {
+    return new Relay({
+      store,
+      ledgerContract: { address: f.deployments.ledger, abi: LEDGER_ABI },
+      signer: f.relayer,
+      confirmations: 1,
+      pollMs: 10,
+      fromBlock: f.deployments.deployBlock,
+      ...over,
+    });
+  }
+
+  /** Signs `v` as `by` and appends it to the log the way the API does; returns its log index. */
+  async function log<K extends OnChainKind>(
+    kind: K,
+    v: ValuesOf[K],
+    by: HDNodeWallet,
+    tamper?: (v: ValuesOf[K]) => ValuesOf[K],
+  ): Promise<number> {
+    const td = typedDataFor(kind, v, f.domain);
+    const signature = await by.signTypedData(td.domain, td.types, td.value as unknown as Record<string, unknown>);
+    const digest = eventHash(f.domain, kind, v);
+    const batchId =
+      kind === Kind.Registered || kind === Kind.Merged
+        ? batchIdOf((v as { gtin: string }).gtin, (v as { lot: string }).lot)
+        : (v as { batchId: string }).batchId;
+    const body = encodeRelayBody(kind, {
+      doc: { kind, note: "test document" },
+      values: tamper ? tamper(v) : v,
+      signer: by.address,
+      signature,
+    });
+    const receipt = await appender.add({
+      key: digest,
+      batchId,
+      kind,
+      eventDigest: digest,
+      docHash: v.docHash,
+      signer: by.address,
+      signature,
+      body,
+    });
+    return receipt.index;
+  }
+
+  /** An Observed entry: logged, never relayed. */
+  async function observe(batchId: string): Promise<number> {
+    const key = ethers.id(`observed-${batchId}-${Math.random()}`);
+    const receipt = await appender.add({
+      key,
+      batchId,
+      kind: Kind.Observed,
+      eventDigest: key,
+      docHash: key,
+      signer: f.stall.address,
+      signature: "0x" + "ab".repeat(65),
+      body: JSON.stringify({ doc: { temperatureC: 4 } }),
+    });
+    return receipt.index;
+  }
+
+  /** Passes until every logged lifecycle entry is settled. */
+  async function drain(r: Relay): Promise<void> {
+    for (let i = 0; i < 200; i++) {
+      await r.syncOnce();
+      const busy = (await store.relayRows("pending")).length + (await store.relayRows("sent")).length;
+      if (busy === 0 && (await store.relayCursor()) === (await store.size())) return;
+    }
+    throw new Error("relay did not drain");
+  }
+
+  async function eventsOf(name: string, batchId: string): Promise<number> {
+    const filter = f.ledger.filters[name]!(batchId);
+    return (await f.ledger.queryFilter(filter, f.deployments.deployBlock)).length;
+  }
+
+  it("relays a whole signed story in log order; every lifecycle entry ends confirmed, Observed ones are skipped", async function () {
+    const reg = values.registered();
+    const A = batchIdOf(reg.gtin, reg.lot);
+    const kids = children(50n, 30n, 20n);
+    const [c1, c2, c3] = kids.map((c) => batchIdOf(c.gtin, c.lot)) as [string, string, string];
+    const merged = values.merged([c2, c3]);
+    const M = batchIdOf(merged.gtin, merged.lot);
+    const imp = values.registered({ imported: true });
+    const B = batchIdOf(imp.gtin, imp.lot);
+    const indices = [
+      await log(Kind.Registered, reg, f.producer),
+      await log(Kind.PesticideApplied, values.pesticide(A), f.producer),
+      await log(Kind.Inspected, values.inspected(A), f.inspector),
+      await observe(A),
+      await log(Kind.HandOffOffered, values.offered(A, f.wholesaler.address), f.producer),
+      await log(Kind.HandOffAccepted, values.accepted(A, f.producer.address), f.wholesaler),
+      await log(Kind.Split, values.split(A, kids), f.wholesaler),
+      await log(Kind.Merged, merged, f.wholesaler),
+      await log(Kind.HandOffOffered, values.offered(c1, f.stall.address), f.wholesaler),
+      await log(Kind.HandOffCancelled, values.cancelled(c1, f.stall.address), f.wholesaler),
+      await log(Kind.HandOffOffered, values.offered(c1, f.stall.address), f.wholesaler),
+      await log(Kind.HandOffAccepted, values.accepted(c1, f.wholesaler.address), f.stall),
+      await log(Kind.Registered, imp, f.importer),
+      await log(Kind.CustomsCleared, values.customs(B), f.importer),
+      await log(Kind.Recalled, values.recalled(M), f.regulator),
+    ];
+    const r = relay();
+    await r.start();
+    await r.stop();
+    await drain(r);
+    const statuses = await Promise.all(indices.map(async (i) => (await r.status(i))?.status));
+    expect(statuses).to.deep.equal([
+      "confirmed", "confirmed", "confirmed", undefined, "confirmed", "confirmed", "confirmed", "confirmed",
+      "confirmed", "confirmed", "confirmed", "confirmed", "confirmed", "confirmed", "confirmed",
+    ]);
+    expect(String((await f.ledger.getFunction("getBatch")(c1)).custodian)).to.equal(f.stall.address);
+    expect(await f.ledger.getFunction("isRecalled")(M)).to.equal(true);
+    // Blocks follow log order: each entry was mined no earlier than the one before it.
+    const blocks = [];
+    for (const i of indices) {
+      const rec = await r.status(i);
+      if (rec === undefined) continue;
+      expect(rec.txHash).to.match(/^0x[0-9a-f]{64}$/);
+      blocks.push(rec.blockNumber!);
+    }
+    expect(blocks).to.deep.equal([...blocks].sort((a, b) => a - b));
+    expect(await eventsOf("Registered", A)).to.equal(1);
+  });
+
+  it("records a refusal with the contract's custom error and its arguments, and goes on with the next entry", async function () {
+    const reg = values.registered();
+    const A = batchIdOf(reg.gtin, reg.lot);
+    await log(Kind.Registered, reg, f.producer);
+    await log(Kind.Recalled, values.recalled(A), f.regulator);
+    const refused = await log(Kind.HandOffOffered, values.offered(A, f.wholesaler.address), f.producer);
+    const stranger = await log(Kind.Inspected, values.inspected(A), f.wholesaler); // no INSPECTOR_ROLE, recalled
+    const reg2 = values.registered();
+    const after = await log(Kind.Registered, reg2, f.producer);
+    const r = relay();
+    await drain(r);
+    const rec = await r.status(refused);
+    expect(rec).to.include({ status: "refused", errorName: "BatchRecalled" });
+    expect(rec?.error).to.equal(`BatchRecalled(${A}, ${A})`);
+    expect((await r.status(stranger))?.errorName).to.equal("AccessControlUnauthorizedAccount");
+    expect((await r.status(after))?.status).to.equal("confirmed");
+  });
+
+  it("refuses an entry whose stored body does not hash to what the actor signed, without a transaction", async function () {
+    const reg = values.registered();
+    const bad = await log(Kind.Registered, reg, f.producer, (v) => ({ ...v, quantity: v.quantity + 1n }));
+    const good = await log(Kind.Registered, values.registered(), f.producer);
+    const before = await ethers.provider.getTransactionCount(f.relayer.address);
+    const r = relay();
+    await drain(r);
+    expect(await r.status(bad)).to.include({ status: "refused", errorName: "RelayBodyInvalid" });
+    expect((await r.status(good))?.status).to.equal("confirmed");
+    expect(await ethers.provider.getTransactionCount(f.relayer.address)).to.equal(before + 1);
+  });
+
+  it("records a mined revert with the custom error the call raises in that block", async function () {
+    const reg = values.registered();
+    const A = batchIdOf(reg.gtin, reg.lot);
+    await log(Kind.Registered, reg, f.producer);
+    const r = relay();
+    await drain(r);
+    const idx = await log(Kind.Inspected, values.inspected(A), f.inspector);
+    await automine(false);
+    await r.syncOnce(); // simulated fine, sent
+    expect((await r.status(idx))?.status).to.equal("sent");
+    // The regulator's authority revokes the inspector in the same block, ahead of the relayed call.
+    await (f.ledger.connect(f.admin) as Contract).getFunction("revokeRole")(ethers.id("INSPECTOR_ROLE"), f.inspector.address, {
+      maxPriorityFeePerGas: 50_000_000_000n,
+      maxFeePerGas: 100_000_000_000n,
+    });
+    await mine();
+    await automine(true);
+    await r.syncOnce();
+    const rec = await r.status(idx);
+    expect(rec).to.include({ status: "refused", errorName: "AccessControlUnauthorizedAccount" });
+    expect(rec?.error).to.equal(
+      `AccessControlUnauthorizedAccount(${f.inspector.address.toLowerCase()}, ${ethers.id("INSPECTOR_ROLE")})`,
+    );
+    expect(rec?.blockNumber).to.be.a("number");
+  });
+
+  it("pipelines independent batches: several transactions in flight, nonces in log order", async function () {
+    const regs = Array.from({ length: 5 }, () => values.registered());
+    const indices = [];
+    for (const v of regs) indices.push(await log(Kind.Registered, v, f.producer));
+    // The second event of the first batch must wait for its registration to be mined.
+    const dependent = await log(Kind.PesticideApplied, values.pesticide(batchIdOf(regs[0]!.gtin, regs[0]!.lot)), f.producer);
+    await automine(false);
+    const r = relay({ maxInFlight: 8 });
+    const pass = await r.syncOnce();
+    expect(pass.sent).to.equal(5);
+    const rows = await store.relayRows("sent");
+    expect(rows.map((x) => x.index)).to.deep.equal(indices);
+    const nonces = rows.map((x) => x.nonce!);
+    expect(nonces).to.deep.equal(nonces.map((_, i) => nonces[0]! + i));
+    expect((await r.status(dependent))?.status).to.equal("pending");
+    await mine();
+    await automine(true);
+    await drain(r);
+    expect((await r.status(dependent))?.status).to.equal("confirmed");
+  });
+
+  describe("crash safety", function () {
+    it("crash after the send was mined but before the outcome was stored: restart settles it, sends nothing again", async function () {
+      const reg = values.registered();
+      const A = batchIdOf(reg.gtin, reg.lot);
+      const idx = await log(Kind.Registered, reg, f.producer);
+      const crashed = relay();
+      await crashed.syncOnce(); // automine: mined at once, still 'sent' in the store; the object is then dropped
+      expect((await store.relayRecord(idx))?.status).to.equal("sent");
+      const nonce = await ethers.provider.getTransactionCount(f.relayer.address);
+      store = await s.reopen(store);
+      const restarted = relay();
+      await restarted.start();
+      await restarted.stop();
+      expect((await restarted.status(idx))?.status).to.equal("confirmed");
+      await drain(restarted);
+      expect(await ethers.provider.getTransactionCount(f.relayer.address)).to.equal(nonce);
+      expect(await eventsOf("Registered", A)).to.equal(1);
+    });
+
+    it("crash after the send, transaction lost by the node: restart re-broadcasts the same bytes, applied once", async function () {
+      const reg = values.registered();
+      const A = batchIdOf(reg.gtin, reg.lot);
+      const idx = await log(Kind.Registered, reg, f.producer);
+      await automine(false);
+      await relay().syncOnce();
+      const sent = (await store.relayRecord(idx))!;
+      expect(await dropTransaction(sent.txHash!)).to.equal(true);
+      store = await s.reopen(store);
+      const restarted = relay();
+      await restarted.start();
+      await restarted.stop();
+      expect((await ethers.provider.getTransaction(sent.txHash!))?.nonce).to.equal(sent.nonce);
+      await mine();
+      await automine(true);
+      await drain(restarted);
+      expect(await restarted.status(idx)).to.include({ status: "confirmed", txHash: sent.txHash });
+      expect(await eventsOf("Registered", A)).to.equal(1);
+    });
+
+    it("lost transaction whose event the actor sent directly: confirmed from the chain's event, never resubmitted", async function () {
+      const producer = f.producer;
+      await ethers.provider.send("hardhat_setBalance", [producer.address, "0x56BC75E2D63100000"]);
+      const reg = values.registered();
+      const A = batchIdOf(reg.gtin, reg.lot);
+      const idx = await log(Kind.Registered, reg, producer);
+      await automine(false);
+      await relay().syncOnce();
+      const sent = (await store.relayRecord(idx))!;
+      await dropTransaction(sent.txHash!);
+      // The relayer's nonce goes to another transaction, and the producer registers the batch itself.
+      await f.relayer.sendTransaction({ to: f.relayer.address, value: 0n, nonce: sent.nonce! });
+      const direct = await (f.ledger.connect(producer) as Contract).getFunction("register")(reg, producer.address, "0x");
+      await mine();
+      await automine(true);
+      store = await s.reopen(store);
+      const restarted = relay();
+      await restarted.start();
+      await restarted.stop();
+      expect(await restarted.status(idx)).to.include({ status: "confirmed", txHash: direct.hash.toLowerCase() });
+      await drain(restarted);
+      expect(await ethers.provider.getTransactionCount(f.relayer.address)).to.equal(sent.nonce! + 1);
+      expect(await eventsOf("Registered", A)).to.equal(1);
+    });
+
+    it("lost transaction whose nonce was spent elsewhere and whose event is not on chain: sent again, applied once", async function () {
+      const reg = values.registered();
+      const A = batchIdOf(reg.gtin, reg.lot);
+      const idx = await log(Kind.Registered, reg, f.producer);
+      await automine(false);
+      await relay().syncOnce();
+      const sent = (await store.relayRecord(idx))!;
+      await dropTransaction(sent.txHash!);
+      await f.relayer.sendTransaction({ to: f.relayer.address, value: 0n, nonce: sent.nonce! });
+      await mine();
+      await automine(true);
+      store = await s.reopen(store);
+      const restarted = relay();
+      await restarted.start();
+      await restarted.stop();
+      expect((await restarted.status(idx))?.status).to.equal("pending");
+      await drain(restarted);
+      const rec = await restarted.status(idx);
+      expect(rec?.status).to.equal("confirmed");
+      expect(rec?.nonce).to.equal(sent.nonce! + 1);
+      expect(await eventsOf("Registered", A)).to.equal(1);
+    });
+
+    it("an event the actor already recorded is never applied twice: the relay's copy is refused NonceAlreadyUsed", async function () {
+      await ethers.provider.send("hardhat_setBalance", [f.producer.address, "0x56BC75E2D63100000"]);
+      const reg = values.registered();
+      const A = batchIdOf(reg.gtin, reg.lot);
+      const idx = await log(Kind.Registered, reg, f.producer);
+      await (f.ledger.connect(f.producer) as Contract).getFunction("register")(reg, f.producer.address, "0x");
+      const r = relay();
+      await drain(r);
+      expect(await r.status(idx)).to.include({ status: "refused", errorName: "NonceAlreadyUsed" });
+      expect(await eventsOf("Registered", A)).to.equal(1);
+    });
+  });
+
+  it("refuses to start without RELAYER_ROLE", async function () {
+    let err: unknown;
+    try {
+      await relay({ signer: await fundedWallet() }).start();
+    } catch (e) {
+      err = e;
+    }
+    expect(String(err)).to.match(/lacks RELAYER_ROLE/);
+  });
+});

@@ -1,0 +1,76 @@
+import { expect } from "chai";
+import { AnchorIntentOpenError, ChainWriterStateError } from "../../../ledger-api/src/store/chain-writers.ts";
+import { SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";
+import { appendItem, cleanup, tempDir } from "../log/fixtures.ts";
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error("expected a rejection");
+}
+
+const intent = (size: number, tx: string) => ({
+  size,
+  root: "0x" + "AA".repeat(32),
+  previousSize: 0,
+  previousRoot: "0x" + "bb".repeat(32),
+  nonce: 3,
+  rawTx: "0x02f8",
+  txHash: "0x" + tx.repeat(32),
+  createdAt: 1,
+});
+
+describe("SqliteStore chain-writer tables", function () {
+  let dir: string;
+  let store: SqliteStore;
+  beforeEach(async function () {
+    dir = await tempDir();
+    store = await SqliteStore.open(dir);
+  });
+  afterEach(async function () {
+    await store.close().catch(() => undefined);
+    await cleanup(dir);
+  });
+
+  it("keeps at most one anchor intent in flight and settles each only from 'sent', durably across reopen", async function () {
+    const a = await store.recordAnchorIntent(intent(4, "01"));
+    expect(a).to.include({ status: "sent", root: "0x" + "aa".repeat(32), blockNumber: undefined });
+    expect(await rejection(store.recordAnchorIntent(intent(5, "02")))).to.be.instanceOf(AnchorIntentOpenError);
+    await store.close();
+    store = await SqliteStore.open(dir);
+    expect((await store.openAnchorIntent())?.id).to.equal(a.id);
+    await store.settleAnchorIntent(a.id, { status: "confirmed", blockNumber: 9 }, 2);
+    expect(await rejection(store.settleAnchorIntent(a.id, { status: "failed", failure: "x" }, 3))).to.be.instanceOf(
+      ChainWriterStateError,
+    );
+    const b = await store.recordAnchorIntent(intent(6, "03"));
+    await store.settleAnchorIntent(b.id, { status: "failed", failure: "reverted" }, 4);
+    expect((await store.lastConfirmedAnchorIntent())?.size).to.equal(4);
+    expect((await store.anchorIntents()).map((i) => i.status)).to.deep.equal(["confirmed", "failed"]);
+  });
+
+  it("moves the relay cursor only from where it is, with the rows of the range, and guards every row transition", async function () {
+    await store.appendBatch([0, 1, 2].map((n) => appendItem(n)));
+    expect(await store.relayCursor()).to.equal(0);
+    await store.advanceRelayCursor(0, 3, [{ index: 0, kind: 0, actor: "0xAB" }, { index: 2, kind: 1, actor: "0xcd" }], 1);
+    expect(await rejection(store.advanceRelayCursor(0, 3, [], 2))).to.be.instanceOf(ChainWriterStateError);
+    expect(await store.relayCursor()).to.equal(3);
+    expect((await store.relayRows("pending")).map((r) => [r.index, r.actor])).to.deep.equal([[0, "0xab"], [2, "0xcd"]]);
+    expect(await rejection(store.markRelayConfirmed(0, 5, 3))).to.be.instanceOf(ChainWriterStateError);
+    await store.markRelaySent(0, { nonce: 7, txHash: "0x" + "11".repeat(32), rawTx: "0x02" }, 3);
+    await store.resetRelay(0, "lost", 4);
+    expect(await store.relayRecord(0)).to.include({ status: "pending", error: "lost", txHash: undefined });
+    expect(await store.maxRelayNonce()).to.equal(7);
+    await store.markRelaySent(0, { nonce: 8, txHash: "0x" + "22".repeat(32), rawTx: "0x02" }, 5);
+    await store.markRelayConfirmed(0, 12, 6);
+    await store.markRelayRefused(2, { errorName: "UnknownBatch", error: "UnknownBatch(0x01)" }, 7);
+    expect(await store.relayRecord(0)).to.include({ status: "confirmed", blockNumber: 12, nonce: 8, error: undefined });
+    expect(await store.relayRecord(2)).to.include({ status: "refused", errorName: "UnknownBatch" });
+    expect(await rejection(store.markRelayRefused(0, { errorName: "x", error: "x" }, 8))).to.be.instanceOf(
+      ChainWriterStateError,
+    );
+  });
+});
