@@ -336,7 +336,7 @@ const KIND_WEIGHTS: readonly [OnChainKind, number][] = [
   [Kind.HandOffCancelled, 4],
   [Kind.Split, 16],
   [Kind.Merged, 14],
-  [Kind.Recalled, 2],
+  [Kind.Recalled, 3],
 ];
 
 function generate(w: World, now: bigint): LedgerEvent {
@@ -554,7 +554,8 @@ function generateValues(w: World, kind: OnChainKind, now: bigint): { actor: Addr
       return { actor, values: { parents, gtin: g, lot, ...common(w, actor, now) } };
     }
     case Kind.Recalled: {
-      const batchId = pickBatch(w);
+      const done = w.ids.filter((id) => state(w, id)?.recalled);
+      const batchId = done.length > 0 && rng.chance(0.15) ? rng.pick(done) : pickBatch(w);
       const actor = withRole(w, "REGULATOR");
       return { actor, values: { batchId, reason: "residue above MRL", ...common(w, actor, now) } };
     }
