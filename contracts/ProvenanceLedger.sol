@@ -180,6 +180,8 @@ contract ProvenanceLedger is ActorRegistry, EIP712 {
     error LineageSizeInvalid(uint256 count);
     /// @notice The same parent appears twice in a merge.
     error DuplicateParent(bytes32 batchId);
+    /// @notice A merge names its own new lot among its parents.
+    error MergeIntoParent(bytes32 batchId);
     /// @notice Merged parents must share one unit.
     error UnitMismatch(bytes32 batchId, string unit, string expectedUnit);
     /// @notice The new batch would have more than MAX_ANCESTRY ancestors.
@@ -307,7 +309,11 @@ contract ProvenanceLedger is ActorRegistry, EIP712 {
         uint256 n = e.parents.length;
         if (n < 2 || n > MAX_LINEAGE) revert LineageSizeInvalid(n);
         batchId = GS1.checkedBatchId(e.gtin, e.lot);
-        // An id equal to a parent's already exists, so it is refused here as BatchExists.
+        // The new lot may not be one of its own parents: an unknown parent id equal to the child's would otherwise be
+        // created here and then consumed as a parent of itself (a self-loop in the lineage). Bounded by MAX_LINEAGE.
+        for (uint256 i; i < n; ++i) {
+            if (e.parents[i] == batchId) revert MergeIntoParent(batchId);
+        }
         T.Batch storage child = _create(batchId, actor, 0, _batches[e.parents[0]].unit); // quantity set below
         _consumeParents(e.parents, actor, batchId, child, eventHash);
         bytes32 head = keccak256(abi.encode(bytes32(0), eventHash));

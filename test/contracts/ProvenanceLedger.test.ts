@@ -704,6 +704,21 @@ describe("ProvenanceLedger", function () {
       expect([c.imported, c.customsCleared]).to.deep.equal([false, false]);
     });
 
+    it("refuses a merge that names its own new lot among its parents, existing or not", async function () {
+      const f = await fixture();
+      const a = await registerBatch(f);
+      const lot = freshLot("M");
+      const self = batchIdOf(GTIN, lot);
+      await expect(submit(f, Kind.Merged, values.merged([a.batchId, self], { lot }), f.producer))
+        .to.be.revertedWithCustomError(f.ledger, "MergeIntoParent")
+        .withArgs(self);
+      const b = await registerBatch(f);
+      await expect(submit(f, Kind.Merged, values.merged([a.batchId, b.batchId], { gtin: b.values.gtin, lot: b.values.lot }), f.producer))
+        .to.be.revertedWithCustomError(f.ledger, "MergeIntoParent")
+        .withArgs(b.batchId);
+      expect((await f.ledger.getBatch(self)).status).to.equal(0n);
+    });
+
     it("refuses duplicate parents, a single parent and more than MAX_LINEAGE parents", async function () {
       const f = await fixture();
       const a = await registerBatch(f);
@@ -742,13 +757,14 @@ describe("ProvenanceLedger", function () {
         .withArgs(c.batchId, Status.Split);
     });
 
-    it("refuses a child id that already exists, including a parent's own id", async function () {
+    it("refuses a child id that already exists", async function () {
       const f = await fixture();
       const a = await registerBatch(f);
       const b = await registerBatch(f);
-      await expect(submit(f, Kind.Merged, values.merged([a.batchId, b.batchId], { gtin: a.values.gtin, lot: a.values.lot }), f.producer))
+      const c = await registerBatch(f);
+      await expect(submit(f, Kind.Merged, values.merged([a.batchId, b.batchId], { gtin: c.values.gtin, lot: c.values.lot }), f.producer))
         .to.be.revertedWithCustomError(f.ledger, "BatchExists")
-        .withArgs(a.batchId);
+        .withArgs(c.batchId);
     });
   });
 

@@ -156,6 +156,7 @@ export type RuleName =
   | "AncestryTooDeep"
   | "QuantityNotConserved"
   | "DuplicateParent"
+  | "MergeIntoParent"
   | "UnitMismatch"
   | "Panic";
 
@@ -510,6 +511,9 @@ function merge(call: Call, { values: e, actor, eventHash }: Event<Kind.Merged>, 
   const n = e.parents.length;
   if (n < 2 || n > MAX_LINEAGE) refuse("LineageSizeInvalid", [BigInt(n)], `a merge needs 2 to ${MAX_LINEAGE} parents, got ${n}`);
   const batchId = checkedBatchId(e.gtin, e.lot);
+  for (const parent of e.parents) {
+    if (key(parent) === key(batchId)) refuse("MergeIntoParent", [batchId], `the new lot ${batchId} is one of its own parents`);
+  }
   // The child's unit is read from the first parent before anything else checks it: "" when that parent is unknown.
   create(call, batchId, actor, 0n, call.batch(e.parents[0] as Bytes32)?.unit ?? "");
   consumeParents(call, e.parents, actor, batchId, eventHash);
