@@ -1,0 +1,111 @@
+/**
+ * The rules (rules.ts) read ledger state synchronously; the index lives behind the async store. This view bridges
+ * them without a round trip per rule: the caller runs the rules against a snapshot, the snapshot records every key
+ * it did not hold, the caller fetches exactly those in one go and runs the rules again. The rules are pure, so a
+ * re-run is cheap and gives the same answer it would have given with everything loaded up front; it converges in
+ * as many rounds as the longest chain of reads that depend on earlier reads (the recall walk: at most MAX_ANCESTRY).
+ */
+import type { IndexStore } from "../store/index-store.ts";
+import type { BatchState, LedgerView, RoleName } from "./rules.ts";
+import { ROLE_IDS } from "./rules.ts";
+
+const STATUS = { active: "Active", split: "Split", merged: "Merged" } as const;
+
+export class SnapshotView implements LedgerView {
+  private readonly batches = new Map<string, BatchState | null>();
+  private readonly roles = new Map<string, ReadonlySet<string>>();
+  private readonly retail = new Map<string, boolean>();
+  private readonly nonces = new Map<string, boolean>();
+  private missing = { batches: new Set<string>(), accounts: new Set<string>(), nonces: new Map<string, [string, bigint]>() };
+
+  batch(batchId: string): BatchState | undefined {
+    const id = batchId.toLowerCase();
+    const known = this.batches.get(id);
+    if (known === undefined) this.missing.batches.add(id);
+    return known ?? undefined;
+  }
+
+  hasRole(role: RoleName, account: string): boolean {
+    const held = this.roles.get(account.toLowerCase());
+    if (held === undefined) {
+      this.missing.accounts.add(account.toLowerCase());
+      return false;
+    }
+    return held.has(ROLE_IDS[role]);
+  }
+
+  isRetail(account: string): boolean {
+    const known = this.retail.get(account.toLowerCase());
+    if (known === undefined) this.missing.accounts.add(account.toLowerCase());
+    return known ?? false;
+  }
+
+  nonceUsed(actor: string, nonce: bigint): boolean {
+    const key = `${actor.toLowerCase()}:${nonce}`;
+    const known = this.nonces.get(key);
+    if (known === undefined) this.missing.nonces.set(key, [actor, nonce]);
+    return known ?? false;
+  }
+
+  /** Whether the last run read anything the snapshot did not hold. */
+  get complete(): boolean {
+    return this.missing.batches.size === 0 && this.missing.accounts.size === 0 && this.missing.nonces.size === 0;
+  }
+
+  /** Loads everything the last run missed, then clears the record of misses. */
+  async fill(store: IndexStore): Promise<void> {
+    const { batches, accounts, nonces } = this.missing;
+    this.missing = { batches: new Set(), accounts: new Set(), nonces: new Map() };
+    await Promise.all([
+      ...[...batches].map(async (id) => {
+        const [row, parents] = await Promise.all([store.batch(id), store.parents(id)]);
+        this.batches.set(
+          id,
+          row === undefined
+            ? null
+            : {
+                registrant: row.registrant,
+                custodian: row.custodian,
+                quantity: row.quantity,
+                unit: row.unit,
+                status: STATUS[row.status],
+                recalled: row.recalled,
+                imported: row.imported,
+                customsCleared: row.customsCleared,
+                offerTo: row.offerTo,
+                parents: parents.map((p) => p.parent),
+                ancestry: row.ancestry,
+                head: row.head,
+              },
+        );
+      }),
+      ...[...accounts].map(async (account) => {
+        const [grants, profile] = await Promise.all([store.rolesOf(account), store.profile(account)]);
+        this.roles.set(account, new Set(grants.filter((g) => g.contract === "ledger").map((g) => g.role)));
+        this.retail.set(account, profile?.retail ?? false);
+      }),
+      ...[...nonces].map(async ([key, [actor, nonce]]) => {
+        this.nonces.set(key, await store.nonceUsed(actor, nonce));
+      }),
+    ]);
+  }
+}
+
+/** Runs `judge` against a snapshot of the index until it read only what the snapshot held. */
+export async function withSnapshot<T>(store: IndexStore, judge: (view: SnapshotView) => T, maxRounds = 64): Promise<T> {
+  const view = new SnapshotView();
+  for (let round = 0; round < maxRounds; round++) {
+    let verdict: T;
+    try {
+      verdict = judge(view);
+    } catch (err) {
+      // A refusal reached with part of the state missing may be an artefact of the missing part: judge again.
+      if (view.complete) throw err;
+      await view.fill(store);
+      continue;
+    }
+    if (view.complete) return verdict;
+    await view.fill(store);
+  }
+  throw new Error(`ledger view did not converge in ${maxRounds} rounds`);
+}

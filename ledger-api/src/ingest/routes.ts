@@ -1,0 +1,140 @@
+/**
+ * POST /v1/events and GET /v1/events/{id}: submit signed events, follow their receipts.
+ */
+import type { FastifyInstance, FastifyPluginAsync } from "fastify";
+import { Type, type Static } from "typebox";
+import { ApiError, ErrorBody } from "../http/errors.ts";
+import type { Store, StoredEntry } from "../store/store.ts";
+import { KIND_NAMES, type Kind } from "../chain/typed-data.ts";
+import { bytesToHex } from "../log/hash.ts";
+import { SignedEvent } from "./documents.ts";
+import type { Ingestor } from "./ingestor.ts";
+
+export const Receipt = Type.Object(
+  {
+    index: Type.Integer({ description: "log sequence number (leaf index)" }),
+    eventHash: Type.String({ description: "EIP-712 hash of the signed struct; the event's key" }),
+    leafHash: Type.String({ description: "RFC 9162 leaf hash of the log entry" }),
+    prevIndex: Type.Integer({ description: "previous entry of the same batch, -1 for its first" }),
+    duplicate: Type.Boolean({ description: "the event was already logged; this is its original receipt" }),
+    batchId: Type.String(),
+    kind: Type.String(),
+    anchor: Type.Object({
+      status: Type.Union([Type.Literal("pending"), Type.Literal("anchored")]),
+      promisedWithinMs: Type.Integer({ description: "the anchorer commits a root covering it within this delay" }),
+      anchorIndex: Type.Optional(Type.Integer()),
+      txHash: Type.Optional(Type.String()),
+    }),
+    relay: Type.Union([
+      Type.Null({ description: "Observed events are not recorded on chain" }),
+      Type.Object({
+        status: Type.String({ description: "queued | pending | sent | confirmed | refused" }),
+        txHash: Type.Optional(Type.String()),
+        reason: Type.Optional(Type.String({ description: "the contract's refusal, e.g. BatchRecalled(0x.., 0x..)" })),
+      }),
+    ]),
+  },
+  { $id: "Receipt", title: "Receipt" },
+);
+export type Receipt = Static<typeof Receipt>;
+
+export interface IngestRoutesOptions {
+  readonly ingestor: Ingestor;
+  readonly store: Store;
+  readonly maxEventsPerRequest: number;
+  readonly anchorIntervalMs: number;
+}
+
+/** The receipt of a logged entry as it stands now: anchored yet? relayed yet? */
+export async function receiptOf(store: Store, entry: StoredEntry, anchorIntervalMs: number, duplicate = false): Promise<Receipt> {
+  const kind = KIND_NAMES[entry.kind as Kind] ?? String(entry.kind);
+  const [anchor, relay, relayCursor] = await Promise.all([
+    store.anchorCovering(entry.index),
+    kind === "Observed" ? undefined : store.relayRecord(entry.index),
+    store.relayCursor(),
+  ]);
+  return {
+    index: entry.index,
+    eventHash: entry.key,
+    leafHash: bytesToHex(entry.leafHash),
+    prevIndex: entry.prevIndex,
+    duplicate,
+    batchId: entry.batchId,
+    kind,
+    anchor: anchor
+      ? { status: "anchored", promisedWithinMs: anchorIntervalMs, anchorIndex: anchor.anchorIndex, txHash: anchor.txHash }
+      : { status: "pending", promisedWithinMs: anchorIntervalMs },
+    relay:
+      kind === "Observed"
+        ? null
+        : relay
+          ? {
+              status: relay.status,
+              ...(relay.txHash ? { txHash: relay.txHash } : {}),
+              ...(relay.error ? { reason: relay.error } : {}),
+            }
+          : { status: entry.index >= relayCursor ? "queued" : "pending" },
+  };
+}
+
+export const ingestRoutes: FastifyPluginAsync<IngestRoutesOptions> = async (app: FastifyInstance, opts) => {
+  const { ingestor, store, maxEventsPerRequest, anchorIntervalMs } = opts;
+
+  // One event or an array of them; normalised to an array before validation so the schema stays one shape.
+  app.addHook("preValidation", async (request) => {
+    if (request.routeOptions.url === "/v1/events" && request.method === "POST" && !Array.isArray(request.body)) {
+      request.body = [request.body];
+    }
+  });
+
+  app.post(
+    "/v1/events",
+    {
+      schema: {
+        tags: ["ingest"],
+        summary: "Submit one or many signed events",
+        description:
+          "All events of a request are logged together or none is. Each is checked (schema, canonical document " +
+          "hash, EIP-712 signature, the signer's role, the batch rules the contract enforces), appended durably, " +
+          "then answered with a receipt. Lifecycle events are relayed to the contract; follow them with " +
+          "GET /v1/events/{id}. Resubmitting an event returns its original receipt.",
+        body: Type.Array(SignedEvent, { minItems: 1, maxItems: maxEventsPerRequest }),
+        response: {
+          202: Type.Object({ receipts: Type.Array(Receipt) }),
+          "4xx": ErrorBody,
+          503: ErrorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      const events = request.body as SignedEvent[];
+      const receipts = await ingestor.submit(events);
+      const out = await Promise.all(
+        receipts.map(async (r) => {
+          const entry = await store.entry(r.index);
+          if (!entry) throw new ApiError("INTERNAL", `entry ${r.index} vanished after commit`);
+          return receiptOf(store, entry, anchorIntervalMs, r.duplicate);
+        }),
+      );
+      return reply.status(202).send({ receipts: out });
+    },
+  );
+
+  app.get(
+    "/v1/events/:id",
+    {
+      schema: {
+        tags: ["ingest"],
+        summary: "A receipt by log index or event hash",
+        params: Type.Object({ id: Type.String({ pattern: "^([0-9]{1,15}|0x[0-9a-fA-F]{64})$" }) }),
+        response: { 200: Receipt, "4xx": ErrorBody },
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const entry = id.startsWith("0x") ? await store.entryByKey(id.toLowerCase()) : await store.entry(Number(id));
+      if (!entry) throw new ApiError("NOT_FOUND", `no logged event ${id}`);
+      return receiptOf(store, entry, anchorIntervalMs);
+    },
+  );
+};

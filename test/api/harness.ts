@@ -1,0 +1,130 @@
+/**
+ * The whole ledger in one process for API tests: Hardhat's in-process chain with the real contracts deployed and
+ * the demo actors' roles granted (chain/roles.ts, as scripts/deploy.ts does), the real services on a SqliteStore in
+ * a temp dir, and the Fastify app driven with `app.inject`. No mocks of our own code; workers are stepped by hand
+ * with `sync()` so tests never sleep.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { network } from "hardhat";
+import { HDNodeWallet, Wallet, type TypedDataDomain } from "ethers";
+import type { FastifyInstance } from "fastify";
+import { buildApp } from "../../ledger-api/src/app.ts";
+import { deployContracts, type Deployments } from "../../ledger-api/src/chain/contracts.ts";
+import { DEV_MNEMONIC } from "../../ledger-api/src/chain/local-chain.ts";
+import { applyGrants } from "../../ledger-api/src/chain/roles.ts";
+import { ledgerDomain } from "../../ledger-api/src/chain/typed-data.ts";
+import { signEvent, type SignOptions } from "../../ledger-api/src/client/client.ts";
+import { loadConfig } from "../../ledger-api/src/config.ts";
+import { demoActors, type DemoActorName } from "../../ledger-api/src/demo/story.ts";
+import type { EventDoc, SignedEvent } from "../../ledger-api/src/ingest/documents.ts";
+import { openLedgerServices, type LedgerServices } from "../../ledger-api/src/services.ts";
+
+export const { ethers, networkHelpers } = await network.create();
+
+export type Actors = Record<DemoActorName, HDNodeWallet>;
+
+function devWallet(index: number): HDNodeWallet {
+  return HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${index}`);
+}
+
+/** Deployed contracts with the demo actors' roles and profiles, plus a funded relayer and anchorer. */
+export interface Chain {
+  readonly deployments: Deployments;
+  readonly domain: TypedDataDomain;
+  readonly actors: Actors;
+  readonly relayer: Wallet | HDNodeWallet;
+  readonly anchorer: Wallet | HDNodeWallet;
+}
+
+async function funded(): Promise<HDNodeWallet> {
+  const w = Wallet.createRandom().connect(ethers.provider);
+  await ethers.provider.send("hardhat_setBalance", [w.address, "0x56BC75E2D63100000"]);
+  return w;
+}
+
+export async function deployChain(): Promise<Chain> {
+  const [admin] = await ethers.getSigners();
+  if (!admin) throw new Error("no signer");
+  const deployments = await deployContracts(admin, admin.address);
+  const relayer = await funded();
+  const anchorer = await funded();
+  const actors = Object.fromEntries(
+    Object.entries(demoActors).map(([name, a]) => [name, devWallet(a.keyIndex)]),
+  ) as Actors;
+  await applyGrants(admin, deployments, [
+    { account: relayer.address, roles: ["RELAYER"] },
+    { account: anchorer.address, roles: ["ANCHORER"] },
+    ...Object.entries(demoActors).map(([name, a]) => ({
+      account: actors[name as DemoActorName].address,
+      roles: a.roles,
+      profile: a.profile,
+    })),
+  ]);
+  return { deployments, domain: ledgerDomain(BigInt(deployments.chainId), deployments.ledger), actors, relayer, anchorer };
+}
+
+export interface Ledger {
+  readonly app: FastifyInstance;
+  readonly services: LedgerServices;
+  readonly chain: Chain;
+  readonly dataDir: string;
+  sign(actor: DemoActorName, doc: EventDoc, options?: SignOptions): Promise<SignedEvent>;
+  /** POST /v1/events; returns the raw response. */
+  post(events: SignedEvent | readonly SignedEvent[]): Promise<{ statusCode: number; json: Record<string, unknown> }>;
+  get(url: string): Promise<{ statusCode: number; json: Record<string, unknown>; headers: Record<string, unknown> }>;
+  /** Relays what is queued, mines, and indexes: one step of the chain workers. */
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly chain?: Chain;
+  /** Reuse a data dir (restart tests); default a fresh temp dir, removed on close. */
+  readonly dataDir?: string;
+  readonly env?: Record<string, string>;
+}
+
+export async function startLedger(options: StartOptions = {}): Promise<Ledger> {
+  const chain = options.chain ?? (await deployChain());
+  const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), "ledger-api-")));
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    CONFIRMATIONS: "0",
+    ANCHOR_EVERY: "1000",
+    ANCHOR_INTERVAL_MS: "60000",
+    SIGNATURE_WORKERS: "1",
+    ...options.env,
+  });
+  const services = await openLedgerServices({
+    config,
+    provider: ethers.provider,
+    deployments: chain.deployments,
+    relayer: chain.relayer.connect(ethers.provider),
+    anchorer: chain.anchorer.connect(ethers.provider),
+  });
+  const app = await buildApp(services);
+  await app.ready();
+  return {
+    app,
+    services,
+    chain,
+    dataDir,
+    sign: (actor, doc, signOptions) => signEvent(chain.actors[actor], chain.domain, doc, signOptions),
+    async post(events) {
+      const res = await app.inject({ method: "POST", url: "/v1/events", payload: events as object });
+      return { statusCode: res.statusCode, json: res.json() };
+    },
+    async get(url) {
+      const res = await app.inject({ method: "GET", url });
+      return { statusCode: res.statusCode, json: res.json(), headers: res.headers };
+    },
+    sync: () => services.syncOnce(),
+    async close() {
+      await app.close();
+      await services.close();
+      if (options.dataDir === undefined) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
