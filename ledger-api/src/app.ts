@@ -2,7 +2,7 @@
  * buildApp: the HTTP service over running ledger services (services.ts). Each concern is a plugin; routes are
  * schema-first, and the same schemas produce the OpenAPI document at /docs.
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { readFileSync } from "node:fs";
 import { chainRoutes } from "./chain/routes.ts";
 import docs from "./http/docs.ts";
@@ -15,14 +15,14 @@ import type { LedgerServices } from "./services.ts";
 const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 export interface AppOptions {
-  /** Fastify's logger option: `false` in tests, pino options in production. */
-  readonly logger?: FastifyServerOptions["logger"];
+  /** A pino logger for production; none (silent) in tests. */
+  readonly logger?: FastifyBaseLogger;
 }
 
 export async function buildApp(services: LedgerServices, options: AppOptions = {}): Promise<FastifyInstance> {
   const { config, store } = services;
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: config.bodyLimit,
     // Schemas reject unknown properties instead of silently dropping them: a signed body is taken as signed or not at all.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },

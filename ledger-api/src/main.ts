@@ -1,0 +1,115 @@
+/**
+ * `npm start`: the ledger API, and with no RPC_URL configured, everything it needs on this machine.
+ *
+ * Local mode (RPC_URL unset): starts anvil with its state in {DATA_DIR}/chain, deploys the contracts once (the
+ * deployments file records them; later starts reuse them), grants the demo actors their roles, serves the API, and on
+ * the first start loads the demo story through the API itself. Ctrl-C stops cleanly; `npm start` again resumes the
+ * same chain and the same log.
+ *
+ * Network mode (RPC_URL set): the contracts must already be deployed (scripts/deploy.ts writes DEPLOYMENTS_FILE) and
+ * RELAYER_KEY / ANCHORER_KEY name funded accounts holding RELAYER_ROLE / ANCHORER_ROLE.
+ */
+import path from "node:path";
+import { JsonRpcProvider, NonceManager, Wallet, type Provider } from "ethers";
+import { pino } from "pino";
+import { buildApp } from "./app.ts";
+import { deployContracts, readDeployments, writeDeployments, type Deployments } from "./chain/contracts.ts";
+import { startLocalChain, type LocalChain } from "./chain/local-chain.ts";
+import { applyGrants } from "./chain/roles.ts";
+import { loadConfig, ConfigError } from "./config.ts";
+import { demoActors, type DemoActorName } from "./demo/story.ts";
+import { demoBatchUrls, demoWallet, demoWallets, loadDemo } from "./demo/load.ts";
+import { openLedgerServices } from "./services.ts";
+
+/** Dev-mnemonic key indices of the local chain's operators (the demo actors use 3 and up). */
+const LOCAL_KEYS = { deployer: 0, relayer: 1, anchorer: 2 } as const;
+
+async function localDeployments(provider: Provider, file: string): Promise<Deployments> {
+  const existing = readDeployments(file);
+  if (existing && (await provider.getCode(existing.ledger)) !== "0x") return existing;
+  const deployer = new NonceManager(demoWallet(LOCAL_KEYS.deployer).connect(provider));
+  const deployments = await deployContracts(deployer, await deployer.getAddress());
+  const wallets = demoWallets();
+  await applyGrants(deployer, deployments, [
+    { account: demoWallet(LOCAL_KEYS.relayer).address, roles: ["RELAYER"] },
+    { account: demoWallet(LOCAL_KEYS.anchorer).address, roles: ["ANCHORER"] },
+    ...Object.entries(demoActors).map(([name, actor]) => ({
+      account: wallets[name as DemoActorName].address,
+      roles: actor.roles,
+      profile: actor.profile,
+    })),
+  ]);
+  writeDeployments(file, deployments);
+  return deployments;
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = pino({ level: process.env.LOG_LEVEL ?? "info" });
+  // Routine chain progress (every indexed range, every relayed transaction) is debug; problems are not.
+  const chainLog = log.child({ component: "chain" });
+  let chain: LocalChain | undefined;
+  let rpcUrl = config.rpcUrl;
+  if (rpcUrl === undefined) {
+    chain = await startLocalChain({ stateDir: path.join(config.dataDir, "chain"), port: Number(process.env.CHAIN_PORT ?? 8545) });
+    rpcUrl = chain.rpcUrl;
+  }
+  const provider = new JsonRpcProvider(rpcUrl, undefined, { pollingInterval: 500 });
+
+  let deployments: Deployments;
+  if (chain) {
+    deployments = await localDeployments(provider, config.deploymentsFile);
+  } else {
+    const found = readDeployments(config.deploymentsFile);
+    if (!found) throw new ConfigError(`no deployments file at ${config.deploymentsFile}: run scripts/deploy.ts first`);
+    deployments = found;
+  }
+  const relayerKey = config.relayerKey ?? (chain ? demoWallet(LOCAL_KEYS.relayer).privateKey : undefined);
+  const anchorerKey = config.anchorerKey ?? (chain ? demoWallet(LOCAL_KEYS.anchorer).privateKey : undefined);
+  if (!relayerKey || !anchorerKey) throw new ConfigError("RELAYER_KEY and ANCHORER_KEY are required with RPC_URL");
+
+  const services = await openLedgerServices({
+    config,
+    provider,
+    deployments,
+    relayer: new Wallet(relayerKey, provider),
+    anchorer: new Wallet(anchorerKey, provider),
+    logger: {
+      info: (obj, msg) => chainLog.debug(obj, msg),
+      warn: (obj, msg) => chainLog.warn(obj, msg),
+      error: (obj, msg) => chainLog.error(obj, msg),
+    },
+  });
+  const app = await buildApp(services, { logger: log });
+  await services.startWorkers();
+  await app.listen({ host: config.host, port: config.port });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info(`${signal}: stopping`);
+    await app.close();
+    await services.close();
+    provider.destroy();
+    await chain?.stop();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+
+  const apiUrl = `http://${config.host}:${config.port}`;
+  if (chain && (await services.store.size()) === 0 && process.env.DEMO !== "0") {
+    const logged = await loadDemo(apiUrl);
+    app.log.info(`demo data: ${logged} signed events submitted through the API`);
+  }
+  console.log(`\nProvenance ledger API on ${apiUrl} (OpenAPI: ${apiUrl}/docs)`);
+  console.log(`Chain ${deployments.chainId}: ledger ${deployments.ledger}, anchor ${deployments.anchor}`);
+  console.log("Demo batches (what their QR codes hold):");
+  for (const { label, url } of demoBatchUrls(config.publicBaseUrl)) console.log(`  ${label}\n    ${url}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof ConfigError ? `configuration error: ${err.message}` : err);
+  process.exit(1);
+});
