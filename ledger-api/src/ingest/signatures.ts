@@ -208,8 +208,6 @@ export class SignatureVerifier {
   #rejectBackend!: (err: Error) => void;
 
   constructor(options: SignatureVerifierOptions = {}) {
-    openVerifiers.add(this);
-    if (openVerifiers.size === 1) process.on("beforeExit", closeOpenVerifiers);
     // Validated once here so a misconfiguration fails at start-up, not on the first request.
     this.size = positiveInt("workers", options.workers, Math.max(1, availableParallelism() - 1), 1);
     this.#batchSize = positiveInt("batchSize", options.batchSize, 256, 1);
@@ -223,6 +221,9 @@ export class SignatureVerifier {
     // Never left unhandled: backend() may not be called at all.
     this.#backend.catch(() => {});
     for (let i = 0; i < this.size; i++) this.#spawn();
+    // Registered last: a constructor that threw on bad options leaves nothing to close.
+    openVerifiers.add(this);
+    if (openVerifiers.size === 1) process.on("beforeExit", closeOpenVerifiers);
   }
 
   /** The secp256k1 implementation the workers use, once the first one is ready; rejects if none ever is. */
