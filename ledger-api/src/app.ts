@@ -12,6 +12,8 @@ import { ingestRoutes } from "./ingest/routes.ts";
 import { logRoutes } from "./log/routes.ts";
 import { queryRoutes } from "./query/routes.ts";
 import type { LedgerServices } from "./services.ts";
+import { labelRoutes } from "./web/labels.ts";
+import { resolverRoutes } from "./web/resolver.ts";
 
 const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
@@ -40,5 +42,7 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
   await app.register(logRoutes, { store });
   await app.register(chainRoutes, { store, deployments: services.deployments });
   await app.register(queryRoutes, { store, deployments: services.deployments, publicBaseUrl: config.publicBaseUrl });
+  await app.register(labelRoutes, { store, deployments: services.deployments, publicBaseUrl: config.publicBaseUrl });
+  await app.register(resolverRoutes, { store, deployments: services.deployments, publicBaseUrl: config.publicBaseUrl });
   return app;
 }
