@@ -19,13 +19,7 @@
  * lot whose Registered entry belongs to an ancestor (verified with the batch's checks), `custody`, `parents`,
  * `children`, `pesticides`, `lab-results`, `customs`, `cold-chain`.
  */
-import type {
-  CustomsClearedDoc,
-  InspectedDoc,
-  ObservedDoc,
-  PesticideAppliedDoc,
-  RecalledDoc,
-} from "../ingest/documents.ts";
+import type { CustomsClearedDoc, InspectedDoc, ObservedDoc, PesticideAppliedDoc } from "../ingest/documents.ts";
 import type { LineageLink, OriginView, Provenance, TimelineEntry } from "../query/provenance.ts";
 import type { RecallView } from "../query/batch-state.ts";
 import { parseDigitalLink } from "../gs1/digital-link.ts";
@@ -278,7 +272,7 @@ function summary(t: Messages): SafeHtml {
 </section>`;
 }
 
-function originFact(t: Messages, lang: Lang, origin: OriginView, timeline: readonly TimelineEntry[], n: number): SafeHtml {
+function originFact(t: Messages, lang: Lang, origin: OriginView, timeline: readonly TimelineEntry[], n: number, batchId: string): SafeHtml {
   const entry = timeline.find((e) => e.eventHash === origin.eventHash);
   const testid = entry ? `fact-${entry.index}` : `fact-origin-${n}`;
   return html`<div class="fact" data-testid="${testid}">
@@ -288,7 +282,8 @@ ${rows([
   [t.farm, origin.farm.name],
   [t.harvestDate, date(origin.harvestDate, lang)],
   origin.imported && [t.imported, "✓"],
-  origin.lot !== null && origin.batchId !== undefined && [t.lot, origin.lot],
+  // An ancestor's origin (a split or merged lot) names the lot it was registered as.
+  origin.batchId !== batchId && [t.lot, origin.lot],
 ])}
 ${signedBy(t, origin.registrant)}
 ${entry ? badge(t, entry.index, entry.eventHash, true) : batchBadge(t, `badge-origin-${n}`)}
@@ -494,7 +489,7 @@ ${summary(t)}
 <h2>${product}</h2>
 <p>${t.lot}: <strong>${batch.lot ?? batch.batchId}</strong>${batch.gtin === null ? "" : html` · GTIN ${batch.gtin}`} · ${t.quantity}: ${quantityText(batch.quantity)}</p>
 </section>
-${card("origin", t.origin, batch.origins.map((o, n) => originFact(t, lang, o, timeline, n)))}
+${card("origin", t.origin, batch.origins.map((o, n) => originFact(t, lang, o, timeline, n, batch.batchId)))}
 ${hasOwnOrigin || pesticides.length > 0
   ? card("pesticides", t.pesticides, pesticides.length === 0 ? html`<p class="note">${t.noPesticides}</p>` : pesticides.map((e) => pesticideFact(t, lang, e, harvestFor(e))))
   : ""}
