@@ -208,8 +208,6 @@ export class SignatureVerifier {
   #rejectBackend!: (err: Error) => void;
 
   constructor(options: SignatureVerifierOptions = {}) {
-    openVerifiers.add(this);
-    if (openVerifiers.size === 1) process.on("beforeExit", closeOpenVerifiers);
     // Validated once here so a misconfiguration fails at start-up, not on the first request.
     this.size = positiveInt("workers", options.workers, Math.max(1, availableParallelism() - 1), 1);
     this.#batchSize = positiveInt("batchSize", options.batchSize, 256, 1);
@@ -222,6 +220,10 @@ export class SignatureVerifier {
     });
     // Never left unhandled: backend() may not be called at all.
     this.#backend.catch(() => {});
+    // Registered for beforeExit only once fully constructed: a constructor refused by the validation above must not
+    // leave a half-built verifier whose close() (called at beforeExit) would throw and fail the process's exit.
+    openVerifiers.add(this);
+    if (openVerifiers.size === 1) process.on("beforeExit", closeOpenVerifiers);
     for (let i = 0; i < this.size; i++) this.#spawn();
   }
 
