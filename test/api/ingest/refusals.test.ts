@@ -385,6 +385,12 @@ describe("POST /v1/events refusals", function () {
       expect(receipts.map((r) => r.duplicate)).to.deep.equal([false, false, false]);
     });
 
+    it("refuses the same event twice in one request (its nonce is spent by the first copy) and stores neither", async function () {
+      const register = await sign("cooperative", docs.registered(freshBatch()));
+      await refuses(ledger, [register, register], { status: 409, code: "NONCE_REUSED", index: 1, rule: "NonceAlreadyUsed" });
+      await accepted(ledger, register);
+    });
+
     it("answers a resubmitted event with 202 and its original receipt, storing nothing new", async function () {
       const batch = freshBatch();
       const register = await sign("cooperative", docs.registered(batch));
