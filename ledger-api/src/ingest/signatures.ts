@@ -225,9 +225,6 @@ export class SignatureVerifier {
     openVerifiers.add(this);
     if (openVerifiers.size === 1) process.on("beforeExit", closeOpenVerifiers);
     for (let i = 0; i < this.size; i++) this.#spawn();
-    // Registered last: a constructor that threw on bad options leaves nothing to close.
-    openVerifiers.add(this);
-    if (openVerifiers.size === 1) process.on("beforeExit", closeOpenVerifiers);
   }
 
   /** The secp256k1 implementation the workers use, once the first one is ready; rejects if none ever is. */
