@@ -385,10 +385,13 @@ describe("POST /v1/events refusals", function () {
       expect(receipts.map((r) => r.duplicate)).to.deep.equal([false, false, false]);
     });
 
-    it("refuses the same event twice in one request (its nonce is spent by the first copy) and stores neither", async function () {
+    it("logs the same event twice in one request once, answering the copy with the first copy's receipt", async function () {
       const register = await sign("cooperative", docs.registered(freshBatch()));
-      await refuses(ledger, [register, register], { status: 409, code: "NONCE_REUSED", index: 1, rule: "NonceAlreadyUsed" });
-      await accepted(ledger, register);
+      const before = await snapshot(ledger);
+      const receipts = await accepted(ledger, [register, register]);
+      expect(receipts.map((r) => r.duplicate)).to.deep.equal([false, true]);
+      expect(receipts[1]?.index).to.equal(receipts[0]?.index);
+      expect((await snapshot(ledger)).storeSize).to.equal(before.storeSize + 1);
     });
 
     it("answers a resubmitted event with 202 and its original receipt, storing nothing new", async function () {
