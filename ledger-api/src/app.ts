@@ -10,6 +10,7 @@ import errorHandler from "./http/error-handler.ts";
 import ops from "./http/ops.ts";
 import { ingestRoutes } from "./ingest/routes.ts";
 import { logRoutes } from "./log/routes.ts";
+import { queryRoutes } from "./query/routes.ts";
 import type { LedgerServices } from "./services.ts";
 
 const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
@@ -38,5 +39,6 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
   });
   await app.register(logRoutes, { store });
   await app.register(chainRoutes, { store, deployments: services.deployments });
+  await app.register(queryRoutes, { store, deployments: services.deployments, publicBaseUrl: config.publicBaseUrl });
   return app;
 }

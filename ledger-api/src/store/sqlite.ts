@@ -116,6 +116,7 @@ class LogReads {
   readonly byKey: StatementSync;
   readonly seenKey: StatementSync;
   readonly lastOfBatch: StatementSync;
+  readonly ofBatch: StatementSync;
   readonly nodeStmt: StatementSync;
   readonly maxIdx: StatementSync;
 
@@ -125,6 +126,8 @@ class LogReads {
     // The dedup probe of every append: only what a duplicate's receipt needs, not the body and entry blobs.
     this.seenKey = db.prepare("SELECT idx, leaf_hash, prev_idx FROM log_entries WHERE key = ?");
     this.lastOfBatch = db.prepare("SELECT max(idx) AS idx FROM log_entries WHERE batch_id = ?");
+    // Served by the (batch_id, idx) index, already in log order.
+    this.ofBatch = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM log_entries WHERE batch_id = ? ORDER BY idx`);
     this.nodeStmt = db.prepare("SELECT hash FROM log_nodes WHERE level = ? AND idx = ?");
     this.maxIdx = db.prepare("SELECT max(idx) AS idx FROM log_entries");
   }
@@ -147,6 +150,10 @@ class LogReads {
 
   lastIndexOfBatch(batchId: string): number | undefined {
     return optInt(this.lastOfBatch.get(batchId.toLowerCase()), "idx");
+  }
+
+  entriesOfBatch(batchId: string): StoredEntry[] {
+    return this.ofBatch.all(batchId.toLowerCase()).map(toEntry);
   }
 
   storedSize(): number {
@@ -336,6 +343,11 @@ export class SqliteStore implements Store {
   async lastIndexOfBatch(batchId: string): Promise<number | undefined> {
     this.assertOpen();
     return this.readerReads.lastIndexOfBatch(batchId);
+  }
+
+  async entriesOfBatch(batchId: string): Promise<StoredEntry[]> {
+    this.assertOpen();
+    return this.readerReads.entriesOfBatch(batchId);
   }
 
   async latestRoot(): Promise<Hash> {

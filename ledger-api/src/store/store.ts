@@ -61,6 +61,11 @@ export interface LogStore extends NodeReader {
   entryByKey(key: string): Promise<StoredEntry | undefined>;
   /** Index of the batch's latest committed entry, or undefined if the batch has none. */
   lastIndexOfBatch(batchId: string): Promise<number | undefined>;
+  /**
+   * Every committed entry filed under `batchId`, in log order (one consistent snapshot). Entries that touch the batch
+   * but are filed under another id (the Split that created a child lot) are not included; follow lineage for them.
+   */
+  entriesOfBatch(batchId: string): Promise<StoredEntry[]>;
   /** Root of the committed tree (EMPTY_ROOT when empty). */
   latestRoot(): Promise<Hash>;
   /** Size and root of the committed tree, taken together (never a root of one size paired with another size). */
