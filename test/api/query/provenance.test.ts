@@ -466,9 +466,30 @@ describe("provenance and trace of a batch", function () {
 
       await ledger.sync();
       const after = await provenance(beef);
+      expect(after.batch.onChain).to.equal(true);
       expect(after.timeline.at(-1)?.chain?.status).to.equal("recorded");
       expect(after.completeness).to.include({ complete: true, headMatches: true });
       expect(after.completeness.notOnChain).to.deep.equal([]);
+    });
+
+    it("answers for a batch logged but not yet on chain from its Registered document, marked onChain: false", async function () {
+      const keys: Keys = { gtin: GTIN, lot: "LATE-1" };
+      const [step] = mergeStory((n) => ledger.chain.actors[n].address);
+      const doc = { ...(step?.doc as EventDoc), batch: keys } as EventDoc;
+      expect((await ledger.post(await ledger.sign("cooperative", doc))).statusCode).to.equal(202);
+
+      const a = await provenance(keys);
+      expect(a.batch).to.include({ onChain: false, status: "active", recalled: false, createdBlock: null });
+      expect(a.batch.custodian.name).to.equal("Jeju Hallabong Cooperative");
+      expect(a.batch.quantity).to.deep.equal({ value: "100", unit: "kg" });
+      expect(a.timeline.map((t) => t.chain?.status)).to.deep.equal(["queued"]);
+      expect(a.completeness).to.include({ head: null, headMatches: false, prevIndexChainUnbroken: true });
+      expect((await trace(keys)).lots.map((l) => [l.lot, l.onChain])).to.deep.equal([["LATE-1", false]]);
+
+      await ledger.sync();
+      const indexed = await provenance(keys);
+      expect(indexed.batch.onChain).to.equal(true);
+      expect(indexed.completeness).to.include({ complete: true, headMatches: true });
     });
   });
 });

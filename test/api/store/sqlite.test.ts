@@ -11,7 +11,7 @@ import { MIGRATIONS } from "../../../ledger-api/src/store/migrations.ts";
 import type { Migration } from "../../../ledger-api/src/store/migrations.ts";
 import { DB_FILE, SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";
 import { SchemaTooNewError, StoreClosedError, StoreCorruptError } from "../../../ledger-api/src/store/store.ts";
-import { appendItem, cleanup, hex, mth, tempDir } from "../log/fixtures.ts";
+import { appendItem, cleanup, h, hex, mth, tempDir } from "../log/fixtures.ts";
 
 /** Every complete subtree of a tree of `size` leaves. */
 function completeRefs(size: number): NodeRef[] {
@@ -218,6 +218,20 @@ describe("SqliteStore", function () {
       expect(await store.entryByKey("0xnope")).to.equal(undefined);
       expect(await store.lastIndexOfBatch(items[0]?.entry.batchId.toUpperCase().replace("0X", "0x") as string)).to.equal(2);
       expect(await store.lastIndexOfBatch(items[1]?.entry.batchId as string)).to.equal(1);
+    });
+
+    it("lists a batch's entries in log order, whatever the case of the id asked for", async function () {
+      const store = await openStore();
+      await store.appendBatch([appendItem(0, "A"), appendItem(1, "B"), appendItem(2, "A")]);
+      await store.appendBatch([appendItem(3, "A")]);
+      const id = appendItem(0, "A").entry.batchId;
+      const entries = await store.entriesOfBatch(id.toUpperCase().replace("0X", "0x"));
+      expect(entries.map((e) => [e.index, e.prevIndex])).to.deep.equal([
+        [0, -1],
+        [2, 0],
+        [3, 2],
+      ]);
+      expect(await store.entriesOfBatch(h("nobody"))).to.deep.equal([]);
     });
 
     it("writes nothing for a key it already holds and answers with the first entry", async function () {
