@@ -16,7 +16,7 @@
  */
 import { Type, type Static, type TSchema } from "typebox";
 import type { Deployments } from "../chain/contracts.ts";
-import { headOf, KIND_NAMES, ledgerDomain, TYPES, ZERO_HASH } from "../chain/typed-data.ts";
+import { headOf, KIND_NAMES, ledgerDomain, TYPES } from "../chain/typed-data.ts";
 import { Anchor, anchorView, InclusionProof, proofFor } from "../log/routes.ts";
 import type { AnchorRow, BatchEventRow, LifecycleEventRow, LineageEdge, StoredEntry } from "../store/store.ts";
 import {
@@ -276,7 +276,12 @@ export async function provenanceOf(ctx: ProvenanceContext, ref: BatchRef): Promi
   };
 }
 
-async function batchView(ctx: ProvenanceContext, state: BatchState, own: readonly StoredEntry[], actorOf: ActorOf) {
+async function batchView(
+  ctx: ProvenanceContext,
+  state: BatchState,
+  own: readonly StoredEntry[],
+  actorOf: ActorOf,
+): Promise<Static<typeof BatchView>> {
   const { store } = ctx;
   const [origins, registrant, custodian, offeredTo, recall] = await Promise.all([
     originsOf(ctx, state.batchId, own, actorOf),
@@ -361,8 +366,8 @@ async function lineageLink(ctx: ProvenanceContext, edge: LineageEdge, other: str
     lot: batch?.lot ?? null,
     link: linkOf(ctx.publicBaseUrl, batch?.gtin, batch?.lot).link,
     quantity: quantityOf(edge.quantity, batch?.unit ?? ""),
-    // The index files a Split under the parent and a Merge under the merged child.
-    kind: event?.kind === "Merged" || (event === undefined && edge.child !== other) ? "Merged" : "Split",
+    // Lineage edges come only from indexed Split and Merged events, so the event is always there.
+    kind: event?.kind === "Merged" ? "Merged" : "Split",
     eventHash: edge.eventHash,
     blockNumber: edge.blockNumber,
   };
@@ -463,7 +468,7 @@ function completenessOf(
   });
   const logged = new Set(timeline.map((t) => t.eventHash));
   const chainEventHashes = chainEvents.map((e) => e.eventHash);
-  const recomputedHead = chainEventHashes.length === 0 ? ZERO_HASH : headOf(chainEventHashes);
+  const recomputedHead = headOf(chainEventHashes);
   const notInLog = chainEventHashes.filter((h) => !logged.has(h));
   const head = state.onChain ? state.head : null;
   return {
