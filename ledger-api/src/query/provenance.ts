@@ -166,6 +166,7 @@ const FieldList = Type.Array(Type.Object({ name: Type.String(), type: Type.Strin
 export const ChainInfo = Type.Object(
   {
     chainId: Type.Integer(),
+    rpcUrl: Type.String({ description: "a JSON-RPC endpoint of the chain to verify against (PUBLIC_RPC_URL)" }),
     ledger: Type.String(),
     anchor: Type.String(),
     domain: Type.Object({
@@ -217,6 +218,8 @@ export type Provenance = Static<typeof Provenance>;
 
 export interface ProvenanceContext extends QueryContext {
   readonly deployments: Deployments;
+  /** The chain endpoint shoppers' browsers and the verify CLI check proofs against (config.publicRpcUrl). */
+  readonly publicRpcUrl: string;
 }
 
 type ActorOf = (address: string) => Promise<Actor>;
@@ -271,7 +274,7 @@ export async function provenanceOf(ctx: ProvenanceContext, ref: BatchRef): Promi
     batch,
     lineage: { parents, children },
     timeline,
-    chain: chainInfo(ctx.deployments, latest),
+    chain: chainInfo(ctx, latest),
     completeness: completenessOf(state, own, chainEvents, timeline),
   };
 }
@@ -438,10 +441,12 @@ async function chainRecord(
   };
 }
 
-function chainInfo(deployments: Deployments, latest: AnchorRow | undefined): Static<typeof ChainInfo> {
+function chainInfo(ctx: ProvenanceContext, latest: AnchorRow | undefined): Static<typeof ChainInfo> {
+  const { deployments } = ctx;
   const domain = ledgerDomain(BigInt(deployments.chainId), deployments.ledger);
   return {
     chainId: deployments.chainId,
+    rpcUrl: ctx.publicRpcUrl,
     ledger: deployments.ledger,
     anchor: deployments.anchor,
     domain: {
