@@ -41,8 +41,19 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
   });
   await app.register(logRoutes, { store });
   await app.register(chainRoutes, { store, deployments: services.deployments });
-  await app.register(queryRoutes, { store, deployments: services.deployments, publicBaseUrl: config.publicBaseUrl });
-  await app.register(labelRoutes, { store, deployments: services.deployments, publicBaseUrl: config.publicBaseUrl });
-  await app.register(resolverRoutes, { store, deployments: services.deployments, publicBaseUrl: config.publicBaseUrl });
+  await app.register(queryRoutes, {
+    store,
+    deployments: services.deployments,
+    publicBaseUrl: config.publicBaseUrl,
+    publicRpcUrl: config.publicRpcUrl,
+  });
+  const web = {
+    store,
+    deployments: services.deployments,
+    publicBaseUrl: config.publicBaseUrl,
+    publicRpcUrl: config.publicRpcUrl,
+  };
+  await app.register(labelRoutes, web);
+  await app.register(resolverRoutes, web);
   return app;
 }

@@ -26,6 +26,7 @@ export interface LabelRoutesOptions {
   readonly store: Store;
   readonly deployments: Deployments;
   readonly publicBaseUrl: string;
+  readonly publicRpcUrl: string;
 }
 
 const IdParam = Type.Object({
@@ -40,7 +41,7 @@ const IdParam = Type.Object({
 const QR_CACHE_CONTROL = "public, max-age=86400";
 
 export const labelRoutes: FastifyPluginAsync<LabelRoutesOptions> = async (app, opts) => {
-  const ctx = { store: opts.store, deployments: opts.deployments, publicBaseUrl: opts.publicBaseUrl };
+  const ctx = opts;
 
   /** The batch's keys and Digital Link URL; UNKNOWN_BATCH when the ledger does not know it. */
   async function batchLink(id: string): Promise<{ gtin: string; lot: string; url: string }> {

@@ -37,16 +37,6 @@ import type { Store } from "../store/store.ts";
 import { chooseLang, HTML_LANG, LANGS, type Lang } from "./i18n.ts";
 import { errorPage, shopperPage, type ErrorPageKind, type PageFrame } from "./page.ts";
 
-/**
- * The chain JSON-RPC endpoint the shopper's phone verifies against: `PUBLIC_RPC_URL`, else `RPC_URL`, else a local
- * node at http://127.0.0.1:8545. It must be reachable from shoppers' phones (a public or consortium gateway, not a
- * node on the API's private network), and it is written into every page. Read from the environment here for now;
- * it belongs in config.ts (Config.publicRpcUrl), validated at start-up with the other URLs.
- */
-export function publicRpcUrlFromEnv(env: Record<string, string | undefined> = process.env): string {
-  return env.PUBLIC_RPC_URL || env.RPC_URL || "http://127.0.0.1:8545";
-}
-
 /** Where the verifier bundle's build writes verify.js. */
 export const WEB_DIST = new URL("../../web-dist/", import.meta.url);
 
@@ -54,8 +44,11 @@ export interface ResolverOptions {
   readonly store: Store;
   readonly deployments: Deployments;
   readonly publicBaseUrl: string;
-  /** Default publicRpcUrlFromEnv(). */
-  readonly publicRpcUrl?: string;
+  /**
+   * The chain JSON-RPC endpoint shoppers' phones verify against (config.publicRpcUrl, PUBLIC_RPC_URL): written into
+   * every page and allowed by its CSP, so it must be reachable from a phone, not only from the API's network.
+   */
+  readonly publicRpcUrl: string;
   /** Directory holding verify.js; default WEB_DIST. */
   readonly webDist?: URL;
 }
@@ -245,8 +238,8 @@ const RESOLVER_DESCRIPTION =
   "application/linkset+json or ?linkType=linkset -> the RFC 9264 linkset; ?linkType=gs1:{type} -> 307 to that link.";
 
 export const resolverRoutes: FastifyPluginAsync<ResolverOptions> = async (app, opts) => {
-  const ctx = { store: opts.store, deployments: opts.deployments, publicBaseUrl: opts.publicBaseUrl };
-  const rpcUrl = opts.publicRpcUrl ?? publicRpcUrlFromEnv();
+  const ctx = opts;
+  const rpcUrl = opts.publicRpcUrl;
   const webDist = opts.webDist ?? WEB_DIST;
 
   function frameFor(request: FastifyRequest, lang: Lang): PageFrame {

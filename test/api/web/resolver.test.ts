@@ -361,6 +361,7 @@ describe("GS1 Digital Link resolver and shopper page", function () {
           store: ledger.services.store,
           deployments: ledger.chain.deployments,
           publicBaseUrl: base,
+          publicRpcUrl: ledger.services.config.publicRpcUrl,
           webDist: pathToFileURL(dir + path.sep),
         });
         expect((await app.inject({ method: "GET", url: "/assets/verify.js" })).statusCode).to.equal(404);
