@@ -44,6 +44,8 @@ export async function startLiveLedger(): Promise<LiveLedger> {
     stateDir: path.join(dir, "chain"),
     port: await freePort(),
     blockTimeSeconds: 0,
+    // `npm test` runs with --coverage, whose instrumented contracts exceed the 24 KiB limit.
+    disableCodeSizeLimit: true,
   });
   const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 100 });
   try {
