@@ -2,8 +2,9 @@
  * What the verifier reads from the chain, and nothing else: a few views of ProvenanceLedger and LogAnchor and
  * transaction receipts, over a JSON-RPC endpoint the USER chooses. The ledger's own server is never asked.
  *
- * `providerReader(provider)` implements it over any ethers `Provider` (a `JsonRpcProvider` in the CLI and the
- * browser, Hardhat's in-process provider in tests). The ABI fragments are written out here rather than read from
+ * `providerReader(provider)` implements it over any ethers `Provider` (a `JsonRpcProvider` in the CLI, Hardhat's
+ * in-process provider in tests); `rpcReader(httpRpc(url))` over plain JSON-RPC with fetch, which keeps ethers'
+ * provider stack (about half of ethers) out of the browser bundle. The ABI fragments are written out here rather than read from
  * `artifacts/` so this module runs in a browser; test/api/verify/verify.test.ts checks them against the compiled ABI.
  *
  * Every view takes the block it reads at, so one verification reads one consistent chain state.
@@ -97,18 +98,24 @@ export const ANCHOR_VIEWS = [
 export const ledgerInterface = new Interface([...LEDGER_VIEWS, ...LEDGER_EVENTS]);
 export const anchorInterface = new Interface([...ANCHOR_VIEWS]);
 
-/** A ChainReader over an ethers Provider. */
-export function providerReader(provider: Provider): ChainReader {
+/** The four JSON-RPC primitives every view is built from. */
+export interface ChainTransport {
+  chainId(): Promise<bigint>;
+  blockNumber(): Promise<number>;
+  /** eth_call at `block`; returns the result bytes or throws (a revert included). */
+  call(to: string, data: string, block: number): Promise<string>;
+  receipt(txHash: string): Promise<Receipt | null>;
+}
+
+/** The ChainReader over any transport: ABI-encodes each view and decodes its result. */
+export function chainReader(transport: ChainTransport): ChainReader {
   async function call(iface: Interface, to: string, fn: string, args: readonly unknown[], block: number) {
-    const data = iface.encodeFunctionData(fn, args);
-    const result = await provider.call({ to, data, blockTag: block });
-    return iface.decodeFunctionResult(fn, result);
+    return iface.decodeFunctionResult(fn, await transport.call(to, iface.encodeFunctionData(fn, args), block));
   }
   return {
-    async chainId() {
-      return (await provider.getNetwork()).chainId;
-    },
-    blockNumber: () => provider.getBlockNumber(),
+    chainId: () => transport.chainId(),
+    blockNumber: () => transport.blockNumber(),
+    receipt: (txHash) => transport.receipt(txHash),
     async domainSeparator(ledger, block) {
       return String((await call(ledgerInterface, ledger, "domainSeparator", [], block))[0]);
     },
@@ -146,6 +153,15 @@ export function providerReader(provider: Provider): ChainReader {
       const a = (await call(anchorInterface, anchor, "anchorAt", [index], block))[0];
       return { root: String(a.root), size: Number(a.size), blockNumber: Number(a.blockNumber) };
     },
+  };
+}
+
+/** A ChainReader over an ethers Provider (JsonRpcProvider, Hardhat's provider, a BrowserProvider). */
+export function providerReader(provider: Provider): ChainReader {
+  return chainReader({
+    chainId: async () => (await provider.getNetwork()).chainId,
+    blockNumber: () => provider.getBlockNumber(),
+    call: (to, data, block) => provider.call({ to, data, blockTag: block }),
     async receipt(txHash) {
       const r = await provider.getTransactionReceipt(txHash);
       if (!r) return null;
@@ -155,5 +171,49 @@ export function providerReader(provider: Provider): ChainReader {
         logs: r.logs.map((l) => ({ address: l.address, topics: [...l.topics], data: l.data, index: l.index })),
       };
     },
+  });
+}
+
+/** Sends one JSON-RPC request and returns its `result`; throws on a JSON-RPC error. */
+export type RpcSend = (method: string, params: readonly unknown[]) => Promise<unknown>;
+
+/** An RpcSend over HTTP(S) with fetch: what the browser bundle uses instead of ethers' provider stack. */
+export function httpRpc(url: string, fetchFn: typeof fetch = fetch): RpcSend {
+  let id = 0;
+  return async (method, params) => {
+    const res = await fetchFn(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params }),
+    });
+    if (!res.ok) throw new Error(`${method}: HTTP ${res.status} from ${url}`);
+    const body = (await res.json()) as { result?: unknown; error?: { code?: number; message?: string } };
+    if (body.error) throw new Error(`${method}: ${body.error.message ?? "JSON-RPC error"} (${body.error.code ?? "?"})`);
+    return body.result;
   };
+}
+
+const quantity = (x: unknown): number => Number(BigInt(String(x)));
+const blockTag = (n: number): string => "0x" + n.toString(16);
+
+/** A ChainReader over raw JSON-RPC (`httpRpc(url)`, or a provider's `send`): no ethers provider needed. */
+export function rpcReader(send: RpcSend): ChainReader {
+  return chainReader({
+    chainId: async () => BigInt(String(await send("eth_chainId", []))),
+    blockNumber: async () => quantity(await send("eth_blockNumber", [])),
+    call: async (to, data, block) => String(await send("eth_call", [{ to, data }, blockTag(block)])),
+    async receipt(txHash) {
+      const r = (await send("eth_getTransactionReceipt", [txHash])) as {
+        status?: string;
+        blockNumber: string;
+        logs: { address: string; topics: string[]; data: string; logIndex: string }[];
+      } | null;
+      if (!r) return null;
+      return {
+        status: r.status === undefined ? 0 : quantity(r.status),
+        blockNumber: quantity(r.blockNumber),
+        logs: r.logs.map((l) => ({ address: l.address, topics: [...l.topics], data: l.data, index: quantity(l.logIndex) })),
+      };
+    },
+  });
 }

@@ -54,7 +54,7 @@ import { proofFromHex, verifyInclusion } from "../log/merkle.ts";
 import type { Provenance, TimelineEntry } from "../query/provenance.ts";
 import { ledgerInterface, type ChainReader } from "./chain-reader.ts";
 
-export { providerReader, type ChainReader } from "./chain-reader.ts";
+export { httpRpc, providerReader, rpcReader, type ChainReader } from "./chain-reader.ts";
 
 export type Status = "verified" | "pending" | "failed";
 
