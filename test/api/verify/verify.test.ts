@@ -7,7 +7,7 @@
 import { expect } from "chai";
 import { Interface, randomBytes, Wallet } from "ethers";
 import { abiOf } from "../../../ledger-api/src/chain/contracts.ts";
-import { eventHash, Kind, ledgerDomain, TYPES } from "../../../ledger-api/src/chain/typed-data.ts";
+import { batchIdOf, eventHash, Kind, ledgerDomain, TYPES } from "../../../ledger-api/src/chain/typed-data.ts";
 import { decodeRelayBody } from "../../../ledger-api/src/chain/relay-body.ts";
 import { demoBatches, demoStory, type DemoActorName } from "../../../ledger-api/src/demo/story.ts";
 import { docHash, type JsonValue } from "../../../ledger-api/src/ingest/canonical.ts";
@@ -15,13 +15,23 @@ import type { EventDoc } from "../../../ledger-api/src/ingest/documents.ts";
 import { bytesToHex, hexToBytes } from "../../../ledger-api/src/log/hash.ts";
 import { inclusionProofOf, proofToHex, rootOf } from "../../../ledger-api/src/log/merkle.ts";
 import type { Provenance, TimelineEntry } from "../../../ledger-api/src/query/provenance.ts";
-import { ANCHOR_VIEWS, LEDGER_EVENTS, LEDGER_VIEWS } from "../../../ledger-api/src/verify/chain-reader.ts";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import vm from "node:vm";
+import { buildWebBundle } from "../../../ledger-api/src/verify/bundle.ts";
+import { ANCHOR_VIEWS, LEDGER_EVENTS, LEDGER_VIEWS, rpcReader } from "../../../ledger-api/src/verify/chain-reader.ts";
+import { EXIT, runVerify, type VerifyIo } from "../../../ledger-api/src/verify/cli.ts";
 import { providerReader, verifyProvenance, type Check, type Verification } from "../../../ledger-api/src/verify/verify.ts";
 import { ethers, startLedger, type Ledger } from "../harness.ts";
 
 type Keys = { readonly gtin: string; readonly lot: string };
 const { tangerines, tangerineStallLots, beef, spinach } = demoBatches;
 const stallLot = tangerineStallLots[0] as Keys;
+
+function idOf(keys: Keys): string {
+  return batchIdOf(keys.gtin, keys.lot);
+}
 
 function pathOf(keys: Keys): string {
   return `/01/${keys.gtin}/10/${keys.lot}`;
@@ -290,6 +300,129 @@ describe("verifying a provenance answer against the chain", function () {
       const v = await verify(a as unknown as Provenance);
       expect(v.status).to.equal("failed");
       expect(failures(v)).to.include.members([`${answer.timeline[0]!.index} Registered document`, `${answer.timeline[1]!.index} Teleported document`]);
+    });
+  });
+
+  describe("the verify command", function () {
+    /** runVerify in process: the API through app.inject, the chain through the in-process provider. */
+    async function run(
+      args: string[],
+      options: { tamper?: (a: Provenance) => void; deployments?: string } = {},
+    ): Promise<{ code: number; out: string; err: string; urls: string[] }> {
+      const out: string[] = [];
+      const err: string[] = [];
+      const urls: string[] = [];
+      const io: VerifyIo = {
+        async fetch(url) {
+          urls.push(url);
+          const u = new URL(url);
+          // As if the ledger were served under /resolver behind a proxy.
+          const res = await ledger.app.inject({ method: "GET", url: u.pathname.replace(/^\/resolver/, "") + u.search });
+          const body = res.statusCode === 200 ? (res.json() as Provenance) : undefined;
+          if (body && options.tamper) options.tamper(body);
+          return { ok: res.statusCode === 200, status: res.statusCode, json: async () => body, text: async () => res.body };
+        },
+        reader: () => reader,
+        readFile: (file) => (file === "pinned.json" ? options.deployments : undefined),
+        env: {},
+        out: (l) => out.push(l),
+        err: (l) => err.push(l),
+      };
+      const code = await runVerify(args, io);
+      return { code, out: out.join("\n"), err: err.join("\n"), urls };
+    }
+    const pinned = () => JSON.stringify(ledger.chain.deployments);
+
+    it("exits 0 with a line per verified fact, taking the API base from a Digital Link URL", async function () {
+      const link = `https://market.example.org/resolver${pathOf(tangerines)}`;
+      const r = await run([link, "--deployments", "pinned.json"], { deployments: pinned() });
+      expect(r.err).to.equal("");
+      expect(r.code).to.equal(EXIT.verified);
+      expect(r.urls).to.deep.equal([`https://market.example.org/resolver/v1/batches/${encodeURIComponent(link)}/provenance`]);
+      expect(r.out).to.match(/✓ #\d+ PesticideApplied .* by Jeju Hallabong Cooperative/);
+      expect(r.out).to.match(/✓ inclusion/);
+      expect(r.out).to.match(/✓ head/);
+      expect(r.out).to.match(/✓ VERIFIED: \d+ verified, 0 pending, 0 failed$/);
+    });
+
+    it("exits 1 with the reason when a fact fails", async function () {
+      const r = await run([`/01/${tangerines.gtin}/10/${tangerines.lot}`, "--ledger", ledger.chain.deployments.ledger, "--anchor", ledger.chain.deployments.anchor], {
+        tamper: (a) => {
+          (entryOf(a, "PesticideApplied").document as { dose: { value: number } }).dose.value = 2.5;
+        },
+      });
+      expect(r.code).to.equal(EXIT.failed);
+      expect(r.out).to.match(/✗ document +the document hashes to .* it was changed/);
+      expect(r.out).to.match(/✗ FAILED: /);
+    });
+
+    it("exits 2 when nothing failed but the contracts are not pinned", async function () {
+      const r = await run([idOf(beef), "--api", "http://ledger.test"]);
+      expect(r.code).to.equal(EXIT.pending);
+      expect(r.out).to.match(/… contracts/);
+      expect(r.urls[0]).to.match(/^http:\/\/ledger\.test\/v1\/batches\/0x/);
+    });
+
+    it("exits 1 when the answer is about another batch than the one asked for", async function () {
+      const r = await run([idOf(beef), "--deployments", "pinned.json"], {
+        deployments: pinned(),
+        tamper: (a) => {
+          a.batch.batchId = idOf(spinach);
+        },
+      });
+      expect(r.code).to.equal(EXIT.failed);
+      expect(r.out).to.match(/✗ batch +asked for/);
+    });
+
+    it("exits 3 for an unknown batch, a bad reference or bad options", async function () {
+      expect((await run([`/01/${tangerines.gtin}/10/NOPE`])).code).to.equal(EXIT.error);
+      expect((await run(["not-a-batch"])).code).to.equal(EXIT.error);
+      expect((await run([idOf(beef), "--ledger", ledger.chain.deployments.ledger])).err).to.match(/both --ledger and --anchor/);
+      expect((await run([idOf(beef), "--deployments", "missing.json"])).code).to.equal(EXIT.error);
+      expect((await run([])).code).to.equal(EXIT.error);
+    });
+  });
+
+  describe("the browser bundle", function () {
+    let dir: string;
+    let bundle: string;
+    before(async function () {
+      this.timeout(60_000);
+      dir = await mkdtemp(path.join(tmpdir(), "verify-web-"));
+      const built = await buildWebBundle({ outfile: path.join(dir, "verify.js") });
+      expect(built.built).to.equal(true);
+      expect(built.gzipBytes).to.be.below(80_000);
+      bundle = await readFile(built.outfile, "utf8");
+      expect((await buildWebBundle({ outfile: built.outfile, ifMissing: true })).built).to.equal(false);
+    });
+    after(async function () {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it("reads the chain over plain JSON-RPC as it does through an ethers provider", async function () {
+      const answer = await provenance(tangerines);
+      const viaRpc = await verifyProvenance(answer, rpcReader((m, p) => ethers.provider.send(m, [...p])), { trust: trust() });
+      expect(viaRpc).to.deep.equal(await verify(answer));
+    });
+
+    it("verifies an answer where no Node global exists (no Buffer, process or require), as the Node verifier does", async function () {
+      // What a browser has, and nothing of Node's.
+      const sandbox = vm.createContext({ TextEncoder, TextDecoder, crypto: globalThis.crypto, console, setTimeout, clearTimeout, URL });
+      vm.runInContext(bundle, sandbox);
+      const api = vm.runInContext("globalThis.LedgerVerify", sandbox) as { verifyProvenance: typeof verifyProvenance; rpcReader: typeof rpcReader };
+      expect(vm.runInContext("typeof Buffer + typeof process + typeof require", sandbox)).to.equal("undefinedundefinedundefined");
+      // The page parses the answer in its own realm (canonical.ts refuses objects of another realm as not plain JSON).
+      const parse = vm.runInContext("(text) => JSON.parse(text)", sandbox) as (text: string) => Provenance;
+      for (const keys of [tangerines, stallLot]) {
+        const answer = await provenance(keys);
+        const send = (m: string, p: readonly unknown[]) => ethers.provider.send(m, [...p]);
+        const inBrowser = await api.verifyProvenance(parse(JSON.stringify(answer)), api.rpcReader(send), { trust: trust() });
+        expect(inBrowser.status, JSON.stringify(allChecks(inBrowser).filter((c) => c.check.status !== "verified"))).to.equal("verified");
+        expect(JSON.parse(JSON.stringify(inBrowser))).to.deep.equal(JSON.parse(JSON.stringify(await verify(answer))));
+        const tampered = parse(JSON.stringify(answer));
+        (tampered.timeline[0]!.document as { occurredAt: string }).occurredAt = "2020-01-01T00:00:00Z";
+        expect((await api.verifyProvenance(tampered, api.rpcReader(send), { trust: trust() })).status).to.equal("failed");
+      }
     });
   });
 });
