@@ -108,7 +108,7 @@ function trustOf(args: VerifyArgs, io: VerifyIo): Trust {
     if (args.ledger === undefined || args.anchor === undefined) throw new UsageError("give both --ledger and --anchor");
     return { ledger: getAddress(args.ledger), anchor: getAddress(args.anchor), source: "--ledger/--anchor" };
   }
-  const explicit = args.deployments ?? io.env.DEPLOYMENTS_FILE;
+  const explicit = args.deployments ?? (io.env.DEPLOYMENTS_FILE || undefined);
   const file = explicit ?? "data/deployments.json";
   const text = io.readFile(file);
   if (text === undefined) {

@@ -18,6 +18,9 @@ import type { Provenance, TimelineEntry } from "../../../ledger-api/src/query/pr
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { spawn } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import vm from "node:vm";
 import { buildWebBundle } from "../../../ledger-api/src/verify/bundle.ts";
 import { ANCHOR_VIEWS, LEDGER_EVENTS, LEDGER_VIEWS, rpcReader } from "../../../ledger-api/src/verify/chain-reader.ts";
@@ -380,6 +383,61 @@ describe("verifying a provenance answer against the chain", function () {
       expect((await run([idOf(beef), "--ledger", ledger.chain.deployments.ledger])).err).to.match(/both --ledger and --anchor/);
       expect((await run([idOf(beef), "--deployments", "missing.json"])).code).to.equal(EXIT.error);
       expect((await run([])).code).to.equal(EXIT.error);
+    });
+  });
+
+  describe("the verify script", function () {
+    let rpc: Server;
+    let rpcUrl = "";
+    let apiUrl = "";
+    before(async function () {
+      // Hardhat's in-process chain has no HTTP endpoint: a small JSON-RPC bridge to it (single and batched requests).
+      rpc = createServer((req, res) => {
+        let body = "";
+        req.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
+        req.on("end", async () => {
+          const one = async (r: { id: unknown; method: string; params?: unknown[] }) => {
+            try {
+              return { jsonrpc: "2.0", id: r.id, result: await ethers.provider.send(r.method, r.params ?? []) };
+            } catch (e) {
+              return { jsonrpc: "2.0", id: r.id, error: { code: -32000, message: (e as Error).message } };
+            }
+          };
+          const parsed = JSON.parse(body) as Parameters<typeof one>[0] | Parameters<typeof one>[0][];
+          const reply = Array.isArray(parsed) ? await Promise.all(parsed.map(one)) : await one(parsed);
+          res.setHeader("content-type", "application/json");
+          res.end(JSON.stringify(reply));
+        });
+      });
+      await new Promise<void>((resolve) => rpc.listen(0, "127.0.0.1", resolve));
+      rpcUrl = `http://127.0.0.1:${(rpc.address() as AddressInfo).port}`;
+      apiUrl = await ledger.app.listen({ port: 0, host: "127.0.0.1" });
+    });
+    after(async function () {
+      await new Promise((resolve) => rpc?.close(resolve));
+    });
+
+    function spawnVerify(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+      return new Promise((resolve) => {
+        const child = spawn(process.execPath, ["scripts/verify.ts", ...args], { env: { ...process.env, DEPLOYMENTS_FILE: "" } });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d: Buffer) => (out += d.toString("utf8")));
+        child.stderr.on("data", (d: Buffer) => (err += d.toString("utf8")));
+        child.on("close", (code) => resolve({ code, out, err }));
+      });
+    }
+
+    it("exits 0 for an honest answer and 3 for an unknown batch, run as a process over HTTP", async function () {
+      this.timeout(60_000);
+      const { ledger: l, anchor: a } = ledger.chain.deployments;
+      const link = `${apiUrl}${pathOf(tangerines)}`;
+      const ok = await spawnVerify([link, "--rpc", rpcUrl, "--ledger", l, "--anchor", a]);
+      expect(ok.code, ok.out + ok.err).to.equal(0);
+      expect(ok.out).to.match(/✓ VERIFIED/);
+      const unknown = await spawnVerify([`${apiUrl}/01/${tangerines.gtin}/10/NOPE`, "--rpc", rpcUrl, "--ledger", l, "--anchor", a]);
+      expect(unknown.code).to.equal(3);
+      expect(unknown.err).to.match(/HTTP 404/);
     });
   });
 
