@@ -13,6 +13,11 @@ export interface Config {
   readonly publicBaseUrl: string;
   /** EVM JSON-RPC endpoint; unset means `npm start` runs a local chain. */
   readonly rpcUrl: string | undefined;
+  /**
+   * The RPC endpoint shoppers' browsers verify against (the shopper page reads the chain itself, not our word). It
+   * should be a node the shopper can trust and reach, e.g. the market authority's public read-only RPC.
+   */
+  readonly publicRpcUrl: string;
   /** JSON file with the deployed contract addresses (written by scripts/deploy.ts). */
   readonly deploymentsFile: string;
   /** Private keys of the relayer (pays gas for lifecycle events) and the anchorer (commits log roots). */
@@ -77,6 +82,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     port,
     publicBaseUrl: url(env, "PUBLIC_BASE_URL", `http://${host}:${port}`) as string,
     rpcUrl: url(env, "RPC_URL", undefined),
+    publicRpcUrl: url(env, "PUBLIC_RPC_URL", env.RPC_URL || `http://127.0.0.1:${env.CHAIN_PORT || 8545}`) as string,
     deploymentsFile: path.resolve(cwd, env.DEPLOYMENTS_FILE || path.join(dataDir, "deployments.json")),
     relayerKey: key(env, "RELAYER_KEY"),
     anchorerKey: key(env, "ANCHORER_KEY"),

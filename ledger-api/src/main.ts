@@ -10,38 +10,14 @@
  * RELAYER_KEY / ANCHORER_KEY name funded accounts holding RELAYER_ROLE / ANCHORER_ROLE.
  */
 import path from "node:path";
-import { JsonRpcProvider, NonceManager, Wallet, type Provider } from "ethers";
+import { JsonRpcProvider, Wallet } from "ethers";
 import { pino } from "pino";
 import { buildApp } from "./app.ts";
-import { deployContracts, readDeployments, writeDeployments, type Deployments } from "./chain/contracts.ts";
+import { readDeployments, type Deployments } from "./chain/contracts.ts";
 import { startLocalChain, type LocalChain } from "./chain/local-chain.ts";
-import { applyGrants } from "./chain/roles.ts";
 import { loadConfig, ConfigError } from "./config.ts";
-import { demoActors, type DemoActorName } from "./demo/story.ts";
-import { demoBatchUrls, demoWallet, demoWallets, loadDemo } from "./demo/load.ts";
+import { LOCAL_KEYS, demoBatchUrls, demoWallet, ensureDemoDeployment, loadDemo } from "./demo/load.ts";
 import { openLedgerServices } from "./services.ts";
-
-/** Dev-mnemonic key indices of the local chain's operators (the demo actors use 3 and up). */
-const LOCAL_KEYS = { deployer: 0, relayer: 1, anchorer: 2 } as const;
-
-async function localDeployments(provider: Provider, file: string): Promise<Deployments> {
-  const existing = readDeployments(file);
-  if (existing && (await provider.getCode(existing.ledger)) !== "0x") return existing;
-  const deployer = new NonceManager(demoWallet(LOCAL_KEYS.deployer).connect(provider));
-  const deployments = await deployContracts(deployer, await deployer.getAddress());
-  const wallets = demoWallets();
-  await applyGrants(deployer, deployments, [
-    { account: demoWallet(LOCAL_KEYS.relayer).address, roles: ["RELAYER"] },
-    { account: demoWallet(LOCAL_KEYS.anchorer).address, roles: ["ANCHORER"] },
-    ...Object.entries(demoActors).map(([name, actor]) => ({
-      account: wallets[name as DemoActorName].address,
-      roles: actor.roles,
-      profile: actor.profile,
-    })),
-  ]);
-  writeDeployments(file, deployments);
-  return deployments;
-}
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -58,7 +34,7 @@ async function main(): Promise<void> {
 
   let deployments: Deployments;
   if (chain) {
-    deployments = await localDeployments(provider, config.deploymentsFile);
+    deployments = await ensureDemoDeployment(provider, config.deploymentsFile);
   } else {
     const found = readDeployments(config.deploymentsFile);
     if (!found) throw new ConfigError(`no deployments file at ${config.deploymentsFile}: run scripts/deploy.ts first`);

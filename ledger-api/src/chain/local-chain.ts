@@ -21,7 +21,10 @@ export interface LocalChainOptions {
   readonly port: number;
   readonly host?: string;
   readonly chainId?: number;
-  /** Seconds between blocks. Interval mining (rather than one block per transaction) lets confirmations accrue. */
+  /**
+   * Seconds between blocks (default 1). Interval mining (rather than one block per transaction) lets confirmations
+   * accrue; 0 mines a block per transaction at once, which tests use.
+   */
   readonly blockTimeSeconds?: number;
   readonly stateIntervalSeconds?: number;
   readonly accounts?: number;
@@ -70,7 +73,7 @@ export async function startLocalChain(options: LocalChainOptions): Promise<Local
     "--chain-id", String(chainId),
     "--mnemonic", DEV_MNEMONIC,
     "--accounts", String(options.accounts ?? 20),
-    "--block-time", String(options.blockTimeSeconds ?? 1),
+    ...(options.blockTimeSeconds === 0 ? [] : ["--block-time", String(options.blockTimeSeconds ?? 1)]),
     "--state", path.join(options.stateDir, "state.json"),
     "--state-interval", String(options.stateIntervalSeconds ?? 5),
     "--preserve-historical-states",

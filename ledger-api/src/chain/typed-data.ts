@@ -13,8 +13,9 @@
  *
  * A batch id is keccak256 of the GS1 Digital Link path `/01/{gtin14}/10/{lot}` with the lot NOT percent-encoded.
  */
-import { AbiCoder, keccak256, toUtf8Bytes, TypedDataEncoder } from "ethers";
+import { AbiCoder, keccak256, TypedDataEncoder } from "ethers";
 import type { TypedDataDomain, TypedDataField } from "ethers";
+import { batchIdOf as keysBatchIdOf, canonicalPath, checkLot, gs1CheckDigit } from "../gs1/keys.ts";
 
 /**
  * Event kinds; the numbering matches `LifecycleTypes.Kind` in Solidity. A const object rather than a TS `enum` so
@@ -326,35 +327,37 @@ export function headOf(eventHashes: readonly Bytes32[]): Bytes32 {
 
 export const ZERO_HASH: Bytes32 = "0x" + "00".repeat(32);
 
+// The GS1 rules live in gs1/keys.ts; these are the contract-shaped views of them (14 digits exactly, raw lot).
+
 /** The GS1 Digital Link path of a batch: `/01/{gtin14}/10/{lot}` (lot raw, not percent-encoded). */
 export function digitalLinkPath(gtin14: string, lot: string): string {
-  return `/01/${gtin14}/10/${lot}`;
+  return canonicalPath({ gtin: gtin14, lot });
 }
 
-/** The on-chain batch id: keccak256 of the UTF-8 Digital Link path. Does not validate; see {@link checkGtin14}. */
+/** The on-chain batch id: keccak256 of the UTF-8 Digital Link path. Does not validate (the contract does). */
 export function batchIdOf(gtin14: string, lot: string): Bytes32 {
-  return keccak256(toUtf8Bytes(digitalLinkPath(gtin14, lot)));
+  return keysBatchIdOf({ gtin: gtin14, lot });
 }
 
 /** The GS1 mod-10 check digit of the first 13 digits of a GTIN-14. */
 export function gtinCheckDigit(first13: string): number {
   if (!/^[0-9]{13}$/.test(first13)) throw new TypeError(`not 13 digits: ${first13}`);
-  let sum = 0;
-  for (let i = 0; i < 13; i++) sum += Number(first13[i]) * (i % 2 === 0 ? 3 : 1);
-  return (10 - (sum % 10)) % 10;
+  return gs1CheckDigit(first13);
 }
 
 /** Whether `gtin` is 14 ASCII digits with a correct check digit (the rule the contract enforces). */
 export function isValidGtin14(gtin: string): boolean {
-  return /^[0-9]{14}$/.test(gtin) && gtinCheckDigit(gtin.slice(0, 13)) === Number(gtin[13]);
+  return /^[0-9]{14}$/.test(gtin) && gs1CheckDigit(gtin.slice(0, 13)) === Number(gtin[13]);
 }
 
-/** GS1 AI encodable character set 82, 1 to 20 characters (the rule the contract enforces for AI 10). */
-const LOT = /^[!"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$/;
-
-/** Whether `lot` is a valid GS1 batch/lot number. */
+/** Whether `lot` is a valid GS1 batch/lot number: 1 to 20 characters of set 82 (the contract's AI 10 rule). */
 export function isValidLot(lot: string): boolean {
-  return LOT.test(lot);
+  try {
+    checkLot(lot);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** An ISO 3166-1 alpha-2 code as the bytes2 the contract stores, e.g. "KR" -> 0x4b52. */

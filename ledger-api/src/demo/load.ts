@@ -2,7 +2,9 @@
  * Loads the demo story through the public API, as the parties' own systems would: each step is signed by its actor
  * and submitted over HTTP with the client module. Nothing is written to the store directly.
  */
-import { HDNodeWallet } from "ethers";
+import { HDNodeWallet, NonceManager, type Provider } from "ethers";
+import { deployContracts, readDeployments, writeDeployments, type Deployments } from "../chain/contracts.ts";
+import { applyGrants } from "../chain/roles.ts";
 import { LedgerClient, signEvent } from "../client/client.ts";
 import { DEV_MNEMONIC } from "../chain/local-chain.ts";
 import { demoActors, demoBatches, demoStory, type DemoActorName } from "./story.ts";
@@ -41,4 +43,30 @@ export function demoBatchUrls(publicBaseUrl: string): { label: string; url: stri
     { label: "Australian beef (imported, customs cleared)", keys: beef },
     { label: "Namyangju spinach (RECALLED)", keys: spinach },
   ].map(({ label, keys }) => ({ label, url: formatDigitalLink(publicBaseUrl, keys) }));
+}
+
+/** Dev-mnemonic key indices of the local chain's operators (the demo actors use 3 and up). */
+export const LOCAL_KEYS = { deployer: 0, relayer: 1, anchorer: 2 } as const;
+
+/**
+ * The contracts of a local development chain: deployed by dev key 0 on first use, with the relayer, the anchorer and
+ * the demo actors granted their roles, and recorded in `file`; later calls reuse them while the chain still has them.
+ */
+export async function ensureDemoDeployment(provider: Provider, file: string): Promise<Deployments> {
+  const existing = readDeployments(file);
+  if (existing && (await provider.getCode(existing.ledger)) !== "0x") return existing;
+  const deployer = new NonceManager(demoWallet(LOCAL_KEYS.deployer).connect(provider));
+  const deployments = await deployContracts(deployer, await deployer.getAddress());
+  const wallets = demoWallets();
+  await applyGrants(deployer, deployments, [
+    { account: demoWallet(LOCAL_KEYS.relayer).address, roles: ["RELAYER"] },
+    { account: demoWallet(LOCAL_KEYS.anchorer).address, roles: ["ANCHORER"] },
+    ...Object.entries(demoActors).map(([name, actor]) => ({
+      account: wallets[name as DemoActorName].address,
+      roles: actor.roles,
+      profile: actor.profile,
+    })),
+  ]);
+  writeDeployments(file, deployments);
+  return deployments;
 }

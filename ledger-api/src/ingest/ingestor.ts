@@ -148,7 +148,10 @@ export class Ingestor {
 
     // Resubmissions of logged events get their receipts back without any further check.
     const existing = await Promise.all(prepared.map((p) => this.store.entryByKey(p.eventHash)));
-    const fresh = prepared.filter((_, i) => existing[i] === undefined);
+    // A copy of an event earlier in the same request is a resubmission too: it gets the first copy's receipt.
+    const firstOf = new Map<string, number>();
+    prepared.forEach((p, i) => firstOf.has(p.eventHash) || firstOf.set(p.eventHash, i));
+    const fresh = prepared.filter((p, i) => existing[i] === undefined && firstOf.get(p.eventHash) === i);
 
     const recovered = await this.verifier.recover(
       fresh.map((p) => ({ digest: p.eventHash, signature: p.signed.signature })),
@@ -169,9 +172,11 @@ export class Ingestor {
     const receipts = await this.admitAndAppend(fresh);
     return prepared.map((p, i) => {
       const old = existing[i];
+      const copy = firstOf.get(p.eventHash) !== i;
+      const first = receipts.get(p.eventHash);
       const receipt: Receipt = old
         ? { index: old.index, leafHash: "0x" + Buffer.from(old.leafHash).toString("hex"), prevIndex: old.prevIndex, duplicate: true }
-        : (receipts.get(p.eventHash) as Receipt);
+        : { ...(first as Receipt), duplicate: copy || (first as Receipt).duplicate };
       return { ...receipt, eventHash: p.eventHash, batchId: p.derived.batchId, kind: p.derived.kindName };
     });
   }

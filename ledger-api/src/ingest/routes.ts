@@ -1,8 +1,9 @@
 /**
  * POST /v1/events and GET /v1/events/{id}: submit signed events, follow their receipts.
  */
-import type { FastifyInstance, FastifyPluginAsync } from "fastify";
-import { Type, type Static } from "typebox";
+import type { FastifyInstance, FastifyPluginAsync, FastifySchemaValidationError } from "fastify";
+import { Type, type Static, type TSchema } from "typebox";
+import { Compile } from "typebox/compile";
 import { ApiError, ErrorBody } from "../http/errors.ts";
 import type { Store, StoredEntry } from "../store/store.ts";
 import { KIND_NAMES, type Kind } from "../chain/typed-data.ts";
@@ -80,10 +81,31 @@ export async function receiptOf(store: Store, entry: StoredEntry, anchorInterval
 export const ingestRoutes: FastifyPluginAsync<IngestRoutesOptions> = async (app: FastifyInstance, opts) => {
   const { ingestor, store, maxEventsPerRequest, anchorIntervalMs } = opts;
 
+  // A signed body is validated exactly as sent. The app's shared Ajv coerces types for query strings ("1200" ->
+  // 1200, "false" -> false, a lone object -> [object]); on a body that would accept, and log in its coerced form,
+  // a document its signer never sent. This plugin's routes validate with TypeBox, which never coerces.
+  app.setValidatorCompiler(({ schema }) => {
+    const checker = Compile(schema as TSchema);
+    const validate = (data: unknown): boolean => {
+      if (checker.Check(data)) return true;
+      // TypeBox reports errors in Ajv's shape (instancePath, message, ...), which the error handler reads.
+      validate.errors = checker.Errors(data) as unknown as FastifySchemaValidationError[];
+      return false;
+    };
+    validate.errors = [] as FastifySchemaValidationError[];
+    return validate;
+  });
+  // Events are JSON: without this, Fastify's default text/plain parser hands the route a string (400, not 415).
+  app.removeContentTypeParser("text/plain");
+
   // One event or an array of them; normalised to an array before validation so the schema stays one shape.
   app.addHook("preValidation", async (request) => {
-    if (request.routeOptions.url === "/v1/events" && request.method === "POST" && !Array.isArray(request.body)) {
-      request.body = [request.body];
+    if (request.routeOptions.url === "/v1/events" && request.method === "POST") {
+      if (!Array.isArray(request.body)) request.body = [request.body];
+      const count = (request.body as unknown[]).length;
+      if (count > maxEventsPerRequest) {
+        throw new ApiError("TOO_MANY_EVENTS", `${count} events in one request; at most ${maxEventsPerRequest} are accepted`);
+      }
     }
   });
 

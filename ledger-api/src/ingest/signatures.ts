@@ -220,10 +220,11 @@ export class SignatureVerifier {
     });
     // Never left unhandled: backend() may not be called at all.
     this.#backend.catch(() => {});
-    for (let i = 0; i < this.size; i++) this.#spawn();
-    // Registered last: a constructor that threw on bad options leaves nothing to close.
+    // Registered for beforeExit only once fully constructed: a constructor refused by the validation above must not
+    // leave a half-built verifier whose close() (called at beforeExit) would throw and fail the process's exit.
     openVerifiers.add(this);
     if (openVerifiers.size === 1) process.on("beforeExit", closeOpenVerifiers);
+    for (let i = 0; i < this.size; i++) this.#spawn();
   }
 
   /** The secp256k1 implementation the workers use, once the first one is ready; rejects if none ever is. */

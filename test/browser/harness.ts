@@ -1,0 +1,112 @@
+/**
+ * A ledger a real browser can talk to: anvil on a free port (the page verifies against its JSON-RPC, as a shopper's
+ * phone would against the authority's node), the contracts deployed with the demo roles, the API listening on a free
+ * port, the demo story loaded through the API, relayed, indexed and anchored. And Debian's Chromium driven by
+ * playwright-core, with the flags this closed network needs.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { JsonRpcProvider, Wallet } from "ethers";
+import type { FastifyInstance } from "fastify";
+import { chromium, type Browser } from "playwright-core";
+import { buildApp } from "../../ledger-api/src/app.ts";
+import { startLocalChain, type LocalChain } from "../../ledger-api/src/chain/local-chain.ts";
+import { loadConfig } from "../../ledger-api/src/config.ts";
+import { LOCAL_KEYS, demoWallet, ensureDemoDeployment, loadDemo } from "../../ledger-api/src/demo/load.ts";
+import { openLedgerServices, type LedgerServices } from "../../ledger-api/src/services.ts";
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface LiveLedger {
+  readonly baseUrl: string;
+  readonly rpcUrl: string;
+  readonly app: FastifyInstance;
+  readonly services: LedgerServices;
+  close(): Promise<void>;
+}
+
+export async function startLiveLedger(): Promise<LiveLedger> {
+  const dir = await mkdtemp(path.join(tmpdir(), "ledger-browser-"));
+  const chain: LocalChain = await startLocalChain({
+    stateDir: path.join(dir, "chain"),
+    port: await freePort(),
+    blockTimeSeconds: 0,
+  });
+  const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 100 });
+  try {
+    const port = await freePort();
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const config = loadConfig({
+      DATA_DIR: dir,
+      PORT: String(port),
+      PUBLIC_BASE_URL: baseUrl,
+      RPC_URL: chain.rpcUrl,
+      PUBLIC_RPC_URL: chain.rpcUrl,
+      CONFIRMATIONS: "0",
+      ANCHOR_EVERY: "10000",
+      ANCHOR_INTERVAL_MS: "600000",
+    });
+    const deployments = await ensureDemoDeployment(provider, config.deploymentsFile);
+    const services = await openLedgerServices({
+      config,
+      provider,
+      deployments,
+      relayer: new Wallet(demoWallet(LOCAL_KEYS.relayer).privateKey, provider),
+      anchorer: new Wallet(demoWallet(LOCAL_KEYS.anchorer).privateKey, provider),
+    });
+    const app = await buildApp(services);
+    await app.listen({ host: "127.0.0.1", port });
+    await loadDemo(baseUrl);
+    // Relay everything (each pass sends what is ready and settles what was sent), then anchor and index.
+    for (let i = 0; i < 12 && ((await services.store.relayRows("pending")).length > 0 || (await services.store.relayRows("sent")).length > 0); i++) {
+      await services.syncOnce();
+    }
+    await services.anchorer.anchorNow();
+    await services.indexer.syncOnce();
+    return {
+      baseUrl,
+      rpcUrl: chain.rpcUrl,
+      app,
+      services,
+      async close() {
+        await app.close();
+        await services.close();
+        provider.destroy();
+        await chain.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    provider.destroy();
+    await chain.stop();
+    throw err;
+  }
+}
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--disable-quic",
+    ],
+  });
+}
