@@ -39,6 +39,11 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
   });
   await app.register(logRoutes, { store });
   await app.register(chainRoutes, { store, deployments: services.deployments });
-  await app.register(queryRoutes, { store, deployments: services.deployments, publicBaseUrl: config.publicBaseUrl });
+  await app.register(queryRoutes, {
+    store,
+    deployments: services.deployments,
+    publicBaseUrl: config.publicBaseUrl,
+    publicRpcUrl: config.publicRpcUrl,
+  });
   return app;
 }

@@ -7,7 +7,7 @@
  */
 import { Type, type Static, type TSchema } from "typebox";
 import { Actor as ActorSchema, actorView, type Actor } from "../chain/routes.ts";
-import { Kind, KIND_NAMES } from "../chain/typed-data.ts";
+import { Kind, KIND_NAMES, ZERO_HASH } from "../chain/typed-data.ts";
 import { formatDigitalLink, parseBatchRef, parseDigitalLink, batchRefFromQuery, type BatchRef } from "../gs1/digital-link.ts";
 import { Gs1Error } from "../gs1/keys.ts";
 import { ApiError } from "../http/errors.ts";
@@ -179,7 +179,8 @@ export async function batchState(store: Store, batchId: string, entries?: readon
     imported,
     customsCleared: false,
     offerTo: undefined,
-    head: "0x" + "00".repeat(32),
+    // No event of it is on chain yet: its hash chain is still at its start.
+    head: ZERO_HASH,
     onChain: false,
     createdBlock: null,
     createdTx: null,
@@ -235,10 +236,6 @@ async function recallSource(store: Store, source: string, actorOf: (address: str
     eventHash: event?.eventHash ?? null,
     by: event ? await actorOf(event.actor) : null,
   };
-}
-
-export function statusOf(state: BatchState): Static<typeof BatchStatusView> {
-  return state.status;
 }
 
 export function quantityOf(value: bigint, unit: string): QuantityView {

@@ -16,7 +16,7 @@
  */
 import { Type, type Static, type TSchema } from "typebox";
 import type { Deployments } from "../chain/contracts.ts";
-import { headOf, KIND_NAMES, ledgerDomain, TYPES, ZERO_HASH } from "../chain/typed-data.ts";
+import { headOf, KIND_NAMES, ledgerDomain, TYPES } from "../chain/typed-data.ts";
 import { Anchor, anchorView, InclusionProof, proofFor } from "../log/routes.ts";
 import type { AnchorRow, BatchEventRow, LifecycleEventRow, LineageEdge, StoredEntry } from "../store/store.ts";
 import {
@@ -166,6 +166,7 @@ const FieldList = Type.Array(Type.Object({ name: Type.String(), type: Type.Strin
 export const ChainInfo = Type.Object(
   {
     chainId: Type.Integer(),
+    rpcUrl: Type.String({ description: "a JSON-RPC endpoint of the chain to verify against (PUBLIC_RPC_URL)" }),
     ledger: Type.String(),
     anchor: Type.String(),
     domain: Type.Object({
@@ -217,6 +218,8 @@ export type Provenance = Static<typeof Provenance>;
 
 export interface ProvenanceContext extends QueryContext {
   readonly deployments: Deployments;
+  /** The chain endpoint shoppers' browsers and the verify CLI check proofs against (config.publicRpcUrl). */
+  readonly publicRpcUrl: string;
 }
 
 type ActorOf = (address: string) => Promise<Actor>;
@@ -271,12 +274,17 @@ export async function provenanceOf(ctx: ProvenanceContext, ref: BatchRef): Promi
     batch,
     lineage: { parents, children },
     timeline,
-    chain: chainInfo(ctx.deployments, latest),
+    chain: chainInfo(ctx, latest),
     completeness: completenessOf(state, own, chainEvents, timeline),
   };
 }
 
-async function batchView(ctx: ProvenanceContext, state: BatchState, own: readonly StoredEntry[], actorOf: ActorOf) {
+async function batchView(
+  ctx: ProvenanceContext,
+  state: BatchState,
+  own: readonly StoredEntry[],
+  actorOf: ActorOf,
+): Promise<Static<typeof BatchView>> {
   const { store } = ctx;
   const [origins, registrant, custodian, offeredTo, recall] = await Promise.all([
     originsOf(ctx, state.batchId, own, actorOf),
@@ -361,8 +369,8 @@ async function lineageLink(ctx: ProvenanceContext, edge: LineageEdge, other: str
     lot: batch?.lot ?? null,
     link: linkOf(ctx.publicBaseUrl, batch?.gtin, batch?.lot).link,
     quantity: quantityOf(edge.quantity, batch?.unit ?? ""),
-    // The index files a Split under the parent and a Merge under the merged child.
-    kind: event?.kind === "Merged" || (event === undefined && edge.child !== other) ? "Merged" : "Split",
+    // Lineage edges come only from indexed Split and Merged events, so the event is always there.
+    kind: event?.kind === "Merged" ? "Merged" : "Split",
     eventHash: edge.eventHash,
     blockNumber: edge.blockNumber,
   };
@@ -433,10 +441,12 @@ async function chainRecord(
   };
 }
 
-function chainInfo(deployments: Deployments, latest: AnchorRow | undefined): Static<typeof ChainInfo> {
+function chainInfo(ctx: ProvenanceContext, latest: AnchorRow | undefined): Static<typeof ChainInfo> {
+  const { deployments } = ctx;
   const domain = ledgerDomain(BigInt(deployments.chainId), deployments.ledger);
   return {
     chainId: deployments.chainId,
+    rpcUrl: ctx.publicRpcUrl,
     ledger: deployments.ledger,
     anchor: deployments.anchor,
     domain: {
@@ -463,7 +473,7 @@ function completenessOf(
   });
   const logged = new Set(timeline.map((t) => t.eventHash));
   const chainEventHashes = chainEvents.map((e) => e.eventHash);
-  const recomputedHead = chainEventHashes.length === 0 ? ZERO_HASH : headOf(chainEventHashes);
+  const recomputedHead = headOf(chainEventHashes);
   const notInLog = chainEventHashes.filter((h) => !logged.has(h));
   const head = state.onChain ? state.head : null;
   return {

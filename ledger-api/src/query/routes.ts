@@ -21,6 +21,7 @@ export interface QueryRoutesOptions {
   readonly store: Store;
   readonly deployments: Deployments;
   readonly publicBaseUrl: string;
+  readonly publicRpcUrl: string;
 }
 
 const IdParam = Type.Object({
@@ -56,7 +57,12 @@ const TRACE_DESCRIPTION =
   "that inherit it and who holds them.";
 
 export const queryRoutes: FastifyPluginAsync<QueryRoutesOptions> = async (app, opts) => {
-  const ctx = { store: opts.store, deployments: opts.deployments, publicBaseUrl: opts.publicBaseUrl };
+  const ctx = {
+    store: opts.store,
+    deployments: opts.deployments,
+    publicBaseUrl: opts.publicBaseUrl,
+    publicRpcUrl: opts.publicRpcUrl,
+  };
 
   app.get(
     "/v1/batches/:id/provenance",

@@ -187,6 +187,7 @@ describe("provenance and trace of a batch", function () {
       const a = await provenance(tangerines);
       expect(a.chain).to.include({ chainId: ledger.chain.deployments.chainId, ledger: ledger.chain.deployments.ledger });
       expect(a.chain.domain.verifyingContract).to.equal(ledger.chain.deployments.ledger);
+      expect(a.chain.rpcUrl).to.equal(ledger.services.config.publicRpcUrl);
       for (const t of a.timeline) {
         const types = a.chain.types[t.primaryType] as Record<string, { name: string; type: string }[]>;
         const values = t.values as Record<string, unknown>;
