@@ -30,7 +30,8 @@ async function main(): Promise<void> {
     chain = await startLocalChain({ stateDir: path.join(config.dataDir, "chain"), port: Number(process.env.CHAIN_PORT ?? 8545) });
     rpcUrl = chain.rpcUrl;
   }
-  const provider = new JsonRpcProvider(rpcUrl, undefined, { pollingInterval: 500 });
+  // No response cache: the indexer must see the block a grant or relay was just mined in, not a 250 ms old head.
+  const provider = new JsonRpcProvider(rpcUrl, undefined, { pollingInterval: 500, cacheTimeout: -1 });
 
   let deployments: Deployments;
   if (chain) {

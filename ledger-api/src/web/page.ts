@@ -4,7 +4,8 @@
  * a cheap phone on a market's mobile signal, and every fact is in the HTML, so it reads without JavaScript.
  *
  * Trust: the page never says a fact is verified. Each fact carries a badge that starts as "checking…"; a small inline
- * script loads the verifier bundle (/assets/verify.js), fetches the provenance answer as JSON from the same URL,
+ * script loads the verifier bundle (/assets/verify.js, built from verify/browser.ts: `LedgerVerify.verifyProvenance(answer,
+ * LedgerVerify.rpcReader(LedgerVerify.httpRpc(rpcUrl)), { batchId })`), fetches the provenance answer as JSON from the same URL,
  * checks it against the chain's JSON-RPC endpoint from the phone itself, and sets each badge from the verifier's
  * result for that fact's log entry (matched by log index and event hash). If the bundle fails to load, throws, or
  * the chain cannot be reached, badges say "could not verify" and the summary says so; nothing turns green unless the
@@ -54,6 +55,11 @@ export interface ShopperPageOptions extends PageFrame {
   readonly verifierUrl: string;
   /** The chain's JSON-RPC endpoint, as the shopper's phone reaches it. */
   readonly rpcUrl: string;
+  /**
+   * The contracts the verifier pins (its trust root): this server's configured deployment, delivered in the page
+   * rather than taken from the JSON answer. Without a pin the verifier can at best say "pending".
+   */
+  readonly trust: { readonly chainId: number; readonly ledger: string; readonly anchor: string };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -144,12 +150,12 @@ const CLIENT_SCRIPT = `(function () {
     settled = true;
     var timeline = answer.timeline || [];
     var byIndex = {};
-    var events = result.events || [];
+    // verify.ts names per-entry results \`entries\` (each with its log index and eventHash); \`events\` is accepted too.
+    var events = result.entries || result.events || [];
     events.forEach(function (e, pos) {
       // e.index is the entry's log index; fall back to its position in the timeline if it is not one.
-      var known = timeline.some(function (t) { return t.index === e.index; });
-      var entry = known ? timeline.filter(function (t) { return t.index === e.index; })[0] : timeline[pos];
-      if (entry) byIndex[entry.index] = { event: e, hash: entry.eventHash };
+      var entry = timeline.filter(function (t) { return t.index === e.index; })[0] || timeline[pos];
+      if (entry) byIndex[entry.index] = { event: e, hash: e.eventHash || entry.eventHash };
     });
     all(".badge[data-index]").forEach(function (b) {
       var hit = byIndex[b.getAttribute("data-index")];
@@ -158,23 +164,31 @@ const CLIENT_SCRIPT = `(function () {
       var st = stateOf(hit.event.status);
       setBadge(b, st, st === "failed" ? reasonOf(hit.event.checks) : "");
     });
-    var batchChecks = (result.batch && result.batch.checks) || [];
+    var batchChecks = Array.isArray(result.batch) ? result.batch : (result.batch && result.batch.checks) || [];
     var batchState = batchChecks.some(function (c) { return isFailed(c.status); }) ? "failed"
-      : batchChecks.length > 0 && batchChecks.every(function (c) { return c.status === "verified" || c.status === "pass" || c.status === "ok" || c.status === true; }) ? "verified"
-      : result.status === "failed" ? "failed" : stateOf(result.status) === "verified" ? "verified" : "pending";
+      : batchChecks.some(function (c) { return c.status === "pending"; }) ? "pending"
+      : batchChecks.length > 0 ? "verified" : stateOf(result.status);
     all(".badge[data-scope=batch]").forEach(function (b) {
       setBadge(b, batchState, batchState === "failed" ? reasonOf(batchChecks) : "");
     });
     setSummary(stateOf(result.status));
   }
+  function readerFor(LV) {
+    if (typeof LV.rpcReader === "function" && typeof LV.httpRpc === "function") return LV.rpcReader(LV.httpRpc(cfg.rpcUrl));
+    if (typeof LV.providerReader === "function" && typeof LV.JsonRpcProvider === "function") {
+      return LV.providerReader(new LV.JsonRpcProvider(cfg.rpcUrl));
+    }
+    throw new Error("the verifier bundle offers no chain reader");
+  }
   function run() {
     var LV = globalThis.LedgerVerify;
     if (!LV || typeof LV.verifyProvenance !== "function") throw new Error("the verifier bundle defines no LedgerVerify.verifyProvenance");
+    var reader = readerFor(LV);
     return fetch(cfg.answerUrl, { headers: { Accept: "application/json" }, cache: "no-store" })
       .then(function (r) { if (!r.ok) throw new Error("answer: HTTP " + r.status); return r.json(); })
       .then(function (answer) {
-        var reader = LV.providerReader(new LV.JsonRpcProvider(cfg.rpcUrl));
-        return Promise.resolve(LV.verifyProvenance(answer, reader)).then(function (result) { apply(answer, result); });
+        // The answer must be about the batch this page shows (the verifier checks it names cfg.batchId).
+        return Promise.resolve(LV.verifyProvenance(answer, reader, { batchId: cfg.batchId, trust: cfg.trust })).then(function (result) { apply(answer, result); });
       });
   }
   all(".badge").forEach(function (b) { setBadge(b, "checking", ""); });
@@ -505,6 +519,8 @@ ${observed.length === 0 ? "" : card("cold-chain", t.coldChain, observed.map((e) 
 
   const config = {
     answerUrl: opts.answerUrl,
+    batchId: batch.batchId,
+    trust: opts.trust,
     verifierUrl: opts.verifierUrl,
     rpcUrl: opts.rpcUrl,
     timeoutMs: VERIFY_TIMEOUT_MS,

@@ -354,6 +354,7 @@ export const resolverRoutes: FastifyPluginAsync<ResolverOptions> = async (app, o
       answerUrl: link.path,
       verifierUrl: "/assets/verify.js",
       rpcUrl,
+      trust: { chainId: opts.deployments.chainId, ledger: opts.deployments.ledger, anchor: opts.deployments.anchor },
     });
     return sendPage(reply.header("Cache-Control", CACHE_CONTROL), 200, frame, page);
   }
