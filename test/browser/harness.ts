@@ -47,7 +47,8 @@ export async function startLiveLedger(): Promise<LiveLedger> {
     // `npm test` runs with --coverage, whose instrumented contracts exceed the 24 KiB limit.
     disableCodeSizeLimit: true,
   });
-  const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 100 });
+  // No response cache (as main.ts): the indexer must see the block the role grants were just mined in.
+  const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 100, cacheTimeout: -1 });
   try {
     const port = await freePort();
     const baseUrl = `http://127.0.0.1:${port}`;
