@@ -58,8 +58,9 @@ async function main(): Promise<void> {
       error: (obj, msg) => chainLog.error(obj, msg),
     },
   });
-  // The shopper page's in-browser verifier (/assets/verify.js), built once from ledger-api/src/verify.
-  await buildWebBundle({ ifMissing: true });
+  // The shopper page's in-browser verifier (/assets/verify.js), rebuilt from ledger-api/src/verify at each start
+  // (esbuild takes well under a second) so it never lags the code.
+  await buildWebBundle();
   const app = await buildApp(services, { logger: log });
   await services.startWorkers();
   await app.listen({ host: config.host, port: config.port });
