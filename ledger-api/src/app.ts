@@ -12,6 +12,8 @@ import { ingestRoutes } from "./ingest/routes.ts";
 import { logRoutes } from "./log/routes.ts";
 import { queryRoutes } from "./query/routes.ts";
 import type { LedgerServices } from "./services.ts";
+import { labelRoutes } from "./web/labels.ts";
+import { resolverRoutes } from "./web/resolver.ts";
 
 const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
@@ -45,5 +47,13 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
     publicBaseUrl: config.publicBaseUrl,
     publicRpcUrl: config.publicRpcUrl,
   });
+  const web = {
+    store,
+    deployments: services.deployments,
+    publicBaseUrl: config.publicBaseUrl,
+    publicRpcUrl: config.publicRpcUrl,
+  };
+  await app.register(labelRoutes, web);
+  await app.register(resolverRoutes, web);
   return app;
 }

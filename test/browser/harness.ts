@@ -44,6 +44,8 @@ export async function startLiveLedger(): Promise<LiveLedger> {
     stateDir: path.join(dir, "chain"),
     port: await freePort(),
     blockTimeSeconds: 0,
+    // `npm test` runs with --coverage, whose instrumented contracts exceed the 24 KiB limit.
+    disableCodeSizeLimit: true,
   });
   const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 100 });
   try {
@@ -69,6 +71,9 @@ export async function startLiveLedger(): Promise<LiveLedger> {
     });
     const app = await buildApp(services);
     await app.listen({ host: "127.0.0.1", port });
+    // The ingest rules read roles from the chain index: index the deployment's grants before the first event, or
+    // a loaded machine races the indexer's poll and the demo is refused (SIGNER_LACKS_ROLE).
+    await services.indexer.syncOnce();
     await loadDemo(baseUrl);
     // Relay everything (each pass sends what is ready and settles what was sent), then anchor and index.
     for (let i = 0; i < 12 && ((await services.store.relayRows("pending")).length > 0 || (await services.store.relayRows("sent")).length > 0); i++) {

@@ -28,6 +28,11 @@ export interface LocalChainOptions {
   readonly blockTimeSeconds?: number;
   readonly stateIntervalSeconds?: number;
   readonly accounts?: number;
+  /**
+   * Lifts the EIP-170 contract size limit. Only for tests: `hardhat test --coverage` deploys instrumented bytecode
+   * larger than 24 KiB, which a real chain (and anvil by default) refuses.
+   */
+  readonly disableCodeSizeLimit?: boolean;
 }
 
 export interface LocalChain {
@@ -78,6 +83,7 @@ export async function startLocalChain(options: LocalChainOptions): Promise<Local
     "--state-interval", String(options.stateIntervalSeconds ?? 5),
     "--preserve-historical-states",
     "--silent",
+    ...(options.disableCodeSizeLimit ? ["--disable-code-size-limit"] : []),
   ];
   const child = spawn(anvilBinary(), args, { stdio: ["ignore", "inherit", "inherit"] });
   const rpcUrl = `http://${host}:${options.port}`;

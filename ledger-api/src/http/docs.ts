@@ -27,6 +27,8 @@ async function docs(app: FastifyInstance, opts: DocsOptions): Promise<void> {
       tags: [
         { name: "ingest", description: "Submit signed events" },
         { name: "provenance", description: "Where does this batch come from?" },
+        { name: "resolver", description: "GS1 Digital Link resolver: what a batch's QR code opens" },
+        { name: "labels", description: "QR codes and printable labels for producers" },
         { name: "log", description: "The append-only Merkle log and its anchors" },
         { name: "actors", description: "Who is behind an address" },
         { name: "ops", description: "Health and metrics" },
