@@ -41,6 +41,7 @@ import {
   sleep,
   systemClock,
 } from "./transactions.ts";
+import { PollLoop } from "./poll-loop.ts";
 import type { ChainLogger, Clock, ContractRef } from "./transactions.ts";
 
 export interface AnchorerOptions {
@@ -124,9 +125,7 @@ export class Anchorer {
 
   private head: ChainHead = { size: 0, root: hex(EMPTY_ROOT), anchorIndex: undefined, blockNumber: undefined };
   /** Serializes passes: the loop, anchorNow() and tick() never interleave. */
-  private tail: Promise<unknown> = Promise.resolve();
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private readonly loop: PollLoop;
   private from: string | undefined;
 
   constructor(options: AnchorerOptions) {
@@ -139,6 +138,7 @@ export class Anchorer {
     this.contract = new Contract(this.address, this.iface, this.provider);
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
+    this.loop = new PollLoop("anchorer", () => this.tick(), this.opts.pollMs, this.logger);
   }
 
   /**
@@ -147,23 +147,19 @@ export class Anchorer {
    * the chain's latest anchor is not a root of this log.
    */
   async start(): Promise<void> {
-    if (this.running) return;
+    if (this.loop.running) return;
     const role = (await this.contract.getFunction("ANCHORER_ROLE")()) as string;
     const from = await this.sender();
     if (!((await this.contract.getFunction("hasRole")(role, from)) as boolean)) {
       throw new Error(`anchorer account ${from} lacks ANCHORER_ROLE on ${this.address}`);
     }
-    await this.serialize(() => this.reconcile());
-    this.running = true;
-    this.schedule();
+    await this.loop.serialize(() => this.reconcile());
+    this.loop.start();
   }
 
   /** Stops the loop and waits for the running pass. A 'sent' intent stays stored for the next start. */
-  async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.tail.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /**
@@ -172,7 +168,7 @@ export class Anchorer {
    * Returns the intent in flight after the pass, if any.
    */
   tick(options: { force?: boolean } = {}): Promise<AnchorIntent | undefined> {
-    return this.serialize(() => this.pass(options.force ?? false));
+    return this.loop.serialize(() => this.pass(options.force ?? false));
   }
 
   /**
@@ -207,7 +203,7 @@ export class Anchorer {
       lagEntries: logSize - anchoredSize,
       lagMs,
       pending: await this.store.openAnchorIntent(),
-      running: this.running,
+      running: this.loop.running,
     };
   }
 
@@ -221,23 +217,6 @@ export class Anchorer {
 
   // ---------------------------------------------------------------------------------------------------------------
 
-  private schedule(): void {
-    if (!this.running) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.tick()
-        .catch((e: unknown) => this.logger.error({ err: e }, "anchorer pass failed; retrying"))
-        .finally(() => this.schedule());
-    }, this.opts.pollMs);
-    // The loop alone must not keep the process alive: stop() is the orderly exit, a crash needs no cleanup.
-    this.timer.unref();
-  }
-
-  private serialize<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(fn, fn);
-    this.tail = run.catch(() => undefined);
-    return run;
-  }
 
   private async sender(): Promise<string> {
     this.from ??= (await this.signer.getAddress()).toLowerCase();

@@ -37,6 +37,7 @@ import type { Log, Provider, Signer } from "ethers";
 import { decodeEntry } from "../log/entry.ts";
 import type { RelayRecord, RelayStore } from "../store/chain-writers.ts";
 import type { LogStore } from "../store/store.ts";
+import { PollLoop } from "./poll-loop.ts";
 import { RelayBodyError, decodeRelayBody } from "./relay-body.ts";
 import { Kind, batchIdOf, eventHash, ledgerDomain } from "./typed-data.ts";
 import type { EventValues, ValuesOf } from "./typed-data.ts";
@@ -161,9 +162,7 @@ export class Relay {
   private domain: TypedDataDomain | undefined;
   private from: string | undefined;
   private readonly prepared = new Map<number, Prepared>();
-  private tail: Promise<unknown> = Promise.resolve();
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private readonly loop: PollLoop;
 
   constructor(options: RelayOptions) {
     this.store = options.store;
@@ -177,6 +176,7 @@ export class Relay {
     this.confirmations = posInt("confirmations", options.confirmations, 1);
     this.maxInFlight = posInt("maxInFlight", options.maxInFlight ?? 16, 1);
     this.pollMs = posInt("pollMs", options.pollMs ?? 500, 1);
+    this.loop = new PollLoop("relay", () => this.syncOnce(), this.pollMs, this.logger);
     this.ingestBatch = posInt("ingestBatch", options.ingestBatch ?? 500, 1);
     this.fromBlock = posInt("fromBlock", options.fromBlock ?? 0, 0);
   }
@@ -186,29 +186,25 @@ export class Relay {
    * passes in the background. Rejects without starting if the signer lacks RELAYER_ROLE.
    */
   async start(): Promise<void> {
-    if (this.running) return;
+    if (this.loop.running) return;
     await this.init();
     const from = await this.sender();
     const role = (await this.contract.getFunction("RELAYER_ROLE")()) as string;
     if (!((await this.contract.getFunction("hasRole")(role, from)) as boolean)) {
       throw new Error(`relay account ${from} lacks RELAYER_ROLE on ${this.address}`);
     }
-    await this.serialize(() => this.settleSent());
-    this.running = true;
-    this.schedule();
+    await this.loop.serialize(() => this.settleSent());
+    this.loop.start();
   }
 
   /** Stops the loop and waits for the running pass. Rows in flight stay 'sent' for the next start to settle. */
-  async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.tail.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One pass: settle what is in flight, ingest new log entries, send what may be sent. */
   syncOnce(): Promise<RelayPass> {
-    return this.serialize(async () => {
+    return this.loop.serialize(async () => {
       await this.init();
       const settled = await this.settleSent();
       const ingested = await this.ingest();
@@ -229,22 +225,6 @@ export class Relay {
 
   // ---------------------------------------------------------------------------------------------------------------
 
-  private schedule(): void {
-    if (!this.running) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.syncOnce()
-        .catch((e: unknown) => this.logger.error({ err: e }, "relay pass failed; retrying"))
-        .finally(() => this.schedule());
-    }, this.pollMs);
-    this.timer.unref();
-  }
-
-  private serialize<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(fn, fn);
-    this.tail = run.catch(() => undefined);
-    return run;
-  }
 
   private async init(): Promise<void> {
     if (this.domain !== undefined) return;

@@ -7,7 +7,8 @@
  * Reads go to the read-only connection and see the last committed state; every transition is a compare-and-set on
  * the status column, checked by the number of rows changed.
  */
-import type { DatabaseSync, SQLOutputValue, StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { int, optInt, optStr, str, type Row } from "./sqlite-rows.ts";
 import { AnchorIntentOpenError, ChainWriterStateError } from "./chain-writers.ts";
 import type {
   AnchorIntent,
@@ -24,32 +25,8 @@ import type {
 } from "./chain-writers.ts";
 import { StoreCorruptError } from "./store.ts";
 
-type Row = Record<string, SQLOutputValue>;
-
 /** Runs `fn` as one write transaction on the writer connection, after every earlier write transaction. */
 export type WriteTx = <T>(fn: () => T) => Promise<T>;
-
-function int(row: Row, col: string): number {
-  const v = row[col];
-  if (typeof v !== "number") throw new StoreCorruptError(`column ${col}: expected integer, got ${typeof v}`);
-  return v;
-}
-
-function optInt(row: Row, col: string): number | undefined {
-  const v = row[col];
-  return v === null || v === undefined ? undefined : int(row, col);
-}
-
-function str(row: Row, col: string): string {
-  const v = row[col];
-  if (typeof v !== "string") throw new StoreCorruptError(`column ${col}: expected text, got ${typeof v}`);
-  return v;
-}
-
-function optStr(row: Row, col: string): string | undefined {
-  const v = row[col];
-  return v === null || v === undefined ? undefined : str(row, col);
-}
 
 const INTENT_COLUMNS =
   "id, size, root, previous_size, previous_root, nonce, raw_tx, tx_hash, status, block_number, failure, created_at, updated_at";

@@ -3,7 +3,8 @@
  * connection. SqliteStore (sqlite.ts) owns the connections and transactions and delegates here: `apply` and `reset`
  * run on the writer inside a write transaction, every other method on the read-only connection.
  */
-import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from "node:sqlite";
+import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import { big, bool, int, optStr, str, type Row } from "./sqlite-rows.ts";
 import { nextHead, ZERO_HASH } from "../chain/typed-data.ts";
 import { IndexCursorConflictError, StoreCorruptError } from "./store.ts";
 import type {
@@ -23,36 +24,9 @@ import type {
   TraceOptions,
 } from "./store.ts";
 
-type Row = Record<string, SQLOutputValue>;
-
 /** Trace defaults: lineage is at most MAX_ANCESTRY (32) deep on chain, so 64 only stops a corrupt cycle. */
 const DEFAULT_MAX_DEPTH = 64;
 const DEFAULT_TRACE_LIMIT = 1000;
-
-function int(row: Row, col: string): number {
-  const v = row[col];
-  if (typeof v !== "number") throw new StoreCorruptError(`index column ${col}: expected integer, got ${typeof v}`);
-  return v;
-}
-
-function str(row: Row, col: string): string {
-  const v = row[col];
-  if (typeof v !== "string") throw new StoreCorruptError(`index column ${col}: expected text, got ${typeof v}`);
-  return v;
-}
-
-function optStr(row: Row, col: string): string | undefined {
-  const v = row[col];
-  return v === null || v === undefined ? undefined : str(row, col);
-}
-
-function bool(row: Row, col: string): boolean {
-  return int(row, col) !== 0;
-}
-
-function big(row: Row, col: string): bigint {
-  return BigInt(str(row, col));
-}
 
 const lower = (hex: string): string => hex.toLowerCase();
 const flag = (b: boolean): number => (b ? 1 : 0);

@@ -23,7 +23,8 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import type { SQLOutputValue, StatementSync } from "node:sqlite";
+import type { StatementSync } from "node:sqlite";
+import { blob, int, optInt, str, type Row } from "./sqlite-rows.ts";
 import { Frontier } from "../log/frontier.ts";
 import type { Hash, NodeRef } from "../log/hash.ts";
 import { bytesToHex } from "../log/hash.ts";
@@ -67,31 +68,6 @@ export interface SqliteStoreOptions {
   readonly migrations?: readonly Migration[];
   /** How long a statement waits for a lock held by another connection (checkpointing reader/writer). */
   readonly busyTimeoutMs?: number;
-}
-
-type Row = Record<string, SQLOutputValue>;
-
-function int(row: Row, col: string): number {
-  const v = row[col];
-  if (typeof v !== "number") throw new StoreCorruptError(`column ${col}: expected integer, got ${typeof v}`);
-  return v;
-}
-
-function optInt(row: Row | undefined, col: string): number | undefined {
-  const v = row?.[col];
-  return v === null || v === undefined ? undefined : int(row as Row, col);
-}
-
-function str(row: Row, col: string): string {
-  const v = row[col];
-  if (typeof v !== "string") throw new StoreCorruptError(`column ${col}: expected text, got ${typeof v}`);
-  return v;
-}
-
-function blob(row: Row, col: string): Uint8Array {
-  const v = row[col];
-  if (!(v instanceof Uint8Array)) throw new StoreCorruptError(`column ${col}: expected blob, got ${typeof v}`);
-  return v;
 }
 
 const ENTRY_COLUMNS = "idx, key, batch_id, kind, prev_idx, leaf_hash, entry, body, received_at";
