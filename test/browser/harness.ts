@@ -76,8 +76,15 @@ export async function startLiveLedger(): Promise<LiveLedger> {
     // a loaded machine races the indexer's poll and the demo is refused (SIGNER_LACKS_ROLE).
     await services.indexer.syncOnce();
     await loadDemo(baseUrl);
-    // Relay everything (each pass sends what is ready and settles what was sent), then anchor and index.
-    for (let i = 0; i < 12 && ((await services.store.relayRows("pending")).length > 0 || (await services.store.relayRows("sent")).length > 0); i++) {
+    // Relay everything (each pass ingests new entries, sends what is ready and settles what was sent), then anchor
+    // and index. Done when the relay has looked at every entry and has nothing pending or in flight.
+    const { store } = services;
+    const unsettled = async () =>
+      (await store.relayCursor()) < (await store.size()) ||
+      (await store.relayRows("pending")).length > 0 ||
+      (await store.relayRows("sent")).length > 0;
+    for (let pass = 0; await unsettled(); pass++) {
+      if (pass === 40) throw new Error("the demo story did not settle on chain in 40 relay passes");
       await services.syncOnce();
     }
     await services.anchorer.anchorNow();

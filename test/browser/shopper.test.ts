@@ -1,0 +1,160 @@
+/**
+ * What a shopper's phone shows, in a real browser: Debian's Chromium (playwright-core) opens the Digital Link URL of
+ * a demo batch, in Korean, Chinese and English; the page verifies the story itself, in the browser, against the
+ * chain's JSON-RPC (anvil), and says so. A tampered answer, served by a test double standing in for the API, must
+ * show "not verified". Screenshots go to test-artifacts/browser/.
+ */
+import { mkdir } from "node:fs/promises";
+import { expect } from "chai";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { demoBatches } from "../../ledger-api/src/demo/story.ts";
+import { formatDigitalLink } from "../../ledger-api/src/gs1/digital-link.ts";
+import { buildWebBundle } from "../../ledger-api/src/verify/bundle.ts";
+import { launchChromium, startLiveLedger, type LiveLedger } from "./harness.ts";
+
+const SHOTS = "test-artifacts/browser";
+
+const LANGUAGES = [
+  { lang: "ko", acceptLanguage: "ko-KR,ko;q=0.9,en;q=0.5", verified: "검증" },
+  { lang: "zh", acceptLanguage: "zh-CN,zh;q=0.9", verified: "验证" },
+  { lang: "en", acceptLanguage: "en-US,en;q=0.9", verified: "erified" },
+] as const;
+
+describe("the shopper page in a browser", function () {
+  this.timeout(180_000);
+  let live: LiveLedger;
+  let browser: Browser;
+
+  before(async function () {
+    await buildWebBundle();
+    live = await startLiveLedger();
+    browser = await launchChromium();
+    await mkdir(SHOTS, { recursive: true });
+  });
+  after(async function () {
+    await browser?.close();
+    await live?.close();
+  });
+
+  async function open(acceptLanguage: string, keys: { gtin: string; lot: string }): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext({
+      locale: acceptLanguage.split(",")[0],
+      extraHTTPHeaders: { "Accept-Language": acceptLanguage },
+      viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+    });
+    const page = await context.newPage();
+    await page.goto(formatDigitalLink(live.baseUrl, keys));
+    return { context, page };
+  }
+
+  async function settled(page: Page): Promise<string> {
+    const summary = page.getByTestId("summary");
+    // A locator, not waitForFunction: the page's CSP forbids the eval that a string predicate needs.
+    await page.locator('[data-testid="summary"]:not([data-state="checking"])').waitFor({ timeout: 60_000 });
+    return (await summary.getAttribute("data-state")) ?? "";
+  }
+
+  for (const { lang, acceptLanguage, verified } of LANGUAGES) {
+    it(`shows the farm lot's story, verified in the browser, in ${lang}`, async function () {
+      const { context, page } = await open(acceptLanguage, demoBatches.tangerines);
+      try {
+        expect(await page.getAttribute("html", "lang")).to.match(new RegExp(`^${lang}`));
+        const text = (await page.textContent("body")) ?? "";
+        for (const fact of ["Jeju Hallabong tangerines", "Jeju Hallabong Cooperative", "Garak Wholesale Market Co.", "Imidacloprid", "Chlorpyrifos"]) {
+          expect(text, fact).to.include(fact);
+        }
+        expect(await page.locator('[data-phi="respected"]').count()).to.be.greaterThan(0);
+        const state = await settled(page);
+        expect(state, await page.getByTestId("summary").innerText()).to.equal("verified");
+        expect(await page.getByTestId("summary").innerText()).to.include(verified);
+        const states = await page.$$eval(".badge[data-index]", (els) => els.map((e) => e.getAttribute("data-state")));
+        expect(states.length).to.be.greaterThan(3);
+        expect(new Set(states)).to.deep.equal(new Set(["verified"]));
+        await page.screenshot({ path: `${SHOTS}/farm-lot-${lang}.png`, fullPage: true });
+      } finally {
+        await context.close();
+      }
+    });
+  }
+
+  it("shows a stall lot's origin and custody, verified", async function () {
+    const { context, page } = await open("en-US,en;q=0.9", demoBatches.tangerineStallLots[0]);
+    try {
+      const text = (await page.textContent("body")) ?? "";
+      for (const fact of ["Jeju Hallabong tangerines", "Mangwon Market Stall 12", "JJ-2611-A"]) expect(text, fact).to.include(fact);
+      expect(await settled(page), await page.getByTestId("summary").innerText()).to.equal("verified");
+      await page.screenshot({ path: `${SHOTS}/stall-lot-en.png`, fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("shows the imported beef's customs clearance, verified", async function () {
+    const { context, page } = await open("en", demoBatches.beef);
+    try {
+      const text = (await page.textContent("body")) ?? "";
+      expect(text).to.include("12345-26-0098765X");
+      expect(text).to.include("KRPUS");
+      expect(await settled(page)).to.equal("verified");
+      await page.screenshot({ path: `${SHOTS}/beef-en.png`, fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("puts a recall at the top, unmistakably, and still verifies the story", async function () {
+    const { context, page } = await open("ko", demoBatches.spinach);
+    try {
+      const banner = page.getByTestId("recall-banner");
+      expect(await banner.isVisible()).to.equal(true);
+      expect(await banner.innerText()).to.include("Chlorpyrifos");
+      const box = await banner.boundingBox();
+      expect(box?.y ?? 1e9).to.be.lessThan(400);
+      expect(await settled(page)).to.equal("verified");
+      await page.screenshot({ path: `${SHOTS}/spinach-recalled-ko.png`, fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("shows 'not verified' when the answer it is served was tampered with", async function () {
+    const { context, page } = await (async () => {
+      const context = await browser.newContext({ extraHTTPHeaders: { "Accept-Language": "en" } });
+      const page = await context.newPage();
+      // The test double: the page's JSON request is answered with the real answer, one pesticide dose edited.
+      await page.route("**/01/**", async (route) => {
+        const request = route.request();
+        if (!(request.headers().accept ?? "").includes("application/json")) return route.continue();
+        const response = await route.fetch();
+        const answer = (await response.json()) as { timeline: { kind: string; document: { dose?: { value: number } } }[] };
+        const pesticide = answer.timeline.find((e) => e.kind === "PesticideApplied");
+        if (pesticide?.document.dose) pesticide.document.dose.value = 0.01;
+        return route.fulfill({ response, json: answer });
+      });
+      await page.goto(formatDigitalLink(live.baseUrl, demoBatches.tangerines));
+      return { context, page };
+    })();
+    try {
+      expect(await settled(page)).to.equal("failed");
+      const failed = await page.$$eval('.badge[data-state="failed"]', (els) => els.map((e) => e.textContent ?? ""));
+      expect(failed.length).to.be.greaterThan(0);
+      expect(failed.join(" ")).to.match(/document/);
+      await page.screenshot({ path: `${SHOTS}/tampered-en.png`, fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("switches language with the switcher", async function () {
+    const { context, page } = await open("en-US,en;q=0.9", demoBatches.beef);
+    try {
+      await page.getByTestId("lang-switch").locator('a[hreflang="zh"], a[href*="lang=zh"]').first().click();
+      await page.waitForLoadState("domcontentloaded");
+      expect(await page.getAttribute("html", "lang")).to.match(/^zh/);
+    } finally {
+      await context.close();
+    }
+  });
+});
