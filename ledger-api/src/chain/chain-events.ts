@@ -11,7 +11,7 @@ import { getAddress, Interface } from "ethers";
 import type { Log, LogDescription, Result, TransactionResponse, TypedDataDomain } from "ethers";
 import type { LifecycleKind, RoleContract } from "../store/store.ts";
 import { abiOf } from "./contracts.ts";
-import { batchIdOf, eventHash, Kind } from "./typed-data.ts";
+import { batchIdOf, eventHash, Kind, LEDGER_METHODS } from "./typed-data.ts";
 import type { ValuesOf } from "./typed-data.ts";
 
 /** Where a log sits on the chain. */
@@ -80,32 +80,12 @@ export type LifecycleLog = LifecycleBase &
 
 export type ChainEvent = RoleLog | ProfileLog | LineageLog | AnchoredLog | LifecycleLog;
 
-const LIFECYCLE_KINDS: ReadonlySet<string> = new Set<LifecycleKind>([
-  "Registered",
-  "PesticideApplied",
-  "Inspected",
-  "CustomsCleared",
-  "HandOffOffered",
-  "HandOffAccepted",
-  "HandOffCancelled",
-  "Split",
-  "Merged",
-  "Recalled",
-]);
+const LIFECYCLE_KINDS: ReadonlySet<string> = new Set<string>(Object.keys(LEDGER_METHODS));
 
-/** The ledger function that records each kind. */
-const METHOD_KIND: Readonly<Record<string, LifecycleKind>> = {
-  register: "Registered",
-  recordPesticide: "PesticideApplied",
-  recordInspection: "Inspected",
-  clearCustoms: "CustomsCleared",
-  offerHandOff: "HandOffOffered",
-  acceptHandOff: "HandOffAccepted",
-  cancelHandOff: "HandOffCancelled",
-  split: "Split",
-  merge: "Merged",
-  recall: "Recalled",
-};
+/** The kind each ledger function records. */
+const METHOD_KIND: Readonly<Record<string, LifecycleKind>> = Object.fromEntries(
+  Object.entries(LEDGER_METHODS).map(([kind, method]) => [method, kind as LifecycleKind]),
+);
 
 // ethers' Result values are untyped; these narrow them and fail loudly on an ABI drift.
 function hex(v: unknown, what: string): string {

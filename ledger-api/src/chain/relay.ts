@@ -39,7 +39,7 @@ import type { RelayRecord, RelayStore } from "../store/chain-writers.ts";
 import type { LogStore } from "../store/store.ts";
 import { PollLoop } from "./poll-loop.ts";
 import { RelayBodyError, decodeRelayBody } from "./relay-body.ts";
-import { Kind, batchIdOf, eventHash, ledgerDomain } from "./typed-data.ts";
+import { Kind, LEDGER_METHODS, batchIdOf, eventHash, ledgerDomain } from "./typed-data.ts";
 import type { EventValues, ValuesOf } from "./typed-data.ts";
 import type { TypedDataDomain } from "ethers";
 import {
@@ -55,18 +55,11 @@ import {
 import type { ChainLogger, Clock, ContractRef, DecodedError } from "./transactions.ts";
 
 /** The contract function that records each lifecycle kind, and the event it emits. */
-export const RELAY_CALLS: Readonly<Record<number, { readonly method: string; readonly event: string }>> = Object.freeze({
-  [Kind.Registered]: { method: "register", event: "Registered" },
-  [Kind.PesticideApplied]: { method: "recordPesticide", event: "PesticideApplied" },
-  [Kind.Inspected]: { method: "recordInspection", event: "Inspected" },
-  [Kind.CustomsCleared]: { method: "clearCustoms", event: "CustomsCleared" },
-  [Kind.HandOffOffered]: { method: "offerHandOff", event: "HandOffOffered" },
-  [Kind.HandOffAccepted]: { method: "acceptHandOff", event: "HandOffAccepted" },
-  [Kind.HandOffCancelled]: { method: "cancelHandOff", event: "HandOffCancelled" },
-  [Kind.Split]: { method: "split", event: "Split" },
-  [Kind.Merged]: { method: "merge", event: "Merged" },
-  [Kind.Recalled]: { method: "recall", event: "Recalled" },
-});
+export const RELAY_CALLS: Readonly<Record<number, { readonly method: string; readonly event: string }>> = Object.freeze(
+  Object.fromEntries(
+    Object.entries(LEDGER_METHODS).map(([event, method]) => [Kind[event as keyof typeof LEDGER_METHODS], { method, event }]),
+  ),
+);
 
 export interface RelayOptions {
   readonly store: LogStore & RelayStore;

@@ -73,6 +73,21 @@ export const KINDS: readonly Kind[] = Object.freeze(KIND_NAMES.map((name) => Kin
 /** The kinds the contract records (all but Observed). */
 export const ON_CHAIN_KINDS: readonly Kind[] = Object.freeze(KINDS.filter((k) => k !== Kind.Observed));
 
+
+/** The ProvenanceLedger function that records each on-chain kind; the event it emits is named like the kind. */
+export const LEDGER_METHODS: Readonly<Record<Exclude<KindName, "Observed">, string>> = Object.freeze({
+  Registered: "register",
+  PesticideApplied: "recordPesticide",
+  Inspected: "recordInspection",
+  CustomsCleared: "clearCustoms",
+  HandOffOffered: "offerHandOff",
+  HandOffAccepted: "acceptHandOff",
+  HandOffCancelled: "cancelHandOff",
+  Split: "split",
+  Merged: "merge",
+  Recalled: "recall",
+});
+
 /** The EIP-712 primary type name of a kind (equal to the enum member's name). */
 export function typeName(kind: Kind): KindName {
   const name = KIND_NAMES[kind];
