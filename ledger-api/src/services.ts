@@ -29,7 +29,7 @@ export interface LedgerServicesOptions {
   /** Holds ANCHORER_ROLE on the log anchor; signs locally, its account used by nothing else. */
   readonly anchorer: Signer;
   readonly logger?: ChainLogger;
-  /** Indexer poll interval; tests drive the workers by hand and pass `manual`. */
+  /** Poll interval of the indexer and the relay loops (default 1000 / 500 ms); tests step the workers by hand. */
   readonly pollMs?: number;
 }
 

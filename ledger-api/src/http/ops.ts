@@ -39,7 +39,7 @@ async function ops(app: FastifyInstance, { services }: OpsOptions): Promise<void
   });
   const events = new Counter({
     name: "ledger_events_total",
-    help: "Events submitted, by outcome (logged, duplicate) or refusal code",
+    help: "Events logged and resubmitted (outcome logged / duplicate), and refused requests (refused:<code>)",
     labelNames: ["outcome"],
     registers: [registry],
   });

@@ -109,6 +109,13 @@ export const ingestRoutes: FastifyPluginAsync<IngestRoutesOptions> = async (app:
     }
   });
 
+  // Refused requests, by code (schema violations included, which never reach the handler), for /metrics.
+  app.addHook("onError", async (request, _reply, err) => {
+    if (request.method !== "POST") return;
+    const code = err instanceof ApiError ? err.code : (err as { validation?: unknown }).validation ? "SCHEMA_VIOLATION" : "error";
+    app.countEvents(`refused:${code}`);
+  });
+
   app.post(
     "/v1/events",
     {
@@ -131,6 +138,9 @@ export const ingestRoutes: FastifyPluginAsync<IngestRoutesOptions> = async (app:
     async (request, reply) => {
       const events = request.body as SignedEvent[];
       const receipts = await ingestor.submit(events);
+      const duplicates = receipts.filter((r) => r.duplicate).length;
+      app.countEvents("logged", receipts.length - duplicates);
+      if (duplicates > 0) app.countEvents("duplicate", duplicates);
       const out = await Promise.all(
         receipts.map(async (r) => {
           const entry = await store.entry(r.index);

@@ -32,12 +32,14 @@ describe("operations endpoints", function () {
     expect((res.json.chain as { head: number }).head).to.be.a("number");
   });
 
-  it("serves Prometheus metrics including the log size", async function () {
+  it("serves Prometheus metrics: log size, request durations, events by outcome", async function () {
+    await ledger.post([{ doc: { kind: "Registered" } }] as never);
     const res = await ledger.app.inject({ method: "GET", url: "/metrics" });
     expect(res.statusCode).to.equal(200);
     expect(res.headers["content-type"]).to.match(/^text\/plain/);
     expect(res.body).to.match(/^ledger_log_size \d+$/m);
     expect(res.body).to.include("ledger_http_request_duration_seconds");
+    expect(res.body).to.match(/^ledger_events_total\{outcome="refused:SCHEMA_VIOLATION"\} [1-9]/m);
   });
 
   it("answers an unknown route with 404 and the common error body", async function () {
