@@ -42,6 +42,7 @@ import {
   systemClock,
 } from "./transactions.ts";
 import { PollLoop } from "./poll-loop.ts";
+import { assertHoldsRole } from "./transactions.ts";
 import type { ChainLogger, Clock, ContractRef } from "./transactions.ts";
 
 export interface AnchorerOptions {
@@ -148,11 +149,7 @@ export class Anchorer {
    */
   async start(): Promise<void> {
     if (this.loop.running) return;
-    const role = (await this.contract.getFunction("ANCHORER_ROLE")()) as string;
-    const from = await this.sender();
-    if (!((await this.contract.getFunction("hasRole")(role, from)) as boolean)) {
-      throw new Error(`anchorer account ${from} lacks ANCHORER_ROLE on ${this.address}`);
-    }
+    await assertHoldsRole(this.contract, "ANCHORER_ROLE", await this.sender());
     await this.loop.serialize(() => this.reconcile());
     this.loop.start();
   }

@@ -52,6 +52,7 @@ import {
   silentLogger,
   systemClock,
 } from "./transactions.ts";
+import { assertHoldsRole } from "./transactions.ts";
 import type { ChainLogger, Clock, ContractRef, DecodedError } from "./transactions.ts";
 
 /** The contract function that records each lifecycle kind, and the event it emits. */
@@ -181,11 +182,7 @@ export class Relay {
   async start(): Promise<void> {
     if (this.loop.running) return;
     await this.init();
-    const from = await this.sender();
-    const role = (await this.contract.getFunction("RELAYER_ROLE")()) as string;
-    if (!((await this.contract.getFunction("hasRole")(role, from)) as boolean)) {
-      throw new Error(`relay account ${from} lacks RELAYER_ROLE on ${this.address}`);
-    }
+    await assertHoldsRole(this.contract, "RELAYER_ROLE", await this.sender());
     await this.loop.serialize(() => this.settleSent());
     this.loop.start();
   }

@@ -4,7 +4,7 @@
  * a contract's custom error from whatever error object the provider threw.
  */
 import { Interface, Transaction, isHexString } from "ethers";
-import type { InterfaceAbi, Provider, Signer, TransactionRequest } from "ethers";
+import type { Contract, InterfaceAbi, Provider, Signer, TransactionRequest } from "ethers";
 
 /** The subset of a pino / Fastify logger the chain writers use. */
 export interface ChainLogger {
@@ -122,4 +122,12 @@ export function decodeRevert(iface: Interface, data: string): DecodedError | und
   if (parsed === null) return undefined;
   const args = Array.from(parsed.args as ArrayLike<unknown>, formatArg);
   return { name: parsed.name, text: `${parsed.name}(${args.join(", ")})` };
+}
+
+/** Refuses to start a chain writer whose account lacks the role it needs (`role` names the contract's constant). */
+export async function assertHoldsRole(contract: Contract, role: "ANCHORER_ROLE" | "RELAYER_ROLE", account: string): Promise<void> {
+  const id = (await contract.getFunction(role)()) as string;
+  if (!((await contract.getFunction("hasRole")(id, account)) as boolean)) {
+    throw new Error(`account ${account} lacks ${role} on ${await contract.getAddress()}`);
+  }
 }
