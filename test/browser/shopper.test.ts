@@ -79,12 +79,17 @@ describe("the shopper page in a browser", function () {
     });
   }
 
-  it("shows a stall lot's origin and custody, verified", async function () {
+  it("shows a stall lot's origin, custody and the farm lot's records it inherits, verified", async function () {
     const { context, page } = await open("en-US,en;q=0.9", demoBatches.tangerineStallLots[0]);
     try {
       const text = (await page.textContent("body")) ?? "";
-      for (const fact of ["Jeju Hallabong tangerines", "Mangwon Market Stall 12", "JJ-2611-A"]) expect(text, fact).to.include(fact);
+      // The farm lot's spraying record and lab results hold for the stall lot cut from it, verified as inherited.
+      for (const fact of ["Jeju Hallabong tangerines", "Mangwon Market Stall 12", "JJ-2611-A", "Imidacloprid", "Cadmium"]) {
+        expect(text, fact).to.include(fact);
+      }
       expect(await settled(page), await page.getByTestId("summary").innerText()).to.equal("verified");
+      const states = await page.$$eval(".badge[data-index]", (els) => els.map((e) => e.getAttribute("data-state")));
+      expect(new Set(states)).to.deep.equal(new Set(["verified"]));
       await page.screenshot({ path: `${SHOTS}/stall-lot-en.png`, fullPage: true });
     } finally {
       await context.close();

@@ -16,7 +16,7 @@
  */
 import { Type, type Static, type TSchema } from "typebox";
 import type { Deployments } from "../chain/contracts.ts";
-import { headOf, KIND_NAMES, ledgerDomain, TYPES } from "../chain/typed-data.ts";
+import { headOf, Kind, KIND_NAMES, ledgerDomain, TYPES } from "../chain/typed-data.ts";
 import { Anchor, anchorView, InclusionProof, proofFor } from "../log/routes.ts";
 import type { AnchorRow, BatchEventRow, LifecycleEventRow, LineageEdge, StoredEntry } from "../store/store.ts";
 import {
@@ -134,13 +134,17 @@ export const ChainRecord = Type.Object(
 );
 export type ChainRecord = Static<typeof ChainRecord>;
 
+/** Kinds a lot inherits from its ancestors: facts about the produce itself. */
+const INHERITED_KINDS: ReadonlySet<number> = new Set([Kind.PesticideApplied, Kind.Inspected, Kind.CustomsCleared]);
+
 export const TimelineEntry = Type.Object(
   {
     index: Type.Integer({ description: "log index (leaf index)" }),
-    relation: Type.Union([Type.Literal("own"), Type.Literal("created"), Type.Literal("consumed")], {
+    relation: Type.Union([Type.Literal("own"), Type.Literal("created"), Type.Literal("consumed"), Type.Literal("inherited")], {
       description:
         "own: filed under this batch; created: the Split that created this lot (filed under its parent); " +
-        "consumed: the Merge that consumed this batch (filed under the merged lot)",
+        "consumed: the Merge that consumed this batch (filed under the merged lot); inherited: a pesticide record, " +
+        "lab result or customs clearance of an ancestor lot, which this lot inherits",
     }),
     kind: Type.String(),
     batchId: Hex32,
@@ -242,7 +246,7 @@ export async function provenanceOf(ctx: ProvenanceContext, ref: BatchRef): Promi
   // Entries filed under other batches that belong to this one's story: the Split that created it (filed under the
   // parent) and the Merge that consumed it (filed under the merged lot). A merged lot's own Merged entry is `own`.
   const seen = new Set(own.map((e) => e.index));
-  const related: { entry: StoredEntry; relation: "created" | "consumed" }[] = [];
+  const related: { entry: StoredEntry; relation: "created" | "consumed" | "inherited" }[] = [];
   const addRelated = async (edges: readonly LineageEdge[], relation: "created" | "consumed"): Promise<void> => {
     for (const hash of new Set(edges.map((e) => e.eventHash))) {
       const entry = await store.entryByKey(hash);
@@ -254,6 +258,15 @@ export async function provenanceOf(ctx: ProvenanceContext, ref: BatchRef): Promi
   };
   await addRelated(parentEdges, "created");
   await addRelated(childEdges, "consumed");
+  // What a lot inherits from the lots it came from: their pesticide records, lab results and customs clearance.
+  for (const ancestor of new Set((await store.ancestors(batchId)).map((e) => e.parent))) {
+    for (const entry of await store.entriesOfBatch(ancestor)) {
+      if (!seen.has(entry.index) && INHERITED_KINDS.has(entry.kind)) {
+        seen.add(entry.index);
+        related.push({ entry, relation: "inherited" });
+      }
+    }
+  }
 
   const items = [...own.map((entry) => ({ entry, relation: "own" as const })), ...related].sort(
     (a, b) => a.entry.index - b.entry.index,

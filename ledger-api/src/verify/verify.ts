@@ -203,7 +203,34 @@ interface Context {
   readonly anchor: string;
   readonly batchId: string;
   readonly memo: Map<string, Promise<unknown>>;
+  /** The batch's ancestors as the chain records them (getBatch().parents, followed up), lower-case. */
+  ancestors: ReadonlySet<string>;
 }
+
+/** Lineage bound: the contract caps ancestry at 32 per path; this stops a walk of a corrupt graph. */
+const MAX_ANCESTORS = 256;
+
+/** The batch's ancestors, read from the chain, not from the answer. */
+async function chainAncestors(ctx: Context): Promise<Set<string>> {
+  const found = new Set<string>();
+  let frontier = [ctx.batchId];
+  while (frontier.length > 0 && found.size < MAX_ANCESTORS) {
+    const records = await Promise.all(frontier.map((id) => ctx.reader.getBatch(ctx.ledger, id, ctx.block)));
+    frontier = [];
+    for (const record of records) {
+      for (const parent of record.parents.map((p) => p.toLowerCase())) {
+        if (!found.has(parent)) {
+          found.add(parent);
+          frontier.push(parent);
+        }
+      }
+    }
+  }
+  return found;
+}
+
+/** Kinds an ancestor's entry may be shown for: facts about the produce itself, which its lots inherit. */
+const INHERITED_KINDS: ReadonlySet<string> = new Set(["PesticideApplied", "Inspected", "CustomsCleared"]);
 
 function memo<T>(ctx: Context, key: string, fn: () => Promise<T>): Promise<T> {
   let p = ctx.memo.get(key) as Promise<T> | undefined;
@@ -247,6 +274,12 @@ function checkDocument(ctx: Context, entry: TimelineEntry, kind: KindName): Chec
       break;
     case "consumed":
       if (kind !== "Merged" || !related.includes(ctx.batchId)) return fail(name, "shown as the Merge that consumed this lot, but it does not name it");
+      break;
+    case "inherited":
+      if (!INHERITED_KINDS.has(kind)) return fail(name, `a ${kind} event is not inherited by a lot's descendants`);
+      if (!ctx.ancestors.has(entry.batchId.toLowerCase())) {
+        return fail(name, `shown as inherited from ${short(entry.batchId)}, which the chain does not record as an ancestor of this lot`);
+      }
       break;
     default:
       return fail(name, `unknown relation ${String(entry.relation)}`);
@@ -449,7 +482,9 @@ async function checkHead(
 ): Promise<Check> {
   const name = "head";
   const head = await ctx.reader.headOf(ctx.ledger, ctx.batchId, ctx.block);
-  const lifecycle = entries.filter(({ entry }) => entry.kind !== "Observed" && entry.chain?.status !== "refused");
+  const lifecycle = entries.filter(
+    ({ entry }) => entry.kind !== "Observed" && entry.relation !== "inherited" && entry.chain?.status !== "refused",
+  );
   // Chain order for what the chain check saw mined; what is not on chain yet can only come after it.
   const mined = lifecycle
     .filter(({ entry }) => positions.has(entry))
@@ -523,7 +558,8 @@ export async function verifyProvenance(answer: Provenance, reader: ChainReader, 
   const [chainId, block] = await Promise.all([reader.chainId(), reader.blockNumber()]);
   const ledger = getAddress(trust.ledger ?? String(answer?.chain?.ledger));
   const anchor = getAddress(trust.anchor ?? String(answer?.chain?.anchor));
-  const ctx: Context = { reader, block, chainId, ledger, anchor, batchId, memo: new Map() };
+  const ctx: Context = { reader, block, chainId, ledger, anchor, batchId, memo: new Map(), ancestors: new Set() };
+  ctx.ancestors = await chainAncestors(ctx).catch(() => new Set<string>());
 
   const batch: Check[] = [];
   if (trust.chainId !== undefined && BigInt(trust.chainId) !== chainId) {

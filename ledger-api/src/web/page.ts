@@ -486,13 +486,16 @@ export function shopperPage(answer: Provenance, opts: ShopperPageOptions): strin
   const { batch, timeline } = answer;
   const product = batch.product ?? batch.origins[0]?.product ?? batch.lot ?? batch.batchId;
   const of = (kind: string): TimelineEntry[] => timeline.filter((e) => e.kind === kind && e.relation === "own");
+  // Facts about the produce itself hold for every lot cut from it: a stall lot shows its farm lot's records.
+  const withInherited = (kind: string): TimelineEntry[] =>
+    timeline.filter((e) => e.kind === kind && (e.relation === "own" || e.relation === "inherited"));
   const ownOrigin = batch.origins.find((o) => o.batchId === batch.batchId);
   const harvestFor = (e: TimelineEntry): string | null =>
     (batch.origins.find((o) => o.batchId === e.batchId) ?? ownOrigin ?? batch.origins[0])?.harvestDate ?? null;
 
-  const pesticides = of("PesticideApplied");
-  const labs = of("Inspected");
-  const customs = of("CustomsCleared");
+  const pesticides = withInherited("PesticideApplied");
+  const labs = withInherited("Inspected");
+  const customs = withInherited("CustomsCleared");
   const observed = of("Observed").filter((e) => ((e.document as ObservedDoc).readings ?? []).length > 0 || (e.document as ObservedDoc).location);
   const hasOwnOrigin = ownOrigin !== undefined;
 

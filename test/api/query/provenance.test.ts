@@ -211,10 +211,15 @@ describe("provenance and trace of a batch", function () {
       expect(a.lineage.parents[0]).to.include({ batchId: idOf(tangerines), lot: tangerines.lot, kind: "Split" });
       expect(a.lineage.parents[0]?.quantity.value).to.equal("200");
 
-      expect(kinds(a)).to.deep.equal(["Split", "HandOffOffered", "HandOffAccepted", "Observed"]);
-      const split = a.timeline[0] as TimelineEntry;
+      // The farm lot's spraying record and lab result come first, inherited; then the Split and the lot's own story.
+      expect(kinds(a)).to.deep.equal(["PesticideApplied", "Inspected", "Split", "HandOffOffered", "HandOffAccepted", "Observed"]);
+      for (const inherited of a.timeline.slice(0, 2)) {
+        expect(inherited).to.include({ relation: "inherited", batchId: idOf(tangerines) });
+        expect(inherited.eventHash).to.equal(entry(parent, inherited.kind).eventHash);
+      }
+      const split = a.timeline[2] as TimelineEntry;
       expect(split).to.include({ relation: "created", batchId: idOf(tangerines), eventHash: entry(parent, "Split").eventHash });
-      expect(a.timeline.slice(1).every((t) => t.relation === "own")).to.equal(true);
+      expect(a.timeline.slice(3).every((t) => t.relation === "own")).to.equal(true);
       expect(entry(a, "Observed").chain).to.equal(null);
       expect(split.chain?.batchHead).to.not.equal(split.chain?.head);
 

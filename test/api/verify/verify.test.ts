@@ -165,6 +165,18 @@ describe("verifying a provenance answer against the chain", function () {
       }
     });
 
+    it("verifies a stall lot's inherited farm records, and fails a record shown as inherited from a lot that is no ancestor", async function () {
+      const lot = await provenance(stallLot);
+      const inherited = lot.timeline.filter((t) => t.relation === "inherited").map((t) => t.kind);
+      expect(inherited).to.deep.equal(["PesticideApplied", "Inspected"]);
+      const customs = clone(entryOf(await provenance(beef), "CustomsCleared"));
+      const a = clone(lot);
+      a.timeline.push({ ...customs, relation: "inherited" });
+      const v = await verify(a);
+      expect(checkOf(v, customs.index, "document").detail).to.match(/does not record as an ancestor/);
+      expect(v.status).to.equal("failed");
+    });
+
     it("fails the document of an entry whose pesticide dose was edited", async function () {
       const a = clone(answer);
       const pesticide = entryOf(a, "PesticideApplied");
