@@ -138,7 +138,7 @@ const CLIENT_SCRIPT = `(function () {
     setSummary("error");
     if (window.console) console.error("verification could not run:", err);
   }
-  function isFailed(s) { return s === "failed" || s === "fail" || s === false; }
+  function isFailed(s) { return s === "failed"; }
   function reasonOf(checks) {
     var bad = (checks || []).filter(function (c) { return c && isFailed(c.status); });
     return bad.map(function (c) { return c.detail ? c.name + " (" + c.detail + ")" : c.name; }).join("; ");
@@ -150,8 +150,8 @@ const CLIENT_SCRIPT = `(function () {
     settled = true;
     var timeline = answer.timeline || [];
     var byIndex = {};
-    // verify.ts names per-entry results \`entries\` (each with its log index and eventHash); \`events\` is accepted too.
-    var events = result.entries || result.events || [];
+    // verify.ts: one result per timeline entry, each with its log index and eventHash.
+    var events = result.entries || [];
     events.forEach(function (e, pos) {
       // e.index is the entry's log index; fall back to its position in the timeline if it is not one.
       var entry = timeline.filter(function (t) { return t.index === e.index; })[0] || timeline[pos];
@@ -164,7 +164,7 @@ const CLIENT_SCRIPT = `(function () {
       var st = stateOf(hit.event.status);
       setBadge(b, st, st === "failed" ? reasonOf(hit.event.checks) : "");
     });
-    var batchChecks = Array.isArray(result.batch) ? result.batch : (result.batch && result.batch.checks) || [];
+    var batchChecks = Array.isArray(result.batch) ? result.batch : [];
     var batchState = batchChecks.some(function (c) { return isFailed(c.status); }) ? "failed"
       : batchChecks.some(function (c) { return c.status === "pending"; }) ? "pending"
       : batchChecks.length > 0 ? "verified" : stateOf(result.status);
@@ -174,11 +174,8 @@ const CLIENT_SCRIPT = `(function () {
     setSummary(stateOf(result.status));
   }
   function readerFor(LV) {
-    if (typeof LV.rpcReader === "function" && typeof LV.httpRpc === "function") return LV.rpcReader(LV.httpRpc(cfg.rpcUrl));
-    if (typeof LV.providerReader === "function" && typeof LV.JsonRpcProvider === "function") {
-      return LV.providerReader(new LV.JsonRpcProvider(cfg.rpcUrl));
-    }
-    throw new Error("the verifier bundle offers no chain reader");
+    if (typeof LV.rpcReader !== "function" || typeof LV.httpRpc !== "function") throw new Error("the verifier bundle offers no chain reader");
+    return LV.rpcReader(LV.httpRpc(cfg.rpcUrl));
   }
   function run() {
     var LV = globalThis.LedgerVerify;
