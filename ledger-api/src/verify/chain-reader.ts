@@ -27,6 +27,14 @@ export interface OnChainBatch {
   readonly parents: readonly string[];
 }
 
+/** An actor's profile as ActorRegistry.profileOf returns it; `name` is "" for an account without one. */
+export interface OnChainProfile {
+  readonly name: string;
+  /** ISO 3166-1 alpha-2, "" when unset. */
+  readonly country: string;
+  readonly retail: boolean;
+}
+
 /** One anchored tree head as LogAnchor.anchorAt returns it. */
 export interface OnChainAnchor {
   readonly root: string;
@@ -59,6 +67,7 @@ export interface ChainReader {
   headOf(ledger: string, batchId: string, block: number): Promise<string>;
   isRecalled(ledger: string, batchId: string, block: number): Promise<boolean>;
   getBatch(ledger: string, batchId: string, block: number): Promise<OnChainBatch>;
+  profileOf(ledger: string, account: string, block: number): Promise<OnChainProfile>;
   anchorCount(anchor: string, block: number): Promise<number>;
   /** The anchor at `index`, or null when the contract holds no such anchor. */
   anchorAt(anchor: string, index: number, block: number): Promise<OnChainAnchor | null>;
@@ -72,6 +81,7 @@ export const LEDGER_VIEWS = [
   "function headOf(bytes32 batchId) view returns (bytes32)",
   "function isRecalled(bytes32 batchId) view returns (bool)",
   "function domainSeparator() view returns (bytes32)",
+  "function profileOf(address account) view returns (tuple(string name, uint64 gln, bytes2 country, bool retail))",
   "function getBatch(bytes32 batchId) view returns (tuple(address registrant, uint8 status, bool imported, bool customsCleared, bool recalled, uint32 ancestry, address custodian, address offeredTo, uint256 quantity, bytes32 head, string unit, bytes32[] parents))",
 ] as const;
 
@@ -142,6 +152,15 @@ export function chainReader(transport: ChainTransport): ChainReader {
         head: String(b.head),
         unit: String(b.unit),
         parents: Array.from(b.parents as Iterable<unknown>, String),
+      };
+    },
+    async profileOf(ledger, account, block) {
+      const p = (await call(ledgerInterface, ledger, "profileOf", [account], block))[0];
+      const country = String(p.country);
+      return {
+        name: String(p.name),
+        country: country === "0x0000" ? "" : String.fromCharCode(parseInt(country.slice(2, 4), 16), parseInt(country.slice(4, 6), 16)),
+        retail: Boolean(p.retail),
       };
     },
     async anchorCount(anchor, block) {

@@ -27,7 +27,9 @@
  * - head:      ProvenanceLedger.headOf(batchId) is the fold keccak256(abi.encode(head, eventHash)) over the
  *              answer's lifecycle events of the batch in chain order: an event on chain but left out of the log or the
  *              answer fails it (recomputed here; the answer's `completeness` is not read).
- * - recall, custodian: the answer's recall state and custodian are the chain's.
+ * - recall, custodian, quantity: the answer's recall state, custodian and quantity (with its unit) are the chain's.
+ * - names:     every name the answer gives an address (signers, registrant, custodian, offeree, recaller) is the
+ *              name the authority set for it in ActorRegistry (profileOf): the page shows who did what by name.
  *
  * Status: failed if any check failed, else pending if any is pending, else verified. A check never throws: an
  * exception (malformed answer, RPC error) fails that check with its message.
@@ -92,7 +94,7 @@ export interface Verification {
     readonly pinned: boolean;
   };
   readonly entries: readonly EntryVerification[];
-  /** contracts, history, head, recall, custodian. */
+  /** contracts, history, head, recall, custodian, quantity, names. */
   readonly batch: readonly Check[];
   readonly counts: { readonly verified: number; readonly pending: number; readonly failed: number };
 }
@@ -532,6 +534,47 @@ async function checkCustodian(ctx: Context, answer: Provenance): Promise<Check> 
   return ok(name, `held by ${batch.custodian}${shown?.name ? ` (${shown.name})` : ""}, as the chain says`);
 }
 
+async function checkQuantity(ctx: Context, answer: Provenance): Promise<Check> {
+  const name = "quantity";
+  const batch = await ctx.reader.getBatch(ctx.ledger, ctx.batchId, ctx.block);
+  const shown = answer.batch?.quantity;
+  const text = `${String(shown?.value)} ${String(shown?.unit)}`;
+  if (batch.status === 0) return pending(name, `the batch is not on chain yet; ${text} is the server's word`);
+  if (String(shown?.value) !== batch.quantity.toString() || shown?.unit !== batch.unit) {
+    return fail(name, `the answer says ${text}, the chain ${batch.quantity} ${batch.unit}`);
+  }
+  return ok(name, `${text}, as the chain says`);
+}
+
+/** Every (address, name) the answer shows: whoever signed, registered, holds, was offered or recalled. */
+function namedActors(answer: Provenance): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  const add = (actor: { address?: unknown; name?: unknown } | null | undefined) => {
+    if (!actor || typeof actor.address !== "string" || typeof actor.name !== "string") return;
+    const key = actor.address.toLowerCase();
+    out.set(key, (out.get(key) ?? new Set()).add(actor.name));
+  };
+  const b = answer.batch;
+  [b?.registrant, b?.custodian, b?.offeredTo, b?.recall?.by].forEach(add);
+  (Array.isArray(b?.origins) ? b.origins : []).forEach((o) => add(o?.registrant));
+  (Array.isArray(answer.timeline) ? answer.timeline : []).forEach((e) => add(e?.signer));
+  return out;
+}
+
+async function checkNames(ctx: Context, answer: Provenance): Promise<Check> {
+  const name = "names";
+  const shown = namedActors(answer);
+  const wrong: string[] = [];
+  await Promise.all(
+    [...shown].map(async ([address, names]) => {
+      const profile = await ctx.reader.profileOf(ctx.ledger, address, ctx.block);
+      for (const n of names) if (n !== profile.name) wrong.push(`${address} is shown as "${n}", the registry names it "${profile.name}"`);
+    }),
+  );
+  if (wrong.length > 0) return fail(name, wrong.sort().join("; "));
+  return ok(name, `${shown.size} actors shown by the names the registry gives them`);
+}
+
 async function checkContracts(ctx: Context, answer: Provenance, pinned: boolean): Promise<Check> {
   const name = "contracts";
   const c = answer.chain;
@@ -581,6 +624,8 @@ export async function verifyProvenance(answer: Provenance, reader: ChainReader, 
     await guard("head", () => checkHead(ctx, paired, positions)),
     await guard("recall", () => checkRecall(ctx, answer)),
     await guard("custodian", () => checkCustodian(ctx, answer)),
+    await guard("quantity", () => checkQuantity(ctx, answer)),
+    await guard("names", () => checkNames(ctx, answer)),
   );
 
   const all = [...entries.flatMap((e) => e.checks), ...batch];

@@ -282,9 +282,29 @@ describe("verifying a provenance answer against the chain", function () {
 
     it("fails the custodian when the answer names another holder", async function () {
       const a = clone(answer);
-      a.batch.custodian = { ...a.batch.custodian, address: ledger.chain.actors.stall.address.toLowerCase() };
+      const stall = ledger.chain.actors.stall.address;
+      const { name } = await reader.profileOf(ledger.chain.deployments.ledger, stall, await ethers.provider.getBlockNumber());
+      a.batch.custodian = { ...a.batch.custodian, address: stall.toLowerCase(), name };
       const v = await verify(a);
       expect(failures(v)).to.deep.equal(["batch custodian"]);
+    });
+
+    it("fails the quantity when the answer shows more than the chain holds, or in another unit", async function () {
+      const more = clone(answer);
+      more.batch.quantity = { ...more.batch.quantity, value: (BigInt(more.batch.quantity.value) + 1n).toString() };
+      expect(failures(await verify(more))).to.deep.equal(["batch quantity"]);
+      const unit = clone(answer);
+      unit.batch.quantity = { ...unit.batch.quantity, unit: unit.batch.quantity.unit === "KGM" ? "GRM" : "KGM" };
+      expect(failures(await verify(unit))).to.deep.equal(["batch quantity"]);
+    });
+
+    it("fails the names when an actor is shown under a name the registry does not give it", async function () {
+      const a = clone(answer);
+      const sprayed = a.timeline.find((t) => t.kind === "PesticideApplied")!;
+      sprayed.signer = { ...sprayed.signer, name: "Organic Valley Farm" };
+      const v = await verify(a);
+      expect(failures(v)).to.deep.equal(["batch names"]);
+      expect(batchCheck(v, "names").detail).to.include('"Organic Valley Farm"');
     });
 
     it("fails the recall state when the answer hides a recall", async function () {
