@@ -1,9 +1,10 @@
 /**
- * Builds the verifier's browser bundle to ledger-api/web-dist/verify.js (see ledger-api/src/verify/bundle.ts).
+ * Builds the browser bundles (the verifier, and the shopper page's script) into ledger-api/web-dist/ (see
+ * ledger-api/src/web/bundle.ts).
  *
  *   npm run build:web
  */
-import { buildWebBundle } from "../ledger-api/src/verify/bundle.ts";
+import { buildWebBundle } from "../ledger-api/src/web/bundle.ts";
 
-const bundle = await buildWebBundle();
-console.log(`${bundle.outfile}: ${bundle.bytes} bytes, ${bundle.gzipBytes} gzipped`);
+const { files } = await buildWebBundle();
+for (const { path, bytes, gzipBytes } of Object.values(files)) console.log(`${path}: ${bytes} bytes, ${gzipBytes} gzipped`);

@@ -18,7 +18,7 @@ import { startLocalChain, type LocalChain } from "./chain/local-chain.ts";
 import { loadConfig, ConfigError } from "./config.ts";
 import { LOCAL_KEYS, demoBatchUrls, demoWallet, ensureDemoDeployment, loadDemo } from "./demo/load.ts";
 import { openLedgerServices } from "./services.ts";
-import { buildWebBundle } from "./verify/bundle.ts";
+import { buildWebBundle } from "./web/bundle.ts";
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -58,8 +58,8 @@ async function main(): Promise<void> {
       error: (obj, msg) => chainLog.error(obj, msg),
     },
   });
-  // The shopper page's in-browser verifier (/assets/verify.js), rebuilt from ledger-api/src/verify at each start
-  // (esbuild takes well under a second) so it never lags the code.
+  // The shopper page's script and the verifier (/assets/shopper.js, /assets/verify.js), rebuilt at each start
+  // (esbuild takes well under a second) so they never lag the code.
   await buildWebBundle();
   const app = await buildApp(services, { logger: log });
   await services.startWorkers();

@@ -5,11 +5,13 @@
  * show "not verified". Screenshots go to test-artifacts/browser/.
  */
 import { mkdir } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { expect } from "chai";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { demoBatches } from "../../ledger-api/src/demo/story.ts";
 import { formatDigitalLink } from "../../ledger-api/src/gs1/digital-link.ts";
-import { buildWebBundle } from "../../ledger-api/src/verify/bundle.ts";
+import { buildWebBundle } from "../../ledger-api/src/web/bundle.ts";
 import { launchChromium, startLiveLedger, type LiveLedger } from "./harness.ts";
 
 const SHOTS = "test-artifacts/browser";
@@ -72,6 +74,9 @@ describe("the shopper page in a browser", function () {
         const states = await page.$$eval(".badge[data-index]", (els) => els.map((e) => e.getAttribute("data-state")));
         expect(states.length).to.be.greaterThan(3);
         expect(new Set(states)).to.deep.equal(new Set(["verified"]));
+        // Re-rendered from the verified answer in the browser, with the browser's own Intl data: nothing differs.
+        expect(await page.locator("[data-rewritten]").count()).to.equal(0);
+        for (const fact of ["Jeju Hallabong tangerines", "Imidacloprid"]) expect(await page.locator("main").innerText()).to.include(fact);
         await page.screenshot({ path: `${SHOTS}/farm-lot-${lang}.png`, fullPage: true });
       } finally {
         await context.close();
@@ -115,9 +120,11 @@ describe("the shopper page in a browser", function () {
       const banner = page.getByTestId("recall-banner");
       expect(await banner.isVisible()).to.equal(true);
       expect(await banner.innerText()).to.include("Chlorpyrifos");
+      expect(await settled(page), await page.getByTestId("summary").innerText()).to.equal("verified");
+      // Still there, at the top, once the page has re-rendered it from the verified answer.
+      expect(await banner.innerText()).to.include("Chlorpyrifos");
       const box = await banner.boundingBox();
-      expect(box?.y ?? 1e9).to.be.lessThan(400);
-      expect(await settled(page)).to.equal("verified");
+      expect(box?.y ?? 1e9, JSON.stringify(box)).to.be.lessThan(400);
       await page.screenshot({ path: `${SHOTS}/spinach-recalled-ko.png`, fullPage: true });
     } finally {
       await context.close();
@@ -147,6 +154,81 @@ describe("the shopper page in a browser", function () {
       expect(failed.length).to.be.greaterThan(0);
       expect(failed.join(" ")).to.match(/document/);
       await page.screenshot({ path: `${SHOTS}/tampered-en.png`, fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
+  /**
+   * Opens a batch's page through a test double of the server: an HTTP proxy on loopback in front of the live API that
+   * passes everything through but edits the HTML page (not the JSON) with `edit`, as a server whose page says more than
+   * its records would. (A real server, not a Playwright route: Chromium treats a page fulfilled by a route as public,
+   * and its Local Network Access rules then forbid the page's RPC calls to loopback.)
+   */
+  async function openWithEditedHtml(keys: { gtin: string; lot: string }, edit: (html: string) => string): Promise<{ context: BrowserContext; page: Page }> {
+    let edits = 0;
+    const proxy = createServer(async (req, res) => {
+      try {
+        const upstream = await fetch(`${live.baseUrl}${req.url ?? "/"}`, {
+          headers: Object.fromEntries(Object.entries(req.headers).filter((h): h is [string, string] => typeof h[1] === "string" && h[0] !== "host")),
+        });
+        const type = upstream.headers.get("content-type") ?? "";
+        let body = Buffer.from(await upstream.arrayBuffer());
+        if (type.startsWith("text/html")) {
+          const edited = edit(body.toString("utf8"));
+          if (edited !== body.toString("utf8")) edits++;
+          body = Buffer.from(edited, "utf8");
+        }
+        const headers: Record<string, string> = {};
+        upstream.headers.forEach((value, name) => {
+          if (!["content-length", "content-encoding", "transfer-encoding", "connection"].includes(name)) headers[name] = value;
+        });
+        res.writeHead(upstream.status, headers).end(body);
+      } catch (err) {
+        res.writeHead(502).end(String(err));
+      }
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const context = await browser.newContext({ extraHTTPHeaders: { "Accept-Language": "en" } });
+    context.on("close", () => proxy.close());
+    const page = await context.newPage();
+    await page.goto(formatDigitalLink(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, keys));
+    expect(edits, "the edit changed the page").to.equal(1);
+    return { context, page };
+  }
+
+  it("catches a page whose text says more than its signed records, and shows the records instead", async function () {
+    const { context, page } = await openWithEditedHtml(demoBatches.tangerines, (html) =>
+      html.replace("<h2>Jeju Hallabong tangerines</h2>", "<h2>Organic Jeju Hallabong tangerines</h2>").replace(/✗ Fail/g, "✓ Pass"),
+    );
+    try {
+      // Before the script runs, the server's words are on screen...
+      expect(await settled(page)).to.equal("failed");
+      // ...after it, the signed records, and the shopper is told the website said otherwise.
+      expect(await page.getByTestId("summary").innerText()).to.include("do not trust this website");
+      const product = page.getByTestId("product");
+      expect(await product.innerText()).to.not.include("Organic");
+      expect(await product.locator("[data-rewritten]").count()).to.equal(1);
+      expect(await page.locator("main").innerText()).to.not.include("Organic");
+      // The records themselves verify: the badges say so, the summary does not.
+      const states = await page.$$eval(".badge[data-index]", (els) => els.map((e) => e.getAttribute("data-state")));
+      expect(new Set(states)).to.deep.equal(new Set(["verified"]));
+      await page.screenshot({ path: `${SHOTS}/page-text-edited-en.png`, fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("brings back a recall banner the server's page left out", async function () {
+    const { context, page } = await openWithEditedHtml(demoBatches.spinach, (html) =>
+      html.replace(/<section class="recall"[\s\S]*?<\/section>/, ""),
+    );
+    try {
+      expect(await settled(page)).to.equal("failed");
+      const banner = page.getByTestId("recall-banner");
+      expect(await banner.isVisible()).to.equal(true);
+      expect(await banner.locator("[data-rewritten]").count()).to.equal(1);
+      expect(await banner.innerText()).to.include("Chlorpyrifos");
     } finally {
       await context.close();
     }

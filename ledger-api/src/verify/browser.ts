@@ -1,5 +1,5 @@
 /**
- * Entry point of the browser bundle (bundle.ts builds it to ledger-api/web-dist/verify.js): puts the verifier on
+ * Entry point of the browser bundle (web/bundle.ts builds it to ledger-api/web-dist/verify.js): puts the verifier on
  * `globalThis.LedgerVerify` for the shopper's page.
  *
  *   const { answer, verification } = await LedgerVerify.verifyUrl(

@@ -1,7 +1,7 @@
 /**
  * The few Node `Buffer` calls that shared ledger modules make (log/entry.ts encodeEntry, log/hash.ts hex helpers,
  * ingest/canonical.ts docHash, chain/typed-data.ts countryCode), over Uint8Array, for the browser bundle only:
- * bundle.ts injects it (esbuild `inject`) wherever bundled code names the global `Buffer`. Nothing else uses it.
+ * web/bundle.ts injects it (esbuild `inject`) wherever bundled code names the global `Buffer`. Nothing else uses it.
  *
  * Supported, exactly: Buffer.from(string, "hex" | "utf8" | "ascii"), Buffer.from(ArrayBuffer, offset, length) (a
  * view), Buffer.from(Uint8Array) (a copy), Buffer.alloc(n), Buffer.compare(a, b), and on instances write(hex, offset,

@@ -3,7 +3,19 @@
  * (the output of another `html` call), so text from a signed document (a product name, a recall reason) can never
  * become markup. Arrays are joined; null, undefined and false render as nothing.
  */
-import { escapeHtml } from "./qr.ts";
+
+const HTML_ESCAPES: Readonly<Record<string, string>> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
+
+/** Escapes text for HTML element content and quoted attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
+}
 
 export class SafeHtml {
   readonly value: string;

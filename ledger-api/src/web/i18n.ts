@@ -36,6 +36,10 @@ export interface ClientMessages {
   readonly summaryDetailPending: string;
   readonly summaryDetailFailed: string;
   readonly summaryDetailError: string;
+  /** The server's page said something its signed records do not: the page now shows the records. */
+  readonly summaryDetailMismatch: string;
+  /** On a fact whose server-rendered text differed from its record. */
+  readonly rewritten: string;
 }
 
 export interface Messages {
@@ -207,6 +211,9 @@ const en: Messages = {
     summaryDetailPending: "The facts are signed and logged; their proof reaches the blockchain within minutes.",
     summaryDetailFailed: "Some facts below do not match the blockchain. Do not rely on them.",
     summaryDetailError: "Your phone could not reach the blockchain to check. Nothing below is verified.",
+    summaryDetailMismatch:
+      "This website first showed facts that differ from their signed records. Below are the signed records; do not trust this website.",
+    rewritten: "corrected from the signed record",
   },
 };
 
@@ -300,6 +307,8 @@ const ko: Messages = {
     summaryDetailPending: "서명·기록은 완료되었고, 몇 분 안에 블록체인에 등록됩니다.",
     summaryDetailFailed: "아래 일부 내용이 블록체인 기록과 다릅니다. 믿지 마세요.",
     summaryDetailError: "휴대폰이 블록체인에 연결하지 못했습니다. 아래 내용은 검증되지 않았습니다.",
+    summaryDetailMismatch: "이 웹사이트가 처음 보여 준 내용이 서명된 기록과 달랐습니다. 아래는 서명된 기록입니다. 이 웹사이트를 믿지 마세요.",
+    rewritten: "서명된 기록으로 정정됨",
   },
 };
 
@@ -392,6 +401,8 @@ const zh: Messages = {
     summaryDetailPending: "信息已签名并记录，证明将在几分钟内写入区块链。",
     summaryDetailFailed: "以下部分信息与区块链记录不符，请勿采信。",
     summaryDetailError: "您的手机无法连接区块链进行核对。以下内容均未经验证。",
+    summaryDetailMismatch: "本网站最初显示的信息与签名记录不符。以下为签名记录，请勿信任本网站。",
+    rewritten: "已按签名记录更正",
   },
 };
 

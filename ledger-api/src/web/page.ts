@@ -3,41 +3,20 @@
  * small inline style sheet, system fonts (with Korean and simplified Chinese fallbacks), no framework: readable on
  * a cheap phone on a market's mobile signal, and every fact is in the HTML, so it reads without JavaScript.
  *
- * Trust: the page never says a fact is verified. Each fact carries a badge that starts as "checking…"; a small inline
- * script loads the verifier bundle (/assets/verify.js, built from verify/browser.ts: `LedgerVerify.verifyProvenance(answer,
- * LedgerVerify.rpcReader(LedgerVerify.httpRpc(rpcUrl)), { batchId })`), fetches the provenance answer as JSON from the same URL,
- * checks it against the chain's JSON-RPC endpoint from the phone itself, and sets each badge from the verifier's
- * result for that fact's log entry (matched by log index and event hash). If the bundle fails to load, throws, or
- * the chain cannot be reached, badges say "could not verify" and the summary says so; nothing turns green unless the
- * verifier said so.
+ * Trust: the page never says a fact is verified. Each fact carries a badge that starts as "checking…". The page's
+ * script (shopper-client.ts, served as /assets/shopper.js) fetches the provenance answer as JSON from the same URL,
+ * verifies it on the phone against the chain's JSON-RPC endpoint (verify/verify.ts), re-renders the facts from that
+ * verified answer with the same code that rendered them here (shopper-view.ts), flags any difference between what
+ * the server rendered and what the signed records say, and sets each badge from the verifier's result for its log
+ * entry. If the script cannot load or run, or the chain cannot be reached, badges say "could not verify" and the
+ * summary says so; nothing turns green unless the verifier said so.
  *
- * Known limit (see the closing note of the web branch): the script ties each badge to the event the fact was drawn
- * from (index + eventHash), but does not re-derive the fact's displayed text from the verified document; a server
- * that rendered text different from the document it serves would not be caught by this page.
- *
- * Stable test ids (for browser tests): `summary`, `recall-banner`, `lang-switch`, `fact-<logIndex>` and
- * `badge-<logIndex>` for facts drawn from a timeline entry, `fact-origin-<n>` / `badge-origin-<n>` for the origin of a
- * lot whose Registered entry belongs to an ancestor (verified with the batch's checks), `custody`, `parents`,
- * `children`, `pesticides`, `lab-results`, `customs`, `cold-chain`.
+ * Stable test ids (for browser tests): `summary`, `lang-switch`, `error`, and those of shopper-view.ts.
  */
-import type { CustomsClearedDoc, InspectedDoc, ObservedDoc, PesticideAppliedDoc } from "../ingest/documents.ts";
-import type { LineageLink, OriginView, Provenance, TimelineEntry } from "../query/provenance.ts";
-import type { RecallView } from "../query/batch-state.ts";
-import { parseDigitalLink } from "../gs1/digital-link.ts";
-import { html, jsonForScript, SafeHtml, type HtmlValue } from "./html.ts";
-import {
-  countryName,
-  formatDate,
-  formatDateTime,
-  HTML_LANG,
-  LANGS,
-  MESSAGES,
-  unitLabel,
-  type Lang,
-  type Messages,
-} from "./i18n.ts";
-
-type Actor = TimelineEntry["signer"];
+import type { Provenance } from "../query/provenance.ts";
+import { html, jsonForScript, SafeHtml } from "./html.ts";
+import { HTML_LANG, LANGS, MESSAGES, type Lang, type Messages } from "./i18n.ts";
+import { shopperView } from "./shopper-view.ts";
 
 /** What every page needs besides its content. */
 export interface PageFrame {
@@ -51,8 +30,8 @@ export interface PageFrame {
 export interface ShopperPageOptions extends PageFrame {
   /** Where the browser fetches the answer as JSON (same URL, Accept: application/json). */
   readonly answerUrl: string;
-  /** The verifier bundle. */
-  readonly verifierUrl: string;
+  /** The page's script bundle (shopper-client.ts, which includes the verifier). */
+  readonly clientUrl: string;
   /** The chain's JSON-RPC endpoint, as the shopper's phone reaches it. */
   readonly rpcUrl: string;
   /**
@@ -106,342 +85,61 @@ th,td{text-align:left;padding:.25rem .3rem;border-bottom:1px solid #eee;vertical
 .badge .reason:not(:empty)::before{content:": "}
 .who{font-size:.85rem;color:#555}
 .note{font-size:.85rem;color:#555}
+main [data-rewritten]{display:block;width:fit-content;color:#b00020;background:#fdecee;font-weight:700;padding:.1rem .4rem;border-radius:.2rem;margin:.2rem 0}
 footer{font-size:.8rem;color:#555;margin-top:1.5rem}
 code{font-size:.85rem;overflow-wrap:anywhere}
 `;
 
 // ---------------------------------------------------------------------------------------------------------------
-// Browser part: loads the verifier, fetches the answer, sets badges. Plain JS (runs as is in the browser).
+// Browser part. The work is in the client bundle (shopper-client.ts); this inline loader only covers the case where
+// that bundle cannot run at all (blocked, offline, too slow), so no badge is left saying "checking…" forever.
 
-const CLIENT_SCRIPT = `(function () {
+const LOADER_SCRIPT = `(function () {
   "use strict";
   var cfg = JSON.parse(document.getElementById("ledger-config").textContent);
-  var m = cfg.messages;
-  var settled = false;
-  function all(selector) { return Array.prototype.slice.call(document.querySelectorAll(selector)); }
-  function setBadge(el, state, reason) {
-    el.setAttribute("data-state", state);
-    el.querySelector(".label").textContent = m[state];
-    el.querySelector(".reason").textContent = reason || "";
-  }
-  function setSummary(state) {
-    var el = document.querySelector('[data-testid="summary"]');
-    var key = state.charAt(0).toUpperCase() + state.slice(1);
-    el.setAttribute("data-state", state);
-    el.querySelector("strong").textContent = m["summary" + key];
-    el.querySelector("p").textContent = m["summaryDetail" + key];
-  }
-  function couldNotVerify(err) {
-    if (settled) return;
-    settled = true;
-    all(".badge").forEach(function (b) { setBadge(b, "error", ""); });
-    setSummary("error");
-    if (window.console) console.error("verification could not run:", err);
-  }
-  function isFailed(s) { return s === "failed"; }
-  function reasonOf(checks) {
-    var bad = (checks || []).filter(function (c) { return c && isFailed(c.status); });
-    return bad.map(function (c) { return c.detail ? c.name + " (" + c.detail + ")" : c.name; }).join("; ");
-  }
-  function stateOf(status) { return status === "verified" ? "verified" : status === "pending" ? "pending" : "failed"; }
-  function apply(answer, result) {
-    if (settled) return;
-    if (!result || typeof result.status !== "string") throw new Error("verifier returned no status");
-    settled = true;
-    var timeline = answer.timeline || [];
-    var byIndex = {};
-    // verify.ts: one result per timeline entry, each with its log index and eventHash.
-    var events = result.entries || [];
-    events.forEach(function (e, pos) {
-      // e.index is the entry's log index; fall back to its position in the timeline if it is not one.
-      var entry = timeline.filter(function (t) { return t.index === e.index; })[0] || timeline[pos];
-      if (entry) byIndex[entry.index] = { event: e, hash: e.eventHash || entry.eventHash };
+  function couldNotVerify() {
+    var summary = document.querySelector('[data-testid="summary"]');
+    if (!summary || summary.getAttribute("data-state") !== "checking") return;
+    summary.setAttribute("data-state", "error");
+    summary.querySelector("strong").textContent = cfg.messages.summaryError;
+    summary.querySelector("p").textContent = cfg.messages.summaryDetailError;
+    Array.prototype.forEach.call(document.querySelectorAll(".badge"), function (b) {
+      b.setAttribute("data-state", "error");
+      b.querySelector(".label").textContent = cfg.messages.error;
     });
-    all(".badge[data-index]").forEach(function (b) {
-      var hit = byIndex[b.getAttribute("data-index")];
-      if (!hit) return setBadge(b, "failed", m.notInAnswer);
-      if (hit.hash !== b.getAttribute("data-event-hash")) return setBadge(b, "failed", m.hashMismatch);
-      var st = stateOf(hit.event.status);
-      setBadge(b, st, st === "failed" ? reasonOf(hit.event.checks) : "");
-    });
-    var batchChecks = Array.isArray(result.batch) ? result.batch : [];
-    var batchState = batchChecks.some(function (c) { return isFailed(c.status); }) ? "failed"
-      : batchChecks.some(function (c) { return c.status === "pending"; }) ? "pending"
-      : batchChecks.length > 0 ? "verified" : stateOf(result.status);
-    all(".badge[data-scope=batch]").forEach(function (b) {
-      setBadge(b, batchState, batchState === "failed" ? reasonOf(batchChecks) : "");
-    });
-    setSummary(stateOf(result.status));
   }
-  function readerFor(LV) {
-    if (typeof LV.rpcReader !== "function" || typeof LV.httpRpc !== "function") throw new Error("the verifier bundle offers no chain reader");
-    return LV.rpcReader(LV.httpRpc(cfg.rpcUrl));
-  }
-  function run() {
-    var LV = globalThis.LedgerVerify;
-    if (!LV || typeof LV.verifyProvenance !== "function") throw new Error("the verifier bundle defines no LedgerVerify.verifyProvenance");
-    var reader = readerFor(LV);
-    return fetch(cfg.answerUrl, { headers: { Accept: "application/json" }, cache: "no-store" })
-      .then(function (r) { if (!r.ok) throw new Error("answer: HTTP " + r.status); return r.json(); })
-      .then(function (answer) {
-        // The answer must be about the batch this page shows (the verifier checks it names cfg.batchId).
-        return Promise.resolve(LV.verifyProvenance(answer, reader, { batchId: cfg.batchId, trust: cfg.trust })).then(function (result) { apply(answer, result); });
-      });
-  }
-  all(".badge").forEach(function (b) { setBadge(b, "checking", ""); });
-  setTimeout(function () { couldNotVerify(new Error("timed out")); }, cfg.timeoutMs);
+  setTimeout(couldNotVerify, cfg.timeoutMs);
   var s = document.createElement("script");
-  s.src = cfg.verifierUrl;
+  s.src = cfg.clientUrl;
   s.async = true;
-  s.onload = function () { try { run().catch(couldNotVerify); } catch (e) { couldNotVerify(e); } };
-  s.onerror = function () { couldNotVerify(new Error("could not load " + cfg.verifierUrl)); };
+  s.onerror = couldNotVerify;
   document.head.appendChild(s);
 })();`;
 
 /** How long the phone waits for the verifier before saying it could not verify. */
-const VERIFY_TIMEOUT_MS = 45_000;
+export const VERIFY_TIMEOUT_MS = 45_000;
+
+/** What the page hands its script, in a JSON block (shopper-client.ts reads it). */
+export interface ShopperPageConfig {
+  readonly lang: Lang;
+  readonly answerUrl: string;
+  readonly batchId: string;
+  readonly trust: ShopperPageOptions["trust"];
+  readonly clientUrl: string;
+  readonly rpcUrl: string;
+  readonly timeoutMs: number;
+  /** For the loader's "could not verify" without the bundle. */
+  readonly messages: { readonly error: string; readonly summaryError: string; readonly summaryDetailError: string };
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Pieces
-
-function badge(t: Messages, index: number, eventHash: string, primary: boolean): SafeHtml {
-  return html`<span class="badge" data-state="checking" data-index="${index}" data-event-hash="${eventHash}"${
-    primary ? html` data-testid="badge-${index}"` : ""
-  }><span class="label">${t.client.checking}</span><span class="reason"></span></span>`;
-}
-
-function batchBadge(t: Messages, testid: string): SafeHtml {
-  return html`<span class="badge" data-state="checking" data-scope="batch" data-testid="${testid}"><span class="label">${t.client.checking}</span><span class="reason"></span></span>`;
-}
-
-function actorName(t: Messages, actor: Actor | null | undefined): string {
-  if (!actor) return t.unknownActor;
-  return actor.name ?? `${t.unknownActor} (${actor.address.slice(0, 8)}…${actor.address.slice(-4)})`;
-}
-
-function signedBy(t: Messages, actor: Actor): SafeHtml {
-  return html`<div class="who">${t.signedBy}: ${actorName(t, actor)}</div>`;
-}
-
-function rows(pairs: readonly (readonly [string, HtmlValue] | false | undefined)[]): SafeHtml {
-  return html`<dl>${pairs.map((p) => (p ? html`<dt>${p[0]}</dt><dd>${p[1]}</dd>` : ""))}</dl>`;
-}
-
-function time(iso: string, lang: Lang): SafeHtml {
-  return html`<time datetime="${iso}">${formatDateTime(iso, lang)}</time>`;
-}
-
-function date(day: string, lang: Lang): SafeHtml {
-  return html`<time datetime="${day}">${formatDate(day, lang)}</time>`;
-}
-
-/** A relative link to a batch's page (its Digital Link path), so it works from whichever host served this page. */
-function pageHref(link: string | null, lang: Lang): string | null {
-  if (link === null) return null;
-  try {
-    return `${parseDigitalLink(link).path}?lang=${lang}`;
-  } catch {
-    return null;
-  }
-}
-
-/** Whole days from an application's date to the harvest date (calendar dates, UTC). */
-export function daysBetween(fromIso: string, toDate: string): number | null {
-  const from = Date.parse(fromIso.slice(0, 10));
-  const to = Date.parse(toDate.slice(0, 10));
-  if (Number.isNaN(from) || Number.isNaN(to)) return null;
-  return Math.round((to - from) / 86_400_000);
-}
-
-function quantityText(q: { value: string; unit: string }): string {
-  return `${q.value} ${unitLabel(q.unit)}`;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Sections
-
-function recallBanner(t: Messages, lang: Lang, recall: RecallView, timeline: readonly TimelineEntry[]): SafeHtml {
-  const own = recall.eventHash === null ? undefined : timeline.find((e) => e.eventHash === recall.eventHash);
-  const b = own ? badge(t, own.index, own.eventHash, true) : batchBadge(t, "badge-recall");
-  const from = recall.inherited ? (recall.lot ?? recall.batchId) : null;
-  return html`<section class="recall" role="alert" data-testid="recall-banner"${own ? html` data-fact-index="${own.index}"` : ""}>
-<h2>⚠ ${t.recallTitle}</h2>
-<p><strong>${t.recallAdvice}</strong></p>
-${recall.reason === null ? "" : html`<p>${t.recallReason}: ${recall.reason}</p>`}
-${recall.recalledAt === null ? "" : html`<p>${t.recalledOn}: ${time(recall.recalledAt, lang)}</p>`}
-${recall.reference === null ? "" : html`<p>${t.recallReference}: ${recall.reference}</p>`}
-${recall.by === null ? "" : html`<p>${t.recalledBy}: ${actorName(t, recall.by)}</p>`}
-${from === null ? "" : html`<p>${t.recallInherited(from)}</p>`}
-${b}
-</section>`;
-}
 
 function summary(t: Messages): SafeHtml {
   return html`<section class="summary" data-testid="summary" data-state="checking" aria-live="polite">
 <strong>${t.client.checking}</strong><p>${t.verifyExplain}</p>
 <noscript><p>${t.noscript}</p></noscript>
 </section>`;
-}
-
-function originFact(t: Messages, lang: Lang, origin: OriginView, timeline: readonly TimelineEntry[], n: number, batchId: string): SafeHtml {
-  const entry = timeline.find((e) => e.eventHash === origin.eventHash);
-  const testid = entry ? `fact-${entry.index}` : `fact-origin-${n}`;
-  return html`<div class="fact" data-testid="${testid}">
-${rows([
-  [t.country, html`${countryName(origin.country, lang)} <span class="note">(${origin.country})</span>`],
-  [t.region, origin.region],
-  [t.farm, origin.farm.name],
-  [t.harvestDate, date(origin.harvestDate, lang)],
-  origin.imported && [t.imported, "✓"],
-  // An ancestor's origin (a split or merged lot) names the lot it was registered as.
-  origin.batchId !== batchId && [t.lot, origin.lot],
-])}
-${signedBy(t, origin.registrant)}
-${entry ? badge(t, entry.index, entry.eventHash, true) : batchBadge(t, `badge-origin-${n}`)}
-</div>`;
-}
-
-function pesticideFact(t: Messages, lang: Lang, entry: TimelineEntry, harvest: string | null): SafeHtml {
-  const d = entry.document as PesticideAppliedDoc;
-  const gap = harvest === null ? null : daysBetween(d.occurredAt, harvest);
-  const phi = d.preHarvestIntervalDays;
-  const verdict =
-    gap === null
-      ? html`<span class="note">${t.phiUnknown}</span>`
-      : gap >= phi
-        ? html`<span class="ok" data-phi="respected">✓ ${t.phiRespected(gap, phi)}</span>`
-        : html`<span class="bad" data-phi="violated">✗ ${t.phiViolated(gap, phi)}</span>`;
-  return html`<div class="fact" data-testid="fact-${entry.index}">
-${rows([
-  [t.substance, html`${d.substance.name} <span class="note">(CAS ${d.substance.casNumber})</span>`],
-  [t.dose, `${d.dose.value} ${d.dose.unit}`],
-  [t.appliedOn, time(d.occurredAt, lang)],
-  [t.phi, html`${t.phiDays(phi)}<br>${verdict}`],
-])}
-${signedBy(t, entry.signer)}
-${badge(t, entry.index, entry.eventHash, true)}
-</div>`;
-}
-
-function labFact(t: Messages, lang: Lang, entry: TimelineEntry): SafeHtml {
-  const d = entry.document as InspectedDoc;
-  return html`<div class="fact" data-testid="fact-${entry.index}">
-${rows([
-  [t.lab, d.lab.name],
-  [t.method, d.method],
-  d.sampleId !== undefined && [t.sample, d.sampleId],
-  [t.testedOn, time(d.occurredAt, lang)],
-])}
-<table><thead><tr><th>${t.analyte}</th><th>${t.measured}</th><th>${t.limit}</th><th>${t.result}</th></tr></thead><tbody>
-${d.analytes.map((a) => {
-  const ok = a.value <= a.limit;
-  return html`<tr data-analyte="${a.name}" data-result="${ok ? "pass" : "fail"}"><td>${a.name}</td><td>${a.value} ${unitLabel(a.unit)}</td><td>${a.limit} ${unitLabel(a.unit)}</td><td class="${ok ? "ok" : "bad"}">${ok ? `✓ ${t.pass}` : `✗ ${t.fail}`}</td></tr>`;
-})}
-</tbody></table>
-<p class="${d.passed ? "ok" : "bad"}">${d.passed ? t.overallPass : t.overallFail}</p>
-${signedBy(t, entry.signer)}
-${badge(t, entry.index, entry.eventHash, true)}
-</div>`;
-}
-
-function customsFact(t: Messages, lang: Lang, entry: TimelineEntry): SafeHtml {
-  const d = entry.document as CustomsClearedDoc;
-  return html`<div class="fact" data-testid="fact-${entry.index}">
-${rows([
-  [t.declaration, d.declarationNumber],
-  [t.originCountry, html`${countryName(d.originCountry, lang)} <span class="note">(${d.originCountry})</span>`],
-  [t.portOfEntry, html`${d.portOfEntry} <span class="note">(${countryName(d.portOfEntry.slice(0, 2), lang)})</span>`],
-  [t.clearedOn, time(d.occurredAt, lang)],
-  [t.hsCode, d.hsCode],
-])}
-${signedBy(t, entry.signer)}
-${badge(t, entry.index, entry.eventHash, true)}
-</div>`;
-}
-
-function observedFact(t: Messages, lang: Lang, entry: TimelineEntry): SafeHtml {
-  const d = entry.document as ObservedDoc;
-  const readings = d.readings ?? [];
-  return html`<div class="fact" data-testid="fact-${entry.index}">
-${rows([
-  [t.readingAt, time(d.occurredAt, lang)],
-  d.location !== undefined && [t.location, d.location.name],
-  ...readings.map(
-    (r) => [r.type === "Temperature" ? t.temperature : r.type, `${r.value} ${unitLabel(r.unit)}`] as const,
-  ),
-  d.note !== undefined && ["", d.note],
-])}
-${signedBy(t, entry.signer)}
-${badge(t, entry.index, entry.eventHash, true)}
-</div>`;
-}
-
-interface CustodyRow {
-  readonly holder: Actor;
-  readonly since: string;
-  readonly entry: TimelineEntry;
-}
-
-/**
- * Who held the lot, from when: its registrant (or whoever split or merged it into being), then each receiver that
- * accepted a hand-off, in log order.
- */
-function custodyRows(answer: Provenance): CustodyRow[] {
-  const out: CustodyRow[] = [];
-  for (const entry of answer.timeline) {
-    const starts =
-      (entry.relation === "own" && (entry.kind === "Registered" || entry.kind === "Merged")) ||
-      (entry.relation === "created" && entry.kind === "Split");
-    if (starts || (entry.relation === "own" && entry.kind === "HandOffAccepted")) {
-      out.push({ holder: entry.signer, since: entry.occurredAt, entry });
-    }
-  }
-  return out;
-}
-
-function custodySection(t: Messages, lang: Lang, answer: Provenance): SafeHtml {
-  const custodyList = custodyRows(answer);
-  const current = answer.batch.custodian.address;
-  const last = custodyList.at(-1);
-  return html`<section class="card" data-testid="custody"><h3>${t.custody}</h3>
-<table><thead><tr><th>${t.holder}</th><th>${t.since}</th></tr></thead><tbody>
-${custodyList.map(
-  (r, i) => html`<tr${r.entry.kind === "HandOffAccepted" ? html` data-testid="fact-${r.entry.index}"` : ""} data-custody="${i}">
-<td><strong>${actorName(t, r.holder)}</strong>${r === last && r.holder.address === current ? html` <span class="ok">· ${t.currentHolder}</span>` : ""}<br>${badge(t, r.entry.index, r.entry.eventHash, r.entry.kind === "HandOffAccepted")}</td>
-<td>${time(r.since, lang)}</td></tr>`,
-)}
-${last === undefined || last.holder.address !== current
-  ? html`<tr><td><strong>${actorName(t, answer.batch.custodian)}</strong> <span class="ok">· ${t.currentHolder}</span></td><td></td></tr>`
-  : ""}
-</tbody></table>
-${answer.batch.offeredTo === null ? "" : html`<p class="note">${t.offeredTo(actorName(t, answer.batch.offeredTo))}</p>`}
-</section>`;
-}
-
-function lineageSection(t: Messages, lang: Lang, title: string, testid: string, links: readonly LineageLink[], answer: Provenance): SafeHtml {
-  if (links.length === 0) return html``;
-  // The transformation that made the link: filed under this batch (Merged, own Split) or under the parent (created).
-  const events = new Map(answer.timeline.map((e) => [e.eventHash, e]));
-  const shown = new Set<string>();
-  return html`<section class="card" data-testid="${testid}"><h3>${title}</h3><ul>
-${links.map((l) => {
-  const href = pageHref(l.link, lang);
-  const name = l.lot === null ? l.batchId : `${l.lot}`;
-  return html`<li>${href === null ? name : html`<a href="${href}">${name}</a>`} <span class="note">(${quantityText(l.quantity)})</span></li>`;
-})}
-</ul>
-${[...new Set(links.map((l) => l.eventHash))].map((hash) => {
-  const e = events.get(hash);
-  if (!e || shown.has(hash)) return "";
-  shown.add(hash);
-  return html`<div class="fact" data-testid="fact-${e.index}">${signedBy(t, e.signer)} ${time(e.occurredAt, lang)}<br>${badge(t, e.index, e.eventHash, true)}</div>`;
-})}
-${testid === "parents" ? html`<p class="note">${t.parentRecordsNote}</p>` : ""}
-</section>`;
-}
-
-function card(testid: string, title: string, body: HtmlValue): SafeHtml {
-  return html`<section class="card" data-testid="${testid}"><h3>${title}</h3>${body}</section>`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -476,63 +174,32 @@ ${script ?? ""}
 `.value;
 }
 
-/** The shopper page for a provenance answer. */
+/**
+ * The shopper page for a provenance answer: the facts (shopper-view.ts) in two regions the browser re-renders from
+ * the answer it verified, the verification summary between them.
+ */
 export function shopperPage(answer: Provenance, opts: ShopperPageOptions): string {
   const { lang } = opts;
   const t = MESSAGES[lang];
-  const { batch, timeline } = answer;
-  const product = batch.product ?? batch.origins[0]?.product ?? batch.lot ?? batch.batchId;
-  const of = (kind: string): TimelineEntry[] => timeline.filter((e) => e.kind === kind && e.relation === "own");
-  // Facts about the produce itself hold for every lot cut from it: a stall lot shows its farm lot's records.
-  const withInherited = (kind: string): TimelineEntry[] =>
-    timeline.filter((e) => e.kind === kind && (e.relation === "own" || e.relation === "inherited"));
-  const ownOrigin = batch.origins.find((o) => o.batchId === batch.batchId);
-  const harvestFor = (e: TimelineEntry): string | null =>
-    (batch.origins.find((o) => o.batchId === e.batchId) ?? ownOrigin ?? batch.origins[0])?.harvestDate ?? null;
-
-  const pesticides = withInherited("PesticideApplied");
-  const labs = withInherited("Inspected");
-  const customs = withInherited("CustomsCleared");
-  const observed = of("Observed").filter((e) => ((e.document as ObservedDoc).readings ?? []).length > 0 || (e.document as ObservedDoc).location);
-  const hasOwnOrigin = ownOrigin !== undefined;
-
+  const view = shopperView(answer, lang);
   const body = html`
-${batch.recall === null ? "" : recallBanner(t, lang, batch.recall, timeline)}
+<div data-region="recall">${view.recall}</div>
 ${summary(t)}
-<section class="product">
-<h2>${product}</h2>
-<p>${t.lot}: <strong>${batch.lot ?? batch.batchId}</strong>${batch.gtin === null ? "" : html` · GTIN ${batch.gtin}`} · ${t.quantity}: ${quantityText(batch.quantity)}</p>
-</section>
-${card("origin", t.origin, batch.origins.map((o, n) => originFact(t, lang, o, timeline, n, batch.batchId)))}
-${hasOwnOrigin || pesticides.length > 0
-  ? card("pesticides", t.pesticides, pesticides.length === 0 ? html`<p class="note">${t.noPesticides}</p>` : pesticides.map((e) => pesticideFact(t, lang, e, harvestFor(e))))
-  : ""}
-${labs.length === 0 ? "" : card("lab-results", t.labResults, labs.map((e) => labFact(t, lang, e)))}
-${batch.imported
-  ? card("customs", t.customs, customs.length === 0 ? html`<p class="bad">${t.customsPending}</p>` : customs.map((e) => customsFact(t, lang, e)))
-  : ""}
-${custodySection(t, lang, answer)}
-${lineageSection(t, lang, t.parents, "parents", answer.lineage.parents, answer)}
-${lineageSection(t, lang, t.children, "children", answer.lineage.children, answer)}
-${observed.length === 0 ? "" : card("cold-chain", t.coldChain, observed.map((e) => observedFact(t, lang, e)))}
-<footer><p>${t.verifyExplain}</p><p>GS1: <code>${batch.path ?? batch.batchId}</code></p></footer>`;
+<div data-region="facts">${view.facts}</div>`;
 
-  const config = {
+  const config: ShopperPageConfig = {
+    lang,
     answerUrl: opts.answerUrl,
-    batchId: batch.batchId,
+    batchId: answer.batch.batchId,
     trust: opts.trust,
-    verifierUrl: opts.verifierUrl,
+    clientUrl: opts.clientUrl,
     rpcUrl: opts.rpcUrl,
     timeoutMs: VERIFY_TIMEOUT_MS,
-    messages: {
-      ...t.client,
-      notInAnswer: t.client.failed,
-      hashMismatch: t.client.failed,
-    },
+    messages: { error: t.client.error, summaryError: t.client.summaryError, summaryDetailError: t.client.summaryDetailError },
   };
   const script = html`<script type="application/json" id="ledger-config">${jsonForScript(config)}</script>
-<script nonce="${opts.nonce}">${new SafeHtml(CLIENT_SCRIPT)}</script>`;
-  return document(opts, `${product} · ${batch.lot ?? ""} · ${t.title}`, body, script);
+<script nonce="${opts.nonce}">${new SafeHtml(LOADER_SCRIPT)}</script>`;
+  return document(opts, view.title, body, script);
 }
 
 export type ErrorPageKind = "notFound" | "noLot" | "badLink";

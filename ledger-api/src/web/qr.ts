@@ -17,6 +17,7 @@
  */
 import QRCode from "qrcode";
 import { Gs1Error } from "../gs1/keys.ts";
+import { escapeHtml } from "./html.ts";
 import { elementString, parseDigitalLink } from "../gs1/digital-link.ts";
 
 export type ErrorCorrection = "L" | "M" | "Q" | "H";
@@ -110,19 +111,6 @@ export interface LabelSheetOptions {
    */
   readonly moduleMm?: number;
   readonly errorCorrection?: ErrorCorrection;
-}
-
-const HTML_ESCAPES: Readonly<Record<string, string>> = {
-  "&": "&amp;",
-  "<": "&lt;",
-  ">": "&gt;",
-  '"': "&quot;",
-  "'": "&#39;",
-};
-
-/** Escapes text for HTML element content and quoted attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
 }
 
 /**

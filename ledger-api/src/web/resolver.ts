@@ -20,8 +20,8 @@
  * is not a valid Digital Link is 400 with a page that says what is wrong; a valid one the ledger does not know is
  * 404 with a friendly page in the shopper's language. Both are JSON (the API's error shape) for JSON clients.
  *
- * The page's verification script is served from /assets/verify.js: the verifier bundle built into
- * ledger-api/web-dist/ (404 until it is built).
+ * The page's script is served from /assets/shopper.js and the bare verifier from /assets/verify.js: bundles built
+ * into ledger-api/web-dist/ by web/bundle.ts (404 until they are built).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -37,8 +37,11 @@ import type { Store } from "../store/store.ts";
 import { chooseLang, HTML_LANG, LANGS, type Lang } from "./i18n.ts";
 import { errorPage, shopperPage, type ErrorPageKind, type PageFrame } from "./page.ts";
 
-/** Where the verifier bundle's build writes verify.js. */
+/** Where web/bundle.ts writes the browser bundles. */
 export const WEB_DIST = new URL("../../web-dist/", import.meta.url);
+
+/** The bundles served under /assets/ (web/bundle.ts WEB_BUNDLES). */
+const ASSETS = ["shopper.js", "verify.js"] as const;
 
 export interface ResolverOptions {
   readonly store: Store;
@@ -49,7 +52,7 @@ export interface ResolverOptions {
    * every page and allowed by its CSP, so it must be reachable from a phone, not only from the API's network.
    */
   readonly publicRpcUrl: string;
-  /** Directory holding verify.js; default WEB_DIST. */
+  /** Directory holding the bundles; default WEB_DIST. */
   readonly webDist?: URL;
 }
 
@@ -352,7 +355,7 @@ export const resolverRoutes: FastifyPluginAsync<ResolverOptions> = async (app, o
     const page = shopperPage(answer, {
       ...frame,
       answerUrl: link.path,
-      verifierUrl: "/assets/verify.js",
+      clientUrl: "/assets/shopper.js",
       rpcUrl,
       trust: { chainId: opts.deployments.chainId, ledger: opts.deployments.ledger, anchor: opts.deployments.anchor },
     });
@@ -391,21 +394,23 @@ export const resolverRoutes: FastifyPluginAsync<ResolverOptions> = async (app, o
   app.get("/01/:gtin", { schema: { hide: true } }, resolve);
 
   app.get(
-    "/assets/verify.js",
+    "/assets/:file",
     {
       schema: {
         tags: ["resolver"],
-        summary: "The shopper page's verifier bundle (built into ledger-api/web-dist/verify.js)",
+        summary: "The browser bundles: shopper.js (the shopper page's script, with the verifier) and verify.js (the verifier alone)",
+        params: Type.Object({ file: Type.Union(ASSETS.map((f) => Type.Literal(f))) }),
         response: { 200: { content: { "text/javascript": { schema: Type.String() } } }, "4xx": ErrorBody },
       },
     },
     async (request, reply) => {
+      const { file } = request.params as { file: (typeof ASSETS)[number] };
       let source: Buffer;
       try {
-        source = await readFile(new URL("verify.js", webDist));
+        source = await readFile(new URL(file, webDist));
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-          throw new ApiError("NOT_FOUND", "the verifier bundle is not built (ledger-api/web-dist/verify.js)");
+          throw new ApiError("NOT_FOUND", `the browser bundle ${file} is not built (npm run build:web)`);
         }
         throw err;
       }

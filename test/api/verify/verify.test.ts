@@ -22,7 +22,7 @@ import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import vm from "node:vm";
-import { buildWebBundle } from "../../../ledger-api/src/verify/bundle.ts";
+import { buildWebBundle } from "../../../ledger-api/src/web/bundle.ts";
 import { ANCHOR_VIEWS, LEDGER_EVENTS, LEDGER_VIEWS, rpcReader } from "../../../ledger-api/src/verify/chain-reader.ts";
 import { EXIT, runVerify, type VerifyIo } from "../../../ledger-api/src/verify/cli.ts";
 import { providerReader, verifyProvenance, type Check, type Verification } from "../../../ledger-api/src/verify/verify.ts";
@@ -479,11 +479,12 @@ describe("verifying a provenance answer against the chain", function () {
     before(async function () {
       this.timeout(60_000);
       dir = await mkdtemp(path.join(tmpdir(), "verify-web-"));
-      const built = await buildWebBundle({ outfile: path.join(dir, "verify.js") });
+      const built = await buildWebBundle({ outdir: dir });
       expect(built.built).to.equal(true);
-      expect(built.gzipBytes).to.be.below(80_000);
-      bundle = await readFile(built.outfile, "utf8");
-      expect((await buildWebBundle({ outfile: built.outfile, ifMissing: true })).built).to.equal(false);
+      expect(built.files["verify.js"].gzipBytes).to.be.below(80_000);
+      expect(built.files["shopper.js"].gzipBytes).to.be.below(100_000);
+      bundle = await readFile(built.files["verify.js"].path, "utf8");
+      expect((await buildWebBundle({ outdir: dir, ifMissing: true })).built).to.equal(false);
     });
     after(async function () {
       await rm(dir, { recursive: true, force: true });

@@ -4,7 +4,8 @@ import { PNG } from "pngjs";
 import QRCode from "qrcode";
 import { formatDigitalLink, parseDigitalLink } from "../../../ledger-api/src/gs1/digital-link.ts";
 import { Gs1Error } from "../../../ledger-api/src/gs1/keys.ts";
-import { QR_DEFAULTS, escapeHtml, labelSheetHtml, qrModules, qrPng, qrSvg } from "../../../ledger-api/src/web/qr.ts";
+import { escapeHtml } from "../../../ledger-api/src/web/html.ts";
+import { QR_DEFAULTS, labelSheetHtml, qrModules, qrPng, qrSvg } from "../../../ledger-api/src/web/qr.ts";
 import type { BatchLabel } from "../../../ledger-api/src/web/qr.ts";
 
 const BASE = "https://trace.example.org";

@@ -254,7 +254,7 @@ describe("GS1 Digital Link resolver and shopper page", function () {
       expect(from(html, "summary")).to.match(/^data-testid="summary" data-state="checking"/);
       expect(html).to.not.match(/data-state="verified"/);
       expect(html).to.include('<script type="application/json" id="ledger-config">');
-      expect(html).to.include('"verifierUrl":"/assets/verify.js"').and.include('"answerUrl":"/01/08801234000017/10/JJ-2611-A"');
+      expect(html).to.include('"clientUrl":"/assets/shopper.js"').and.include('"answerUrl":"/01/08801234000017/10/JJ-2611-A"');
     });
 
     for (const lang of ["en", "ko", "zh"] as const) {
@@ -352,8 +352,8 @@ describe("GS1 Digital Link resolver and shopper page", function () {
     });
   });
 
-  describe("the verifier bundle", function () {
-    it("is served from web-dist when built, 404 before", async function () {
+  describe("the browser bundles", function () {
+    it("are served from web-dist when built, 404 before; other names are not served", async function () {
       const dir = await mkdtemp(path.join(tmpdir(), "web-dist-"));
       const app = Fastify();
       try {
@@ -370,6 +370,12 @@ describe("GS1 Digital Link resolver and shopper page", function () {
         expect(res.statusCode).to.equal(200);
         expect(res.headers["content-type"]).to.match(/^text\/javascript/);
         expect(res.body).to.equal("globalThis.LedgerVerify = {};\n");
+        expect((await app.inject({ method: "GET", url: "/assets/shopper.js" })).statusCode).to.equal(404);
+        await writeFile(path.join(dir, "shopper.js"), "void 0;\n");
+        expect((await app.inject({ method: "GET", url: "/assets/shopper.js" })).body).to.equal("void 0;\n");
+        await writeFile(path.join(dir, "secret.txt"), "no\n");
+        expect((await app.inject({ method: "GET", url: "/assets/secret.txt" })).statusCode).to.equal(400);
+        expect((await app.inject({ method: "GET", url: "/assets/..%2Fsecret.txt" })).statusCode).to.equal(400);
       } finally {
         await app.close();
         await rm(dir, { recursive: true, force: true });
