@@ -4,6 +4,7 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { readFileSync } from "node:fs";
+import { publicRpcRoutes, type RpcSend } from "./chain/public-rpc.ts";
 import { chainRoutes } from "./chain/routes.ts";
 import docs from "./http/docs.ts";
 import errorHandler from "./http/error-handler.ts";
@@ -41,6 +42,11 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
   });
   await app.register(logRoutes, { store });
   await app.register(chainRoutes, { store, deployments: services.deployments });
+  // JSON-RPC providers (ethers' JsonRpcProvider, Hardhat's) can pass raw calls on; any other Provider gets no /rpc.
+  const { send } = services.provider as { send?: RpcSend };
+  if (typeof send === "function") {
+    await app.register(publicRpcRoutes, { deployments: services.deployments, send: send.bind(services.provider) });
+  }
   await app.register(queryRoutes, {
     store,
     deployments: services.deployments,

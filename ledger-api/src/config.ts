@@ -76,13 +76,15 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const dataDir = path.resolve(cwd, env.DATA_DIR || "data");
   const host = env.HOST || "127.0.0.1";
   const port = int(env, "PORT", 8080, 0, 65535);
+  const publicBaseUrl = url(env, "PUBLIC_BASE_URL", `http://${host}:${port}`) as string;
   return {
     dataDir,
     host,
     port,
-    publicBaseUrl: url(env, "PUBLIC_BASE_URL", `http://${host}:${port}`) as string,
+    publicBaseUrl,
     rpcUrl: url(env, "RPC_URL", undefined),
-    publicRpcUrl: url(env, "PUBLIC_RPC_URL", env.RPC_URL || `http://127.0.0.1:${env.CHAIN_PORT || 8545}`) as string,
+    // Default: this server's read-only /rpc, reachable wherever the pages are (chain/public-rpc.ts).
+    publicRpcUrl: url(env, "PUBLIC_RPC_URL", `${publicBaseUrl}/rpc`) as string,
     deploymentsFile: path.resolve(cwd, env.DEPLOYMENTS_FILE || path.join(dataDir, "deployments.json")),
     relayerKey: key(env, "RELAYER_KEY"),
     anchorerKey: key(env, "ANCHORER_KEY"),

@@ -9,6 +9,7 @@
  * Network mode (RPC_URL set): the contracts must already be deployed (scripts/deploy.ts writes DEPLOYMENTS_FILE) and
  * RELAYER_KEY / ANCHORER_KEY name funded accounts holding RELAYER_ROLE / ANCHORER_ROLE.
  */
+import { networkInterfaces } from "node:os";
 import path from "node:path";
 import { JsonRpcProvider, Wallet } from "ethers";
 import { pino } from "pino";
@@ -28,7 +29,13 @@ async function main(): Promise<void> {
   let chain: LocalChain | undefined;
   let rpcUrl = config.rpcUrl;
   if (rpcUrl === undefined) {
-    chain = await startLocalChain({ stateDir: path.join(config.dataDir, "chain"), port: Number(process.env.CHAIN_PORT ?? 8545) });
+    // anvil stays on loopback (its admin methods would let anyone on the network wipe it); phones read the chain
+    // through the API's read-only /rpc. CHAIN_UNLIMITED_CODE_SIZE=1 is for coverage-instrumented contract builds.
+    chain = await startLocalChain({
+      stateDir: path.join(config.dataDir, "chain"),
+      port: Number(process.env.CHAIN_PORT ?? 8545),
+      disableCodeSizeLimit: process.env.CHAIN_UNLIMITED_CODE_SIZE === "1",
+    });
     rpcUrl = chain.rpcUrl;
   }
   // No response cache: the indexer must see the block a grant or relay was just mined in, not a 250 ms old head.
@@ -79,15 +86,29 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
 
-  const apiUrl = `http://${config.host}:${config.port}`;
+  // Loaded through loopback when listening on every interface.
+  const apiUrl = `http://${["0.0.0.0", "::"].includes(config.host) ? "127.0.0.1" : config.host}:${config.port}`;
   if (chain && (await services.store.size()) === 0 && process.env.DEMO !== "0") {
     const logged = await loadDemo(apiUrl);
     app.log.info(`demo data: ${logged} signed events submitted through the API`);
   }
   console.log(`\nProvenance ledger API on ${apiUrl} (OpenAPI: ${apiUrl}/docs)`);
   console.log(`Chain ${deployments.chainId}: ledger ${deployments.ledger}, anchor ${deployments.anchor}`);
-  console.log("Demo batches (what their QR codes hold):");
-  for (const { label, url } of demoBatchUrls(config.publicBaseUrl)) console.log(`  ${label}\n    ${url}`);
+  const publicHost = new URL(config.publicBaseUrl).hostname;
+  if (["127.0.0.1", "localhost", "0.0.0.0", "[::1]", "[::]"].includes(publicHost)) {
+    const lan = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i?.family === "IPv4" && !i.internal)?.address;
+    console.log(
+      `Note: QR codes point at ${config.publicBaseUrl}, which a phone cannot open. For phones on this network, start with ` +
+        `HOST=0.0.0.0 PUBLIC_BASE_URL=http://${lan ?? "<this machine's LAN address>"}:${config.port}`,
+    );
+  }
+  console.log("Demo batches: what their QR codes hold, and a printable label of each:");
+  for (const { label, url } of demoBatchUrls(config.publicBaseUrl)) {
+    const sheet = `${config.publicBaseUrl}/v1/batches/${encodeURIComponent(new URL(url).pathname)}/label`;
+    console.log(`  ${label}\n    ${url}\n    ${sheet}`);
+  }
 }
 
 main().catch((err: unknown) => {

@@ -131,34 +131,6 @@ describe("the shopper page in a browser", function () {
     }
   });
 
-  it("shows 'not verified' when the answer it is served was tampered with", async function () {
-    const { context, page } = await (async () => {
-      const context = await browser.newContext({ extraHTTPHeaders: { "Accept-Language": "en" } });
-      const page = await context.newPage();
-      // The test double: the page's JSON request is answered with the real answer, one pesticide dose edited.
-      await page.route("**/01/**", async (route) => {
-        const request = route.request();
-        if (!(request.headers().accept ?? "").includes("application/json")) return route.continue();
-        const response = await route.fetch();
-        const answer = (await response.json()) as { timeline: { kind: string; document: { dose?: { value: number } } }[] };
-        const pesticide = answer.timeline.find((e) => e.kind === "PesticideApplied");
-        if (pesticide?.document.dose) pesticide.document.dose.value = 0.01;
-        return route.fulfill({ response, json: answer });
-      });
-      await page.goto(formatDigitalLink(live.baseUrl, demoBatches.tangerines));
-      return { context, page };
-    })();
-    try {
-      expect(await settled(page)).to.equal("failed");
-      const failed = await page.$$eval('.badge[data-state="failed"]', (els) => els.map((e) => e.textContent ?? ""));
-      expect(failed.length).to.be.greaterThan(0);
-      expect(failed.join(" ")).to.match(/document/);
-      await page.screenshot({ path: `${SHOTS}/tampered-en.png`, fullPage: true });
-    } finally {
-      await context.close();
-    }
-  });
-
   /**
    * Opens a batch's page through a test double of the server: an HTTP proxy on loopback in front of the live API that
    * passes everything through but edits the HTML page (not the JSON) with `edit`, as a server whose page says more than
@@ -214,6 +186,27 @@ describe("the shopper page in a browser", function () {
       const states = await page.$$eval(".badge[data-index]", (els) => els.map((e) => e.getAttribute("data-state")));
       expect(new Set(states)).to.deep.equal(new Set(["verified"]));
       await page.screenshot({ path: `${SHOTS}/page-text-edited-en.png`, fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("shows 'not verified' when the answer it is served was tampered with", async function () {
+    // The test double edits the answer the page carries (one pesticide dose), not the text rendered from it.
+    const { context, page } = await openWithEditedHtml(demoBatches.tangerines, (html) =>
+      html.replace(/(<script type="application\/json" id="ledger-answer">)([^<]*)(<\/script>)/, (_, open: string, json: string, close: string) => {
+        const answer = JSON.parse(json) as { timeline: { kind: string; document: { dose?: { value: number } } }[] };
+        const pesticide = answer.timeline.find((e) => e.kind === "PesticideApplied");
+        if (pesticide?.document.dose) pesticide.document.dose.value = 0.01;
+        return `${open}${JSON.stringify(answer)}${close}`;
+      }),
+    );
+    try {
+      expect(await settled(page)).to.equal("failed");
+      const failed = await page.$$eval('.badge[data-state="failed"]', (els) => els.map((e) => e.textContent ?? ""));
+      expect(failed.length).to.be.greaterThan(0);
+      expect(failed.join(" ")).to.match(/document/);
+      await page.screenshot({ path: `${SHOTS}/tampered-en.png`, fullPage: true });
     } finally {
       await context.close();
     }

@@ -27,7 +27,9 @@
  * - head:      ProvenanceLedger.headOf(batchId) is the fold keccak256(abi.encode(head, eventHash)) over the
  *              answer's lifecycle events of the batch in chain order: an event on chain but left out of the log or the
  *              answer fails it (recomputed here; the answer's `completeness` is not read).
- * - recall, custodian, quantity: the answer's recall state, custodian and quantity (with its unit) are the chain's.
+ * - recall:    the answer's recall state is the chain's, now: a recall is never excused as lag.
+ * - custodian, quantity: the answer's custodian and quantity (with its unit) are the chain's; pending when they were
+ *              at the block the answer's state stands at but the chain has moved on (see checkBatchField).
  * - names:     every name the answer gives an address (signers, registrant, custodian, offeree, recaller) is the
  *              name the authority set for it in ActorRegistry (profileOf): the page shows who did what by name.
  *
@@ -54,7 +56,7 @@ import { encodeEntry, ENTRY_VERSION } from "../log/entry.ts";
 import { bytesToHex, hexToBytes, leafHash } from "../log/hash.ts";
 import { proofFromHex, verifyInclusion } from "../log/merkle.ts";
 import type { Provenance, TimelineEntry } from "../query/provenance.ts";
-import { ledgerInterface, type ChainReader } from "./chain-reader.ts";
+import { ledgerInterface, type ChainReader, type OnChainBatch } from "./chain-reader.ts";
 
 export { httpRpc, providerReader, rpcReader, type ChainReader } from "./chain-reader.ts";
 
@@ -523,27 +525,50 @@ async function checkRecall(ctx: Context, answer: Provenance): Promise<Check> {
   return ok(name, recalled ? "recalled, as the chain says" : "not recalled (nor any ancestor), as the chain says");
 }
 
-async function checkCustodian(ctx: Context, answer: Provenance): Promise<Check> {
-  const name = "custodian";
-  const batch = await ctx.reader.getBatch(ctx.ledger, ctx.batchId, ctx.block);
-  const shown = answer.batch?.custodian;
-  if (batch.status === 0) return pending(name, `the batch is not on chain yet; custodian ${String(shown?.address)} is the server's word`);
-  if (!sameAddress(batch.custodian, shown?.address)) {
-    return fail(name, `the answer names ${String(shown?.address)} as custodian, the chain ${batch.custodian}`);
+/**
+ * The newest block whose events the answer's batch state reflects: that of its latest lifecycle record the server's
+ * index holds ("recorded"). The index trails the chain by its confirmation depth, so an answer can be a block or two
+ * behind what the verifier reads.
+ */
+function stateBlock(answer: Provenance): number | undefined {
+  let block: number | undefined;
+  for (const e of Array.isArray(answer?.timeline) ? answer.timeline : []) {
+    const at = e?.chain?.blockNumber;
+    if (e?.relation !== "inherited" && e?.chain?.status === "recorded" && typeof at === "number") block = Math.max(block ?? 0, at);
   }
-  return ok(name, `held by ${batch.custodian}${shown?.name ? ` (${shown.name})` : ""}, as the chain says`);
+  return block;
 }
 
-async function checkQuantity(ctx: Context, answer: Provenance): Promise<Check> {
-  const name = "quantity";
-  const batch = await ctx.reader.getBatch(ctx.ledger, ctx.batchId, ctx.block);
-  const shown = answer.batch?.quantity;
-  const text = `${String(shown?.value)} ${String(shown?.unit)}`;
-  if (batch.status === 0) return pending(name, `the batch is not on chain yet; ${text} is the server's word`);
-  if (String(shown?.value) !== batch.quantity.toString() || shown?.unit !== batch.unit) {
-    return fail(name, `the answer says ${text}, the chain ${batch.quantity} ${batch.unit}`);
+/**
+ * A field of the batch's on-chain record against what the answer shows. Equal now: verified. Equal at the block the
+ * answer's state stands at, but since changed on chain: pending (the server's index has not caught up yet, or the
+ * answer is stale; either way the shopper should look again, not trust it). Otherwise failed.
+ */
+async function checkBatchField(
+  ctx: Context,
+  answer: Provenance,
+  name: string,
+  shown: string,
+  field: (batch: OnChainBatch) => string,
+): Promise<Check> {
+  const now = await ctx.reader.getBatch(ctx.ledger, ctx.batchId, ctx.block);
+  if (now.status === 0) return pending(name, `the batch is not on chain yet; ${shown} is the server's word`);
+  if (field(now) === shown) return ok(name, `${shown}, as the chain says`);
+  const at = stateBlock(answer);
+  if (at !== undefined && at < ctx.block && field(await ctx.reader.getBatch(ctx.ledger, ctx.batchId, at)) === shown) {
+    return pending(name, `${shown} as of block ${at}, where the answer stands; the chain has since recorded ${field(now)}: look again in a moment`);
   }
-  return ok(name, `${text}, as the chain says`);
+  return fail(name, `the answer says ${shown}, the chain ${field(now)}`);
+}
+
+function checkCustodian(ctx: Context, answer: Provenance): Promise<Check> {
+  const shown = answer.batch?.custodian;
+  return checkBatchField(ctx, answer, "custodian", `held by ${String(shown?.address).toLowerCase()}`, (b) => `held by ${b.custodian.toLowerCase()}`);
+}
+
+function checkQuantity(ctx: Context, answer: Provenance): Promise<Check> {
+  const shown = answer.batch?.quantity;
+  return checkBatchField(ctx, answer, "quantity", `${String(shown?.value)} ${String(shown?.unit)}`, (b) => `${b.quantity} ${b.unit}`);
 }
 
 /** Every (address, name) the answer shows: whoever signed, registered, holds, was offered or recalled. */

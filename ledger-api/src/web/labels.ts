@@ -4,7 +4,8 @@
  *   GET /v1/batches/{id}/qr.svg     the QR code holding the batch's Digital Link URI (PUBLIC_BASE_URL + path)
  *   GET /v1/batches/{id}/qr.png     the same as PNG (?scale= pixels per module, default 8)
  *   GET /v1/batches/{id}/label      an A4 page of labels: product, lot, origin, harvest date, QR, element string
- *                                   (?copies= labels on the sheet, default 1)
+ *                                   (?copies= labels on the sheet, default 1; field names in the language of
+ *                                   ?lang=ko|zh|en or Accept-Language, like the shopper page)
  *
  * {id} is any batch reference the query routes take (Digital Link URL or path, URL-encoded, or the 0x batchId). An
  * unknown batch is 404 UNKNOWN_BATCH, a malformed reference 400 INVALID_IDENTIFIER (JSON). The symbol's content
@@ -19,7 +20,7 @@ import { ApiError, ErrorBody } from "../http/errors.ts";
 import { requireBatch, resolveRef } from "../query/batch-state.ts";
 import { provenanceOf } from "../query/provenance.ts";
 import type { Store } from "../store/store.ts";
-import { countryName } from "./i18n.ts";
+import { chooseLang, countryName, formatDate, HTML_LANG, LANGS } from "./i18n.ts";
 import { labelSheetHtml, qrPng, qrSvg } from "./qr.ts";
 
 export interface LabelRoutesOptions {
@@ -114,17 +115,19 @@ export const labelRoutes: FastifyPluginAsync<LabelRoutesOptions> = async (app, o
         params: IdParam,
         querystring: Type.Object({
           copies: Type.Optional(Type.Integer({ minimum: 1, maximum: 60, description: "labels on the sheet, default 1" })),
+          lang: Type.Optional(Type.Union(LANGS.map((l) => Type.Literal(l)), { description: "default: from Accept-Language" })),
         }),
         response: { 200: { content: { "text/html": { schema: Type.String() } } }, "4xx": ErrorBody },
       },
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      const { copies = 1 } = request.query as { copies?: number };
+      const { copies = 1, lang: asked } = request.query as { copies?: number; lang?: string };
+      const lang = chooseLang(request.headers["accept-language"], asked);
       const { gtin, lot, url } = await batchLink(id);
       const { batch } = await provenanceOf(ctx, resolveRef(id));
-      const origin = batch.origins.map((o) => `${countryName(o.country, "en")}, ${o.region}`).join("; ");
-      const harvest = [...new Set(batch.origins.map((o) => o.harvestDate))].join(", ");
+      const origin = batch.origins.map((o) => `${countryName(o.country, lang)}, ${o.region}`).join("; ");
+      const harvest = [...new Set(batch.origins.map((o) => formatDate(o.harvestDate, lang)))].join(", ");
       const product = batch.product ?? lot;
       const page = await labelSheetHtml(
         Array.from({ length: copies }, () => ({
@@ -135,10 +138,12 @@ export const labelRoutes: FastifyPluginAsync<LabelRoutesOptions> = async (app, o
           ...(harvest === "" ? {} : { harvestDate: harvest }),
           url,
         })),
-        { title: `Label: ${product}, lot ${lot}`, columns: copies === 1 ? 1 : 3 },
+        { title: `${product} · ${lot}`, columns: copies === 1 ? 1 : 3, lang },
       );
       return reply
         .type("text/html; charset=utf-8")
+        .header("Content-Language", HTML_LANG[lang])
+        .header("Vary", "Accept-Language")
         .header("Cache-Control", "no-cache")
         .header("X-Content-Type-Options", "nosniff")
         .send(page);

@@ -3,9 +3,9 @@
  * small inline style sheet, system fonts (with Korean and simplified Chinese fallbacks), no framework: readable on
  * a cheap phone on a market's mobile signal, and every fact is in the HTML, so it reads without JavaScript.
  *
- * Trust: the page never says a fact is verified. Each fact carries a badge that starts as "checking…". The page's
- * script (shopper-client.ts, served as /assets/shopper.js) fetches the provenance answer as JSON from the same URL,
- * verifies it on the phone against the chain's JSON-RPC endpoint (verify/verify.ts), re-renders the facts from that
+ * Trust: the page never says a fact is verified. Each fact carries a badge that starts as "checking…". The page
+ * carries the provenance answer it was rendered from as JSON; its script (shopper-client.ts, served as
+ * /assets/shopper.js) verifies that answer on the phone against the chain's JSON-RPC endpoint (verify/verify.ts), re-renders the facts from that
  * verified answer with the same code that rendered them here (shopper-view.ts), flags any difference between what
  * the server rendered and what the signed records say, and sets each badge from the verifier's result for its log
  * entry. If the script cannot load or run, or the chain cannot be reached, badges say "could not verify" and the
@@ -28,8 +28,6 @@ export interface PageFrame {
 }
 
 export interface ShopperPageOptions extends PageFrame {
-  /** Where the browser fetches the answer as JSON (same URL, Accept: application/json). */
-  readonly answerUrl: string;
   /** The page's script bundle (shopper-client.ts, which includes the verifier). */
   readonly clientUrl: string;
   /** The chain's JSON-RPC endpoint, as the shopper's phone reaches it. */
@@ -61,6 +59,7 @@ nav.lang a[aria-current]{font-weight:700;text-decoration:none;border-bottom:2px 
 .summary{margin:.75rem 0;padding:.9rem 1rem;border-radius:.4rem;border:3px solid #888;background:#fff}
 .summary strong{display:block;font-size:1.35rem}
 .summary p{margin:.2rem 0 0;font-size:.9rem}
+.summary p:empty{display:none}
 .summary[data-state=verified]{border-color:#1b7f3b;background:#e8f6ec}
 .summary[data-state=pending]{border-color:#b26a00;background:#fff5e0}
 .summary[data-state=failed],.summary[data-state=error]{border-color:#b00020;background:#fdecee}
@@ -122,7 +121,6 @@ export const VERIFY_TIMEOUT_MS = 45_000;
 /** What the page hands its script, in a JSON block (shopper-client.ts reads it). */
 export interface ShopperPageConfig {
   readonly lang: Lang;
-  readonly answerUrl: string;
   readonly batchId: string;
   readonly trust: ShopperPageOptions["trust"];
   readonly clientUrl: string;
@@ -138,6 +136,7 @@ export interface ShopperPageConfig {
 function summary(t: Messages): SafeHtml {
   return html`<section class="summary" data-testid="summary" data-state="checking" aria-live="polite">
 <strong>${t.client.checking}</strong><p>${t.verifyExplain}</p>
+<p class="note" data-testid="summary-reasons"></p>
 <noscript><p>${t.noscript}</p></noscript>
 </section>`;
 }
@@ -189,7 +188,6 @@ ${summary(t)}
 
   const config: ShopperPageConfig = {
     lang,
-    answerUrl: opts.answerUrl,
     batchId: answer.batch.batchId,
     trust: opts.trust,
     clientUrl: opts.clientUrl,
@@ -197,7 +195,10 @@ ${summary(t)}
     timeoutMs: VERIFY_TIMEOUT_MS,
     messages: { error: t.client.error, summaryError: t.client.summaryError, summaryDetailError: t.client.summaryDetailError },
   };
+  // The answer the facts were rendered from travels with them: the browser verifies exactly what was rendered (no
+  // second request that could return a newer version), and compares its own rendering of it with the server's.
   const script = html`<script type="application/json" id="ledger-config">${jsonForScript(config)}</script>
+<script type="application/json" id="ledger-answer">${jsonForScript(answer)}</script>
 <script nonce="${opts.nonce}">${new SafeHtml(LOADER_SCRIPT)}</script>`;
   return document(opts, view.title, body, script);
 }

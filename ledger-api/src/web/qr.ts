@@ -18,6 +18,7 @@
 import QRCode from "qrcode";
 import { Gs1Error } from "../gs1/keys.ts";
 import { escapeHtml } from "./html.ts";
+import { HTML_LANG, MESSAGES, type Lang } from "./i18n.ts";
 import { elementString, parseDigitalLink } from "../gs1/digital-link.ts";
 
 export type ErrorCorrection = "L" | "M" | "Q" | "H";
@@ -111,6 +112,8 @@ export interface LabelSheetOptions {
    */
   readonly moduleMm?: number;
   readonly errorCorrection?: ErrorCorrection;
+  /** Language of the field names (Lot, Origin, Harvested); default "en". */
+  readonly lang?: Lang;
 }
 
 /**
@@ -120,6 +123,8 @@ export interface LabelSheetOptions {
  * otherwise), so a sheet cannot pair one batch's text with another batch's code. All text is HTML-escaped.
  */
 export async function labelSheetHtml(labels: readonly BatchLabel[], opts: LabelSheetOptions = {}): Promise<string> {
+  const lang = opts.lang ?? "en";
+  const t = MESSAGES[lang];
   const title = opts.title ?? "Batch labels";
   const columns = opts.columns ?? 3;
   const moduleMm = opts.moduleMm ?? 0.5;
@@ -146,9 +151,9 @@ export async function labelSheetHtml(labels: readonly BatchLabel[], opts: LabelS
         `<section class="label">`,
         `<h2>${escapeHtml(label.product)}</h2>`,
         `<dl>`,
-        `<dt>Lot</dt><dd>${escapeHtml(label.lot)}</dd>`,
-        `<dt>Origin</dt><dd>${escapeHtml(label.origin)}</dd>`,
-        label.harvestDate === undefined ? "" : `<dt>Harvested</dt><dd>${escapeHtml(label.harvestDate)}</dd>`,
+        `<dt>${escapeHtml(t.lot)}</dt><dd>${escapeHtml(label.lot)}</dd>`,
+        `<dt>${escapeHtml(t.origin)}</dt><dd>${escapeHtml(label.origin)}</dd>`,
+        label.harvestDate === undefined ? "" : `<dt>${escapeHtml(t.harvestDate)}</dt><dd>${escapeHtml(label.harvestDate)}</dd>`,
         `</dl>`,
         `<figure style="width:${sizeMm}mm">`,
         `<div class="qr" style="width:${sizeMm}mm;height:${sizeMm}mm" role="img" aria-label="QR code: ${escapeHtml(label.url)}">${svg}</div>`,
@@ -160,14 +165,14 @@ export async function labelSheetHtml(labels: readonly BatchLabel[], opts: LabelS
   );
 
   return `<!DOCTYPE html>
-<html lang="en">
+<html lang="${HTML_LANG[lang]}">
 <head>
 <meta charset="utf-8">
 <title>${escapeHtml(title)}</title>
 <style>
 @page { size: A4 portrait; margin: 10mm; }
 * { box-sizing: border-box; }
-body { margin: 0; font-family: "Helvetica Neue", Arial, sans-serif; font-size: 9pt; color: #000; background: #fff; }
+body { margin: 0; font-family: "Helvetica Neue", Arial, "Apple SD Gothic Neo", "Noto Sans KR", "Malgun Gothic", "PingFang SC", "Noto Sans SC", "Microsoft YaHei", "Noto Sans CJK SC", sans-serif; font-size: 9pt; color: #000; background: #fff; }
 .sheet { display: grid; grid-template-columns: repeat(${columns}, 1fr); gap: 4mm; }
 .label { border: 0.2mm dashed #999; padding: 3mm; break-inside: avoid; page-break-inside: avoid; }
 .label h2 { margin: 0 0 1.5mm; font-size: 11pt; }

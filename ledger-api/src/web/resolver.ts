@@ -354,7 +354,6 @@ export const resolverRoutes: FastifyPluginAsync<ResolverOptions> = async (app, o
     const frame = frameFor(request, lang);
     const page = shopperPage(answer, {
       ...frame,
-      answerUrl: link.path,
       clientUrl: "/assets/shopper.js",
       rpcUrl,
       trust: { chainId: opts.deployments.chainId, ledger: opts.deployments.ledger, anchor: opts.deployments.anchor },

@@ -3,7 +3,7 @@
  * The shopper page's script, run on the shopper's phone (bundle.ts builds it, with the verifier, to
  * ledger-api/web-dist/shopper.js; the page loads it from /assets/shopper.js):
  *
- * 1. fetch the provenance answer as JSON from the page's own URL;
+ * 1. read the provenance answer the page was rendered from (embedded in it as JSON);
  * 2. verify it against the chain's JSON-RPC endpoint with the contracts pinned in the page (verify/verify.ts);
  * 3. render the facts again from that same answer with the server's own renderer (shopper-view.ts) and compare them
  *    with what the server rendered: where the server's text says something the signed records do not, the fact is
@@ -137,9 +137,7 @@ async function run(config: ShopperPageConfig): Promise<void> {
     if (!el) throw new Error(`the page has no ${region} region`);
     regions.set(region, el);
   }
-  const res = await fetch(config.answerUrl, { headers: { Accept: "application/json" }, cache: "no-store" });
-  if (!res.ok) throw new Error(`answer: HTTP ${res.status}`);
-  const answer = (await res.json()) as Provenance;
+  const answer = JSON.parse(document.getElementById("ledger-answer")?.textContent ?? "null") as Provenance;
   const verification = await verifyProvenance(answer, rpcReader(httpRpc(config.rpcUrl)), {
     batchId: config.batchId,
     trust: config.trust,
@@ -159,6 +157,9 @@ async function run(config: ShopperPageConfig): Promise<void> {
   } else {
     setSummary(m, verification.status);
   }
+  // What failed about the batch as a whole (custodian, head, names...) has no fact badge of its own: say it here.
+  const reasons = document.querySelector('[data-testid="summary-reasons"]');
+  if (reasons) reasons.textContent = reasonOf(verification.batch);
 }
 
 function couldNotVerify(config: ShopperPageConfig, err: unknown): void {

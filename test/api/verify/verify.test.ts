@@ -289,6 +289,25 @@ describe("verifying a provenance answer against the chain", function () {
       expect(failures(v)).to.deep.equal(["batch custodian"]);
     });
 
+    it("leaves the custodian pending, not failed, when the server's index has not yet caught up with a hand-off the chain holds", async function () {
+      // The shape of an answer built while the index trails the chain: the hand-off is in the log and mined (its
+      // receipt is on chain), but the index has not recorded it or anything after it, so the batch state still names
+      // the producer.
+      const a = clone(answer);
+      const accepted = a.timeline.findIndex((t) => t.kind === "HandOffAccepted" && t.relation === "own");
+      expect(accepted).to.be.greaterThan(0);
+      for (const t of a.timeline.slice(accepted)) {
+        if (t.chain?.status === "recorded") t.chain = { status: "confirmed", ...(t.chain.txHash ? { txHash: t.chain.txHash } : {}) };
+      }
+      a.batch.custodian = a.batch.registrant;
+      const v = await verify(a);
+      expect(failures(v)).to.deep.equal([]);
+      const custodian = batchCheck(v, "custodian");
+      expect(custodian.status, custodian.detail).to.equal("pending");
+      expect(custodian.detail).to.match(/as of block \d+.*the chain has since recorded/);
+      expect(v.status).to.equal("pending");
+    });
+
     it("fails the quantity when the answer shows more than the chain holds, or in another unit", async function () {
       const more = clone(answer);
       more.batch.quantity = { ...more.batch.quantity, value: (BigInt(more.batch.quantity.value) + 1n).toString() };

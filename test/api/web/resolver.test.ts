@@ -12,7 +12,7 @@ import { pathToFileURL } from "node:url";
 import { PNG } from "pngjs";
 import { batchIdOf } from "../../../ledger-api/src/chain/typed-data.ts";
 import { demoBatches, demoStory, type DemoActorName } from "../../../ledger-api/src/demo/story.ts";
-import { chooseLang, MESSAGES, type Lang } from "../../../ledger-api/src/web/i18n.ts";
+import { chooseLang, countryName, MESSAGES, type Lang } from "../../../ledger-api/src/web/i18n.ts";
 import { negotiate, resolverRoutes } from "../../../ledger-api/src/web/resolver.ts";
 import { startLedger, type Ledger } from "../harness.ts";
 
@@ -254,7 +254,10 @@ describe("GS1 Digital Link resolver and shopper page", function () {
       expect(from(html, "summary")).to.match(/^data-testid="summary" data-state="checking"/);
       expect(html).to.not.match(/data-state="verified"/);
       expect(html).to.include('<script type="application/json" id="ledger-config">');
-      expect(html).to.include('"clientUrl":"/assets/shopper.js"').and.include('"answerUrl":"/01/08801234000017/10/JJ-2611-A"');
+      expect(html).to.include('"clientUrl":"/assets/shopper.js"');
+      // The answer the page was rendered from travels in it, for the browser to verify and re-render.
+      const embedded = /<script type="application\/json" id="ledger-answer">([^<]*)<\/script>/.exec(html)?.[1];
+      expect(JSON.parse(embedded ?? "null")).to.deep.equal(answer);
     });
 
     for (const lang of ["en", "ko", "zh"] as const) {
@@ -301,10 +304,13 @@ describe("GS1 Digital Link resolver and shopper page", function () {
       expect(html).to.include("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;tangerines&#39;");
       expect(html).to.include("Jeju &lt;b&gt;bold&lt;/b&gt;").and.include("&lt;img src=x onerror=alert(1)&gt;");
       expect(html).to.not.include("<script>alert").and.not.include("<img src=x").and.not.include("<b>bold");
-      // The only scripts are the page's own: the config block and the nonce'd verifier loader.
-      expect(html.match(/<script/g)).to.have.length(2);
+      // The only scripts are the page's own: the config and answer blocks and the nonce'd loader.
+      expect(html.match(/<script/g)).to.have.length(3);
       const config = /<script type="application\/json" id="ledger-config">([^<]*)<\/script>/.exec(html);
       expect(config, "config JSON has no raw <").to.not.equal(null);
+      const answer = /<script type="application\/json" id="ledger-answer">([^<]*)<\/script>/.exec(html);
+      expect(answer, "answer JSON has no raw <").to.not.equal(null);
+      expect((JSON.parse(answer![1]!) as { batch: { product: string } }).batch.product).to.include('<script>alert("x")</script>');
     });
   });
 
@@ -341,6 +347,20 @@ describe("GS1 Digital Link resolver and shopper page", function () {
       expect(res.body).to.include(`aria-label="QR code: ${base}${pathOf(tangerines)}"`);
       const three = await get(`/v1/batches/${encodeURIComponent(pathOf(tangerines))}/label?copies=3`);
       expect(three.body.match(/<section class="label">/g)).to.have.length(3);
+    });
+
+    it("prints the label's field names, origin and date in the producer's language", async function () {
+      const url = `/v1/batches/${encodeURIComponent(pathOf(tangerines))}/label`;
+      const ko = await get(url, { "accept-language": "ko-KR,ko;q=0.9" });
+      expect(ko.headers["content-language"]).to.equal("ko");
+      expect(ko.body).to.include('<html lang="ko">');
+      expect(ko.body).to.include(`<dt>${MESSAGES.ko.lot}</dt>`).and.include(`<dt>${MESSAGES.ko.harvestDate}</dt>`);
+      expect(ko.body).to.include(`${countryName("KR", "ko")}, Jeju-do`);
+      const zh = await get(`${url}?lang=zh`);
+      expect(zh.body).to.include('<html lang="zh-Hans">').and.include(`<dt>${MESSAGES.zh.origin}</dt>`);
+      // The symbol does not depend on the language.
+      const qr = (body: string) => /<div class="qr"[\s\S]*?<\/div>/.exec(body)?.[0];
+      expect(qr(ko.body)).to.equal(qr(zh.body)).and.not.equal(undefined);
     });
 
     it("answers 404 UNKNOWN_BATCH (JSON) for a batch the ledger does not know", async function () {
