@@ -117,6 +117,8 @@ export interface Messages {
   readonly badLinkBody: string;
   readonly details: string;
   readonly scannedCode: string;
+  /** Heads the GS1 parser's own message, which is English (it names AIs and formats of the GS1 standard). */
+  readonly technicalDetail: string;
   readonly client: ClientMessages;
 }
 
@@ -194,9 +196,10 @@ const en: Messages = {
     "The code is readable, but no producer has registered this batch in the ledger. Ask the seller, or scan again later.",
   notFoundNoLot: "This code names a product but not a batch (lot), so there is no history to show.",
   badLinkTitle: "This code is not a valid GS1 Digital Link",
-  badLinkBody: "The label may be misprinted or damaged. Ask the seller for the batch details. What is wrong:",
+  badLinkBody: "The label may be misprinted or damaged. Ask the seller for the batch details.",
   details: "Details",
   scannedCode: "Scanned code",
+  technicalDetail: "Technical detail",
   client: {
     checking: "checking…",
     verified: "verified",
@@ -290,9 +293,10 @@ const ko: Messages = {
   notFoundBody: "코드는 올바르지만, 이 로트를 원장에 등록한 생산자가 없습니다. 판매자에게 문의하거나 나중에 다시 스캔해 주세요.",
   notFoundNoLot: "이 코드는 상품만 나타내고 로트(배치)는 없어서 보여줄 이력이 없습니다.",
   badLinkTitle: "올바른 GS1 디지털 링크가 아닙니다",
-  badLinkBody: "라벨이 잘못 인쇄되었거나 손상되었을 수 있습니다. 판매자에게 로트 정보를 문의하세요. 문제:",
+  badLinkBody: "라벨이 잘못 인쇄되었거나 손상되었을 수 있습니다. 판매자에게 로트 정보를 문의하세요.",
   details: "자세히",
   scannedCode: "스캔한 코드",
+  technicalDetail: "기술 정보 (영어)",
   client: {
     checking: "확인 중…",
     verified: "검증됨",
@@ -384,9 +388,10 @@ const zh: Messages = {
   notFoundBody: "二维码可以识别，但尚无生产者在账本中登记该批次。请询问销售者，或稍后再扫。",
   notFoundNoLot: "该二维码只标识产品，没有批次号，因此没有溯源记录。",
   badLinkTitle: "这不是有效的GS1数字链接",
-  badLinkBody: "标签可能印错或损坏。请向销售者询问批次信息。问题：",
+  badLinkBody: "标签可能印错或损坏。请向销售者询问批次信息。",
   details: "详情",
   scannedCode: "扫描的代码",
+  technicalDetail: "技术信息（英文）",
   client: {
     checking: "核对中…",
     verified: "已验证",

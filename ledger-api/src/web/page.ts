@@ -213,7 +213,7 @@ export function errorPage(kind: ErrorPageKind, frame: PageFrame, detail: { scann
   const body = html`<section class="card" data-testid="error" data-error="${kind}">
 <h2>${title}</h2>
 <p>${text}</p>
-${detail.message === undefined ? "" : html`<p><code data-testid="gs1-error">${detail.message}</code></p>`}
+${detail.message === undefined ? "" : html`<p class="note">${t.technicalDetail}:<br><code lang="en" data-testid="gs1-error">${detail.message}</code></p>`}
 <p class="note">${t.scannedCode}: <code>${detail.scanned}</code></p>
 </section>`;
   return document(frame, title, body);

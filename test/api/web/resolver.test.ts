@@ -196,6 +196,8 @@ describe("GS1 Digital Link resolver and shopper page", function () {
       expect(res.statusCode).to.equal(400);
       expect(res.body).to.include(MESSAGES.zh.badLinkTitle);
       expect(from(res.body, "gs1-error")).to.match(/check digit 8, expected 7/);
+      // The parser's detail is English, and says so, under a heading in the shopper's language.
+      expect(res.body).to.include(`${MESSAGES.zh.technicalDetail}:<br><code lang="en" data-testid="gs1-error">`);
       const json = await get("/01/08801234000018/10/JJ-2611-A", { accept: "application/json" });
       expect(JSON.parse(json.body)).to.include({ statusCode: 400, code: "INVALID_IDENTIFIER" });
     });
