@@ -74,6 +74,9 @@ describe("the shopper page in a browser", function () {
         const states = await page.$$eval(".badge[data-index]", (els) => els.map((e) => e.getAttribute("data-state")));
         expect(states.length).to.be.greaterThan(3);
         expect(new Set(states)).to.deep.equal(new Set(["verified"]));
+        // The trust root it checked against, spelled out for comparison with what the authority publishes.
+        const root = (await page.getByTestId("trust-root").innerText()).toLowerCase();
+        expect(root).to.include(live.services.deployments.ledger.toLowerCase()).and.include(live.services.deployments.anchor.toLowerCase());
         // Re-rendered from the verified answer in the browser, with the browser's own Intl data: nothing differs.
         expect(await page.locator("[data-rewritten]").count()).to.equal(0);
         for (const fact of ["Jeju Hallabong tangerines", "Imidacloprid"]) expect(await page.locator("main").innerText()).to.include(fact);

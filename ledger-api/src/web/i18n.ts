@@ -21,7 +21,7 @@ export const HTML_LANG: Readonly<Record<Lang, string>> = { ko: "ko", zh: "zh-Han
 /** Time zone a timestamp is shown in: the markets this page serves; UTC (named) for English. */
 export const TIME_ZONE: Readonly<Record<Lang, string>> = { ko: "Asia/Seoul", zh: "Asia/Shanghai", en: "UTC" };
 
-/** Strings the browser script shows; all plain text (the script sets textContent, never HTML). */
+/** What the browser script shows; all plain text (the script sets textContent, never HTML). */
 export interface ClientMessages {
   readonly checking: string;
   readonly verified: string;
@@ -40,6 +40,8 @@ export interface ClientMessages {
   readonly summaryDetailMismatch: string;
   /** On a fact whose server-rendered text differed from its record. */
   readonly rewritten: string;
+  /** The trust root the phone checked against, for anyone who wants to compare it with the authority's. */
+  readonly checkedAgainst: (chainId: string, ledger: string, anchor: string, via: string) => string;
 }
 
 export interface Messages {
@@ -217,6 +219,7 @@ const en: Messages = {
     summaryDetailMismatch:
       "This website first showed facts that differ from their signed records. Below are the signed records; do not trust this website.",
     rewritten: "corrected from the signed record",
+    checkedAgainst: (chainId, ledger, anchor, via) => `Checked on chain ${chainId} against ledger ${ledger} and log anchor ${anchor}, read through ${via}.`,
   },
 };
 
@@ -313,6 +316,7 @@ const ko: Messages = {
     summaryDetailError: "휴대폰이 블록체인에 연결하지 못했습니다. 아래 내용은 검증되지 않았습니다.",
     summaryDetailMismatch: "이 웹사이트가 처음 보여 준 내용이 서명된 기록과 달랐습니다. 아래는 서명된 기록입니다. 이 웹사이트를 믿지 마세요.",
     rewritten: "서명된 기록으로 정정됨",
+    checkedAgainst: (chainId, ledger, anchor, via) => `체인 ${chainId}의 원장 ${ledger}, 로그 앵커 ${anchor}와 대조했습니다 (${via}를 통해 조회).`,
   },
 };
 
@@ -408,6 +412,7 @@ const zh: Messages = {
     summaryDetailError: "您的手机无法连接区块链进行核对。以下内容均未经验证。",
     summaryDetailMismatch: "本网站最初显示的信息与签名记录不符。以下为签名记录，请勿信任本网站。",
     rewritten: "已按签名记录更正",
+    checkedAgainst: (chainId, ledger, anchor, via) => `已在链 ${chainId} 上对照账本合约 ${ledger} 和日志锚定合约 ${anchor} 核对（通过 ${via} 读取）。`,
   },
 };
 

@@ -58,7 +58,7 @@ nav.lang a[aria-current]{font-weight:700;text-decoration:none;border-bottom:2px 
 .recall a{color:#fff}
 .summary{margin:.75rem 0;padding:.9rem 1rem;border-radius:.4rem;border:3px solid #888;background:#fff}
 .summary strong{display:block;font-size:1.35rem}
-.summary p{margin:.2rem 0 0;font-size:.9rem}
+.summary p{margin:.2rem 0 0;font-size:.9rem;overflow-wrap:anywhere}
 .summary p:empty{display:none}
 .summary[data-state=verified]{border-color:#1b7f3b;background:#e8f6ec}
 .summary[data-state=pending]{border-color:#b26a00;background:#fff5e0}
@@ -137,6 +137,7 @@ function summary(t: Messages): SafeHtml {
   return html`<section class="summary" data-testid="summary" data-state="checking" aria-live="polite">
 <strong>${t.client.checking}</strong><p>${t.verifyExplain}</p>
 <p class="note" data-testid="summary-reasons"></p>
+<p class="note" data-testid="trust-root"></p>
 <noscript><p>${t.noscript}</p></noscript>
 </section>`;
 }

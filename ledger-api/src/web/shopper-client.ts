@@ -160,6 +160,10 @@ async function run(config: ShopperPageConfig): Promise<void> {
   // What failed about the batch as a whole (custodian, head, names...) has no fact badge of its own: say it here.
   const reasons = document.querySelector('[data-testid="summary-reasons"]');
   if (reasons) reasons.textContent = reasonOf(verification.batch);
+  // The trust root, spelled out: a shopper (or a journalist) can compare it with what the market authority publishes.
+  const root = document.querySelector('[data-testid="trust-root"]');
+  const { chainId, ledger, anchor } = verification.chain;
+  if (root) root.textContent = m.checkedAgainst(chainId, ledger, anchor, new URL(config.rpcUrl, location.href).host);
 }
 
 function couldNotVerify(config: ShopperPageConfig, err: unknown): void {
