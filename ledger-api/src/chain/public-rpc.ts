@@ -27,7 +27,7 @@ export interface PublicRpcOptions {
 /** Most calls in one batch: a verification of one batch makes a few dozen, in several round trips. */
 export const MAX_BATCH = 100;
 
-const Id = Type.Union([Type.String({ maxLength: 100 }), Type.Integer(), Type.Null()]);
+const Id = Type.Union([Type.Integer(), Type.String({ maxLength: 100 }), Type.Null()]);
 
 const RpcRequest = Type.Object(
   {

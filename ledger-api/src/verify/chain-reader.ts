@@ -196,20 +196,76 @@ export function providerReader(provider: Provider): ChainReader {
 /** Sends one JSON-RPC request and returns its `result`; throws on a JSON-RPC error. */
 export type RpcSend = (method: string, params: readonly unknown[]) => Promise<unknown>;
 
-/** An RpcSend over HTTP(S) with fetch: what the browser bundle uses instead of ethers' provider stack. */
+/** Most calls sent in one JSON-RPC batch (the ledger's /rpc takes 100; public nodes commonly allow about as many). */
+export const RPC_BATCH_LIMIT = 50;
+
+interface Pending {
+  readonly body: { jsonrpc: "2.0"; id: number; method: string; params: readonly unknown[] };
+  resolve(result: unknown): void;
+  reject(error: Error): void;
+}
+
+type RpcReply = { id?: unknown; result?: unknown; error?: { code?: number; message?: string } };
+
+function settle(call: Pending, reply: RpcReply | undefined, url: string): void {
+  const { method } = call.body;
+  if (!reply) call.reject(new Error(`${method}: no answer from ${url}`));
+  else if (reply.error) call.reject(new Error(`${method}: ${reply.error.message ?? "JSON-RPC error"} (${reply.error.code ?? "?"})`));
+  else call.resolve(reply.result);
+}
+
+/**
+ * An RpcSend over HTTP(S) with fetch: what the browser bundle uses instead of ethers' provider stack. Calls made in
+ * the same tick go out as one JSON-RPC batch (up to RPC_BATCH_LIMIT each): a verification issues its reads in waves
+ * of parallel calls, and on a phone's mobile connection each HTTP round trip costs more than the calls in it. An
+ * endpoint that does not answer a batch with an array gets the calls one by one.
+ */
 export function httpRpc(url: string, fetchFn: typeof fetch = fetch): RpcSend {
   let id = 0;
-  return async (method, params) => {
-    const res = await fetchFn(url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params }),
+  let queue: Pending[] = [];
+
+  async function post(body: unknown): Promise<unknown> {
+    const res = await fetchFn(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`HTTP ${res.status} from ${url}`);
+    return res.json();
+  }
+
+  async function one(call: Pending): Promise<void> {
+    try {
+      settle(call, (await post(call.body)) as RpcReply, url);
+    } catch (err) {
+      call.reject(new Error(`${call.body.method}: ${(err as Error).message}`));
+    }
+  }
+
+  async function flush(calls: Pending[]): Promise<void> {
+    if (calls.length === 1) return one(calls[0]!);
+    let replies: unknown;
+    try {
+      replies = await post(calls.map((c) => c.body));
+    } catch (err) {
+      for (const c of calls) c.reject(new Error(`${c.body.method}: ${(err as Error).message}`));
+      return;
+    }
+    if (!Array.isArray(replies)) {
+      await Promise.all(calls.map(one));
+      return;
+    }
+    const byId = new Map((replies as RpcReply[]).map((r) => [r?.id, r]));
+    for (const c of calls) settle(c, byId.get(c.body.id), url);
+  }
+
+  return (method, params) =>
+    new Promise((resolve, reject) => {
+      queue.push({ body: { jsonrpc: "2.0", id: ++id, method, params }, resolve, reject });
+      if (queue.length > 1) return;
+      // Everything asked for before the next macrotask joins this batch.
+      setTimeout(() => {
+        const calls = queue;
+        queue = [];
+        for (let i = 0; i < calls.length; i += RPC_BATCH_LIMIT) void flush(calls.slice(i, i + RPC_BATCH_LIMIT));
+      }, 0);
     });
-    if (!res.ok) throw new Error(`${method}: HTTP ${res.status} from ${url}`);
-    const body = (await res.json()) as { result?: unknown; error?: { code?: number; message?: string } };
-    if (body.error) throw new Error(`${method}: ${body.error.message ?? "JSON-RPC error"} (${body.error.code ?? "?"})`);
-    return body.result;
-  };
 }
 
 const quantity = (x: unknown): number => Number(BigInt(String(x)));

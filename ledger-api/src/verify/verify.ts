@@ -627,31 +627,34 @@ export async function verifyProvenance(answer: Provenance, reader: ChainReader, 
   const ledger = getAddress(trust.ledger ?? String(answer?.chain?.ledger));
   const anchor = getAddress(trust.anchor ?? String(answer?.chain?.anchor));
   const ctx: Context = { reader, block, chainId, ledger, anchor, batchId, memo: new Map(), ancestors: new Set() };
+  // Reads that do not depend on each other are issued together (over HTTP they travel as one JSON-RPC batch): the
+  // batch-wide checks start now, the entries once the ancestors are known, the head once the entries are placed.
+  const contracts =
+    trust.chainId !== undefined && BigInt(trust.chainId) !== chainId
+      ? Promise.resolve(fail("contracts", `the RPC serves chain ${chainId}, not the pinned chain ${trust.chainId}`))
+      : guard("contracts", () => checkContracts(ctx, answer, pinned));
+  const state = Promise.all([
+    guard("recall", () => checkRecall(ctx, answer)),
+    guard("custodian", () => checkCustodian(ctx, answer)),
+    guard("quantity", () => checkQuantity(ctx, answer)),
+    guard("names", () => checkNames(ctx, answer)),
+  ]);
   ctx.ancestors = await chainAncestors(ctx).catch(() => new Set<string>());
-
-  const batch: Check[] = [];
-  if (trust.chainId !== undefined && BigInt(trust.chainId) !== chainId) {
-    batch.push(fail("contracts", `the RPC serves chain ${chainId}, not the pinned chain ${trust.chainId}`));
-  } else {
-    batch.push(await guard("contracts", () => checkContracts(ctx, answer, pinned)));
-  }
-  if (options.batchId !== undefined && !sameHex(options.batchId, batchId)) {
-    batch.push(fail("batch", `asked for ${options.batchId}, the answer is about ${batchId}`));
-  }
 
   const timeline: readonly TimelineEntry[] = Array.isArray(answer?.timeline) ? answer.timeline : [];
   const positions = new Map<TimelineEntry, OnChainPosition>();
   const entries = await Promise.all(timeline.map((entry) => verifyEntry(ctx, answer, entry, positions)));
   const paired = timeline.map((entry, i) => ({ entry, verification: entries[i]! }));
 
-  batch.push(
+  const batch: Check[] = [
+    await contracts,
+    ...(options.batchId !== undefined && !sameHex(options.batchId, batchId)
+      ? [fail("batch", `asked for ${options.batchId}, the answer is about ${batchId}`)]
+      : []),
     await guard("history", () => checkHistory(ctx, timeline)),
     await guard("head", () => checkHead(ctx, paired, positions)),
-    await guard("recall", () => checkRecall(ctx, answer)),
-    await guard("custodian", () => checkCustodian(ctx, answer)),
-    await guard("quantity", () => checkQuantity(ctx, answer)),
-    await guard("names", () => checkNames(ctx, answer)),
-  );
+    ...(await state),
+  ];
 
   const all = [...entries.flatMap((e) => e.checks), ...batch];
   const counts = { verified: 0, pending: 0, failed: 0 };

@@ -1,0 +1,147 @@
+/**
+ * POST /rpc, the read-only JSON-RPC window phones verify through (chain/public-rpc.ts), over Hardhat's in-process chain
+ * with the demo story on it: the reads the verifier needs pass, everything else is refused per call with a JSON-RPC
+ * error, and the verifier reading through it (batched by httpRpc, or one call at a time) reaches the same verdict as
+ * reading the chain directly.
+ */
+import { expect } from "chai";
+import { Interface } from "ethers";
+import { abiOf } from "../../../ledger-api/src/chain/contracts.ts";
+import { MAX_BATCH } from "../../../ledger-api/src/chain/public-rpc.ts";
+import { demoBatches, demoStory, type DemoActorName } from "../../../ledger-api/src/demo/story.ts";
+import type { Provenance } from "../../../ledger-api/src/query/provenance.ts";
+import { httpRpc, providerReader, rpcReader, verifyProvenance } from "../../../ledger-api/src/verify/verify.ts";
+import { ethers, startLedger, type Ledger } from "../harness.ts";
+
+type RpcReply = { jsonrpc: string; id: unknown; result?: unknown; error?: { code: number; message: string } };
+
+describe("POST /rpc: the read-only chain window for verifiers", function () {
+  let ledger: Ledger;
+  const ledgerAbi = new Interface(abiOf("ProvenanceLedger"));
+
+  async function rpc(body: unknown): Promise<{ statusCode: number; json: unknown }> {
+    const res = await ledger.app.inject({ method: "POST", url: "/rpc", payload: body as object });
+    return { statusCode: res.statusCode, json: res.json() };
+  }
+  async function call(method: string, params: unknown[] = []): Promise<RpcReply> {
+    const res = await rpc({ jsonrpc: "2.0", id: 7, method, params });
+    expect(res.statusCode, JSON.stringify(res.json)).to.equal(200);
+    return res.json as RpcReply;
+  }
+  /** fetch, answered by the app in process: what a phone's fetch to /rpc does, minus the network. */
+  function appFetch(options: { batching: boolean; posts: unknown[] }): typeof fetch {
+    return (async (_url: string | URL | Request, init?: RequestInit) => {
+      const body = JSON.parse(String(init?.body)) as unknown;
+      options.posts.push(body);
+      if (Array.isArray(body) && !options.batching) {
+        return Response.json({ jsonrpc: "2.0", id: null, error: { code: -32600, message: "batches are not supported" } });
+      }
+      const res = await rpc(body);
+      return Response.json(res.json, { status: res.statusCode });
+    }) as typeof fetch;
+  }
+
+  before(async function () {
+    ledger = await startLedger();
+    const address = (actor: DemoActorName): string => ledger.chain.actors[actor].address;
+    for (const step of demoStory(new Date(), address)) {
+      const res = await ledger.post(await ledger.sign(step.actor, step.doc));
+      expect(res.statusCode, JSON.stringify(res.json)).to.equal(202);
+      await ledger.sync();
+    }
+    await ledger.services.anchorer.anchorNow();
+    await ledger.sync();
+  });
+  after(async function () {
+    await ledger?.close();
+  });
+
+  it("answers the chain id, the block number and a receipt as the node does", async function () {
+    expect((await call("eth_chainId")).result).to.equal(await ethers.provider.send("eth_chainId", []));
+    expect((await call("eth_blockNumber")).result).to.equal(await ethers.provider.send("eth_blockNumber", []));
+    const answer = (await ledger.get(`/v1/batches/${encodeURIComponent(`/01/${demoBatches.beef.gtin}/10/${demoBatches.beef.lot}`)}/provenance`))
+      .json as unknown as Provenance;
+    const txHash = answer.timeline.find((t) => t.chain?.txHash)?.chain?.txHash;
+    expect(txHash).to.be.a("string");
+    const receipt = (await call("eth_getTransactionReceipt", [txHash])).result as { transactionHash: string; status: string };
+    expect(receipt.transactionHash).to.equal(txHash);
+    expect(receipt.status).to.equal("0x1");
+  });
+
+  it("serves eth_call to the ledger and the log anchor, at a block", async function () {
+    const data = ledgerAbi.encodeFunctionData("domainSeparator");
+    const { ledger: address, anchor } = ledger.chain.deployments;
+    const reply = await call("eth_call", [{ to: address, data }, "latest"]);
+    expect(reply.result).to.equal(await ethers.provider.call({ to: address, data }));
+    const count = new Interface(abiOf("LogAnchor")).encodeFunctionData("anchorCount");
+    expect((await call("eth_call", [{ to: anchor, data: count }, await ethers.provider.send("eth_blockNumber", [])])).result).to.match(/^0x0*1$/);
+  });
+
+  it("refuses, per call, what a verifier does not need: writes, admin methods, other contracts, extra fields", async function () {
+    const data = ledgerAbi.encodeFunctionData("domainSeparator");
+    for (const method of ["eth_sendTransaction", "eth_sendRawTransaction", "anvil_reset", "hardhat_reset", "evm_revert", "eth_getBalance", "eth_accounts"]) {
+      const reply = await call(method, []);
+      expect(reply.error?.code, method).to.equal(-32601);
+      expect(reply.id).to.equal(7);
+    }
+    const other = await call("eth_call", [{ to: ledger.chain.relayer.address, data }, "latest"]);
+    expect(other.error).to.deep.include({ code: -32602 });
+    const from = await call("eth_call", [{ to: ledger.chain.deployments.ledger, data, from: ledger.chain.relayer.address }, "latest"]);
+    expect(from.error).to.deep.include({ code: -32602 });
+    const tag = await call("eth_call", [{ to: ledger.chain.deployments.ledger, data }, "pending; drop table"]);
+    expect(tag.error).to.deep.include({ code: -32602 });
+    expect((await call("eth_getTransactionReceipt", ["0x12"])).error).to.deep.include({ code: -32602 });
+  });
+
+  it("answers a batch call by call, in order, refusals in their slots", async function () {
+    const res = await rpc([
+      { jsonrpc: "2.0", id: 1, method: "eth_chainId" },
+      { jsonrpc: "2.0", id: "two", method: "anvil_reset", params: [] },
+      { jsonrpc: "2.0", id: 3, method: "eth_blockNumber", params: [] },
+    ]);
+    expect(res.statusCode).to.equal(200);
+    const replies = res.json as RpcReply[];
+    expect(replies.map((r) => r.id)).to.deep.equal([1, "two", 3]);
+    expect(replies[0]!.result).to.be.a("string");
+    expect(replies[1]!.error?.code).to.equal(-32601);
+    expect(replies[2]!.result).to.be.a("string");
+  });
+
+  it("refuses what is not JSON-RPC 2.0, or a batch over the limit, with the API's 400", async function () {
+    for (const body of [{ id: 1, method: "eth_chainId" }, [], Array.from({ length: MAX_BATCH + 1 }, (_, id) => ({ jsonrpc: "2.0", id, method: "eth_chainId" }))]) {
+      const res = await rpc(body);
+      expect(res.statusCode).to.equal(400);
+      expect((res.json as { code: string }).code).to.equal("SCHEMA_VIOLATION");
+    }
+  });
+
+  it("lets the verifier reach the same verdict through it as from the node, batched or one call at a time", async function () {
+    const keys = demoBatches.tangerineStallLots[0]!;
+    const answer = (await ledger.get(`/v1/batches/${encodeURIComponent(`/01/${keys.gtin}/10/${keys.lot}`)}/provenance`)).json as unknown as Provenance;
+    const { chainId, ledger: l, anchor } = ledger.chain.deployments;
+    const trust = { chainId, ledger: l, anchor };
+    const direct = await verifyProvenance(answer, providerReader(ethers.provider), { trust });
+    expect(direct.status).to.equal("verified");
+
+    const batched = { batching: true, posts: [] as unknown[] };
+    const viaBatches = await verifyProvenance(answer, rpcReader(httpRpc("http://ledger.test/rpc", appFetch(batched))), { trust });
+    expect(viaBatches).to.deep.equal(direct);
+    const calls = batched.posts.reduce<number>((n, p) => n + (Array.isArray(p) ? p.length : 1), 0);
+    // The calls of a verification travel in a handful of HTTP requests, not one each.
+    expect(batched.posts.length).to.be.below(10);
+    expect(calls).to.be.above(batched.posts.length * 2);
+
+    const single = { batching: false, posts: [] as unknown[] };
+    const viaSingles = await verifyProvenance(answer, rpcReader(httpRpc("http://ledger.test/rpc", appFetch(single))), { trust });
+    expect(viaSingles).to.deep.equal(direct);
+    expect(single.posts.filter((p) => !Array.isArray(p)).length).to.equal(calls);
+  });
+
+  it("hands each caller its own call's error, not the batch's", async function () {
+    const send = httpRpc("http://ledger.test/rpc", appFetch({ batching: true, posts: [] }));
+    const [chainId, reset] = await Promise.allSettled([send("eth_chainId", []), send("anvil_reset", [])]);
+    expect(chainId.status).to.equal("fulfilled");
+    expect(reset.status).to.equal("rejected");
+    expect((reset as PromiseRejectedResult).reason.message).to.match(/^anvil_reset: method anvil_reset is not served here/);
+  });
+});
