@@ -17,7 +17,7 @@ import { applyGrants } from "../../ledger-api/src/chain/roles.ts";
 import { ledgerDomain } from "../../ledger-api/src/chain/typed-data.ts";
 import { signEvent, type SignOptions } from "../../ledger-api/src/client/client.ts";
 import { loadConfig } from "../../ledger-api/src/config.ts";
-import { demoActors, type DemoActorName } from "../../ledger-api/src/demo/story.ts";
+import { demoActors, demoStory, type DemoActorName } from "../../ledger-api/src/demo/story.ts";
 import type { EventDoc, SignedEvent } from "../../ledger-api/src/ingest/documents.ts";
 import { openLedgerServices, type LedgerServices } from "../../ledger-api/src/services.ts";
 
@@ -76,6 +76,8 @@ export interface Ledger {
   get(url: string): Promise<{ statusCode: number; json: Record<string, unknown>; headers: Record<string, unknown> }>;
   /** Relays what is queued, mines, and indexes: one step of the chain workers. */
   sync(): Promise<void>;
+  /** Logs the demo story through the API, each event relayed and indexed before the next (none anchored). */
+  playDemoStory(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -121,6 +123,13 @@ export async function startLedger(options: StartOptions = {}): Promise<Ledger> {
       return { statusCode: res.statusCode, json: res.json(), headers: res.headers };
     },
     sync: () => services.syncOnce(),
+    async playDemoStory() {
+      for (const step of demoStory(new Date(), (actor) => chain.actors[actor].address)) {
+        const res = await app.inject({ method: "POST", url: "/v1/events", payload: (await signEvent(chain.actors[step.actor], chain.domain, step.doc)) as object });
+        if (res.statusCode !== 202) throw new Error(`demo step refused: ${res.body}`);
+        await services.syncOnce();
+      }
+    },
     async close() {
       await app.close();
       await services.close();

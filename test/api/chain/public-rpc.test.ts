@@ -8,7 +8,7 @@ import { expect } from "chai";
 import { Interface } from "ethers";
 import { abiOf } from "../../../ledger-api/src/chain/contracts.ts";
 import { MAX_BATCH } from "../../../ledger-api/src/chain/public-rpc.ts";
-import { demoBatches, demoStory, type DemoActorName } from "../../../ledger-api/src/demo/story.ts";
+import { demoBatches } from "../../../ledger-api/src/demo/story.ts";
 import type { Provenance } from "../../../ledger-api/src/query/provenance.ts";
 import { httpRpc, providerReader, rpcReader, verifyProvenance } from "../../../ledger-api/src/verify/verify.ts";
 import { ethers, startLedger, type Ledger } from "../harness.ts";
@@ -43,12 +43,7 @@ describe("POST /rpc: the read-only chain window for verifiers", function () {
 
   before(async function () {
     ledger = await startLedger();
-    const address = (actor: DemoActorName): string => ledger.chain.actors[actor].address;
-    for (const step of demoStory(new Date(), address)) {
-      const res = await ledger.post(await ledger.sign(step.actor, step.doc));
-      expect(res.statusCode, JSON.stringify(res.json)).to.equal(202);
-      await ledger.sync();
-    }
+    await ledger.playDemoStory();
     await ledger.services.anchorer.anchorNow();
     await ledger.sync();
   });

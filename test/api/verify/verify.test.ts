@@ -9,7 +9,7 @@ import { Interface, randomBytes, Wallet } from "ethers";
 import { abiOf } from "../../../ledger-api/src/chain/contracts.ts";
 import { batchIdOf, eventHash, Kind, ledgerDomain, TYPES } from "../../../ledger-api/src/chain/typed-data.ts";
 import { decodeRelayBody } from "../../../ledger-api/src/chain/relay-body.ts";
-import { demoBatches, demoStory, type DemoActorName } from "../../../ledger-api/src/demo/story.ts";
+import { demoBatches } from "../../../ledger-api/src/demo/story.ts";
 import { docHash, type JsonValue } from "../../../ledger-api/src/ingest/canonical.ts";
 import type { EventDoc } from "../../../ledger-api/src/ingest/documents.ts";
 import { bytesToHex, hexToBytes } from "../../../ledger-api/src/log/hash.ts";
@@ -95,12 +95,7 @@ describe("verifying a provenance answer against the chain", function () {
 
   before(async function () {
     ledger = await startLedger();
-    const address = (actor: DemoActorName): string => ledger.chain.actors[actor].address;
-    for (const step of demoStory(new Date(), address)) {
-      const res = await ledger.post(await ledger.sign(step.actor, step.doc));
-      expect(res.statusCode, JSON.stringify(res.json)).to.equal(202);
-      await ledger.sync();
-    }
+    await ledger.playDemoStory();
   });
   after(async function () {
     await ledger?.close();
