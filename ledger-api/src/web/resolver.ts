@@ -24,7 +24,7 @@
  * into ledger-api/web-dist/ by web/bundle.ts (404 until they are built).
  */
 import { createHash, randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
 import type { Deployments } from "../chain/contracts.ts";
@@ -245,6 +245,28 @@ export const resolverRoutes: FastifyPluginAsync<ResolverOptions> = async (app, o
   const rpcUrl = opts.publicRpcUrl;
   const webDist = opts.webDist ?? WEB_DIST;
 
+  /**
+   * Each bundle's bytes and content hash, re-read when the file changes (npm start rebuilds it). Pages name the bundle
+   * with its hash (`?v=`), so a phone caches it for good and a new build is a new URL.
+   */
+  const assets = new Map<string, { mtimeMs: number; source: Buffer; hash: string }>();
+  async function asset(file: (typeof ASSETS)[number]): Promise<{ source: Buffer; hash: string } | undefined> {
+    const url = new URL(file, webDist);
+    let mtimeMs: number;
+    try {
+      mtimeMs = (await stat(url)).mtimeMs;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+    const known = assets.get(file);
+    if (known?.mtimeMs === mtimeMs) return known;
+    const source = await readFile(url);
+    const loaded = { mtimeMs, source, hash: createHash("sha256").update(source).digest("base64url").slice(0, 16) };
+    assets.set(file, loaded);
+    return loaded;
+  }
+
   function frameFor(request: FastifyRequest, lang: Lang): PageFrame {
     const { path, query } = splitUrl(request.url);
     const params = new URLSearchParams(query);
@@ -352,9 +374,11 @@ export const resolverRoutes: FastifyPluginAsync<ResolverOptions> = async (app, o
 
     const lang = chooseLang(request.headers["accept-language"], link.params.lang);
     const frame = frameFor(request, lang);
+    const client = await asset("shopper.js");
+    const clientUrl = client ? `/assets/shopper.js?v=${client.hash}` : "/assets/shopper.js";
     const page = shopperPage(answer, {
       ...frame,
-      clientUrl: "/assets/shopper.js",
+      clientUrl,
       rpcUrl,
       trust: { chainId: opts.deployments.chainId, ledger: opts.deployments.ledger, anchor: opts.deployments.anchor },
     });
@@ -399,22 +423,20 @@ export const resolverRoutes: FastifyPluginAsync<ResolverOptions> = async (app, o
         tags: ["resolver"],
         summary: "The browser bundles: shopper.js (the shopper page's script, with the verifier) and verify.js (the verifier alone)",
         params: Type.Object({ file: Type.Union(ASSETS.map((f) => Type.Literal(f))) }),
+        querystring: Type.Object({ v: Type.Optional(Type.String({ description: "content hash, as pages name the bundle: cached for good" })) }),
         response: { 200: { content: { "text/javascript": { schema: Type.String() } } }, "4xx": ErrorBody },
       },
     },
     async (request, reply) => {
       const { file } = request.params as { file: (typeof ASSETS)[number] };
-      let source: Buffer;
-      try {
-        source = await readFile(new URL(file, webDist));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-          throw new ApiError("NOT_FOUND", `the browser bundle ${file} is not built (npm run build:web)`);
-        }
-        throw err;
-      }
-      const etag = `"${createHash("sha256").update(source).digest("base64url")}"`;
-      reply.header("ETag", etag).header("Cache-Control", "public, max-age=300").header("X-Content-Type-Options", "nosniff");
+      const { v } = request.query as { v?: string };
+      const found = await asset(file);
+      if (!found) throw new ApiError("NOT_FOUND", `the browser bundle ${file} is not built (npm run build:web)`);
+      const { source, hash } = found;
+      const etag = `"${hash}"`;
+      // The URL a page names carries the content hash: that response never changes. Any other is revalidated.
+      const cacheControl = v === hash ? "public, max-age=31536000, immutable" : "public, max-age=300";
+      reply.header("ETag", etag).header("Cache-Control", cacheControl).header("X-Content-Type-Options", "nosniff");
       if (request.headers["if-none-match"] === etag) return reply.code(304).send();
       return reply.type("text/javascript; charset=utf-8").send(source);
     },

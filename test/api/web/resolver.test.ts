@@ -9,6 +9,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { PNG } from "pngjs";
 import { batchIdOf } from "../../../ledger-api/src/chain/typed-data.ts";
 import { demoBatches, demoStory, type DemoActorName } from "../../../ledger-api/src/demo/story.ts";
@@ -256,7 +257,8 @@ describe("GS1 Digital Link resolver and shopper page", function () {
       expect(from(html, "summary")).to.match(/^data-testid="summary" data-state="checking"/);
       expect(html).to.not.match(/data-state="verified"/);
       expect(html).to.include('<script type="application/json" id="ledger-config">');
-      expect(html).to.include('"clientUrl":"/assets/shopper.js"');
+      // With its content hash once built (web-dist), so phones can cache it for good.
+      expect(html).to.match(/"clientUrl":"\/assets\/shopper\.js(\?v=[\w-]{16})?"/);
       // The answer the page was rendered from travels in it, for the browser to verify and re-render.
       const embedded = /<script type="application\/json" id="ledger-answer">([^<]*)<\/script>/.exec(html)?.[1];
       expect(JSON.parse(embedded ?? "null")).to.deep.equal(answer);
@@ -299,6 +301,20 @@ describe("GS1 Digital Link resolver and shopper page", function () {
       expect(from(html, "parents")).to.include(`href="${pathOf(tangerines)}?lang=ko"`);
       expect(from(html, "custody")).to.include("Garak Wholesale Market Co.").and.include("Mangwon Market Stall 12");
       expect(from(html, "cold-chain")).to.include("8.5 °C");
+    });
+
+    it("sends the page compressed to a browser that accepts it (brotli, else gzip)", async function () {
+      const url = `${pathOf(tangerines)}?lang=en`;
+      const br = await get(url, { accept: "text/html", "accept-encoding": "gzip, deflate, br" });
+      expect(br.headers["content-encoding"]).to.equal("br");
+      const html = brotliDecompressSync(br.rawPayload).toString("utf8");
+      expect(html).to.include("Jeju Hallabong tangerines");
+      expect(br.rawPayload.length).to.be.below(html.length / 3);
+      const gz = await get(url, { accept: "text/html", "accept-encoding": "gzip" });
+      expect(gz.headers["content-encoding"]).to.equal("gzip");
+      // The same page (each response has its own CSP nonce).
+      const sameNonce = (text: string) => text.replace(/nonce(-|=")[A-Za-z0-9+/=]+/g, "nonce");
+      expect(sameNonce(gunzipSync(gz.rawPayload).toString("utf8"))).to.equal(sameNonce(html));
     });
 
     it("renders text from documents inert: a product name with <script> is escaped", async function () {
@@ -394,7 +410,15 @@ describe("GS1 Digital Link resolver and shopper page", function () {
         expect(res.body).to.equal("globalThis.LedgerVerify = {};\n");
         expect((await app.inject({ method: "GET", url: "/assets/shopper.js" })).statusCode).to.equal(404);
         await writeFile(path.join(dir, "shopper.js"), "void 0;\n");
-        expect((await app.inject({ method: "GET", url: "/assets/shopper.js" })).body).to.equal("void 0;\n");
+        const plain = await app.inject({ method: "GET", url: "/assets/shopper.js" });
+        expect(plain.body).to.equal("void 0;\n");
+        expect(plain.headers["cache-control"]).to.equal("public, max-age=300");
+        // Named by its content hash (as pages name it), it is cached for good; a stale hash is not.
+        const hash = String(plain.headers.etag).replaceAll('"', "");
+        const pinned = await app.inject({ method: "GET", url: `/assets/shopper.js?v=${hash}` });
+        expect(pinned.headers["cache-control"]).to.equal("public, max-age=31536000, immutable");
+        const stale = await app.inject({ method: "GET", url: "/assets/shopper.js?v=AAAAAAAAAAAAAAAA" });
+        expect(stale.headers["cache-control"]).to.equal("public, max-age=300");
         await writeFile(path.join(dir, "secret.txt"), "no\n");
         expect((await app.inject({ method: "GET", url: "/assets/secret.txt" })).statusCode).to.equal(400);
         expect((await app.inject({ method: "GET", url: "/assets/..%2Fsecret.txt" })).statusCode).to.equal(400);
