@@ -38,7 +38,15 @@ export interface LiveLedger {
   close(): Promise<void>;
 }
 
-export async function startLiveLedger(): Promise<LiveLedger> {
+export interface LiveLedgerOptions {
+  /**
+   * Where pages send phones for chain reads: "node" (anvil's own JSON-RPC, the default) or "api" (the server's
+   * read-only /rpc, as `npm start` does by default).
+   */
+  readonly publicRpc?: "node" | "api";
+}
+
+export async function startLiveLedger(options: LiveLedgerOptions = {}): Promise<LiveLedger> {
   const dir = await mkdtemp(path.join(tmpdir(), "ledger-browser-"));
   const chain: LocalChain = await startLocalChain({
     stateDir: path.join(dir, "chain"),
@@ -57,7 +65,7 @@ export async function startLiveLedger(): Promise<LiveLedger> {
       PORT: String(port),
       PUBLIC_BASE_URL: baseUrl,
       RPC_URL: chain.rpcUrl,
-      PUBLIC_RPC_URL: chain.rpcUrl,
+      PUBLIC_RPC_URL: options.publicRpc === "api" ? `${baseUrl}/rpc` : chain.rpcUrl,
       CONFIRMATIONS: "0",
       ANCHOR_EVERY: "10000",
       ANCHOR_INTERVAL_MS: "600000",

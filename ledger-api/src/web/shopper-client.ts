@@ -164,6 +164,8 @@ async function run(config: ShopperPageConfig): Promise<void> {
   const root = document.querySelector('[data-testid="trust-root"]');
   const { chainId, ledger, anchor } = verification.chain;
   if (root) root.textContent = m.checkedAgainst(chainId, ledger, anchor, new URL(config.rpcUrl, location.href).host);
+  // For field timing (and scripts/bench-page.ts): when the phone had its verdict, relative to navigation start.
+  performance.mark("ledger:verdict", { detail: differs ? "failed" : verification.status });
 }
 
 function couldNotVerify(config: ShopperPageConfig, err: unknown): void {
