@@ -5,10 +5,10 @@
  *
  * Trust: the page never says a fact is verified. Each fact carries a badge that starts as "checking…". The page
  * carries the provenance answer it was rendered from as JSON; its script (shopper-client.ts, served as
- * /assets/shopper.js) verifies that answer on the phone against the chain's JSON-RPC endpoint (verify/verify.ts), re-renders the facts from that
- * verified answer with the same code that rendered them here (shopper-view.ts), flags any difference between what
- * the server rendered and what the signed records say, and sets each badge from the verifier's result for its log
- * entry. If the script cannot load or run, or the chain cannot be reached, badges say "could not verify" and the
+ * /assets/shopper.js) verifies that answer on the phone against the chain's JSON-RPC endpoint (verify/verify.ts),
+ * re-renders the facts from the verified answer with the code that rendered them here (shopper-view.ts), flags any
+ * difference between what the server rendered and what the signed records say, and sets each badge from the
+ * verifier's result for its log entry. If the script cannot load or run, or the chain cannot be reached, badges say "could not verify" and the
  * summary says so; nothing turns green unless the verifier said so.
  *
  * Stable test ids (for browser tests): `summary`, `lang-switch`, `error`, and those of shopper-view.ts.
@@ -116,7 +116,7 @@ const LOADER_SCRIPT = `(function () {
 })();`;
 
 /** How long the phone waits for the verifier before saying it could not verify. */
-export const VERIFY_TIMEOUT_MS = 45_000;
+const VERIFY_TIMEOUT_MS = 45_000;
 
 /** What the page hands its script, in a JSON block (shopper-client.ts reads it). */
 export interface ShopperPageConfig {

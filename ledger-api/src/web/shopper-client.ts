@@ -73,7 +73,10 @@ const FACT_IDS = '[data-testid^="fact-"], [data-testid="product"], [data-testid=
  * Compares the server's rendering with the verified one, region by region. Returns whether anything differs and
  * the test ids of the facts that do (a fact the server showed but the answer lacks counts too).
  */
-function compare(regions: ReadonlyMap<Region, Element>, rendered: ReadonlyMap<Region, DocumentFragment>): { differs: boolean; facts: Set<string> } {
+function compare(
+  regions: ReadonlyMap<Region, Element>,
+  rendered: ReadonlyMap<Region, DocumentFragment>,
+): { differs: boolean; facts: Set<string> } {
   let differs = false;
   const facts = new Set<string>();
   for (const region of REGIONS) {
@@ -115,7 +118,13 @@ function applyBadges(m: ClientMessages, verification: Verification): void {
 }
 
 /** Shows `view` in place of the server's rendering and marks the facts whose server text differed. */
-function show(m: ClientMessages, regions: ReadonlyMap<Region, Element>, rendered: ReadonlyMap<Region, DocumentFragment>, rewritten: ReadonlySet<string>, view: ShopperView): void {
+function show(
+  m: ClientMessages,
+  regions: ReadonlyMap<Region, Element>,
+  rendered: ReadonlyMap<Region, DocumentFragment>,
+  rewritten: ReadonlySet<string>,
+  view: ShopperView,
+): void {
   for (const region of REGIONS) regions.get(region)!.replaceChildren(rendered.get(region)!);
   document.title = view.title;
   for (const id of rewritten) {
