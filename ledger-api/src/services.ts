@@ -95,6 +95,7 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
       verifier,
       domain: ledgerDomain(BigInt(deployments.chainId), deployments.ledger),
     });
+    // The index catches up first: the rebuilt overlay holds only what the index does not (Ingestor.init).
     await indexer.syncOnce();
     await ingestor.init();
 

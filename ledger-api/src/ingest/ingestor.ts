@@ -182,9 +182,10 @@ export class Ingestor {
   }
 
   /**
-   * Rebuilds the pending overlay after a restart: lifecycle entries the relay has not settled, and entries it has not
-   * looked at yet. (Entries confirmed on chain but not yet indexed are left out; for the few seconds until the
-   * indexer catches up, an event depending on one of them is refused as if it came too early.)
+   * Rebuilds the pending overlay after a restart: lifecycle entries the relay has not settled (all of them, however
+   * long the queue), and entries it has not looked at yet. Entries it confirmed are in the index already: services.ts
+   * lets the indexer catch up before this runs, and the relay counts a transaction confirmed at the same depth at
+   * which the indexer reads its block.
    */
   async init(): Promise<void> {
     const [pending, sent, cursor, size] = await Promise.all([

@@ -123,7 +123,7 @@ export interface RelayStore {
    * to `to`. ChainWriterStateError if the cursor is not at `from` (someone else advanced it).
    */
   advanceRelayCursor(from: number, to: number, rows: readonly NewRelayRow[], at: number): Promise<void>;
-  /** Rows in `status`, in log order, at most `limit`. */
+  /** Rows in `status`, in log order: at most `limit`, all of them when it is omitted. */
   relayRows(status: RelayStatus, limit?: number): Promise<RelayRecord[]>;
   relayRecord(index: number): Promise<RelayRecord | undefined>;
   /** The highest relayer nonce any row was ever sent with. */

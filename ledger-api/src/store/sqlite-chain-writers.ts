@@ -247,8 +247,9 @@ export class SqliteChainWriters implements AnchorStore, RelayStore {
     });
   }
 
-  async relayRows(status: RelayStatus, limit = 1000): Promise<RelayRecord[]> {
-    return this.r.relayByStatus.all(status, limit).map(toRelay);
+  async relayRows(status: RelayStatus, limit?: number): Promise<RelayRecord[]> {
+    // SQLite reads a negative LIMIT as none.
+    return this.r.relayByStatus.all(status, limit ?? -1).map(toRelay);
   }
 
   async relayRecord(index: number): Promise<RelayRecord | undefined> {

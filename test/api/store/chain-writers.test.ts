@@ -52,6 +52,16 @@ describe("SqliteStore chain-writer tables", function () {
     expect((await store.anchorIntents()).map((i) => i.status)).to.deep.equal(["confirmed", "failed"]);
   });
 
+  it("reads every relay row in a status when no limit is given, however many (the ingest overlay rebuilds from them)", async function () {
+    const n = 1_500;
+    await store.appendBatch(Array.from({ length: n }, (_, i) => appendItem(i)));
+    await store.advanceRelayCursor(0, n, Array.from({ length: n }, (_, index) => ({ index, kind: 0, actor: "0xab" })), 1);
+    const all = await store.relayRows("pending");
+    expect(all.length).to.equal(n);
+    expect(all.map((r) => r.index)).to.deep.equal(Array.from({ length: n }, (_, i) => i));
+    expect((await store.relayRows("pending", 16)).length).to.equal(16);
+  });
+
   it("moves the relay cursor only from where it is, with the rows of the range, and guards every row transition", async function () {
     await store.appendBatch([0, 1, 2].map((n) => appendItem(n)));
     expect(await store.relayCursor()).to.equal(0);
