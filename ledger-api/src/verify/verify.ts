@@ -13,8 +13,9 @@
  *              the entry is filed under the batch the document names and relates to the batch asked about.
  * - signature: EIP-712 over the pinned domain and typed-data.ts TYPES (the answer's `chain.types` must equal them)
  *              hashes `values` to `eventHash`; the 65-byte low-s signature recovers to `signer`.
- * - role:      at the verified block the signer holds a role the kind needs (the contract's rule; Observed: any
- *              actor role; HandOffCancelled needs none).
+ * - role:      the signer held a role the kind needs (the contract's rule; Observed: any actor role; HandOffCancelled
+ *              needs none): for an event the ledger recorded, when it recorded it (the contract checked); otherwise
+ *              at the verified block.
  * - inclusion: the leaf recomputed from the signed fields (log/entry.ts) hashes to `proof.leafHash`, the RFC 9162
  *              path leads to `proof.root`, and LogAnchor holds exactly that (size, root) at `proof.anchor.anchorIndex`.
  *              An unanchored proof is pending however well its math checks: its root is only the server's word.
@@ -340,6 +341,27 @@ function checkSignature(ctx: Context, answer: Provenance, entry: TimelineEntry, 
   return ok(name, `signed by ${getAddress(recovered)}${entry.signer?.name ? ` (${entry.signer.name})` : ""}`);
 }
 
+/**
+ * A lifecycle event the ledger recorded had its role checked by the ledger, at that block: ProvenanceLedger refuses
+ * an actor without the role the kind needs. So a verified chain record answers the role check for good, and a role
+ * revoked since (a producer who left the scheme) does not unverify what it signed while it held it. Undefined when
+ * the chain record is not verified: then the role is read now (checkRole).
+ */
+function roleRecordedOnChain(
+  ctx: Context,
+  entry: TimelineEntry,
+  kind: KindName,
+  chain: Check | undefined,
+  positions: ReadonlyMap<TimelineEntry, OnChainPosition>,
+): Check | undefined {
+  const at = positions.get(entry);
+  if (chain?.status !== "verified" || at === undefined) return undefined;
+  const roles = rolesFor(kind, entry.values as Record<string, unknown>);
+  if (roles.length === 0) return ok("role", `${kind} needs no role beyond custody, which the contract checked`);
+  return ok("role", `the ledger required ${roles.join(" / ")} of ${getAddress(String(entry.signer?.address))} when it recorded the event (block ${at.blockNumber})`);
+}
+
+/** The signer's role now (at the verified block): for Observed entries, and events the chain has not recorded yet. */
 async function checkRole(ctx: Context, entry: TimelineEntry, kind: KindName): Promise<Check> {
   const name = "role";
   const roles = rolesFor(kind, entry.values as Record<string, unknown>);
@@ -443,13 +465,16 @@ async function verifyEntry(
   const checks: Check[] =
     kind === undefined
       ? [fail("document", `unknown kind ${String(entry?.kind)}`)]
-      : await Promise.all([
-          guard("document", () => checkDocument(ctx, entry, kind)),
-          guard("signature", () => checkSignature(ctx, answer, entry, kind)),
-          guard("role", () => checkRole(ctx, entry, kind)),
-          guard("inclusion", () => checkInclusion(ctx, entry, kind)),
-          ...(kind === "Observed" ? [] : [guard("chain", () => checkChainRecord(ctx, entry, kind, positions))]),
-        ]);
+      : await (() => {
+          const chain = kind === "Observed" ? undefined : guard("chain", () => checkChainRecord(ctx, entry, kind, positions));
+          return Promise.all([
+            guard("document", () => checkDocument(ctx, entry, kind)),
+            guard("signature", () => checkSignature(ctx, answer, entry, kind)),
+            guard("role", async () => roleRecordedOnChain(ctx, entry, kind, await chain, positions) ?? checkRole(ctx, entry, kind)),
+            guard("inclusion", () => checkInclusion(ctx, entry, kind)),
+            ...(chain ? [chain] : []),
+          ]);
+        })();
   return {
     index: entry?.index,
     kind: String(entry?.kind),

@@ -5,13 +5,14 @@
  * The describes run in order: "before the anchor" runs before the log is anchored twice in "after the anchors".
  */
 import { expect } from "chai";
-import { Interface, randomBytes, Wallet } from "ethers";
+import { Contract, Interface, randomBytes, Wallet } from "ethers";
 import { abiOf } from "../../../ledger-api/src/chain/contracts.ts";
 import { batchIdOf, eventHash, Kind, ledgerDomain, TYPES } from "../../../ledger-api/src/chain/typed-data.ts";
 import { decodeRelayBody } from "../../../ledger-api/src/chain/relay-body.ts";
 import { demoBatches } from "../../../ledger-api/src/demo/story.ts";
 import { docHash, type JsonValue } from "../../../ledger-api/src/ingest/canonical.ts";
 import type { EventDoc } from "../../../ledger-api/src/ingest/documents.ts";
+import { ROLE_IDS } from "../../../ledger-api/src/ingest/rules.ts";
 import { bytesToHex, hexToBytes } from "../../../ledger-api/src/log/hash.ts";
 import { inclusionProofOf, proofToHex, rootOf } from "../../../ledger-api/src/log/merkle.ts";
 import type { Provenance, TimelineEntry } from "../../../ledger-api/src/query/provenance.ts";
@@ -332,6 +333,26 @@ describe("verifying a provenance answer against the chain", function () {
       const v = await verifyProvenance(clone(answer), reader, { trust: { ...trust(), ledger: ledger.chain.deployments.anchor } });
       expect(failures(v)).to.include("batch contracts");
       expect(v.status).to.equal("failed");
+    });
+
+    it("keeps what an actor recorded on chain verified after its role is revoked; its off-chain readings then fail", async function () {
+      const [admin] = await ethers.getSigners();
+      const registry = new Contract(ledger.chain.deployments.ledger, abiOf("ProvenanceLedger"), admin);
+      const stall = ledger.chain.actors.stall.address;
+      await (await registry.getFunction("revokeRole")(ROLE_IDS.HANDLER, stall)).wait();
+      try {
+        const lot = await provenance(stallLot);
+        const v = await verify(lot);
+        const accepted = lot.timeline.find((t) => t.kind === "HandOffAccepted" && t.signer.address.toLowerCase() === stall.toLowerCase())!;
+        const observed = lot.timeline.find((t) => t.kind === "Observed" && t.signer.address.toLowerCase() === stall.toLowerCase())!;
+        // The ledger checked the role when it recorded the hand-off; a reading has only the role it holds now.
+        expect(checkOf(v, accepted.index, "role")).to.include({ status: "verified" });
+        expect(checkOf(v, accepted.index, "role").detail).to.match(/the ledger required HANDLER .* when it recorded the event \(block \d+\)/);
+        expect(failures(v)).to.deep.equal([`${observed.index} Observed role`]);
+      } finally {
+        await (await registry.getFunction("grantRole")(ROLE_IDS.HANDLER, stall)).wait();
+      }
+      expect((await verify(await provenance(stallLot))).status).to.equal("verified");
     });
 
     it("fails a refused chain record with the contract's reason", async function () {
