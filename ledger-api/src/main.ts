@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     const logged = await loadDemo(apiUrl);
     app.log.info(`demo data: ${logged} signed events submitted through the API`);
   }
-  console.log(`\nProvenance ledger API on ${apiUrl} (OpenAPI: ${apiUrl}/docs)`);
+  console.log(`\nProvenance ledger API listening on ${config.host}:${config.port}, public at ${config.publicBaseUrl} (OpenAPI: ${config.publicBaseUrl}/docs)`);
   console.log(`Chain ${deployments.chainId}: ledger ${deployments.ledger}, anchor ${deployments.anchor}`);
   const publicHost = new URL(config.publicBaseUrl).hostname;
   if (["127.0.0.1", "localhost", "0.0.0.0", "[::1]", "[::]"].includes(publicHost)) {
