@@ -218,7 +218,7 @@ function settle(call: Pending, reply: RpcReply | undefined, url: string): void {
  * An RpcSend over HTTP(S) with fetch: what the browser bundle uses instead of ethers' provider stack. Calls made in
  * the same tick go out as one JSON-RPC batch (up to RPC_BATCH_LIMIT each): a verification issues its reads in waves
  * of parallel calls, and on a phone's mobile connection each HTTP round trip costs more than the calls in it. An
- * endpoint that does not answer a batch with an array gets the calls one by one.
+ * endpoint that refuses a batch, or does not answer it with an array, gets the calls one by one.
  */
 export function httpRpc(url: string, fetchFn: typeof fetch = fetch): RpcSend {
   let id = 0;
@@ -243,9 +243,8 @@ export function httpRpc(url: string, fetchFn: typeof fetch = fetch): RpcSend {
     let replies: unknown;
     try {
       replies = await post(calls.map((c) => c.body));
-    } catch (err) {
-      for (const c of calls) c.reject(new Error(`${c.body.method}: ${(err as Error).message}`));
-      return;
+    } catch {
+      replies = undefined; // e.g. 413 or 400 from a node that caps or refuses batches: ask one by one
     }
     if (!Array.isArray(replies)) {
       await Promise.all(calls.map(one));

@@ -34,7 +34,10 @@ describe("POST /rpc: the read-only chain window for verifiers", function () {
       const body = JSON.parse(String(init?.body)) as unknown;
       options.posts.push(body);
       if (Array.isArray(body) && !options.batching) {
-        return Response.json({ jsonrpc: "2.0", id: null, error: { code: -32600, message: "batches are not supported" } });
+        // Nodes refuse batches in both ways: an error object, or an HTTP error.
+        return options.posts.length % 2 === 0
+          ? Response.json({ jsonrpc: "2.0", id: null, error: { code: -32600, message: "batches are not supported" } })
+          : new Response("batch too large", { status: 413 });
       }
       const res = await rpc(body);
       return Response.json(res.json, { status: res.statusCode });
