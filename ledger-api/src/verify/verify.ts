@@ -212,6 +212,11 @@ interface Context {
   ancestors: ReadonlySet<string>;
 }
 
+/** A batch's on-chain record at `block`, read once per verification. */
+function batchAt(ctx: Context, batchId: string, block: number): Promise<OnChainBatch> {
+  return memo(ctx, `batch:${batchId.toLowerCase()}:${block}`, () => ctx.reader.getBatch(ctx.ledger, batchId, block));
+}
+
 /** Lineage bound: the contract caps ancestry at 32 per path; this stops a walk of a corrupt graph. */
 const MAX_ANCESTORS = 256;
 
@@ -220,7 +225,7 @@ async function chainAncestors(ctx: Context): Promise<Set<string>> {
   const found = new Set<string>();
   let frontier = [ctx.batchId];
   while (frontier.length > 0 && found.size < MAX_ANCESTORS) {
-    const records = await Promise.all(frontier.map((id) => ctx.reader.getBatch(ctx.ledger, id, ctx.block)));
+    const records = await Promise.all(frontier.map((id) => batchAt(ctx, id, ctx.block)));
     frontier = [];
     for (const record of records) {
       for (const parent of record.parents.map((p) => p.toLowerCase())) {
@@ -348,7 +353,6 @@ function checkSignature(ctx: Context, answer: Provenance, entry: TimelineEntry, 
  * the chain record is not verified: then the role is read now (checkRole).
  */
 function roleRecordedOnChain(
-  ctx: Context,
   entry: TimelineEntry,
   kind: KindName,
   chain: Check | undefined,
@@ -470,7 +474,7 @@ async function verifyEntry(
           return Promise.all([
             guard("document", () => checkDocument(ctx, entry, kind)),
             guard("signature", () => checkSignature(ctx, answer, entry, kind)),
-            guard("role", async () => roleRecordedOnChain(ctx, entry, kind, await chain, positions) ?? checkRole(ctx, entry, kind)),
+            guard("role", async () => roleRecordedOnChain(entry, kind, await chain, positions) ?? checkRole(ctx, entry, kind)),
             guard("inclusion", () => checkInclusion(ctx, entry, kind)),
             ...(chain ? [chain] : []),
           ]);
@@ -576,11 +580,11 @@ async function checkBatchField(
   shown: string,
   field: (batch: OnChainBatch) => string,
 ): Promise<Check> {
-  const now = await ctx.reader.getBatch(ctx.ledger, ctx.batchId, ctx.block);
+  const now = await batchAt(ctx, ctx.batchId, ctx.block);
   if (now.status === 0) return pending(name, `the batch is not on chain yet; ${shown} is the server's word`);
   if (field(now) === shown) return ok(name, `${shown}, as the chain says`);
   const at = stateBlock(answer);
-  if (at !== undefined && at < ctx.block && field(await ctx.reader.getBatch(ctx.ledger, ctx.batchId, at)) === shown) {
+  if (at !== undefined && at < ctx.block && field(await batchAt(ctx, ctx.batchId, at)) === shown) {
     return pending(name, `${shown} as of block ${at}, where the answer stands; the chain has since recorded ${field(now)}: look again in a moment`);
   }
   return fail(name, `the answer says ${shown}, the chain ${field(now)}`);
