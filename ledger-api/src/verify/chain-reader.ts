@@ -167,9 +167,16 @@ export function chainReader(transport: ChainTransport): ChainReader {
       return Number((await call(anchorInterface, anchor, "anchorCount", [], block))[0]);
     },
     async anchorAt(anchor, index, block) {
-      const count = Number((await call(anchorInterface, anchor, "anchorCount", [], block))[0]);
-      if (!Number.isSafeInteger(index) || index < 0 || index >= count) return null;
-      const a = (await call(anchorInterface, anchor, "anchorAt", [index], block))[0];
+      if (!Number.isSafeInteger(index) || index < 0) return null;
+      // Both reads at once (one round trip when batched); an index past the count reverts, and means "no such anchor".
+      const [count, a] = await Promise.all([
+        call(anchorInterface, anchor, "anchorCount", [], block).then((r) => Number(r[0])),
+        call(anchorInterface, anchor, "anchorAt", [index], block).then(
+          (r) => r[0],
+          () => null,
+        ),
+      ]);
+      if (index >= count || a === null) return null;
       return { root: String(a.root), size: Number(a.size), blockNumber: Number(a.blockNumber) };
     },
   };
