@@ -8,6 +8,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { network } from "hardhat";
+// The connection's `ethers` and `networkHelpers` are these plugins' (registered in hardhat.config.ts); named here so
+// code type-checked without the config (scripts/bench-ingest-backlog.ts) sees them too.
+import type {} from "@nomicfoundation/hardhat-ethers";
+import type {} from "@nomicfoundation/hardhat-network-helpers";
 import { HDNodeWallet, Wallet, type TypedDataDomain } from "ethers";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "../../ledger-api/src/app.ts";

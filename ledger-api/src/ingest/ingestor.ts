@@ -25,8 +25,8 @@ import { DocumentError, deriveEvent, type DerivedEvent } from "./typed-values.ts
 import type { SignatureVerifier } from "./signatures.ts";
 import { Kind, TYPES } from "../chain/typed-data.ts";
 import { decodeRelayBody, encodeRelayBody } from "../chain/relay-body.ts";
-import { Overlay, ROLE_IDS, type LedgerEvent, type RoleName, type Verdict } from "./rules.ts";
-import { withSnapshot } from "./ledger-view.ts";
+import { ROLE_IDS, type LedgerEvent, type Overlay, type RoleName, type Verdict } from "./rules.ts";
+import { PendingOverlay } from "./pending-overlay.ts";
 import { CanonicalJsonError } from "./canonical.ts";
 
 /** Roles whose holders may record an Observed event (it has no on-chain rule; anyone in the supply chain). */
@@ -103,11 +103,14 @@ export class Ingestor {
   private readonly now: () => number;
   /** Lifecycle events logged but not yet seen on chain (nor refused), in log order. */
   private pending: PendingEvent[] = [];
+  /** The index with `pending` laid over it, kept across requests (pending-overlay.ts). */
+  private readonly overlay: PendingOverlay;
   private lastPrune = 0;
   private lock: Promise<void> = Promise.resolve();
 
   constructor(options: IngestorOptions) {
     this.store = options.store;
+    this.overlay = new PendingOverlay(options.store);
     this.appender = options.appender;
     this.verifier = options.verifier;
     this.domain = options.domain;
@@ -241,10 +244,8 @@ export class Ingestor {
       await this.prune();
       const now = BigInt(this.now());
       const inFlight = new Set(this.pending.map((p) => p.eventHash));
-      // Judged against a snapshot of the index with every pending event laid over it, in log order.
-      await withSnapshot(this.store, (view) => {
-        const overlay = new Overlay(view);
-        for (const p of this.pending) overlay.admit(p.event, now);
+      // Judged against the index with every pending event laid over it, in log order (kept across requests).
+      await this.overlay.judge(this.pending, now, (overlay) => {
         for (const p of fresh) this.judge(overlay, p, inFlight, now);
       });
       for (const p of fresh) {

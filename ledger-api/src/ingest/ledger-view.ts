@@ -91,9 +91,17 @@ export class SnapshotView implements LedgerView {
   }
 }
 
-/** Runs `judge` against a snapshot of the index until it read only what the snapshot held. */
-export async function withSnapshot<T>(store: IndexStore, judge: (view: SnapshotView) => T, maxRounds = 64): Promise<T> {
-  const view = new SnapshotView();
+/**
+ * Runs `judge` against a snapshot of the index until it read only what the snapshot held. `view` may be one a
+ * previous call filled, while the index has not moved since (pending-overlay.ts): then only keys it has not seen yet
+ * are read.
+ */
+export async function withSnapshot<T>(
+  store: IndexStore,
+  judge: (view: SnapshotView) => T,
+  view: SnapshotView = new SnapshotView(),
+  maxRounds = 64,
+): Promise<T> {
   for (let round = 0; round < maxRounds; round++) {
     let verdict: T;
     try {

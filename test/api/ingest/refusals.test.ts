@@ -9,7 +9,7 @@ import { Wallet } from "ethers";
 import { signEvent } from "../../../ledger-api/src/client/client.ts";
 import type { DemoActorName } from "../../../ledger-api/src/demo/story.ts";
 import type { EventDoc, SignedEvent } from "../../../ledger-api/src/ingest/documents.ts";
-import { startLedger, type Ledger } from "../harness.ts";
+import { networkHelpers, startLedger, type Ledger } from "../harness.ts";
 
 const GTIN = "08801234000017";
 const IMPORT_GTIN = "09300012000014";
@@ -433,6 +433,23 @@ describe("POST /v1/events refusals", function () {
         const now = await ledger.get(`/v1/events/${String(r!.eventHash)}`);
         expect((now.json.relay as { status: string }).status, JSON.stringify(now.json)).to.equal("confirmed");
       }
+    });
+
+    it("forgets a pending event the chain refused: what depended on it is judged without it", async function () {
+      // A registration whose deadline passes before the relay sends it: logged (it was in time), then refused on chain.
+      const batch = freshBatch();
+      const deadline = Math.floor(Date.now() / 1000) + 5;
+      await accepted(ledger, await sign("cooperative", docs.registered(batch), { deadline }));
+      // While pending, the next request builds on it (and the overlay of pending events is kept for the one after).
+      await accepted(ledger, await sign("cooperative", docs.pesticide(batch)));
+      await networkHelpers.time.increase(120);
+      // The relay alone (the index stays where it was): only the pending list itself tells the overlay to forget.
+      await ledger.services.relay.syncOnce();
+      await ledger.services.relay.syncOnce();
+      const refused = await ledger.services.store.relayRows("refused");
+      expect(refused.map((r) => r.error).join(" ")).to.match(/DeadlinePassed/);
+      await new Promise((r) => setTimeout(r, 300)); // past the ingestor's prune interval
+      await refuses(ledger, await sign("cooperative", docs.offer(batch, addr("wholesaler"))), { status: 404, code: "UNKNOWN_BATCH", index: 0 });
     });
   });
 });
