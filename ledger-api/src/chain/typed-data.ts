@@ -13,7 +13,7 @@
  *
  * A batch id is keccak256 of the GS1 Digital Link path `/01/{gtin14}/10/{lot}` with the lot NOT percent-encoded.
  */
-import { AbiCoder, keccak256, TypedDataEncoder } from "ethers";
+import { concat, dataLength, keccak256, TypedDataEncoder } from "ethers";
 import type { TypedDataDomain, TypedDataField } from "ethers";
 import { batchIdOf as keysBatchIdOf, canonicalPath, checkLot, gs1CheckDigit } from "../gs1/keys.ts";
 
@@ -332,7 +332,9 @@ export function eventHash<K extends Kind>(domain: TypedDataDomain, kind: K, valu
 
 /** The next head of a batch's hash chain: keccak256(abi.encode(head, eventHash)). */
 export function nextHead(head: Bytes32, eventHash: Bytes32): Bytes32 {
-  return keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "bytes32"], [head, eventHash]));
+  // abi.encode(bytes32, bytes32) is the two words side by side; concatenating them costs a third of the ABI coder.
+  if (dataLength(head) !== 32 || dataLength(eventHash) !== 32) throw new TypeError("nextHead takes two bytes32 values");
+  return keccak256(concat([head, eventHash]));
 }
 
 /** The head after a sequence of events, starting from bytes32(0). */
