@@ -173,13 +173,13 @@ describe("the shopper page in a browser", function () {
   }
 
   it("catches a page whose text says more than its signed records, and shows the records instead", async function () {
+    // The server's page claims "Organic", which no signed record says; its JSON is the honest answer.
     const { context, page } = await openWithEditedHtml(demoBatches.tangerines, (html) =>
-      html.replace("<h2>Jeju Hallabong tangerines</h2>", "<h2>Organic Jeju Hallabong tangerines</h2>").replace(/✗ Fail/g, "✓ Pass"),
+      html.replace("<h2>Jeju Hallabong tangerines</h2>", "<h2>Organic Jeju Hallabong tangerines</h2>"),
     );
     try {
-      // Before the script runs, the server's words are on screen...
       expect(await settled(page)).to.equal("failed");
-      // ...after it, the signed records, and the shopper is told the website said otherwise.
+      // Once the script has run, the page shows the signed records, and tells the shopper the website said otherwise.
       expect(await page.getByTestId("summary").innerText()).to.include("do not trust this website");
       const product = page.getByTestId("product");
       expect(await product.innerText()).to.not.include("Organic");
