@@ -30,6 +30,8 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: config.bodyLimit,
+    // Behind a reverse proxy, the client's address (what /rpc budgets by) is in X-Forwarded-For.
+    trustProxy: config.trustProxyHops > 0 ? (_address: string, hop: number) => hop < config.trustProxyHops : false,
     // Schemas reject unknown properties instead of silently dropping them: a signed body is taken as signed or not at all.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
   });
@@ -54,7 +56,11 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
   // JSON-RPC providers (ethers' JsonRpcProvider, Hardhat's) can pass raw calls on; any other Provider gets no /rpc.
   const { send } = services.provider as { send?: RpcSend };
   if (typeof send === "function") {
-    await app.register(publicRpcRoutes, { deployments: services.deployments, send: send.bind(services.provider) });
+    await app.register(publicRpcRoutes, {
+      deployments: services.deployments,
+      send: send.bind(services.provider),
+      callsPerMinute: config.rpcCallsPerMinute,
+    });
   }
   await app.register(queryRoutes, {
     store,

@@ -35,6 +35,10 @@ export interface Config {
   readonly maxEventsPerRequest: number;
   /** Signature-recovery worker threads. */
   readonly signatureWorkers: number;
+  /** Chain reads each client address may make through POST /rpc per minute; 0 for no limit. */
+  readonly rpcCallsPerMinute: number;
+  /** Reverse proxies in front of the API whose X-Forwarded-For is believed (0: the peer's address is the client's). */
+  readonly trustProxyHops: number;
 }
 
 export class ConfigError extends Error {
@@ -94,5 +98,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     bodyLimit: int(env, "BODY_LIMIT", 1_048_576, 1024),
     maxEventsPerRequest: int(env, "MAX_EVENTS_PER_REQUEST", 500, 1, 10_000),
     signatureWorkers: int(env, "SIGNATURE_WORKERS", 1, 0, 64),
+    rpcCallsPerMinute: int(env, "RPC_CALLS_PER_MINUTE", 6000, 0),
+    trustProxyHops: int(env, "TRUST_PROXY_HOPS", 0, 0, 10),
   };
 }

@@ -11,9 +11,14 @@
  * JSON-RPC 2.0, single or batch (up to MAX_BATCH calls). A method outside the list is answered with error -32601, a
  * call to another contract or with other fields with -32602, and a node error with its code and message: every call
  * gets an answer in its slot, as the specification asks.
+ *
+ * Each client address has a budget of calls per minute (RPC_CALLS_PER_MINUTE; a batch spends one per call). A phone
+ * verifying a batch makes a few dozen; the budget is set for a market's shared Wi-Fi address, many phones behind it.
+ * Over budget: 429 RATE_LIMITED with Retry-After, before the node is asked anything.
  */
 import type { FastifyPluginAsync } from "fastify";
 import { Type, type Static } from "typebox";
+import { ApiError, ErrorBody } from "../http/errors.ts";
 import type { Deployments } from "./contracts.ts";
 
 /** Sends one JSON-RPC call to the node; rejects with the node's error. */
@@ -22,6 +27,40 @@ export type RpcSend = (method: string, params: unknown[]) => Promise<unknown>;
 export interface PublicRpcOptions {
   readonly deployments: Deployments;
   readonly send: RpcSend;
+  /** Calls each client address may make per minute; 0 for no limit. */
+  readonly callsPerMinute: number;
+  /** Milliseconds since the epoch (tests move it). */
+  readonly now?: () => number;
+}
+
+const WINDOW_MS = 60_000;
+
+/** Calls spent per client address in fixed one-minute windows. */
+class CallBudget {
+  private window = 0;
+  private spent = new Map<string, number>();
+  private readonly limit: number;
+  private readonly now: () => number;
+
+  constructor(limit: number, now: () => number) {
+    this.limit = limit;
+    this.now = now;
+  }
+
+  /** Spends `calls` for `client`, or returns the seconds until its budget renews. */
+  spend(client: string, calls: number): { ok: true } | { ok: false; retryAfter: number } {
+    const now = this.now();
+    const window = Math.floor(now / WINDOW_MS);
+    if (window !== this.window) {
+      // A new window forgets every client: the map never outgrows one minute's callers.
+      this.window = window;
+      this.spent = new Map();
+    }
+    const used = (this.spent.get(client) ?? 0) + calls;
+    if (used > this.limit) return { ok: false, retryAfter: Math.ceil(((window + 1) * WINDOW_MS - now) / 1000) };
+    this.spent.set(client, used);
+    return { ok: true };
+  }
 }
 
 /** Most calls in one batch: a verification of one batch makes a few dozen, in several round trips. */
@@ -103,6 +142,7 @@ function nodeError(err: unknown): { code: number; message: string } {
 
 export const publicRpcRoutes: FastifyPluginAsync<PublicRpcOptions> = async (app, opts) => {
   const contracts = new Set([opts.deployments.ledger.toLowerCase(), opts.deployments.anchor.toLowerCase()]);
+  const budget = opts.callsPerMinute > 0 ? new CallBudget(opts.callsPerMinute, opts.now ?? Date.now) : undefined;
 
   async function answer(request: RpcRequest): Promise<RpcResponse> {
     const id = request.id ?? null;
@@ -124,11 +164,16 @@ export const publicRpcRoutes: FastifyPluginAsync<PublicRpcOptions> = async (app,
           "The default PUBLIC_RPC_URL. Reading the chain through it means trusting this server for chain state; " +
           "set PUBLIC_RPC_URL to an independent node where that matters.",
         body: Type.Union([RpcRequest, Type.Array(RpcRequest, { minItems: 1, maxItems: MAX_BATCH })]),
-        response: { 200: Type.Union([RpcResponse, Type.Array(RpcResponse)]) },
+        response: { 200: Type.Union([RpcResponse, Type.Array(RpcResponse)]), "4xx": ErrorBody },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const body = request.body as RpcRequest | RpcRequest[];
+      const spent = budget?.spend(request.ip, Array.isArray(body) ? body.length : 1);
+      if (spent && !spent.ok) {
+        reply.header("Retry-After", String(spent.retryAfter));
+        throw new ApiError("RATE_LIMITED", `this address spent its ${opts.callsPerMinute} chain reads for this minute; retry in ${spent.retryAfter} s`);
+      }
       return Array.isArray(body) ? Promise.all(body.map(answer)) : answer(body);
     },
   );

@@ -7,7 +7,9 @@
 import { expect } from "chai";
 import { Interface } from "ethers";
 import { abiOf } from "../../../ledger-api/src/chain/contracts.ts";
-import { MAX_BATCH } from "../../../ledger-api/src/chain/public-rpc.ts";
+import Fastify from "fastify";
+import { MAX_BATCH, publicRpcRoutes } from "../../../ledger-api/src/chain/public-rpc.ts";
+import errorHandler from "../../../ledger-api/src/http/error-handler.ts";
 import { demoBatches } from "../../../ledger-api/src/demo/story.ts";
 import type { Provenance } from "../../../ledger-api/src/query/provenance.ts";
 import { httpRpc, providerReader, rpcReader, verifyProvenance } from "../../../ledger-api/src/verify/verify.ts";
@@ -133,6 +135,56 @@ describe("POST /rpc: the read-only chain window for verifiers", function () {
     const viaSingles = await verifyProvenance(answer, rpcReader(httpRpc("http://ledger.test/rpc", appFetch(single))), { trust });
     expect(viaSingles).to.deep.equal(direct);
     expect(single.posts.filter((p) => !Array.isArray(p)).length).to.equal(calls);
+  });
+
+  it("gives each client address a budget of calls per minute, a batch spending one per call", async function () {
+    let now = Date.UTC(2026, 10, 25, 6, 0, 10);
+    const app = Fastify();
+    await app.register(errorHandler);
+    await app.register(publicRpcRoutes, {
+      deployments: ledger.chain.deployments,
+      send: (method, params) => ethers.provider.send(method, params),
+      callsPerMinute: 5,
+      now: () => now,
+    });
+    try {
+      const post = (payload: unknown, remoteAddress = "198.51.100.7") =>
+        app.inject({ method: "POST", url: "/rpc", payload: payload as object, remoteAddress });
+      const one = { jsonrpc: "2.0", id: 1, method: "eth_chainId" };
+      expect((await post([one, one, one])).statusCode).to.equal(200);
+      expect((await post(one)).statusCode).to.equal(200);
+      const over = await post([one, one]);
+      expect(over.statusCode).to.equal(429);
+      expect(over.json()).to.include({ statusCode: 429, code: "RATE_LIMITED" });
+      expect(over.headers["retry-after"]).to.equal("50");
+      // A refused batch spends nothing: one call is still left. Another address has its own budget.
+      expect((await post(one)).statusCode).to.equal(200);
+      expect((await post(one)).statusCode).to.equal(429);
+      expect((await post([one, one, one, one, one], "203.0.113.9")).statusCode).to.equal(200);
+      now += 50_000; // the next minute
+      expect((await post([one, one, one, one, one])).statusCode).to.equal(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("budgets the client a trusted reverse proxy names (TRUST_PROXY_HOPS), not the proxy", async function () {
+    const proxied = await startLedger({ chain: ledger.chain, env: { RPC_CALLS_PER_MINUTE: "2", TRUST_PROXY_HOPS: "1" } });
+    try {
+      const post = (client: string) =>
+        proxied.app.inject({
+          method: "POST",
+          url: "/rpc",
+          payload: [{ jsonrpc: "2.0", id: 1, method: "eth_chainId" }, { jsonrpc: "2.0", id: 2, method: "eth_chainId" }],
+          remoteAddress: "10.0.0.2",
+          headers: { "x-forwarded-for": client },
+        });
+      expect((await post("198.51.100.7")).statusCode).to.equal(200);
+      expect((await post("198.51.100.7")).statusCode).to.equal(429);
+      expect((await post("203.0.113.9")).statusCode).to.equal(200);
+    } finally {
+      await proxied.close();
+    }
   });
 
   it("hands each caller its own call's error, not the batch's", async function () {
