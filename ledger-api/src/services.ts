@@ -88,6 +88,7 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
       confirmations: config.confirmations + 1,
       logger,
       pollMs: Math.min(1000, config.anchorIntervalMs),
+      feeBumpAfterMs: config.anchorFeeBumpAfterMs,
     });
     const ingestor = new Ingestor({
       store,

@@ -19,10 +19,14 @@
  * re-sent or rebuilt) and none lands twice (one nonce per intent, a new intent only after the old one can no longer
  * land).
  *
- * What this does not cover: reorgs deeper than `confirmations` (a confirmed anchor is never re-checked); fee bumping
- * (a stored transaction is re-sent with the fees it was signed with; ethers sets maxFeePerGas to twice the base fee
- * at signing); another process anchoring with its own nonces into the same contract (its anchors are simply read as
- * the chain's latest, but two anchorers race each other's proofs; run one).
+ * Fees. A transaction still pending in the node `feeBumpAfterMs` after it was stored is replaced: the same nonce and
+ * call, fees raised by 12.5% (or to the network's current ones), stored in the intent before it is broadcast, at most
+ * `maxFeeBumps` times per intent in this process. Whichever of the copies lands anchors the same (size, root), and
+ * step 4 settles the intent from the contract's state, so a bump cannot make an anchor land twice.
+ *
+ * What this does not cover: reorgs deeper than `confirmations` (a confirmed anchor is never re-checked); another
+ * process anchoring with its own nonces into the same contract (its anchors are simply read as the chain's latest,
+ * but two anchorers race each other's proofs; run one).
  */
 import { Contract, Interface, hexlify } from "ethers";
 import type { Provider, Signer } from "ethers";
@@ -32,6 +36,7 @@ import type { AnchorIntent, AnchorStore } from "../store/chain-writers.ts";
 import type { LogStore } from "../store/store.ts";
 import {
   broadcast,
+  bumpFees,
   confirmationsOf,
   decodeRevert,
   providerOf,
@@ -60,6 +65,10 @@ export interface AnchorerOptions {
   readonly clock?: Clock;
   /** Pause between passes of the background loop. Default: min(1000, intervalMs / 4), at least 20. */
   readonly pollMs?: number;
+  /** Replace a transaction still pending this long after it was stored, at higher fees. Default 60 s; 0: never. */
+  readonly feeBumpAfterMs?: number;
+  /** Most replacements per intent (each raises the fees by 12.5%). Default 8 (about 2.6 times the first fees). */
+  readonly maxFeeBumps?: number;
 }
 
 /** The chain's latest anchor, or size 0 with the empty root before the first. */
@@ -95,6 +104,8 @@ interface ValidOptions {
   readonly intervalMs: number;
   readonly confirmations: number;
   readonly pollMs: number;
+  readonly feeBumpAfterMs: number;
+  readonly maxFeeBumps: number;
 }
 
 function validate(o: AnchorerOptions): ValidOptions {
@@ -108,6 +119,8 @@ function validate(o: AnchorerOptions): ValidOptions {
     intervalMs,
     confirmations: posInt("confirmations", o.confirmations, 1),
     pollMs: posInt("pollMs", o.pollMs ?? Math.max(20, Math.min(1000, Math.floor(intervalMs / 4))), 1),
+    feeBumpAfterMs: posInt("feeBumpAfterMs", o.feeBumpAfterMs ?? 60_000, 0),
+    maxFeeBumps: posInt("maxFeeBumps", o.maxFeeBumps ?? 8, 0),
   };
 }
 
@@ -128,6 +141,8 @@ export class Anchorer {
   /** Serializes passes: the loop, anchorNow() and tick() never interleave. */
   private readonly loop: PollLoop;
   private from: string | undefined;
+  /** Fee bumps made per intent id, by this process. */
+  private readonly bumps = new Map<number, number>();
 
   constructor(options: AnchorerOptions) {
     this.opts = validate(options);
@@ -306,13 +321,30 @@ export class Anchorer {
     if (minedNonce > intent.nonce) {
       return this.fail(intent, `nonce ${intent.nonce} was consumed by another transaction`);
     }
-    if ((await this.provider.getTransaction(intent.txHash)) !== null) return intent; // pending in the node
+    if ((await this.provider.getTransaction(intent.txHash)) !== null) return this.bumpIfStuck(intent); // pending in the node
     const err = await broadcast(this.provider, intent.rawTx);
     this.logger.warn(
       { intent: intent.id, txHash: intent.txHash, nonce: intent.nonce, err: err?.message },
       "anchor transaction unknown to the node; re-broadcast the stored bytes",
     );
     return intent;
+  }
+
+  /** Replaces a transaction pending for `feeBumpAfterMs` with the same one at higher fees (see the module comment). */
+  private async bumpIfStuck(intent: AnchorIntent): Promise<AnchorIntent> {
+    const { feeBumpAfterMs, maxFeeBumps } = this.opts;
+    const bumps = this.bumps.get(intent.id) ?? 0;
+    if (feeBumpAfterMs === 0 || bumps >= maxFeeBumps || this.clock.now() - intent.updatedAt < feeBumpAfterMs) return intent;
+    const next = await bumpFees(this.signer, intent.rawTx, await this.provider.getFeeData());
+    // Stored before it is broadcast, like the first transaction: a restart knows the bytes it may have sent.
+    const replaced = await this.store.replaceAnchorTx(intent.id, { rawTx: next.raw, txHash: next.hash }, this.clock.now());
+    this.bumps.set(intent.id, bumps + 1);
+    const err = await broadcast(this.provider, next.raw);
+    this.logger.warn(
+      { intent: intent.id, nonce: intent.nonce, replaced: intent.txHash, txHash: next.hash, bump: bumps + 1, err: err?.message },
+      "anchor transaction stuck; replaced at higher fees",
+    );
+    return replaced;
   }
 
   private async fail(intent: AnchorIntent, failure: string): Promise<undefined> {

@@ -4,7 +4,7 @@
  * a contract's custom error from whatever error object the provider threw.
  */
 import { Interface, Transaction, isHexString } from "ethers";
-import type { Contract, InterfaceAbi, Provider, Signer, TransactionRequest } from "ethers";
+import type { Contract, FeeData, InterfaceAbi, Provider, Signer, TransactionRequest } from "ethers";
 
 /** The subset of a pino / Fastify logger the chain writers use. */
 export interface ChainLogger {
@@ -59,6 +59,39 @@ export async function signTx(signer: Signer, request: TransactionRequest, nonce:
   const tx = Transaction.from(raw);
   if (tx.hash === null || tx.nonce !== nonce) throw new Error("signed transaction lost its hash or nonce");
   return { raw, hash: tx.hash.toLowerCase(), nonce };
+}
+
+/**
+ * The transaction `raw` again (same nonce, call and gas limit) at fees raised by 12.5%, or to the network's current
+ * fees when those are higher: nodes replace a pending transaction only for at least 10% more on every fee field.
+ */
+export async function bumpFees(signer: Signer, raw: string, current: FeeData): Promise<SignedTx> {
+  const old = Transaction.from(raw);
+  const up = (x: bigint): bigint => x + x / 8n + 1n;
+  const atLeast = (x: bigint, floor: bigint | null): bigint => (floor !== null && floor > x ? floor : x);
+  const next: TransactionRequest = {
+    type: old.type,
+    chainId: old.chainId,
+    nonce: old.nonce,
+    to: old.to,
+    data: old.data,
+    value: old.value,
+    gasLimit: old.gasLimit,
+    ...(old.accessList ? { accessList: old.accessList } : {}),
+  };
+  if (old.maxFeePerGas !== null && old.maxPriorityFeePerGas !== null) {
+    const tip = atLeast(up(old.maxPriorityFeePerGas), current.maxPriorityFeePerGas);
+    const cap = atLeast(up(old.maxFeePerGas), current.maxFeePerGas);
+    next.maxPriorityFeePerGas = tip;
+    next.maxFeePerGas = cap > tip ? cap : tip;
+  } else if (old.gasPrice !== null) {
+    next.gasPrice = atLeast(up(old.gasPrice), current.gasPrice);
+  } else {
+    throw new Error("the transaction carries no fee fields to raise");
+  }
+  const signed = Transaction.from(await signer.signTransaction(next));
+  if (signed.hash === null || signed.nonce !== old.nonce) throw new Error("the re-signed transaction lost its hash or nonce");
+  return { raw: signed.serialized, hash: signed.hash.toLowerCase(), nonce: signed.nonce };
 }
 
 /**

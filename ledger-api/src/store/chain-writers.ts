@@ -60,6 +60,12 @@ export interface AnchorStore {
   openAnchorIntent(): Promise<AnchorIntent | undefined>;
   /** Moves a 'sent' intent to 'confirmed' or 'failed'; ChainWriterStateError if it is not 'sent'. */
   settleAnchorIntent(id: number, outcome: AnchorOutcome, at: number): Promise<AnchorIntent>;
+  /**
+   * Replaces a 'sent' intent's transaction with one of the same nonce and call at higher fees (a fee bump). Call it
+   * BEFORE broadcasting the new bytes. Either transaction may still land, and both anchor the same (size, root): the
+   * intent is settled from the contract's state, not from a hash. ChainWriterStateError if it is not 'sent'.
+   */
+  replaceAnchorTx(id: number, tx: { readonly rawTx: string; readonly txHash: string }, at: number): Promise<AnchorIntent>;
   /** The confirmed intent of the largest size, if any. */
   lastConfirmedAnchorIntent(): Promise<AnchorIntent | undefined>;
   /** Every intent, oldest first (operations and tests; the table grows by one row per anchor). */

@@ -75,6 +75,7 @@ interface WriterStatements {
   insertIntent: StatementSync;
   openIntent: StatementSync;
   settleIntent: StatementSync;
+  replaceIntentTx: StatementSync;
   intentById: StatementSync;
   cursor: StatementSync;
   moveCursor: StatementSync;
@@ -104,6 +105,10 @@ function prepareWrites(writer: DatabaseSync): WriterStatements {
     openIntent: writer.prepare("SELECT id FROM anchor_intents WHERE status = 'sent'"),
     settleIntent: writer.prepare(
       `UPDATE anchor_intents SET status = ?, block_number = ?, failure = ?, updated_at = ?
+       WHERE id = ? AND status = 'sent' RETURNING ${INTENT_COLUMNS}`,
+    ),
+    replaceIntentTx: writer.prepare(
+      `UPDATE anchor_intents SET raw_tx = ?, tx_hash = ?, updated_at = ?
        WHERE id = ? AND status = 'sent' RETURNING ${INTENT_COLUMNS}`,
     ),
     intentById: writer.prepare(`SELECT ${INTENT_COLUMNS} FROM anchor_intents WHERE id = ?`),
@@ -208,6 +213,19 @@ export class SqliteChainWriters implements AnchorStore, RelayStore {
         const current = this.w.intentById.get(id);
         throw new ChainWriterStateError(
           `anchor intent ${id} cannot become ${outcome.status}: it is ${current === undefined ? "unknown" : str(current, "status")}`,
+        );
+      }
+      return toIntent(row);
+    });
+  }
+
+  replaceAnchorTx(id: number, tx: { readonly rawTx: string; readonly txHash: string }, at: number): Promise<AnchorIntent> {
+    return this.write(() => {
+      const row = this.w.replaceIntentTx.get(lower(tx.rawTx), lower(tx.txHash), at, id);
+      if (row === undefined) {
+        const current = this.w.intentById.get(id);
+        throw new ChainWriterStateError(
+          `anchor intent ${id} cannot take a new transaction: it is ${current === undefined ? "unknown" : str(current, "status")}`,
         );
       }
       return toIntent(row);

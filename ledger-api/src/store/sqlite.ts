@@ -456,6 +456,10 @@ export class SqliteStore implements Store {
     this.assertOpen();
     return this.chainWriters.settleAnchorIntent(id, outcome, at);
   }
+  replaceAnchorTx(id: number, tx: { readonly rawTx: string; readonly txHash: string }, at: number): Promise<AnchorIntent> {
+    this.assertOpen();
+    return this.chainWriters.replaceAnchorTx(id, tx, at);
+  }
   lastConfirmedAnchorIntent(): Promise<AnchorIntent | undefined> {
     this.assertOpen();
     return this.chainWriters.lastConfirmedAnchorIntent();

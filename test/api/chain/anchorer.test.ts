@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { Contract, hexlify } from "ethers";
+import { Contract, Transaction, hexlify } from "ethers";
 import { Anchorer, AnchorMismatchError } from "../../../ledger-api/src/chain/anchorer.ts";
 import type { AnchorerOptions } from "../../../ledger-api/src/chain/anchorer.ts";
 import { bytesToHex } from "../../../ledger-api/src/log/hash.ts";
@@ -272,6 +272,41 @@ describe("Anchorer", function () {
       await append(3);
       await restarted.anchorNow();
       expect((await anchorsOnChain(f.anchor)).map((x) => x.size)).to.deep.equal([7, 10]);
+    });
+
+    it("replaces a transaction stuck in the mempool at higher fees, and settles from the chain whichever copy lands", async function () {
+      await append(6);
+      await automine(false);
+      const logger = memoryLogger();
+      const a = anchorer({ feeBumpAfterMs: 30_000, logger });
+      const intent = (await a.tick({ force: true }))!;
+      clock.set(T0 + 29_999);
+      expect((await a.tick())?.txHash, "not stuck yet").to.equal(intent.txHash);
+      clock.set(T0 + 30_000);
+      const bumped = (await a.tick())!;
+      expect(bumped).to.include({ id: intent.id, nonce: intent.nonce, status: "sent" });
+      expect(bumped.txHash).to.not.equal(intent.txHash);
+      const [before, after] = [Transaction.from(intent.rawTx), Transaction.from(bumped.rawTx)];
+      expect(after.data).to.equal(before.data);
+      expect(after.nonce).to.equal(before.nonce);
+      expect(after.maxFeePerGas! * 100n >= before.maxFeePerGas! * 110n).to.equal(true);
+      expect(after.maxPriorityFeePerGas! * 100n >= before.maxPriorityFeePerGas! * 110n).to.equal(true);
+      expect(logger.lines.some((l) => /replaced at higher fees/.test(l.msg))).to.equal(true);
+      // Stored before broadcast, so a restart would know the new bytes; the node took the replacement.
+      store = await s.reopen(store);
+      expect((await store.openAnchorIntent())?.txHash).to.equal(bumped.txHash);
+      expect(await ethers.provider.getTransaction(bumped.txHash)).to.not.equal(null);
+      // Say the old copy is what lands after all: the intent is settled from the contract's state, not from a hash.
+      await dropTransaction(bumped.txHash);
+      await ethers.provider.broadcastTransaction(intent.rawTx);
+      await mine();
+      await automine(true);
+      const restarted = anchorer({ feeBumpAfterMs: 30_000 });
+      await restarted.tick();
+      expect((await anchorsOnChain(f.anchor)).map((x) => x.size)).to.deep.equal([6]);
+      expect(await store.anchorIntents()).to.have.length(1);
+      expect((await store.anchorIntents())[0]).to.include({ status: "confirmed", txHash: bumped.txHash });
+      expect(await ethers.provider.getTransactionReceipt(intent.txHash)).to.not.equal(null);
     });
 
     it("crash after the anchor was mined but before it was recorded: the restart confirms it and sends nothing", async function () {

@@ -42,7 +42,16 @@ describe("SqliteStore chain-writer tables", function () {
     await store.close();
     store = await SqliteStore.open(dir);
     expect((await store.openAnchorIntent())?.id).to.equal(a.id);
+    // A fee bump replaces the transaction of the intent in flight, durably, and only of that one.
+    const bumped = await store.replaceAnchorTx(a.id, { rawTx: "0x02F9", txHash: "0x" + "0A".repeat(32) }, 2);
+    expect(bumped).to.include({ id: a.id, status: "sent", nonce: 3, rawTx: "0x02f9", txHash: "0x" + "0a".repeat(32), updatedAt: 2 });
+    await store.close();
+    store = await SqliteStore.open(dir);
+    expect((await store.openAnchorIntent())?.txHash).to.equal("0x" + "0a".repeat(32));
     await store.settleAnchorIntent(a.id, { status: "confirmed", blockNumber: 9 }, 2);
+    expect(await rejection(store.replaceAnchorTx(a.id, { rawTx: "0x02", txHash: "0x" + "0b".repeat(32) }, 3))).to.be.instanceOf(
+      ChainWriterStateError,
+    );
     expect(await rejection(store.settleAnchorIntent(a.id, { status: "failed", failure: "x" }, 3))).to.be.instanceOf(
       ChainWriterStateError,
     );
