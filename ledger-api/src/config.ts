@@ -39,8 +39,8 @@ export interface Config {
   readonly rpcCallsPerMinute: number;
   /** Reverse proxies in front of the API whose X-Forwarded-For is believed (0: the peer's address is the client's). */
   readonly trustProxyHops: number;
-  /** An anchor transaction still pending this long is replaced at higher fees; 0 never. */
-  readonly anchorFeeBumpAfterMs: number;
+  /** A relayed or anchoring transaction still pending this long is replaced at higher fees; 0 never. */
+  readonly feeBumpAfterMs: number;
 }
 
 export class ConfigError extends Error {
@@ -102,6 +102,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     signatureWorkers: int(env, "SIGNATURE_WORKERS", 1, 0, 64),
     rpcCallsPerMinute: int(env, "RPC_CALLS_PER_MINUTE", 6000, 0),
     trustProxyHops: int(env, "TRUST_PROXY_HOPS", 0, 0, 10),
-    anchorFeeBumpAfterMs: int(env, "ANCHOR_FEE_BUMP_AFTER_MS", 60_000, 0),
+    feeBumpAfterMs: int(env, "FEE_BUMP_AFTER_MS", 60_000, 0),
   };
 }

@@ -78,6 +78,7 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
       logger,
       fromBlock: deployments.deployBlock,
       pollMs: options.pollMs ?? 500,
+      feeBumpAfterMs: config.feeBumpAfterMs,
     });
     const anchorer = new Anchorer({
       store,
@@ -88,7 +89,7 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
       confirmations: config.confirmations + 1,
       logger,
       pollMs: Math.min(1000, config.anchorIntervalMs),
-      feeBumpAfterMs: config.anchorFeeBumpAfterMs,
+      feeBumpAfterMs: config.feeBumpAfterMs,
     });
     const ingestor = new Ingestor({
       store,

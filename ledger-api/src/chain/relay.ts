@@ -28,9 +28,13 @@
  * back to 'pending' and sent again. In every case the contract's per-actor nonce is the last line of defence: a
  * replayed event reverts with NonceAlreadyUsed and is never applied twice.
  *
- * Not covered: reorgs deeper than `confirmations`; fee bumping of a stuck transaction (it is re-sent with the fees it
- * was signed with); a mined revert that replays cleanly (e.g. out of gas) is put back to 'pending' and re-sent,
- * which may then land after entries that followed it in the log.
+ * Fees. A transaction still pending in the node `feeBumpAfterMs` after it was stored is replaced: same nonce and
+ * call, fees raised by 12.5% (or to the network's current ones), stored in the row before it is broadcast, at most
+ * `maxFeeBumps` times per row in this process. If the replaced copy lands instead, the new hash never gets a receipt,
+ * its nonce is consumed, and the row is settled from the event log like any transaction whose nonce went elsewhere.
+ *
+ * Not covered: reorgs deeper than `confirmations`; a mined revert that replays cleanly (e.g. out of gas) is put back
+ * to 'pending' and re-sent, which may then land after entries that followed it in the log.
  */
 import { Contract, Interface, getAddress } from "ethers";
 import type { Log, Provider, Signer } from "ethers";
@@ -44,6 +48,7 @@ import type { EventValues, ValuesOf } from "./typed-data.ts";
 import type { TypedDataDomain } from "ethers";
 import {
   broadcast,
+  bumpFees,
   confirmationsOf,
   decodeRevert,
   providerOf,
@@ -79,6 +84,10 @@ export interface RelayOptions {
   readonly ingestBatch?: number;
   /** First block to search for events recorded by someone else (the ledger's deploy block). Default 0. */
   readonly fromBlock?: number;
+  /** Replace a transaction still pending this long after it was stored, at higher fees. Default 60 s; 0: never. */
+  readonly feeBumpAfterMs?: number;
+  /** Most replacements per row (each raises the fees by 12.5%). Default 8. */
+  readonly maxFeeBumps?: number;
 }
 
 /** What one pass did. */
@@ -149,6 +158,10 @@ export class Relay {
   private readonly clock: Clock;
   private readonly confirmations: number;
   private readonly maxInFlight: number;
+  private readonly feeBumpAfterMs: number;
+  private readonly maxFeeBumps: number;
+  /** Fee bumps made per row (log index), by this process. */
+  private readonly bumps = new Map<number, number>();
   private readonly pollMs: number;
   private readonly ingestBatch: number;
   private readonly fromBlock: number;
@@ -173,6 +186,8 @@ export class Relay {
     this.loop = new PollLoop("relay", () => this.syncOnce(), this.pollMs, this.logger);
     this.ingestBatch = posInt("ingestBatch", options.ingestBatch ?? 500, 1);
     this.fromBlock = posInt("fromBlock", options.fromBlock ?? 0, 0);
+    this.feeBumpAfterMs = posInt("feeBumpAfterMs", options.feeBumpAfterMs ?? 60_000, 0);
+    this.maxFeeBumps = posInt("maxFeeBumps", options.maxFeeBumps ?? 8, 0);
   }
 
   /**
@@ -271,6 +286,7 @@ export class Relay {
 
   private forget(index: number): void {
     this.prepared.delete(index);
+    this.bumps.delete(index);
   }
 
   /** Inserts 'pending' rows for the lifecycle entries after the cursor and moves the cursor past them. */
@@ -399,13 +415,31 @@ export class Relay {
       return "pending";
     }
     if (minedNonce > nonce) return this.settleLost(row, head);
-    if ((await this.provider.getTransaction(txHash)) !== null) return "waiting";
+    if ((await this.provider.getTransaction(txHash)) !== null) {
+      await this.bumpIfStuck(row);
+      return "waiting";
+    }
     const err = await broadcast(this.provider, row.rawTx!);
     this.logger.warn(
       { index: row.index, txHash, nonce, err: err?.message },
       "relay: transaction unknown to the node; re-broadcast the stored bytes",
     );
     return "waiting";
+  }
+
+  /** Replaces a transaction pending for `feeBumpAfterMs` with the same one at higher fees (see the module comment). */
+  private async bumpIfStuck(row: RelayRecord): Promise<void> {
+    const bumps = this.bumps.get(row.index) ?? 0;
+    if (this.feeBumpAfterMs === 0 || bumps >= this.maxFeeBumps || this.now() - row.updatedAt < this.feeBumpAfterMs) return;
+    const next = await bumpFees(this.signer, row.rawTx!, await this.provider.getFeeData());
+    // Stored before it is broadcast, like the first transaction: a restart knows the bytes it may have sent.
+    await this.store.replaceRelayTx(row.index, { rawTx: next.raw, txHash: next.hash }, this.now());
+    this.bumps.set(row.index, bumps + 1);
+    const err = await broadcast(this.provider, next.raw);
+    this.logger.warn(
+      { index: row.index, nonce: row.nonce, replaced: row.txHash, txHash: next.hash, bump: bumps + 1, err: err?.message },
+      "relay: transaction stuck; replaced at higher fees",
+    );
   }
 
   /** Our transaction can never be mined (its nonce went to another one). Did the event reach the chain anyway? */

@@ -134,6 +134,12 @@ export interface RelayStore {
   relayRecord(index: number): Promise<RelayRecord | undefined>;
   /** The highest relayer nonce any row was ever sent with. */
   maxRelayNonce(): Promise<number | undefined>;
+  /**
+   * Replaces a 'sent' row's transaction with one of the same nonce and call at higher fees (a fee bump). Call it
+   * BEFORE broadcasting the new bytes. Either copy may land; settling finds the event on chain by its hash, whichever
+   * transaction carried it. ChainWriterStateError if the row is not 'sent'.
+   */
+  replaceRelayTx(index: number, tx: { readonly rawTx: string; readonly txHash: string }, at: number): Promise<void>;
   /** pending -> sent. Call BEFORE broadcasting `rawTx`. */
   markRelaySent(index: number, sent: RelaySent, at: number): Promise<void>;
   /**

@@ -76,6 +76,7 @@ interface WriterStatements {
   openIntent: StatementSync;
   settleIntent: StatementSync;
   replaceIntentTx: StatementSync;
+  relayReplaceTx: StatementSync;
   intentById: StatementSync;
   cursor: StatementSync;
   moveCursor: StatementSync;
@@ -120,6 +121,9 @@ function prepareWrites(writer: DatabaseSync): WriterStatements {
     relaySent: writer.prepare(
       `UPDATE relay_entries SET status = 'sent', nonce = ?, tx_hash = ?, raw_tx = ?, error_name = NULL, error = NULL,
          updated_at = ? WHERE idx = ? AND status = 'pending'`,
+    ),
+    relayReplaceTx: writer.prepare(
+      "UPDATE relay_entries SET tx_hash = ?, raw_tx = ?, updated_at = ? WHERE idx = ? AND status = 'sent'",
     ),
     relayConfirmed: writer.prepare(
       `UPDATE relay_entries SET status = 'confirmed', block_number = ?, tx_hash = coalesce(?, tx_hash),
@@ -284,6 +288,10 @@ export class SqliteChainWriters implements AnchorStore, RelayStore {
     return this.transition(index, "sent", () =>
       this.w.relaySent.run(sent.nonce, lower(sent.txHash), lower(sent.rawTx), at, index),
     );
+  }
+
+  replaceRelayTx(index: number, tx: { readonly rawTx: string; readonly txHash: string }, at: number): Promise<void> {
+    return this.transition(index, "sent", () => this.w.relayReplaceTx.run(lower(tx.txHash), lower(tx.rawTx), at, index));
   }
 
   markRelayConfirmed(index: number, blockNumber: number, at: number, txHash?: string): Promise<void> {

@@ -492,6 +492,10 @@ export class SqliteStore implements Store {
     this.assertOpen();
     return this.chainWriters.markRelaySent(index, sent, at);
   }
+  replaceRelayTx(index: number, tx: { readonly rawTx: string; readonly txHash: string }, at: number): Promise<void> {
+    this.assertOpen();
+    return this.chainWriters.replaceRelayTx(index, tx, at);
+  }
   markRelayConfirmed(index: number, blockNumber: number, at: number, txHash?: string): Promise<void> {
     this.assertOpen();
     return this.chainWriters.markRelayConfirmed(index, blockNumber, at, txHash);

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { Contract, Wallet } from "ethers";
+import { Contract, Transaction, Wallet } from "ethers";
 import type { HDNodeWallet } from "ethers";
 import { Relay } from "../../../ledger-api/src/chain/relay.ts";
 import type { RelayOptions } from "../../../ledger-api/src/chain/relay.ts";
@@ -10,12 +10,14 @@ import { Appender } from "../../../ledger-api/src/log/appender.ts";
 import type { SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";
 import { KR, children, values } from "../../contracts/fixtures.ts";
 import {
-  LEDGER_ABI,
   automine,
   deploy,
   dropTransaction,
   ethers,
   fundedWallet,
+  LEDGER_ABI,
+  manualClock,
+  memoryLogger,
   mine,
   networkHelpers,
   stores,
@@ -308,6 +310,40 @@ describe("Relay", function () {
       await automine(true);
       await drain(restarted);
       expect(await restarted.status(idx)).to.include({ status: "confirmed", txHash: sent.txHash });
+      expect(await eventsOf("Registered", A)).to.equal(1);
+    });
+
+    it("replaces a transaction stuck in the mempool at higher fees; whichever copy lands, the event is applied once", async function () {
+      const reg = values.registered();
+      const A = batchIdOf(reg.gtin, reg.lot);
+      const idx = await log(Kind.Registered, reg, f.producer);
+      await automine(false);
+      const clock = manualClock();
+      const logger = memoryLogger();
+      const r = relay({ clock, feeBumpAfterMs: 30_000, logger });
+      await r.syncOnce();
+      const sent = (await store.relayRecord(idx))!;
+      expect(sent.status).to.equal("sent");
+      clock.advance(29_999);
+      await r.syncOnce();
+      expect((await store.relayRecord(idx))!.txHash, "not stuck yet").to.equal(sent.txHash);
+      clock.advance(1);
+      await r.syncOnce();
+      const bumped = (await store.relayRecord(idx))!;
+      expect(bumped).to.include({ status: "sent", nonce: sent.nonce });
+      expect(bumped.txHash).to.not.equal(sent.txHash);
+      const [before, after] = [Transaction.from(sent.rawTx!), Transaction.from(bumped.rawTx!)];
+      expect(after.data).to.equal(before.data);
+      expect(after.maxFeePerGas! * 100n >= before.maxFeePerGas! * 110n).to.equal(true);
+      expect(logger.lines.some((l) => /replaced at higher fees/.test(l.msg))).to.equal(true);
+      expect(await ethers.provider.getTransaction(bumped.txHash!)).to.not.equal(null);
+      // Say the first copy is what lands: the row is settled from the chain's event, found by its hash.
+      await dropTransaction(bumped.txHash!);
+      await ethers.provider.broadcastTransaction(sent.rawTx!);
+      await mine();
+      await automine(true);
+      await drain(r);
+      expect(await r.status(idx)).to.include({ status: "confirmed", txHash: sent.txHash });
       expect(await eventsOf("Registered", A)).to.equal(1);
     });
 

@@ -84,9 +84,15 @@ describe("SqliteStore chain-writer tables", function () {
     expect(await store.relayRecord(0)).to.include({ status: "pending", error: "lost", txHash: undefined });
     expect(await store.maxRelayNonce()).to.equal(7);
     await store.markRelaySent(0, { nonce: 8, txHash: "0x" + "22".repeat(32), rawTx: "0x02" }, 5);
+    // A fee bump replaces the transaction of a 'sent' row, and of no other.
+    await store.replaceRelayTx(0, { rawTx: "0x02AA", txHash: "0x" + "33".repeat(32) }, 5);
+    expect(await store.relayRecord(0)).to.include({ status: "sent", nonce: 8, rawTx: "0x02aa", txHash: "0x" + "33".repeat(32) });
+    expect(await rejection(store.replaceRelayTx(2, { rawTx: "0x02", txHash: "0x" + "44".repeat(32) }, 5))).to.be.instanceOf(
+      ChainWriterStateError,
+    );
     await store.markRelayConfirmed(0, 12, 6);
     await store.markRelayRefused(2, { errorName: "UnknownBatch", error: "UnknownBatch(0x01)" }, 7);
-    expect(await store.relayRecord(0)).to.include({ status: "confirmed", blockNumber: 12, nonce: 8, error: undefined });
+    expect(await store.relayRecord(0)).to.include({ status: "confirmed", blockNumber: 12, nonce: 8, error: undefined, txHash: "0x" + "33".repeat(32) });
     expect(await store.relayRecord(2)).to.include({ status: "refused", errorName: "UnknownBatch" });
     expect(await rejection(store.markRelayRefused(0, { errorName: "x", error: "x" }, 8))).to.be.instanceOf(
       ChainWriterStateError,
