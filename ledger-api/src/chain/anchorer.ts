@@ -36,8 +36,8 @@ import type { AnchorIntent, AnchorStore } from "../store/chain-writers.ts";
 import type { LogStore } from "../store/store.ts";
 import {
   broadcast,
-  bumpFees,
   confirmationsOf,
+  FeeBumper,
   decodeRevert,
   providerOf,
   revertDataOf,
@@ -141,8 +141,7 @@ export class Anchorer {
   /** Serializes passes: the loop, anchorNow() and tick() never interleave. */
   private readonly loop: PollLoop;
   private from: string | undefined;
-  /** Fee bumps made per intent id, by this process. */
-  private readonly bumps = new Map<number, number>();
+  private readonly feeBumper: FeeBumper;
 
   constructor(options: AnchorerOptions) {
     this.opts = validate(options);
@@ -154,6 +153,7 @@ export class Anchorer {
     this.contract = new Contract(this.address, this.iface, this.provider);
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
+    this.feeBumper = new FeeBumper(this.signer, { afterMs: this.opts.feeBumpAfterMs, maxBumps: this.opts.maxFeeBumps }, this.clock);
     this.loop = new PollLoop("anchorer", () => this.tick(), this.opts.pollMs, this.logger);
   }
 
@@ -308,6 +308,7 @@ export class Anchorer {
         this.clock.now(),
       );
       this.head = await this.chainHead();
+      this.feeBumper.forget(intent.id);
       this.logger.info({ intent: done.id, size: done.size, block: done.blockNumber }, "anchor confirmed");
       return undefined;
     }
@@ -332,23 +333,22 @@ export class Anchorer {
 
   /** Replaces a transaction pending for `feeBumpAfterMs` with the same one at higher fees (see the module comment). */
   private async bumpIfStuck(intent: AnchorIntent): Promise<AnchorIntent> {
-    const { feeBumpAfterMs, maxFeeBumps } = this.opts;
-    const bumps = this.bumps.get(intent.id) ?? 0;
-    if (feeBumpAfterMs === 0 || bumps >= maxFeeBumps || this.clock.now() - intent.updatedAt < feeBumpAfterMs) return intent;
-    const next = await bumpFees(this.signer, intent.rawTx, await this.provider.getFeeData());
-    // Stored before it is broadcast, like the first transaction: a restart knows the bytes it may have sent.
-    const replaced = await this.store.replaceAnchorTx(intent.id, { rawTx: next.raw, txHash: next.hash }, this.clock.now());
-    this.bumps.set(intent.id, bumps + 1);
-    const err = await broadcast(this.provider, next.raw);
-    this.logger.warn(
-      { intent: intent.id, nonce: intent.nonce, replaced: intent.txHash, txHash: next.hash, bump: bumps + 1, err: err?.message },
-      "anchor transaction stuck; replaced at higher fees",
-    );
+    let replaced = intent;
+    const bumped = await this.feeBumper.bumpIfStuck(intent.id, intent.rawTx, intent.updatedAt, async (next) => {
+      replaced = await this.store.replaceAnchorTx(intent.id, { rawTx: next.raw, txHash: next.hash }, this.clock.now());
+    });
+    if (bumped) {
+      this.logger.warn(
+        { intent: intent.id, nonce: intent.nonce, replaced: intent.txHash, txHash: bumped.next.hash, bump: bumped.bump, err: bumped.error?.message },
+        "anchor transaction stuck; replaced at higher fees",
+      );
+    }
     return replaced;
   }
 
   private async fail(intent: AnchorIntent, failure: string): Promise<undefined> {
     await this.store.settleAnchorIntent(intent.id, { status: "failed", failure }, this.clock.now());
+    this.feeBumper.forget(intent.id);
     this.logger.warn({ intent: intent.id, size: intent.size, failure }, "anchor intent failed; a new one follows");
     return undefined;
   }

@@ -48,8 +48,8 @@ import type { EventValues, ValuesOf } from "./typed-data.ts";
 import type { TypedDataDomain } from "ethers";
 import {
   broadcast,
-  bumpFees,
   confirmationsOf,
+  FeeBumper,
   decodeRevert,
   providerOf,
   revertDataOf,
@@ -158,10 +158,7 @@ export class Relay {
   private readonly clock: Clock;
   private readonly confirmations: number;
   private readonly maxInFlight: number;
-  private readonly feeBumpAfterMs: number;
-  private readonly maxFeeBumps: number;
-  /** Fee bumps made per row (log index), by this process. */
-  private readonly bumps = new Map<number, number>();
+  private readonly feeBumper: FeeBumper;
   private readonly pollMs: number;
   private readonly ingestBatch: number;
   private readonly fromBlock: number;
@@ -186,8 +183,11 @@ export class Relay {
     this.loop = new PollLoop("relay", () => this.syncOnce(), this.pollMs, this.logger);
     this.ingestBatch = posInt("ingestBatch", options.ingestBatch ?? 500, 1);
     this.fromBlock = posInt("fromBlock", options.fromBlock ?? 0, 0);
-    this.feeBumpAfterMs = posInt("feeBumpAfterMs", options.feeBumpAfterMs ?? 60_000, 0);
-    this.maxFeeBumps = posInt("maxFeeBumps", options.maxFeeBumps ?? 8, 0);
+    this.feeBumper = new FeeBumper(
+      this.signer,
+      { afterMs: posInt("feeBumpAfterMs", options.feeBumpAfterMs ?? 60_000, 0), maxBumps: posInt("maxFeeBumps", options.maxFeeBumps ?? 8, 0) },
+      this.clock,
+    );
   }
 
   /**
@@ -286,7 +286,7 @@ export class Relay {
 
   private forget(index: number): void {
     this.prepared.delete(index);
-    this.bumps.delete(index);
+    this.feeBumper.forget(index);
   }
 
   /** Inserts 'pending' rows for the lifecycle entries after the cursor and moves the cursor past them. */
@@ -429,17 +429,15 @@ export class Relay {
 
   /** Replaces a transaction pending for `feeBumpAfterMs` with the same one at higher fees (see the module comment). */
   private async bumpIfStuck(row: RelayRecord): Promise<void> {
-    const bumps = this.bumps.get(row.index) ?? 0;
-    if (this.feeBumpAfterMs === 0 || bumps >= this.maxFeeBumps || this.now() - row.updatedAt < this.feeBumpAfterMs) return;
-    const next = await bumpFees(this.signer, row.rawTx!, await this.provider.getFeeData());
-    // Stored before it is broadcast, like the first transaction: a restart knows the bytes it may have sent.
-    await this.store.replaceRelayTx(row.index, { rawTx: next.raw, txHash: next.hash }, this.now());
-    this.bumps.set(row.index, bumps + 1);
-    const err = await broadcast(this.provider, next.raw);
-    this.logger.warn(
-      { index: row.index, nonce: row.nonce, replaced: row.txHash, txHash: next.hash, bump: bumps + 1, err: err?.message },
-      "relay: transaction stuck; replaced at higher fees",
+    const bumped = await this.feeBumper.bumpIfStuck(row.index, row.rawTx!, row.updatedAt, (next) =>
+      this.store.replaceRelayTx(row.index, { rawTx: next.raw, txHash: next.hash }, this.now()),
     );
+    if (bumped) {
+      this.logger.warn(
+        { index: row.index, nonce: row.nonce, replaced: row.txHash, txHash: bumped.next.hash, bump: bumped.bump, err: bumped.error?.message },
+        "relay: transaction stuck; replaced at higher fees",
+      );
+    }
   }
 
   /** Our transaction can never be mined (its nonce went to another one). Did the event reach the chain anyway? */
