@@ -143,6 +143,15 @@ describe("Relay", function () {
     throw new Error("relay did not drain");
   }
 
+  /** Logs a fresh registration by `by` and has `r` send it unmined: its row is 'sent', its transaction in the mempool. */
+  async function sendUnmined(r: Relay, by: HDNodeWallet = f.producer) {
+    const reg = values.registered();
+    const idx = await log(Kind.Registered, reg, by);
+    await automine(false);
+    await r.syncOnce();
+    return { reg, A: batchIdOf(reg.gtin, reg.lot), idx, sent: (await store.relayRecord(idx))! };
+  }
+
   async function eventsOf(name: string, batchId: string): Promise<number> {
     const filter = f.ledger.filters[name]!(batchId);
     return (await f.ledger.queryFilter(filter, f.deployments.deployBlock)).length;
@@ -294,12 +303,7 @@ describe("Relay", function () {
     });
 
     it("crash after the send, transaction lost by the node: restart re-broadcasts the same bytes, applied once", async function () {
-      const reg = values.registered();
-      const A = batchIdOf(reg.gtin, reg.lot);
-      const idx = await log(Kind.Registered, reg, f.producer);
-      await automine(false);
-      await relay().syncOnce();
-      const sent = (await store.relayRecord(idx))!;
+      const { A, idx, sent } = await sendUnmined(relay());
       expect(await dropTransaction(sent.txHash!)).to.equal(true);
       store = await s.reopen(store);
       const restarted = relay();
@@ -314,15 +318,10 @@ describe("Relay", function () {
     });
 
     it("replaces a transaction stuck in the mempool at higher fees; whichever copy lands, the event is applied once", async function () {
-      const reg = values.registered();
-      const A = batchIdOf(reg.gtin, reg.lot);
-      const idx = await log(Kind.Registered, reg, f.producer);
-      await automine(false);
       const clock = manualClock();
       const logger = memoryLogger();
       const r = relay({ clock, feeBumpAfterMs: 30_000, logger });
-      await r.syncOnce();
-      const sent = (await store.relayRecord(idx))!;
+      const { A, idx, sent } = await sendUnmined(r);
       expect(sent.status).to.equal("sent");
       clock.advance(29_999);
       await r.syncOnce();
@@ -350,12 +349,7 @@ describe("Relay", function () {
     it("lost transaction whose event the actor sent directly: confirmed from the chain's event, never resubmitted", async function () {
       const producer = f.producer;
       await ethers.provider.send("hardhat_setBalance", [producer.address, "0x56BC75E2D63100000"]);
-      const reg = values.registered();
-      const A = batchIdOf(reg.gtin, reg.lot);
-      const idx = await log(Kind.Registered, reg, producer);
-      await automine(false);
-      await relay().syncOnce();
-      const sent = (await store.relayRecord(idx))!;
+      const { reg, A, idx, sent } = await sendUnmined(relay(), producer);
       await dropTransaction(sent.txHash!);
       // The relayer's nonce goes to another transaction, and the producer registers the batch itself.
       await f.relayer.sendTransaction({ to: f.relayer.address, value: 0n, nonce: sent.nonce! });
@@ -373,12 +367,7 @@ describe("Relay", function () {
     });
 
     it("lost transaction whose nonce was spent elsewhere and whose event is not on chain: sent again, applied once", async function () {
-      const reg = values.registered();
-      const A = batchIdOf(reg.gtin, reg.lot);
-      const idx = await log(Kind.Registered, reg, f.producer);
-      await automine(false);
-      await relay().syncOnce();
-      const sent = (await store.relayRecord(idx))!;
+      const { A, idx, sent } = await sendUnmined(relay());
       await dropTransaction(sent.txHash!);
       await f.relayer.sendTransaction({ to: f.relayer.address, value: 0n, nonce: sent.nonce! });
       await mine();
