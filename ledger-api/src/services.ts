@@ -11,7 +11,7 @@ import { Anchorer } from "./chain/anchorer.ts";
 import { abiOf, type Deployments } from "./chain/contracts.ts";
 import { Indexer } from "./chain/indexer.ts";
 import { Relay } from "./chain/relay.ts";
-import { ledgerDomain } from "./chain/typed-data.ts";
+import { ledgerDomain } from "./protocol/typed-data.ts";
 import type { ChainLogger } from "./chain/transactions.ts";
 import type { Config } from "./config.ts";
 import { Ingestor } from "./ingest/ingestor.ts";

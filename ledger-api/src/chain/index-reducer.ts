@@ -29,7 +29,7 @@ import type {
   SpentNonce,
 } from "../store/store.ts";
 import type { ChainEvent, DecodedCall, LifecycleLog } from "./chain-events.ts";
-import { nextHead, ZERO_HASH } from "./typed-data.ts";
+import { nextHead, ZERO_HASH } from "../protocol/typed-data.ts";
 
 export interface RangeInput {
   readonly previous: ChainCursor | undefined;

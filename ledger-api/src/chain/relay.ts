@@ -42,9 +42,9 @@ import { decodeEntry } from "../log/entry.ts";
 import type { RelayRecord, RelayStore } from "../store/chain-writers.ts";
 import type { LogStore } from "../store/store.ts";
 import { PollLoop } from "./poll-loop.ts";
-import { RelayBodyError, decodeRelayBody } from "./relay-body.ts";
-import { Kind, LEDGER_METHODS, batchIdOf, eventHash, ledgerDomain } from "./typed-data.ts";
-import type { EventValues, ValuesOf } from "./typed-data.ts";
+import { RelayBodyError, decodeRelayBody } from "../protocol/entry-body.ts";
+import { Kind, LEDGER_METHODS, batchIdOf, eventHash, ledgerDomain } from "../protocol/typed-data.ts";
+import type { EventValues, ValuesOf } from "../protocol/typed-data.ts";
 import type { TypedDataDomain } from "ethers";
 import {
   broadcast,

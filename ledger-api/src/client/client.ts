@@ -11,9 +11,9 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Signer, TypedDataDomain } from "ethers";
-import type { EventDoc, SignedEvent } from "../ingest/documents.ts";
-import { deriveEvent } from "../ingest/typed-values.ts";
-import { TYPES } from "../chain/typed-data.ts";
+import type { EventDoc, SignedEvent } from "../protocol/documents.ts";
+import { deriveEvent } from "../protocol/typed-values.ts";
+import { TYPES } from "../protocol/typed-data.ts";
 
 export interface SignOptions {
   /** Unordered nonce; default 128 random bits, so concurrent submitters never collide. */

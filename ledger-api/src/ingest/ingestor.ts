@@ -20,14 +20,14 @@ import { TypedDataEncoder, type TypedDataDomain } from "ethers";
 import type { Appender, Receipt } from "../log/appender.ts";
 import type { Store } from "../store/store.ts";
 import { ApiError } from "../http/errors.ts";
-import type { SignedEvent } from "./documents.ts";
-import { DocumentError, deriveEvent, type DerivedEvent } from "./typed-values.ts";
+import type { SignedEvent } from "../protocol/documents.ts";
+import { DocumentError, deriveEvent, type DerivedEvent } from "../protocol/typed-values.ts";
 import type { SignatureVerifier } from "./signatures.ts";
-import { Kind, TYPES } from "../chain/typed-data.ts";
-import { decodeRelayBody, encodeRelayBody } from "../chain/relay-body.ts";
+import { Kind, TYPES } from "../protocol/typed-data.ts";
+import { decodeRelayBody, encodeRelayBody } from "../protocol/entry-body.ts";
 import { ROLE_IDS, type LedgerEvent, type Overlay, type RoleName, type Verdict } from "./rules.ts";
 import { PendingOverlay } from "./pending-overlay.ts";
-import { CanonicalJsonError } from "./canonical.ts";
+import { CanonicalJsonError } from "../protocol/canonical.ts";
 
 /** Roles whose holders may record an Observed event (it has no on-chain rule; anyone in the supply chain). */
 const OBSERVER_ROLES: readonly RoleName[] = ["PRODUCER", "IMPORTER", "INSPECTOR", "HANDLER", "REGULATOR"];

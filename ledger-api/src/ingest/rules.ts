@@ -32,8 +32,8 @@ import {
   gtinCheckDigit,
   isValidLot,
   nextHead,
-} from "../chain/typed-data.ts";
-import type { Address, Bytes32, ChildLot, ValuesOf } from "../chain/typed-data.ts";
+} from "../protocol/typed-data.ts";
+import type { Address, Bytes32, ChildLot, ValuesOf } from "../protocol/typed-data.ts";
 
 /** Most children of one split and most parents of one merge (ProvenanceLedger.MAX_LINEAGE). */
 export const MAX_LINEAGE = 32;

@@ -7,7 +7,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { Type, type Static } from "typebox";
 import { ApiError, ErrorBody } from "../http/errors.ts";
 import type { AnchorRow, Store, StoredEntry } from "../store/store.ts";
-import { KIND_NAMES, type Kind } from "../chain/typed-data.ts";
+import { KIND_NAMES, type Kind } from "../protocol/typed-data.ts";
 import { bytesToHex } from "./hash.ts";
 import { consistencyProof, inclusionProof, proofToHex, root } from "./merkle.ts";
 

@@ -7,7 +7,7 @@
  */
 import { Type, type Static, type TSchema } from "typebox";
 import { Actor as ActorSchema, actorView, type Actor } from "../chain/routes.ts";
-import { Kind, KIND_NAMES, ZERO_HASH } from "../chain/typed-data.ts";
+import { Kind, KIND_NAMES, ZERO_HASH } from "../protocol/typed-data.ts";
 import { formatDigitalLink, parseBatchRef, parseDigitalLink, batchRefFromQuery, type BatchRef } from "../gs1/digital-link.ts";
 import { Gs1Error } from "../gs1/keys.ts";
 import { ApiError } from "../http/errors.ts";

@@ -16,7 +16,7 @@
  */
 import { Type, type Static, type TSchema } from "typebox";
 import type { Deployments } from "../chain/contracts.ts";
-import { headOf, Kind, KIND_NAMES, ledgerDomain, TYPES } from "../chain/typed-data.ts";
+import { headOf, Kind, KIND_NAMES, ledgerDomain, TYPES } from "../protocol/typed-data.ts";
 import { Anchor, anchorView, InclusionProof, proofFor } from "../log/routes.ts";
 import type { AnchorRow, BatchEventRow, LifecycleEventRow, LineageEdge, StoredEntry } from "../store/store.ts";
 import {

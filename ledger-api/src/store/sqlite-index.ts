@@ -5,7 +5,7 @@
  */
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import { big, bool, int, optStr, str, type Row } from "./sqlite-rows.ts";
-import { nextHead, ZERO_HASH } from "../chain/typed-data.ts";
+import { nextHead, ZERO_HASH } from "../protocol/typed-data.ts";
 import { IndexCursorConflictError, StoreCorruptError } from "./store.ts";
 import type {
   ActorProfile,

@@ -47,12 +47,12 @@ import {
   TYPES,
   ZERO_HASH,
   type KindName,
-} from "../chain/typed-data.ts";
-import { decodeRelayBody, encodeRelayBody } from "../chain/relay-body.ts";
-import { docHash, type JsonValue } from "../ingest/canonical.ts";
-import type { EventDoc } from "../ingest/documents.ts";
+} from "../protocol/typed-data.ts";
+import { decodeRelayBody, encodeRelayBody } from "../protocol/entry-body.ts";
+import { docHash, type JsonValue } from "../protocol/canonical.ts";
+import type { EventDoc } from "../protocol/documents.ts";
 import { ROLE_IDS, type RoleName } from "../ingest/rules.ts";
-import { deriveEvent } from "../ingest/typed-values.ts";
+import { deriveEvent } from "../protocol/typed-values.ts";
 import { encodeEntry, ENTRY_VERSION } from "../log/entry.ts";
 import { bytesToHex, hexToBytes, leafHash } from "../log/hash.ts";
 import { proofFromHex, verifyInclusion } from "../log/merkle.ts";

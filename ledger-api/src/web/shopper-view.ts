@@ -12,7 +12,7 @@
  * (verified with the batch's checks), `product`, `origin`, `custody`, `parents`, `children`, `pesticides`,
  * `lab-results`, `customs`, `cold-chain`.
  */
-import type { CustomsClearedDoc, InspectedDoc, ObservedDoc, PesticideAppliedDoc } from "../ingest/documents.ts";
+import type { CustomsClearedDoc, InspectedDoc, ObservedDoc, PesticideAppliedDoc } from "../protocol/documents.ts";
 import type { LineageLink, OriginView, Provenance, TimelineEntry } from "../query/provenance.ts";
 import type { RecallView } from "../query/batch-state.ts";
 import { parseDigitalLink } from "../gs1/digital-link.ts";

@@ -2,8 +2,8 @@
  * Shared by the rules tests: a seeded PRNG (so a failing random sequence replays from its seed), an in-memory
  * LedgerView, and conversions between the contract's records and the mirror's.
  */
-import { ZERO_HASH } from "../../../ledger-api/src/chain/typed-data.ts";
-import type { Address, Bytes32 } from "../../../ledger-api/src/chain/typed-data.ts";
+import { ZERO_HASH } from "../../../ledger-api/src/protocol/typed-data.ts";
+import type { Address, Bytes32 } from "../../../ledger-api/src/protocol/typed-data.ts";
 import type { BatchState, BatchStatus, LedgerView, RoleName } from "../../../ledger-api/src/ingest/rules.ts";
 
 /** sfc32 seeded through splitmix32: small, fast and the same sequence on every platform. */

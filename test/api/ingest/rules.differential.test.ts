@@ -17,8 +17,8 @@
  */
 import { expect } from "chai";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
-import { Kind, batchIdOf, eventHash, ledgerDomain } from "../../../ledger-api/src/chain/typed-data.ts";
-import type { Address, Bytes32, ChildLot, ValuesOf } from "../../../ledger-api/src/chain/typed-data.ts";
+import { Kind, batchIdOf, eventHash, ledgerDomain } from "../../../ledger-api/src/protocol/typed-data.ts";
+import type { Address, Bytes32, ChildLot, ValuesOf } from "../../../ledger-api/src/protocol/typed-data.ts";
 import type { TypedDataDomain } from "ethers";
 import {
   Overlay,

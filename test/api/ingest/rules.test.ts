@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { keccak256, toUtf8Bytes } from "ethers";
-import { Kind, ZERO_HASH, batchIdOf, gtinCheckDigit, nextHead } from "../../../ledger-api/src/chain/typed-data.ts";
-import type { Bytes32, ChildLot, ValuesOf } from "../../../ledger-api/src/chain/typed-data.ts";
+import { Kind, ZERO_HASH, batchIdOf, gtinCheckDigit, nextHead } from "../../../ledger-api/src/protocol/typed-data.ts";
+import type { Bytes32, ChildLot, ValuesOf } from "../../../ledger-api/src/protocol/typed-data.ts";
 import {
   MAX_ANCESTRY,
   MAX_LINEAGE,

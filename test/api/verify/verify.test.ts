@@ -7,11 +7,11 @@
 import { expect } from "chai";
 import { Contract, Interface, randomBytes, Wallet } from "ethers";
 import { abiOf } from "../../../ledger-api/src/chain/contracts.ts";
-import { batchIdOf, eventHash, Kind, ledgerDomain, TYPES } from "../../../ledger-api/src/chain/typed-data.ts";
-import { decodeRelayBody } from "../../../ledger-api/src/chain/relay-body.ts";
+import { batchIdOf, eventHash, Kind, ledgerDomain, TYPES } from "../../../ledger-api/src/protocol/typed-data.ts";
+import { decodeRelayBody } from "../../../ledger-api/src/protocol/entry-body.ts";
 import { demoBatches } from "../../../ledger-api/src/demo/story.ts";
-import { docHash, type JsonValue } from "../../../ledger-api/src/ingest/canonical.ts";
-import type { EventDoc } from "../../../ledger-api/src/ingest/documents.ts";
+import { docHash, type JsonValue } from "../../../ledger-api/src/protocol/canonical.ts";
+import type { EventDoc } from "../../../ledger-api/src/protocol/documents.ts";
 import { ROLE_IDS } from "../../../ledger-api/src/ingest/rules.ts";
 import { bytesToHex, hexToBytes } from "../../../ledger-api/src/log/hash.ts";
 import { inclusionProofOf, proofToHex, rootOf } from "../../../ledger-api/src/log/merkle.ts";

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { getAddress } from "ethers";
-import { RelayBodyError, decodeRelayBody, encodeRelayBody } from "../../../ledger-api/src/chain/relay-body.ts";
-import { Kind } from "../../../ledger-api/src/chain/typed-data.ts";
+import { RelayBodyError, decodeRelayBody, encodeRelayBody } from "../../../ledger-api/src/protocol/entry-body.ts";
+import { Kind } from "../../../ledger-api/src/protocol/typed-data.ts";
 import { children, values } from "../../contracts/fixtures.ts";
 
 const SIGNER = getAddress("0x70997970c51812dc3a010c7d01b50e20d17dc79c");
