@@ -6,7 +6,7 @@
  * Everything here reads the store only: no RPC per request. A query is as fresh as the index's cursor and the log.
  */
 import { Type, type Static, type TSchema } from "typebox";
-import { Actor as ActorSchema, actorView, type Actor } from "../chain/routes.ts";
+import { Actor as ActorSchema, actorView, type Actor } from "./chain-routes.ts";
 import { Kind, KIND_NAMES, ZERO_HASH } from "../protocol/typed-data.ts";
 import { formatDigitalLink, parseBatchRef, parseDigitalLink, batchRefFromQuery, type BatchRef } from "../gs1/digital-link.ts";
 import { Gs1Error } from "../gs1/keys.ts";

@@ -17,7 +17,7 @@
 import { Type, type Static, type TSchema } from "typebox";
 import type { Deployments } from "../chain/contracts.ts";
 import { headOf, Kind, KIND_NAMES, ledgerDomain, TYPES } from "../protocol/typed-data.ts";
-import { Anchor, anchorView, InclusionProof, proofFor } from "../log/routes.ts";
+import { Anchor, anchorView, InclusionProof, proofFor } from "./log-routes.ts";
 import type { AnchorRow, BatchEventRow, LifecycleEventRow, LineageEdge, StoredEntry } from "../store/store.ts";
 import {
   actorCache,
@@ -37,7 +37,7 @@ import {
   type QueryContext,
 } from "./batch-state.ts";
 import type { BatchRef } from "../gs1/digital-link.ts";
-import type { Actor } from "../chain/routes.ts";
+import type { Actor } from "./chain-routes.ts";
 
 function Nullable<T extends TSchema>(schema: T) {
   return Type.Union([schema, Type.Null()]);

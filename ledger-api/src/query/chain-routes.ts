@@ -8,7 +8,7 @@ import { toUtf8String } from "ethers";
 import { ApiError, ErrorBody } from "../http/errors.ts";
 import type { ActorProfile, Store } from "../store/store.ts";
 import { ROLE_IDS } from "../ingest/rules.ts";
-import type { Deployments } from "./contracts.ts";
+import type { Deployments } from "../chain/contracts.ts";
 
 const ROLE_NAMES = new Map(Object.entries(ROLE_IDS).map(([name, id]) => [id.toLowerCase(), name]));
 

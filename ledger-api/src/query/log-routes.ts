@@ -8,8 +8,8 @@ import { Type, type Static } from "typebox";
 import { ApiError, ErrorBody } from "../http/errors.ts";
 import type { AnchorRow, Store, StoredEntry } from "../store/store.ts";
 import { KIND_NAMES, type Kind } from "../protocol/typed-data.ts";
-import { bytesToHex } from "./hash.ts";
-import { consistencyProof, inclusionProof, proofToHex, root } from "./merkle.ts";
+import { bytesToHex } from "../log/hash.ts";
+import { consistencyProof, inclusionProof, proofToHex, root } from "../log/merkle.ts";
 
 const Hex32 = Type.String({ pattern: "^0x[0-9a-f]{64}$" });
 
