@@ -25,12 +25,11 @@ import { DocumentError, deriveEvent, type DerivedEvent } from "../protocol/typed
 import type { SignatureVerifier } from "./signatures.ts";
 import { Kind, TYPES } from "../protocol/typed-data.ts";
 import { decodeRelayBody, encodeRelayBody } from "../protocol/entry-body.ts";
-import { ROLE_IDS, type LedgerEvent, type Overlay, type RoleName, type Verdict } from "./rules.ts";
+import type { LedgerEvent, Verdict } from "./rules.ts";
+import type { LayeredView } from "./ledger-view.ts";
+import { OBSERVER_ROLES, ROLE_NAMES } from "../protocol/roles.ts";
 import { PendingOverlay } from "./pending-overlay.ts";
 import { CanonicalJsonError } from "../protocol/canonical.ts";
-
-/** Roles whose holders may record an Observed event (it has no on-chain rule; anyone in the supply chain). */
-const OBSERVER_ROLES: readonly RoleName[] = ["PRODUCER", "IMPORTER", "INSPECTOR", "HANDLER", "REGULATOR"];
 
 export interface IngestReceipt extends Receipt {
   readonly eventHash: string;
@@ -69,8 +68,6 @@ interface Prepared {
 function refusal(position: number, err: ApiError): ApiError {
   return new ApiError(err.code, `event ${position}: ${err.message}`, { ...err.details, index: position });
 }
-
-const ROLE_NAMES = new Map(Object.entries(ROLE_IDS).map(([name, id]) => [id.toLowerCase(), name]));
 
 /** Translates a rules refusal into the API's stable codes. */
 function verdictError(verdict: Extract<Verdict, { ok: false }>): ApiError {
@@ -273,7 +270,7 @@ export class Ingestor {
   }
 
   /** Admits one event to the overlay or throws the refusal; an event already in flight is a resubmission. */
-  private judge(overlay: Overlay, p: Prepared, inFlight: ReadonlySet<string>, now: bigint): void {
+  private judge(overlay: LayeredView, p: Prepared, inFlight: ReadonlySet<string>, now: bigint): void {
     if (inFlight.has(p.eventHash)) return;
     const event = toLedgerEvent(p);
     if (p.derived.kind === Kind.Observed) {

@@ -198,8 +198,8 @@ export async function requireBatch(store: Store, ref: BatchRef, entries?: readon
 }
 
 /**
- * The recall that applies to `batchId`, own or inherited (ProvenanceLedger.isRecalled: the nearest recalled batch on
- * the way up its lineage), with the reason from the recalled batch's Recalled document; null when none applies.
+ * The recall that applies to `batchId`, own or inherited (ProvenanceLedger.isRecalled: the recalled batch its
+ * depth-first walk up the lineage finds first), with the reason from the recalled batch's Recalled document; null when none applies.
  */
 export async function recallOf(
   store: Store,

@@ -7,10 +7,8 @@ import { Type, type Static } from "typebox";
 import { toUtf8String } from "ethers";
 import { ApiError, ErrorBody } from "../http/errors.ts";
 import type { ActorProfile, Store } from "../store/store.ts";
-import { ROLE_IDS } from "../ingest/rules.ts";
+import { ROLE_NAMES } from "../protocol/roles.ts";
 import type { Deployments } from "../chain/contracts.ts";
-
-const ROLE_NAMES = new Map(Object.entries(ROLE_IDS).map(([name, id]) => [id.toLowerCase(), name]));
 
 export const Actor = Type.Object(
   {

@@ -16,7 +16,8 @@
  */
 import { Type, type Static, type TSchema } from "typebox";
 import type { Deployments } from "../chain/contracts.ts";
-import { headOf, Kind, KIND_NAMES, ledgerDomain, TYPES } from "../protocol/typed-data.ts";
+import { headOf, KIND_NAMES, ledgerDomain, TYPES, type KindName } from "../protocol/typed-data.ts";
+import { INHERITED_KINDS } from "../protocol/lineage.ts";
 import { Anchor, anchorView, InclusionProof, proofFor } from "./log-routes.ts";
 import type { AnchorRow, BatchEventRow, LifecycleEventRow, LineageEdge, StoredEntry } from "../store/store.ts";
 import {
@@ -133,9 +134,6 @@ export const ChainRecord = Type.Object(
   { title: "ChainRecord" },
 );
 export type ChainRecord = Static<typeof ChainRecord>;
-
-/** Kinds a lot inherits from its ancestors: facts about the produce itself. */
-const INHERITED_KINDS: ReadonlySet<number> = new Set([Kind.PesticideApplied, Kind.Inspected, Kind.CustomsCleared]);
 
 export const TimelineEntry = Type.Object(
   {
@@ -261,7 +259,7 @@ export async function provenanceOf(ctx: ProvenanceContext, ref: BatchRef): Promi
   // What a lot inherits from the lots it came from: their pesticide records, lab results and customs clearance.
   for (const ancestor of new Set((await store.ancestors(batchId)).map((e) => e.parent))) {
     for (const entry of await store.entriesOfBatch(ancestor)) {
-      if (!seen.has(entry.index) && INHERITED_KINDS.has(entry.kind)) {
+      if (!seen.has(entry.index) && INHERITED_KINDS.has(KIND_NAMES[entry.kind] as KindName)) {
         seen.add(entry.index);
         related.push({ entry, relation: "inherited" });
       }

@@ -2,7 +2,7 @@
  * The trace of a batch: every lot it descends from and every lot made from it, with who holds each one now.
  *
  * This is the recall view: for a recalled batch, the lots marked `recalled` are exactly the ones the contract's
- * `isRecalled` reports (own recall or the nearest recalled ancestor, the same walk `recalledAncestor` makes), and
+ * `isRecalled` reports (own recall or a recalled ancestor, found by the contract's walk, protocol/lineage.ts), and
  * each names its custodian, i.e. the stall or warehouse that has to pull it. Ancestors of a recalled batch appear
  * too (where it came from) and are marked recalled only when they are.
  *

@@ -51,7 +51,8 @@ import {
 import { decodeRelayBody, encodeRelayBody } from "../protocol/entry-body.ts";
 import { docHash, type JsonValue } from "../protocol/canonical.ts";
 import type { EventDoc } from "../protocol/documents.ts";
-import { ROLE_IDS, type RoleName } from "../ingest/rules.ts";
+import { ROLE_IDS, rolesFor } from "../protocol/roles.ts";
+import { INHERITED_KINDS } from "../protocol/lineage.ts";
 import { deriveEvent } from "../protocol/typed-values.ts";
 import { encodeEntry, ENTRY_VERSION } from "../log/entry.ts";
 import { bytesToHex, hexToBytes, leafHash } from "../log/hash.ts";
@@ -110,36 +111,6 @@ export interface VerifyOptions {
 }
 
 const SECP256K1_HALF_N = 0x7fffffff_ffffffff_ffffffff_ffffffff_5d576e73_57a4501d_dfe92f46_681b20a0n;
-
-/** Roles that may record an Observed event (ingest/ingestor.ts OBSERVER_ROLES). */
-const OBSERVER_ROLES: readonly RoleName[] = ["PRODUCER", "IMPORTER", "INSPECTOR", "HANDLER", "REGULATOR"];
-/** Roles that may hold custody (ActorRegistry._isCustodyRole). */
-const CUSTODY_ROLES: readonly RoleName[] = ["HANDLER", "PRODUCER", "IMPORTER"];
-
-/** The roles (any one suffices) ProvenanceLedger requires of the actor of each kind; [] for none. */
-function rolesFor(kind: KindName, values: Record<string, unknown>): readonly RoleName[] {
-  switch (kind) {
-    case "Registered":
-      return [values.imported === true ? "IMPORTER" : "PRODUCER"];
-    case "PesticideApplied":
-      return ["PRODUCER"];
-    case "Inspected":
-      return ["INSPECTOR"];
-    case "CustomsCleared":
-      return ["IMPORTER"];
-    case "HandOffOffered":
-    case "HandOffAccepted":
-    case "Split":
-    case "Merged":
-      return CUSTODY_ROLES;
-    case "HandOffCancelled":
-      return [];
-    case "Recalled":
-      return ["REGULATOR"];
-    case "Observed":
-      return OBSERVER_ROLES;
-  }
-}
 
 const RANK: Record<Status, number> = { verified: 0, pending: 1, failed: 2 };
 
@@ -238,9 +209,6 @@ async function chainAncestors(ctx: Context): Promise<Set<string>> {
   }
   return found;
 }
-
-/** Kinds an ancestor's entry may be shown for: facts about the produce itself, which its lots inherit. */
-const INHERITED_KINDS: ReadonlySet<string> = new Set(["PesticideApplied", "Inspected", "CustomsCleared"]);
 
 function memo<T>(ctx: Context, key: string, fn: () => Promise<T>): Promise<T> {
   let p = ctx.memo.get(key) as Promise<T> | undefined;

@@ -4,7 +4,8 @@
  */
 import { ZERO_HASH } from "../../../ledger-api/src/protocol/typed-data.ts";
 import type { Address, Bytes32 } from "../../../ledger-api/src/protocol/typed-data.ts";
-import type { BatchState, BatchStatus, LedgerView, RoleName } from "../../../ledger-api/src/ingest/rules.ts";
+import type { BatchState, BatchStatus, LedgerView } from "../../../ledger-api/src/ingest/rules.ts";
+import type { RoleName } from "../../../ledger-api/src/protocol/roles.ts";
 
 /** sfc32 seeded through splitmix32: small, fast and the same sequence on every platform. */
 export class Rng {

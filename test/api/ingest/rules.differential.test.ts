@@ -6,7 +6,7 @@
  * - over a LedgerView read from the contract's own views just before the step (getBatch, hasRole, profileOf,
  *   nonceUsed), prefetching exactly the batches the event and the recall walk can reach, and failing loudly if the
  *   mirror asks for anything else;
- * - over an Overlay whose base knows roles and profiles only (read from the chain) and no batches or nonces, fed
+ * - over a LayeredView whose base knows roles and profiles only (read from the chain) and no batches or nonces, fed
  *   with the effects of every event it accepted: how the API judges events it accepted but has not seen mined.
  *
  * Both must agree with the contract: accepted <=> mined; refused => the revert's error name and arguments; accepted
@@ -20,14 +20,11 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types"
 import { Kind, batchIdOf, eventHash, ledgerDomain } from "../../../ledger-api/src/protocol/typed-data.ts";
 import type { Address, Bytes32, ChildLot, ValuesOf } from "../../../ledger-api/src/protocol/typed-data.ts";
 import type { TypedDataDomain } from "ethers";
-import {
-  Overlay,
-  RecallWalkError,
-  checkEvent,
-  recalledAncestor,
-  ROLE_IDS,
-} from "../../../ledger-api/src/ingest/rules.ts";
-import type { BatchEffect, BatchState, LedgerEvent, LedgerView, RoleName, Verdict } from "../../../ledger-api/src/ingest/rules.ts";
+import { checkEvent, recalledAncestor } from "../../../ledger-api/src/ingest/rules.ts";
+import type { BatchEffect, BatchState, LedgerEvent, LedgerView, Verdict } from "../../../ledger-api/src/ingest/rules.ts";
+import { LayeredView } from "../../../ledger-api/src/ingest/ledger-view.ts";
+import { RecallWalkError } from "../../../ledger-api/src/protocol/lineage.ts";
+import { ROLE_IDS, type RoleName } from "../../../ledger-api/src/protocol/roles.ts";
 import { ON_CHAIN, ethers, gtin, networkHelpers } from "../../contracts/fixtures.ts";
 import type { OnChainKind, ProvenanceLedger } from "../../contracts/fixtures.ts";
 import { Rng, fromChain, normaliseArgs } from "./fixtures.ts";
@@ -186,7 +183,7 @@ interface World {
   readonly nonces: Map<string, bigint[]>;
   /** Every batch id that exists on chain, in creation order. */
   readonly ids: Bytes32[];
-  readonly overlay: Overlay;
+  readonly overlay: LayeredView;
   clock: bigint;
   lotCounter: number;
   nonceCounter: bigint;
@@ -218,7 +215,7 @@ async function newWorld(seed: number): Promise<World> {
     retail,
     nonces: new Map(),
     ids: [],
-    overlay: new Overlay(rolesAndProfiles),
+    overlay: new LayeredView(rolesAndProfiles),
     clock: BigInt(await networkHelpers.time.latest()),
     lotCounter: 0,
     nonceCounter: 0n,

@@ -12,7 +12,7 @@ import { decodeRelayBody } from "../../../ledger-api/src/protocol/entry-body.ts"
 import { demoBatches } from "../../../ledger-api/src/demo/story.ts";
 import { docHash, type JsonValue } from "../../../ledger-api/src/protocol/canonical.ts";
 import type { EventDoc } from "../../../ledger-api/src/protocol/documents.ts";
-import { ROLE_IDS } from "../../../ledger-api/src/ingest/rules.ts";
+import { ROLE_IDS } from "../../../ledger-api/src/protocol/roles.ts";
 import { bytesToHex, hexToBytes } from "../../../ledger-api/src/log/hash.ts";
 import { inclusionProofOf, proofToHex, rootOf } from "../../../ledger-api/src/log/merkle.ts";
 import type { Provenance, TimelineEntry } from "../../../ledger-api/src/query/provenance.ts";
