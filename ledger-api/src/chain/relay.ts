@@ -42,7 +42,7 @@ import { decodeEntry } from "../log/entry.ts";
 import type { RelayRecord, RelayStore } from "../store/chain-writers.ts";
 import type { LogStore } from "../store/store.ts";
 import { PollLoop } from "./poll-loop.ts";
-import { RelayBodyError, decodeRelayBody } from "../protocol/entry-body.ts";
+import { EntryBodyError, decodeEntryBody } from "../protocol/entry-body.ts";
 import { Kind, LEDGER_METHODS, batchIdOf, eventHash, ledgerDomain } from "../protocol/typed-data.ts";
 import type { EventValues, ValuesOf } from "../protocol/typed-data.ts";
 import type { TypedDataDomain } from "ethers";
@@ -259,9 +259,9 @@ export class Relay {
       new Unrelayable({ name: "RelayBodyInvalid", text: `RelayBodyInvalid(${JSON.stringify(why)})` });
     let body;
     try {
-      body = decodeRelayBody(entry.kind as Kind, entry.body);
+      body = decodeEntryBody(entry.kind as Kind, entry.body);
     } catch (e) {
-      if (e instanceof RelayBodyError) throw invalid(e.message);
+      if (e instanceof EntryBodyError) throw invalid(e.message);
       throw e;
     }
     if (body.signer.toLowerCase() !== fields.signer || body.signature !== fields.signature) {

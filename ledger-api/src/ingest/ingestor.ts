@@ -24,7 +24,7 @@ import type { SignedEvent } from "../protocol/documents.ts";
 import { DocumentError, deriveEvent, type DerivedEvent } from "../protocol/typed-values.ts";
 import type { SignatureVerifier } from "./signatures.ts";
 import { Kind, TYPES } from "../protocol/typed-data.ts";
-import { decodeRelayBody, encodeRelayBody } from "../protocol/entry-body.ts";
+import { decodeEntryBody, encodeEntryBody } from "../protocol/entry-body.ts";
 import type { LedgerEvent, Verdict } from "./rules.ts";
 import type { LayeredView } from "./ledger-view.ts";
 import { OBSERVER_ROLES, ROLE_NAMES } from "../protocol/roles.ts";
@@ -201,7 +201,7 @@ export class Ingestor {
     for (const index of indices) {
       const entry = await this.store.entry(index);
       if (entry === undefined || entry.kind === Kind.Observed) continue;
-      const body = decodeRelayBody(entry.kind as Kind, entry.body);
+      const body = decodeEntryBody(entry.kind as Kind, entry.body);
       events.push({
         index,
         eventHash: entry.key,
@@ -299,7 +299,7 @@ function logItem(p: Prepared) {
     docHash: p.derived.values.docHash,
     signer: p.signed.signer,
     signature: p.signed.signature,
-    body: encodeRelayBody(p.derived.kind, {
+    body: encodeEntryBody(p.derived.kind, {
       doc: p.signed.doc,
       values: p.derived.values,
       signer: p.signed.signer,

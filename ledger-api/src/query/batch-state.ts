@@ -103,7 +103,7 @@ export function actorCache(store: Store): (address: string) => Promise<Actor> {
   };
 }
 
-/** The stored JSON body of a log entry (chain/relay-body.ts), in its JSON form: integers as decimal strings. */
+/** The stored JSON body of a log entry (protocol/entry-body.ts), in its JSON form: integers as decimal strings. */
 export interface LoggedBody {
   readonly doc: Readonly<Record<string, unknown>>;
   readonly values: Readonly<Record<string, unknown>>;
@@ -115,7 +115,7 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);
 }
 
-/** The body as logged. Ingest wrote it through encodeRelayBody, so a body of another shape means a damaged store. */
+/** The body as logged. Ingest wrote it through encodeEntryBody, so a body of another shape means a damaged store. */
 export function bodyOf(entry: StoredEntry): LoggedBody {
   const parsed: unknown = JSON.parse(entry.body);
   if (

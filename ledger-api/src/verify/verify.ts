@@ -48,7 +48,7 @@ import {
   ZERO_HASH,
   type KindName,
 } from "../protocol/typed-data.ts";
-import { decodeRelayBody, encodeRelayBody } from "../protocol/entry-body.ts";
+import { decodeEntryBody, encodeEntryBody } from "../protocol/entry-body.ts";
 import { docHash, type JsonValue } from "../protocol/canonical.ts";
 import type { EventDoc } from "../protocol/documents.ts";
 import { ROLE_IDS, rolesFor } from "../protocol/roles.ts";
@@ -267,15 +267,15 @@ function checkDocument(ctx: Context, entry: TimelineEntry, kind: KindName): Chec
 
 /** The answer's values as typed struct values (strict: unknown or missing fields throw). */
 function decodeValues(kind: KindName, entry: TimelineEntry) {
-  return decodeRelayBody(
+  return decodeEntryBody(
     Kind[kind],
     JSON.stringify({ doc: {}, values: entry.values, signer: entry.signer?.address, signature: entry.signature }),
   );
 }
 
 function jsonValues(kind: KindName, values: unknown): Record<string, unknown> {
-  const body = { doc: {}, values, signer: ZERO_ADDRESS, signature: "0x" } as Parameters<typeof encodeRelayBody>[1];
-  return (JSON.parse(encodeRelayBody(Kind[kind], body)) as { values: Record<string, unknown> }).values;
+  const body = { doc: {}, values, signer: ZERO_ADDRESS, signature: "0x" } as Parameters<typeof encodeEntryBody>[1];
+  return (JSON.parse(encodeEntryBody(Kind[kind], body)) as { values: Record<string, unknown> }).values;
 }
 
 const ZERO_ADDRESS = "0x" + "00".repeat(20);

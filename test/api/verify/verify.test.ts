@@ -8,7 +8,7 @@ import { expect } from "chai";
 import { Contract, Interface, randomBytes, Wallet } from "ethers";
 import { abiOf } from "../../../ledger-api/src/chain/contracts.ts";
 import { batchIdOf, eventHash, Kind, ledgerDomain, TYPES } from "../../../ledger-api/src/protocol/typed-data.ts";
-import { decodeRelayBody } from "../../../ledger-api/src/protocol/entry-body.ts";
+import { decodeEntryBody } from "../../../ledger-api/src/protocol/entry-body.ts";
 import { demoBatches } from "../../../ledger-api/src/demo/story.ts";
 import { docHash, type JsonValue } from "../../../ledger-api/src/protocol/canonical.ts";
 import type { EventDoc } from "../../../ledger-api/src/protocol/documents.ts";
@@ -243,7 +243,7 @@ describe("verifying a provenance answer against the chain", function () {
       const t = entryOf(a, "Inspected");
       const outsider = Wallet.createRandom();
       const values = { ...(t.values as Record<string, string>), nonce: "424242" };
-      const typed = decodeRelayBody(Kind.Inspected, JSON.stringify({ doc: {}, values, signer: outsider.address, signature: "0x" })).values;
+      const typed = decodeEntryBody(Kind.Inspected, JSON.stringify({ doc: {}, values, signer: outsider.address, signature: "0x" })).values;
       const domain = ledgerDomain(BigInt(ledger.chain.deployments.chainId), ledger.chain.deployments.ledger);
       t.values = values;
       t.signer = { ...t.signer, address: outsider.address.toLowerCase(), name: "Seogwipo Agricultural Testing Lab" };
