@@ -5,57 +5,13 @@
  *
  * Everything here reads the store only: no RPC per request. A query is as fresh as the index's cursor and the log.
  */
-import { Type, type Static, type TSchema } from "typebox";
-import { Actor as ActorSchema, actorView, type Actor } from "./chain-routes.ts";
+import type { Actor, QuantityView, RecallView } from "../protocol/answer.ts";
+import { actorView } from "./views.ts";
 import { Kind, KIND_NAMES, ZERO_HASH } from "../protocol/typed-data.ts";
 import { formatDigitalLink, parseBatchRef, parseDigitalLink, batchRefFromQuery, type BatchRef } from "../gs1/digital-link.ts";
 import { Gs1Error } from "../gs1/keys.ts";
 import { ApiError } from "../http/errors.ts";
 import type { BatchStatus, IndexedBatch, Store, StoredEntry } from "../store/store.ts";
-
-export const Hex32 = Type.String({ pattern: "^0x[0-9a-f]{64}$" });
-
-/**
- * A copy of a shared schema without its `$id` (nested ones included). An answer embeds the same shape many times
- * (an actor per event), and a response schema in which one `$id` appears twice does not compile.
- */
-export function inline<T extends TSchema>(schema: T): T {
-  const strip = (x: unknown): unknown => {
-    if (Array.isArray(x)) return x.map(strip);
-    if (typeof x !== "object" || x === null) return x;
-    return Object.fromEntries(Object.entries(x).filter(([k]) => k !== "$id").map(([k, v]) => [k, strip(v)]));
-  };
-  return strip(schema) as T;
-}
-
-export const ActorView = inline(ActorSchema);
-
-export const QuantityView = Type.Object(
-  {
-    value: Type.String({ pattern: "^[0-9]+$", description: "decimal uint256, in `unit` (quantities are conserved exactly)" }),
-    unit: Type.String(),
-  },
-  { title: "Quantity" },
-);
-export type QuantityView = Static<typeof QuantityView>;
-
-export const BatchStatusView = Type.Union([Type.Literal("active"), Type.Literal("split"), Type.Literal("merged")]);
-
-export const RecallView = Type.Object(
-  {
-    batchId: Hex32,
-    gtin: Type.Union([Type.String(), Type.Null()]),
-    lot: Type.Union([Type.String(), Type.Null()]),
-    inherited: Type.Boolean({ description: "true when an ancestor was recalled, not the batch itself" }),
-    reason: Type.Union([Type.String(), Type.Null()], { description: "the Recalled document's reason" }),
-    reference: Type.Union([Type.String(), Type.Null()], { description: "the authority's notice number" }),
-    recalledAt: Type.Union([Type.String(), Type.Null()], { description: "the Recalled document's occurredAt" }),
-    eventHash: Type.Union([Hex32, Type.Null()]),
-    by: Type.Union([ActorView, Type.Null()], { description: "the regulator who recalled it" }),
-  },
-  { title: "Recall" },
-);
-export type RecallView = Static<typeof RecallView>;
 
 /** Read-only context of every query. */
 export interface QueryContext {

@@ -14,7 +14,8 @@ import { ErrorBody } from "../http/errors.ts";
 import type { Store } from "../store/store.ts";
 import { resolveQueryRef, resolveRef } from "./batch-state.ts";
 import { sendCached } from "./http-cache.ts";
-import { Provenance, provenanceOf } from "./provenance.ts";
+import { Provenance } from "../protocol/answer.ts";
+import { provenanceOf } from "./provenance.ts";
 import { Trace, traceOf } from "./trace.ts";
 
 export interface QueryRoutesOptions {

@@ -12,21 +12,16 @@
 import { Type, type Static } from "typebox";
 import type { BatchRef } from "../gs1/digital-link.ts";
 import type { TraceEdge } from "../store/store.ts";
+import { ActorView, BatchStatusView, Hex32, QuantityView, RecallView, type RecallView as Recall } from "../protocol/answer.ts";
 import {
   actorCache,
-  ActorView,
-  BatchStatusView,
   batchState,
-  Hex32,
   linkOf,
   quantityOf,
-  QuantityView,
   recallOf,
-  RecallView,
   requireBatch,
   type BatchState,
   type QueryContext,
-  type RecallView as Recall,
 } from "./batch-state.ts";
 
 /** Edges one walk returns at most (the store's default trace limit); reaching it means the walk was cut short. */

@@ -57,7 +57,7 @@ import { deriveEvent } from "../protocol/typed-values.ts";
 import { encodeEntry, ENTRY_VERSION } from "../log/entry.ts";
 import { bytesToHex, hexToBytes, leafHash } from "../log/hash.ts";
 import { proofFromHex, verifyInclusion } from "../log/merkle.ts";
-import type { Provenance, TimelineEntry } from "../query/provenance.ts";
+import type { Provenance, TimelineEntry } from "../protocol/answer.ts";
 import { ledgerInterface, type ChainReader, type OnChainBatch } from "./chain-reader.ts";
 
 export { httpRpc, providerReader, rpcReader, type ChainReader } from "./chain-reader.ts";

@@ -13,8 +13,7 @@
  * `lab-results`, `customs`, `cold-chain`.
  */
 import type { CustomsClearedDoc, InspectedDoc, ObservedDoc, PesticideAppliedDoc } from "../protocol/documents.ts";
-import type { LineageLink, OriginView, Provenance, TimelineEntry } from "../query/provenance.ts";
-import type { RecallView } from "../query/batch-state.ts";
+import type { LineageLink, OriginView, Provenance, RecallView, TimelineEntry } from "../protocol/answer.ts";
 import { parseDigitalLink } from "../gs1/digital-link.ts";
 import { html, type HtmlValue, type SafeHtml } from "./html.ts";
 import { countryName, formatDate, formatDateTime, MESSAGES, unitLabel, type Lang, type Messages } from "./i18n.ts";

@@ -15,7 +15,7 @@ import type { EventDoc } from "../../../ledger-api/src/protocol/documents.ts";
 import { ROLE_IDS } from "../../../ledger-api/src/protocol/roles.ts";
 import { bytesToHex, hexToBytes } from "../../../ledger-api/src/log/hash.ts";
 import { inclusionProofOf, proofToHex, rootOf } from "../../../ledger-api/src/log/merkle.ts";
-import type { Provenance, TimelineEntry } from "../../../ledger-api/src/query/provenance.ts";
+import type { Provenance, TimelineEntry } from "../../../ledger-api/src/protocol/answer.ts";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
