@@ -209,7 +209,7 @@ function checkedBatchId(gtin: string, lot: string): Bytes32 {
 // ----------------------------------------------------------------------------------------------------------------
 
 /** The one role the contract's `onlyRole` check asks of this kind's actor (protocol/roles.ts KIND_ROLES). */
-function onlyRole(kind: KindName, values: object): RoleName {
+function onlyRole(kind: KindName, values: unknown): RoleName {
   const [role, ...more] = rolesFor(kind, values);
   if (role === undefined || more.length > 0) throw new TypeError(`${kind} does not ask for exactly one role`);
   return role;

@@ -63,6 +63,7 @@ export const KIND_ROLES: { readonly [K in KindName]: readonly RoleName[] } = Obj
 });
 
 /** The roles (any one suffices) the actor of an event of `kind` with these signed values needs. */
-export function rolesFor(kind: KindName, values: object): readonly RoleName[] {
-  return kind === "Registered" && "imported" in values && values.imported === true ? ["IMPORTER"] : KIND_ROLES[kind];
+export function rolesFor(kind: KindName, values: unknown): readonly RoleName[] {
+  const imported = typeof values === "object" && values !== null && "imported" in values && values.imported === true;
+  return kind === "Registered" && imported ? ["IMPORTER"] : KIND_ROLES[kind];
 }
