@@ -1,5 +1,5 @@
 /**
- * Ingest: from signed event documents to durable log entries (DESIGN.md "Data flows one way").
+ * Ingest: from signed event documents to durable log entries (docs/ARCHITECTURE.md "The data path").
  *
  * `submit(events)` either logs every event of the request or none, and refuses with an ApiError naming the first
  * offending event (`index`) and what to fix. Checks, cheapest first:
@@ -22,7 +22,7 @@ import type { Store } from "../store/store.ts";
 import { ApiError } from "../http/errors.ts";
 import type { SignedEvent } from "../protocol/documents.ts";
 import { DocumentError, deriveEvent, type DerivedEvent } from "../protocol/typed-values.ts";
-import type { SignatureVerifier } from "./signatures.ts";
+import type { SignaturePool } from "./signatures.ts";
 import { Kind, TYPES } from "../protocol/typed-data.ts";
 import { decodeEntryBody, encodeEntryBody } from "../protocol/entry-body.ts";
 import type { LedgerEvent, Verdict } from "./rules.ts";
@@ -40,7 +40,7 @@ export interface IngestReceipt extends Receipt {
 export interface IngestorOptions {
   readonly store: Store;
   readonly appender: Appender;
-  readonly verifier: SignatureVerifier;
+  readonly signatures: SignaturePool;
   /** The ledger contract's EIP-712 domain. */
   readonly domain: TypedDataDomain;
   /** Unix seconds; injectable for tests. */
@@ -95,7 +95,7 @@ function verdictError(verdict: Extract<Verdict, { ok: false }>): ApiError {
 export class Ingestor {
   private readonly store: Store;
   private readonly appender: Appender;
-  private readonly verifier: SignatureVerifier;
+  private readonly signatures: SignaturePool;
   private readonly domain: TypedDataDomain;
   private readonly now: () => number;
   /** Lifecycle events logged but not yet seen on chain (nor refused), in log order. */
@@ -109,7 +109,7 @@ export class Ingestor {
     this.store = options.store;
     this.overlay = new PendingOverlay(options.store);
     this.appender = options.appender;
-    this.verifier = options.verifier;
+    this.signatures = options.signatures;
     this.domain = options.domain;
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
   }
@@ -153,7 +153,7 @@ export class Ingestor {
     prepared.forEach((p, i) => firstOf.has(p.eventHash) || firstOf.set(p.eventHash, i));
     const fresh = prepared.filter((p, i) => existing[i] === undefined && firstOf.get(p.eventHash) === i);
 
-    const recovered = await this.verifier.recover(
+    const recovered = await this.signatures.recover(
       fresh.map((p) => ({ digest: p.eventHash, signature: p.signed.signature })),
     );
     fresh.forEach((p, i) => {

@@ -11,18 +11,18 @@
 import type { IndexStore } from "../store/index-store.ts";
 import type { Address, Bytes32 } from "../protocol/typed-data.ts";
 import { ROLE_IDS, type RoleName } from "../protocol/roles.ts";
-import { checkEvent, type BatchEffect, type BatchState, type LedgerEvent, type LedgerView, type Verdict } from "./rules.ts";
+import { checkEvent, type BatchEffect, type LedgerBatch, type LedgerEvent, type LedgerView, type Verdict } from "./rules.ts";
 
 const STATUS = { active: "Active", split: "Split", merged: "Merged" } as const;
 
 export class SnapshotView implements LedgerView {
-  private readonly batches = new Map<string, BatchState | null>();
+  private readonly batches = new Map<string, LedgerBatch | null>();
   private readonly roles = new Map<string, ReadonlySet<string>>();
   private readonly retail = new Map<string, boolean>();
   private readonly nonces = new Map<string, boolean>();
   private missing = { batches: new Set<string>(), accounts: new Set<string>(), nonces: new Map<string, [string, bigint]>() };
 
-  batch(batchId: string): BatchState | undefined {
+  batch(batchId: string): LedgerBatch | undefined {
     const id = batchId.toLowerCase();
     const known = this.batches.get(id);
     if (known === undefined) this.missing.batches.add(id);
@@ -134,14 +134,14 @@ export async function withSnapshot<T>(
  */
 export class LayeredView implements LedgerView {
   readonly #base: LedgerView;
-  readonly #batches = new Map<string, BatchState>();
+  readonly #batches = new Map<string, LedgerBatch>();
   readonly #nonces = new Set<string>();
 
   constructor(base: LedgerView) {
     this.#base = base;
   }
 
-  batch(batchId: Bytes32): BatchState | undefined {
+  batch(batchId: Bytes32): LedgerBatch | undefined {
     return this.#batches.get(batchId.toLowerCase()) ?? this.#base.batch(batchId);
   }
 

@@ -22,7 +22,11 @@
  * - Quantities are uint256: a split whose children sum past 2^256 - 1, or a merge whose parents do, reverts with the
  *   compiler's arithmetic Panic (0x11), reported here as rule `Panic`, not as QuantityNotConserved.
  * - Recalls are inherited on read: `recalledAncestor` walks parents exactly as the contract's bounded depth-first
- *   walk does, so it reports the same ancestor first.
+ *   walk does (protocol/lineage.ts firstRecalled), so it reports the same ancestor first.
+ *
+ * The other copies of the contract's batch rules: chain/index-reducer.ts derives batch state from the contract's
+ * events by the same rules (what a mined event does, not whether it may), and store/sqlite-index.ts answers the
+ * inherited recall with the same walk. The GS1 key checks are in gs1-rules.ts, the limits in protocol/limits.ts.
  */
 import { Kind, ZERO_HASH, nextHead } from "../protocol/typed-data.ts";
 import type { Address, Bytes32, ChildLot, KindName, ValuesOf } from "../protocol/typed-data.ts";
@@ -36,19 +40,22 @@ const MAX_UINT256 = (1n << 256n) - 1n;
 export const PANIC_OVERFLOW = 0x11n;
 export const PANIC_OUT_OF_BOUNDS = 0x32n;
 
-/** A batch's place in its life; unknown ids have no state at all (the contract's Status.None). */
-export type BatchStatus = "Active" | "Split" | "Merged";
+/**
+ * A batch's place in its life, named as the contract's `Status` (the index and the answers spell it lower case:
+ * store/index-store.ts BatchStatus); unknown ids have no state at all (the contract's Status.None).
+ */
+export type LedgerBatchStatus = "Active" | "Split" | "Merged";
 
 /** The contract's `Status` numbering, as carried by BatchNotActive. */
-export const STATUS_CODE: { readonly [S in BatchStatus]: bigint } = Object.freeze({ Active: 1n, Split: 2n, Merged: 3n });
+export const STATUS_CODE: { readonly [S in LedgerBatchStatus]: bigint } = Object.freeze({ Active: 1n, Split: 2n, Merged: 3n });
 
-/** The on-chain record of one batch (LifecycleTypes.Batch). */
-export interface BatchState {
+/** The on-chain record of one batch (LifecycleTypes.Batch), as a LedgerView gives it to the rules. */
+export interface LedgerBatch {
   readonly registrant: Address;
   readonly custodian: Address;
   readonly quantity: bigint;
   readonly unit: string;
-  readonly status: BatchStatus;
+  readonly status: LedgerBatchStatus;
   /** Recalled itself; inherited recalls come from {@link recalledAncestor}. */
   readonly recalled: boolean;
   readonly imported: boolean;
@@ -62,7 +69,7 @@ export interface BatchState {
 
 /** What the rules read: the ledger's state as of some block (indexed chain state, possibly with an overlay). */
 export interface LedgerView {
-  batch(batchId: Bytes32): BatchState | undefined;
+  batch(batchId: Bytes32): LedgerBatch | undefined;
   hasRole(role: RoleName, account: Address): boolean;
   /** The `retail` flag of the account's profile (false without a profile). */
   isRetail(account: Address): boolean;
@@ -81,7 +88,7 @@ export type LedgerEvent = {
 
 /** A change an accepted event makes: a batch's full new state, or a spent nonce. */
 export type BatchEffect =
-  | { readonly type: "batch"; readonly batchId: Bytes32; readonly state: BatchState }
+  | { readonly type: "batch"; readonly batchId: Bytes32; readonly state: LedgerBatch }
   | { readonly type: "nonce"; readonly actor: Address; readonly nonce: bigint };
 
 /** The contract's custom errors the rules can report, plus the compiler's Panic. */
@@ -164,7 +171,7 @@ function utf8Length(s: string): number {
  */
 class Call {
   readonly #view: LedgerView;
-  readonly #writes = new Map<string, { batchId: Bytes32; state: BatchState }>();
+  readonly #writes = new Map<string, { batchId: Bytes32; state: LedgerBatch }>();
   #nonce: { actor: Address; nonce: bigint } | undefined;
 
   constructor(view: LedgerView) {
@@ -175,11 +182,11 @@ class Call {
     return this.#view;
   }
 
-  batch(batchId: Bytes32): BatchState | undefined {
+  batch(batchId: Bytes32): LedgerBatch | undefined {
     return this.#writes.get(key(batchId))?.state ?? this.#view.batch(batchId);
   }
 
-  put(batchId: Bytes32, state: BatchState): void {
+  put(batchId: Bytes32, state: LedgerBatch): void {
     const k = key(batchId);
     const earlier = this.#writes.get(k);
     this.#writes.set(k, { batchId: earlier?.batchId ?? batchId, state });
@@ -234,13 +241,13 @@ function authorize(call: Call, actor: Address, nonce: bigint, deadline: bigint, 
   call.spend(actor, nonce);
 }
 
-function knownBatch(call: Call, batchId: Bytes32): BatchState {
+function knownBatch(call: Call, batchId: Bytes32): LedgerBatch {
   const b = call.batch(batchId);
   if (b === undefined) refuse("UnknownBatch", [batchId], `no batch has id ${batchId}`);
   return b;
 }
 
-function activeBatch(call: Call, batchId: Bytes32): BatchState {
+function activeBatch(call: Call, batchId: Bytes32): LedgerBatch {
   const b = knownBatch(call, batchId);
   if (b.status !== "Active") {
     refuse("BatchNotActive", [batchId, STATUS_CODE[b.status]], `batch ${batchId} is ${b.status}, not Active`);
@@ -253,7 +260,7 @@ function activeBatch(call: Call, batchId: Bytes32): BatchState {
   return b;
 }
 
-function heldBatch(call: Call, batchId: Bytes32, actor: Address): BatchState {
+function heldBatch(call: Call, batchId: Bytes32, actor: Address): LedgerBatch {
   const b = activeBatch(call, batchId);
   if (!sameAddress(b.custodian, actor)) {
     refuse("NotCustodian", [batchId, b.custodian, actor], `${actor} is not the custodian of ${batchId} (${b.custodian} is)`);
@@ -267,7 +274,7 @@ function heldBatch(call: Call, batchId: Bytes32, actor: Address): BatchState {
   return b;
 }
 
-function checkReceiver(call: Call, batchId: Bytes32, b: BatchState, to: Address): void {
+function checkReceiver(call: Call, batchId: Bytes32, b: LedgerBatch, to: Address): void {
   if (!isCustodyRole(call.view, to)) {
     refuse("NotCustodyHolder", [to], `${to} holds none of PRODUCER_ROLE, IMPORTER_ROLE, HANDLER_ROLE`);
   }
@@ -277,9 +284,9 @@ function checkReceiver(call: Call, batchId: Bytes32, b: BatchState, to: Address)
 }
 
 /** _create: a new Active batch; BatchExists if the id is taken. The caller checks the unit when it comes from calldata. */
-function create(call: Call, batchId: Bytes32, custodian: Address, quantity: bigint, unit: string): BatchState {
+function create(call: Call, batchId: Bytes32, custodian: Address, quantity: bigint, unit: string): LedgerBatch {
   if (call.batch(batchId) !== undefined) refuse("BatchExists", [batchId], `a batch with id ${batchId} already exists`);
-  const b: BatchState = {
+  const b: LedgerBatch = {
     registrant: ZERO_ADDRESS,
     custodian,
     quantity,
@@ -305,7 +312,7 @@ function checkUnit(unit: string): void {
 }
 
 /** Writes `b` with its head extended by `eventHash` (_extend). */
-function extend(call: Call, batchId: Bytes32, b: BatchState, eventHash: Bytes32, changes: Partial<BatchState> = {}): void {
+function extend(call: Call, batchId: Bytes32, b: LedgerBatch, eventHash: Bytes32, changes: Partial<LedgerBatch> = {}): void {
   call.put(batchId, { ...b, ...changes, head: nextHead(b.head, eventHash) });
 }
 
@@ -407,7 +414,7 @@ function createChildren(
   call: Call,
   parentId: Bytes32,
   children: readonly ChildLot[],
-  parent: BatchState,
+  parent: LedgerBatch,
   actor: Address,
   eventHash: Bytes32,
 ): void {

@@ -1,7 +1,8 @@
 /**
- * What the provenance answer and the trace share: naming a batch (any of the forms DESIGN.md "Identifiers" allows),
- * its current state (from the chain index, or from its logged Registered document while that is still on its way to
- * the chain), its recall (own or inherited, with the Recalled document's reason), and actors as shoppers see them.
+ * What the provenance answer and the trace share: naming a batch (any of the forms docs/ARCHITECTURE.md
+ * "Identifiers" allows), its current state (from the chain index, or from its logged Registered document while that
+ * is still on its way to the chain), its recall (own or inherited, with the Recalled document's reason), and actors
+ * as shoppers see them.
  *
  * Everything here reads the store only: no RPC per request. A query is as fresh as the index's cursor and the log.
  */
@@ -96,10 +97,11 @@ function text(doc: Readonly<Record<string, unknown>>, field: string): string | n
 }
 
 /**
- * A batch's state. `onChain` false means the chain index does not know it yet (the relay has not landed its
+ * A batch the index or the log knows, with its state as the answers show it (statuses in the index's lower case;
+ * the rules' LedgerBatch is the contract's record, with the contract's status names). `onChain` false means the chain index does not know it yet (the relay has not landed its
  * Registered event); the state is then what its logged Registered document asserts, which the contract may still refuse.
  */
-export interface BatchState extends Omit<IndexedBatch, "createdBlock" | "createdTx" | "updatedBlock" | "ancestry"> {
+export interface KnownBatch extends Omit<IndexedBatch, "createdBlock" | "createdTx" | "updatedBlock" | "ancestry"> {
   readonly onChain: boolean;
   readonly createdBlock: number | null;
   readonly createdTx: string | null;
@@ -109,7 +111,7 @@ export interface BatchState extends Omit<IndexedBatch, "createdBlock" | "created
  * The batch's state from the index, else from its logged Registered document; undefined when neither knows it.
  * `entries` are the batch's own log entries when the caller already read them.
  */
-export async function batchState(store: Store, batchId: string, entries?: readonly StoredEntry[]): Promise<BatchState | undefined> {
+export async function batchState(store: Store, batchId: string, entries?: readonly StoredEntry[]): Promise<KnownBatch | undefined> {
   const indexed = await store.batch(batchId);
   if (indexed) {
     const { ancestry: _a, updatedBlock: _u, ...rest } = indexed;
@@ -144,7 +146,7 @@ export async function batchState(store: Store, batchId: string, entries?: readon
 }
 
 /** Throws UNKNOWN_BATCH when neither the index nor the log knows the batch. */
-export async function requireBatch(store: Store, ref: BatchRef, entries?: readonly StoredEntry[]): Promise<BatchState> {
+export async function requireBatch(store: Store, ref: BatchRef, entries?: readonly StoredEntry[]): Promise<KnownBatch> {
   const state = await batchState(store, ref.batchId, entries);
   if (!state) {
     const name = ref.keys ? `/01/${ref.keys.gtin}/10/${ref.keys.lot} (${ref.batchId})` : ref.batchId;

@@ -28,7 +28,7 @@ import {
   quantityOf,
   recallOf,
   requireBatch,
-  type BatchState,
+  type KnownBatch,
   type QueryContext,
 } from "./batch-state.ts";
 import type { BatchRef } from "../gs1/digital-link.ts";
@@ -107,7 +107,7 @@ export async function provenanceOf(ctx: ProvenanceContext, ref: BatchRef): Promi
 
 async function batchView(
   ctx: ProvenanceContext,
-  state: BatchState,
+  state: KnownBatch,
   own: readonly StoredEntry[],
   actorOf: ActorOf,
 ): Promise<Static<typeof BatchView>> {
@@ -162,7 +162,7 @@ async function originsOf(ctx: ProvenanceContext, batchId: string, own: readonly 
 
 async function originView(entry: StoredEntry, actorOf: ActorOf): Promise<OriginView> {
   const { doc, signer } = bodyOf(entry);
-  // The document passed the Registered schema at ingest (ingest/documents.ts), so these fields are present.
+  // The document passed the Registered schema at ingest (protocol/documents.ts), so these fields are present.
   const d = doc as {
     batch: { gtin: string; lot: string };
     occurredAt: string;
@@ -287,7 +287,7 @@ function chainInfo(ctx: ProvenanceContext, latest: AnchorRow | undefined): Stati
 }
 
 function completenessOf(
-  state: BatchState,
+  state: KnownBatch,
   own: readonly StoredEntry[],
   chainEvents: readonly BatchEventRow[],
   timeline: readonly TimelineEntry[],

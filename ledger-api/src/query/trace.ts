@@ -20,7 +20,7 @@ import {
   quantityOf,
   recallOf,
   requireBatch,
-  type BatchState,
+  type KnownBatch,
   type QueryContext,
 } from "./batch-state.ts";
 
@@ -122,7 +122,7 @@ function reachesMaxDepth(edges: readonly TraceEdge[]): boolean {
 
 async function lotView(
   ctx: QueryContext,
-  state: BatchState,
+  state: KnownBatch,
   where: { relation: TraceLot["relation"]; depth: number },
   actorOf: (address: string) => Promise<Static<typeof ActorView>>,
   recallSources: Map<string, Promise<Recall>>,

@@ -21,7 +21,7 @@ import { Kind, batchIdOf, eventHash, ledgerDomain } from "../../../ledger-api/sr
 import type { Address, Bytes32, ChildLot, ValuesOf } from "../../../ledger-api/src/protocol/typed-data.ts";
 import type { TypedDataDomain } from "ethers";
 import { checkEvent, recalledAncestor } from "../../../ledger-api/src/ingest/rules.ts";
-import type { BatchEffect, BatchState, LedgerEvent, LedgerView, Verdict } from "../../../ledger-api/src/ingest/rules.ts";
+import type { BatchEffect, LedgerBatch, LedgerEvent, LedgerView, Verdict } from "../../../ledger-api/src/ingest/rules.ts";
 import { LayeredView } from "../../../ledger-api/src/ingest/ledger-view.ts";
 import { RecallWalkError } from "../../../ledger-api/src/protocol/lineage.ts";
 import { ROLE_IDS, type RoleName } from "../../../ledger-api/src/protocol/roles.ts";
@@ -357,7 +357,7 @@ function withRole(w: World, role: RoleName): Address {
   return someActor(w, h.length > 0 ? w.rng.pick(h).address : undefined);
 }
 
-function state(w: World, id: Bytes32): BatchState | undefined {
+function state(w: World, id: Bytes32): LedgerBatch | undefined {
   return w.overlay.batch(id);
 }
 
@@ -599,7 +599,7 @@ function referencedIds(event: LedgerEvent): Bytes32[] {
 
 /** A LedgerView of the chain as of now, read through the contract's views; asks nothing it was not given. */
 async function chainView(w: World, event: LedgerEvent): Promise<LedgerView> {
-  const batches = new Map<string, BatchState | undefined>();
+  const batches = new Map<string, LedgerBatch | undefined>();
   const queue = referencedIds(event);
   while (queue.length > 0) {
     const id = queue.pop()!;
@@ -738,7 +738,7 @@ async function compareAll(w: World, where: string): Promise<void> {
   }
 }
 
-function normaliseState(b: BatchState | undefined) {
+function normaliseState(b: LedgerBatch | undefined) {
   if (b === undefined) return undefined;
   return {
     ...b,

@@ -10,7 +10,7 @@ import {
   checkEvent,
   recalledAncestor,
 } from "../../../ledger-api/src/ingest/rules.ts";
-import type { BatchState, LedgerEvent, LedgerView, Verdict } from "../../../ledger-api/src/ingest/rules.ts";
+import type { LedgerBatch, LedgerEvent, LedgerView, Verdict } from "../../../ledger-api/src/ingest/rules.ts";
 import { MemoryLedger } from "./fixtures.ts";
 
 const addr = (byte: string) => "0x" + byte.repeat(20);
@@ -100,7 +100,7 @@ function accept(view: LedgerView, event: LedgerEvent) {
   return v.effects;
 }
 
-function stateIn(effects: ReturnType<typeof accept>, batchId: Bytes32): BatchState {
+function stateIn(effects: ReturnType<typeof accept>, batchId: Bytes32): LedgerBatch {
   const e = effects.find((x) => x.type === "batch" && x.batchId.toLowerCase() === batchId.toLowerCase());
   if (e === undefined || e.type !== "batch") throw new Error(`no effect on ${batchId}`);
   return e.state;
