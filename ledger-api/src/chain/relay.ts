@@ -5,7 +5,7 @@
  * Per entry, a relay row (store/chain-writers.ts) goes pending -> sent -> confirmed | refused:
  *   - ingest: a pass reads entries from the stored cursor and, in one transaction, inserts a 'pending' row per
  *     lifecycle entry and moves the cursor past them.
- *   - send, in log order: the entry's body gives the struct values (relay-body.ts); they must hash to the entry's
+ *   - send, in log order: the entry's body gives the struct values (protocol/entry-body.ts); they must hash to the entry's
  *     signed EIP-712 digest, or the row is refused as RelayBodyInvalid without a transaction. The call is simulated
  *     (eth_estimateGas): a custom error there refuses the row with that error, no gas spent. Otherwise the call is
  *     signed with the next explicit nonce, the row is stored 'sent' {nonce, tx hash, raw tx}, and only then the raw

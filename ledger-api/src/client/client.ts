@@ -7,7 +7,7 @@
  *   const [receipt] = await client.submit([signed]);
  *
  * Signing derives the EIP-712 struct from the document with the same code the server uses to check it
- * (ingest/typed-values.ts), so a document the client signs is exactly the one the server verifies.
+ * (protocol/typed-values.ts), so a document the client signs is exactly the one the server verifies.
  */
 import { randomBytes } from "node:crypto";
 import type { Signer, TypedDataDomain } from "ethers";

@@ -2,6 +2,10 @@
  * The SQLite side of the chain index (store/index-store.ts): its statements and row mapping, one instance per
  * connection. SqliteStore (sqlite.ts) owns the connections and transactions and delegates here: `apply` and `reset`
  * run on the writer inside a write transaction, every other method on the read-only connection.
+ *
+ * Of the contract's batch rules it holds one: the inherited recall (`recalledAncestor`), walked as the contract and
+ * ingest/rules.ts walk it (protocol/lineage.ts). The batch state it stores comes from chain/index-reducer.ts, the
+ * third copy of the rules.
  */
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import { big, bool, int, optStr, str, type Row } from "./sqlite-rows.ts";
