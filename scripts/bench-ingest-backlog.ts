@@ -7,7 +7,7 @@
  *   node scripts/bench-ingest-backlog.ts [--backlog 0,1000,5000]
  */
 import { parseArgs } from "node:util";
-import type { EventDoc } from "../ledger-api/src/ingest/documents.ts";
+import type { EventDoc } from "../ledger-api/src/protocol/documents.ts";
 import { startLedger } from "../test/api/harness.ts";
 
 const { values } = parseArgs({ options: { backlog: { type: "string", default: "0,1000,5000" } } });

@@ -10,7 +10,7 @@
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import { hexlify, randomBytes, recoverAddress } from "ethers";
-import { SignatureVerifier, mainThreadBackend, recoverSync } from "../ledger-api/src/ingest/signatures.ts";
+import { SignaturePool, mainThreadBackend, recoverSync } from "../ledger-api/src/ingest/signatures.ts";
 import type { SignatureItem } from "../ledger-api/src/ingest/signatures.ts";
 
 const { values } = parseArgs({
@@ -88,11 +88,11 @@ let expected: (string | null)[];
 
 // (c) the worker pool; also with one worker (the default on a 2-core machine), which leaves the main thread a core.
 for (const workers of [...new Set([WORKERS, 1])]) {
-  const verifier = new SignatureVerifier({ workers });
-  console.log(`    pool backend: ${await verifier.backend()}`);
-  await verifier.recover(items.slice(0, 5000)); // warm-up: workers ready and JIT-compiled
+  const pool = new SignaturePool({ workers });
+  console.log(`    pool backend: ${await pool.backend()}`);
+  await pool.recover(items.slice(0, 5000)); // warm-up: workers ready and JIT-compiled
   const t = performance.now();
-  const { result, lags } = await withLagProbe(() => verifier.recover(items));
+  const { result, lags } = await withLagProbe(() => pool.recover(items));
   const ms = performance.now() - t;
   if (result.some((r, i) => r !== expected[i])) throw new Error("pool and main-thread results differ");
   console.log(`(c) worker pool, ${workers} worker(s):               ${rate(items.length, ms)}`);
@@ -104,7 +104,7 @@ for (const workers of [...new Set([WORKERS, 1])]) {
       const batch = items.slice(0, n);
       const rounds = 300;
       let t0 = performance.now();
-      for (let i = 0; i < rounds; i++) await verifier.recover(batch);
+      for (let i = 0; i < rounds; i++) await pool.recover(batch);
       const pooled = (performance.now() - t0) / rounds;
       t0 = performance.now();
       for (let i = 0; i < rounds; i++) recoverSync(batch);
@@ -115,5 +115,5 @@ for (const workers of [...new Set([WORKERS, 1])]) {
       );
     }
   }
-  await verifier.close();
+  await pool.close();
 }

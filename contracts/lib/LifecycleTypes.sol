@@ -2,7 +2,7 @@
 pragma solidity ^0.8.28;
 
 /**
- * @title The lifecycle vocabulary shared by the contract and the TypeScript mirror (ledger-api/src/chain/typed-data.ts).
+ * @title The lifecycle vocabulary shared by the contract and the TypeScript mirror (ledger-api/src/protocol/typed-data.ts).
  * @notice Guarantees: each `*_TYPEHASH` is `keccak256` of the exact EIP-712 type string written beside it, and each
  * `hash(...)` is that struct's EIP-712 `hashStruct` (strings hashed, arrays hashed as the keccak of the
  * concatenated 32-byte encodings, `ChildLot[]` as the keccak of the concatenated child struct hashes).

@@ -11,11 +11,11 @@ import { Anchorer } from "./chain/anchorer.ts";
 import { abiOf, type Deployments } from "./chain/contracts.ts";
 import { Indexer } from "./chain/indexer.ts";
 import { Relay } from "./chain/relay.ts";
-import { ledgerDomain } from "./chain/typed-data.ts";
+import { ledgerDomain } from "./protocol/typed-data.ts";
 import type { ChainLogger } from "./chain/transactions.ts";
 import type { Config } from "./config.ts";
 import { Ingestor } from "./ingest/ingestor.ts";
-import { SignatureVerifier } from "./ingest/signatures.ts";
+import { SignaturePool } from "./ingest/signatures.ts";
 import { Appender } from "./log/appender.ts";
 import { SqliteStore } from "./store/sqlite.ts";
 import type { Store } from "./store/store.ts";
@@ -38,7 +38,7 @@ export interface LedgerServices {
   readonly deployments: Deployments;
   readonly store: Store;
   readonly appender: Appender;
-  readonly verifier: SignatureVerifier;
+  readonly signatures: SignaturePool;
   readonly ingestor: Ingestor;
   readonly indexer: Indexer;
   readonly relay: Relay;
@@ -59,7 +59,7 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
   const store = await SqliteStore.open(config.dataDir);
   try {
     const appender = new Appender(store, { maxGroupSize: Math.max(1000, config.maxEventsPerRequest) });
-    const verifier = new SignatureVerifier({ workers: Math.max(1, config.signatureWorkers) });
+    const signatures = new SignaturePool({ workers: Math.max(1, config.signatureWorkers) });
     const indexer = new Indexer({
       provider,
       deployments,
@@ -94,7 +94,7 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
     const ingestor = new Ingestor({
       store,
       appender,
-      verifier,
+      signatures,
       domain: ledgerDomain(BigInt(deployments.chainId), deployments.ledger),
     });
     // The index catches up first: the rebuilt overlay holds only what the index does not (Ingestor.init).
@@ -107,7 +107,7 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
       deployments,
       store,
       appender,
-      verifier,
+      signatures,
       ingestor,
       indexer,
       relay,
@@ -132,7 +132,7 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
           await indexer.stop();
         }
         await appender.close();
-        await verifier.close();
+        await signatures.close();
         await store.close();
       },
     };

@@ -18,11 +18,11 @@ import { buildApp } from "../../ledger-api/src/app.ts";
 import { deployContracts, type Deployments } from "../../ledger-api/src/chain/contracts.ts";
 import { DEV_MNEMONIC } from "../../ledger-api/src/chain/local-chain.ts";
 import { applyGrants } from "../../ledger-api/src/chain/roles.ts";
-import { ledgerDomain } from "../../ledger-api/src/chain/typed-data.ts";
+import { ledgerDomain } from "../../ledger-api/src/protocol/typed-data.ts";
 import { signEvent, type SignOptions } from "../../ledger-api/src/client/client.ts";
 import { loadConfig } from "../../ledger-api/src/config.ts";
 import { demoActors, demoStory, type DemoActorName } from "../../ledger-api/src/demo/story.ts";
-import type { EventDoc, SignedEvent } from "../../ledger-api/src/ingest/documents.ts";
+import type { EventDoc, SignedEvent } from "../../ledger-api/src/protocol/documents.ts";
 import { openLedgerServices, type LedgerServices } from "../../ledger-api/src/services.ts";
 
 export const { ethers, networkHelpers } = await network.create();

@@ -21,7 +21,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { abiOf } from "../../ledger-api/src/chain/contracts.ts";
 import type { DemoActorName } from "../../ledger-api/src/demo/story.ts";
-import type { EventDoc } from "../../ledger-api/src/ingest/documents.ts";
+import type { EventDoc } from "../../ledger-api/src/protocol/documents.ts";
 import { deployChain, ethers, networkHelpers, startLedger, type Chain, type Ledger } from "./harness.ts";
 
 const GTIN = "08801234000017";

@@ -1,5 +1,5 @@
 /**
- * A whole story through the API, as DESIGN.md tells it: register, pesticide, inspect, hand-off offered and accepted,
+ * A whole story through the API, as docs/ARCHITECTURE.md "The data path" tells it: register, pesticide, inspect, hand-off offered and accepted,
  * customs clearance for an import, split, Observed readings, recall, anchor; then every proof in the answers checks
  * out against the chain, with the log-math module and with the anchor contract's own view.
  */

@@ -6,8 +6,8 @@
 import { expect } from "chai";
 import { anyUint, anyValue } from "@nomicfoundation/hardhat-ethers-chai-matchers/withArgs";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
-import { typedDataFor, nextHead, ledgerDomain } from "../../ledger-api/src/chain/typed-data.ts";
-import type { Bytes32, ValuesOf } from "../../ledger-api/src/chain/typed-data.ts";
+import { typedDataFor, nextHead, ledgerDomain } from "../../ledger-api/src/protocol/typed-data.ts";
+import type { Bytes32, ValuesOf } from "../../ledger-api/src/protocol/typed-data.ts";
 import { ON_CHAIN, deployLedger, ethers, hashOf, networkHelpers, sign, submit } from "./fixtures.ts";
 import type { Ledger, OnChainKind } from "./fixtures.ts";
 

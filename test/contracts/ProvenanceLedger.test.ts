@@ -10,7 +10,7 @@ import {
   nextHead,
   structHash,
   typeString,
-} from "../../ledger-api/src/chain/typed-data.ts";
+} from "../../ledger-api/src/protocol/typed-data.ts";
 import {
   GTIN,
   GTIN_B,

@@ -16,7 +16,7 @@ import {
   gtinCheckDigit,
   typedDataFor,
   ledgerDomain,
-} from "../../ledger-api/src/chain/typed-data.ts";
+} from "../../ledger-api/src/protocol/typed-data.ts";
 import type {
   Bytes32,
   ChildLot,
@@ -31,7 +31,7 @@ import type {
   RegisteredValues,
   SplitValues,
   ValuesOf,
-} from "../../ledger-api/src/chain/typed-data.ts";
+} from "../../ledger-api/src/protocol/typed-data.ts";
 
 export const { ethers, networkHelpers } = await network.create();
 

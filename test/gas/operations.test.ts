@@ -5,7 +5,7 @@
  * median is a typical call, and every call is checked to have succeeded, so a refused call can never pass for cheap.
  */
 import { expect } from "chai";
-import { Kind, batchIdOf } from "../../ledger-api/src/chain/typed-data.ts";
+import { Kind, batchIdOf } from "../../ledger-api/src/protocol/typed-data.ts";
 import { MemoryNodeStore, consistencyProof, root } from "../../ledger-api/src/log/merkle.ts";
 import { bytesToHex, leafHash } from "../../ledger-api/src/log/hash.ts";
 import {

@@ -11,8 +11,8 @@ import { getAddress, Interface } from "ethers";
 import type { Log, LogDescription, Result, TransactionResponse, TypedDataDomain } from "ethers";
 import type { LifecycleKind, RoleContract } from "../store/store.ts";
 import { abiOf } from "./contracts.ts";
-import { batchIdOf, eventHash, Kind, LEDGER_METHODS } from "./typed-data.ts";
-import type { ValuesOf } from "./typed-data.ts";
+import { batchIdOf, eventHash, Kind, LEDGER_METHODS } from "../protocol/typed-data.ts";
+import type { ValuesOf } from "../protocol/typed-data.ts";
 
 /** Where a log sits on the chain. */
 export interface Located {

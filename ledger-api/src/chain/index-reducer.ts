@@ -14,6 +14,10 @@
  *   the first parent's. Each parent becomes `merged` and its chain is extended with the eventHash.
  * - Every event moves the batch's head to the head it carries (for the batch it names).
  *
+ * The other copies of these rules: the contract itself, and ingest/rules.ts, its mirror for judging an event before
+ * it is sent (which also decides whether an event may happen; this file only applies what the chain accepted).
+ * Inherited recalls are not stored: store/sqlite-index.ts walks lineage for them as the contract and the rules do.
+ *
  * The result is exact for any batch whose whole history is indexed, which is every batch: the index starts at the
  * ledger's deployment block. A batch the rules need but the index lacks means the index is broken, and is an error.
  */
@@ -29,7 +33,7 @@ import type {
   SpentNonce,
 } from "../store/store.ts";
 import type { ChainEvent, DecodedCall, LifecycleLog } from "./chain-events.ts";
-import { nextHead, ZERO_HASH } from "./typed-data.ts";
+import { nextHead, ZERO_HASH } from "../protocol/typed-data.ts";
 
 export interface RangeInput {
   readonly previous: ChainCursor | undefined;

@@ -31,7 +31,7 @@ import { EventDecoder } from "./chain-events.ts";
 import type { ChainEvent, DecodedCall } from "./chain-events.ts";
 import type { Deployments } from "./contracts.ts";
 import { batchesNeeded, IndexInconsistentError, reduceRange } from "./index-reducer.ts";
-import { ledgerDomain } from "./typed-data.ts";
+import { ledgerDomain } from "../protocol/typed-data.ts";
 
 /** pino-compatible (Fastify's `app.log` fits), so the service passes its own logger. */
 export interface IndexerLogger {

@@ -5,7 +5,7 @@
  * Per entry, a relay row (store/chain-writers.ts) goes pending -> sent -> confirmed | refused:
  *   - ingest: a pass reads entries from the stored cursor and, in one transaction, inserts a 'pending' row per
  *     lifecycle entry and moves the cursor past them.
- *   - send, in log order: the entry's body gives the struct values (relay-body.ts); they must hash to the entry's
+ *   - send, in log order: the entry's body gives the struct values (protocol/entry-body.ts); they must hash to the entry's
  *     signed EIP-712 digest, or the row is refused as RelayBodyInvalid without a transaction. The call is simulated
  *     (eth_estimateGas): a custom error there refuses the row with that error, no gas spent. Otherwise the call is
  *     signed with the next explicit nonce, the row is stored 'sent' {nonce, tx hash, raw tx}, and only then the raw
@@ -42,9 +42,9 @@ import { decodeEntry } from "../log/entry.ts";
 import type { RelayRecord, RelayStore } from "../store/chain-writers.ts";
 import type { LogStore } from "../store/store.ts";
 import { PollLoop } from "./poll-loop.ts";
-import { RelayBodyError, decodeRelayBody } from "./relay-body.ts";
-import { Kind, LEDGER_METHODS, batchIdOf, eventHash, ledgerDomain } from "./typed-data.ts";
-import type { EventValues, ValuesOf } from "./typed-data.ts";
+import { EntryBodyError, decodeEntryBody } from "../protocol/entry-body.ts";
+import { Kind, LEDGER_METHODS, batchIdOf, eventHash, ledgerDomain } from "../protocol/typed-data.ts";
+import type { EventValues, ValuesOf } from "../protocol/typed-data.ts";
 import type { TypedDataDomain } from "ethers";
 import {
   broadcast,
@@ -259,9 +259,9 @@ export class Relay {
       new Unrelayable({ name: "RelayBodyInvalid", text: `RelayBodyInvalid(${JSON.stringify(why)})` });
     let body;
     try {
-      body = decodeRelayBody(entry.kind as Kind, entry.body);
+      body = decodeEntryBody(entry.kind as Kind, entry.body);
     } catch (e) {
-      if (e instanceof RelayBodyError) throw invalid(e.message);
+      if (e instanceof EntryBodyError) throw invalid(e.message);
       throw e;
     }
     if (body.signer.toLowerCase() !== fields.signer || body.signature !== fields.signature) {

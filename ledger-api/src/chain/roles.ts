@@ -5,7 +5,7 @@
  */
 import { Contract, toUtf8Bytes, hexlify, type Signer } from "ethers";
 import { abiOf, type Deployments } from "./contracts.ts";
-import { ROLE_IDS, type RoleName } from "../ingest/rules.ts";
+import { ROLE_IDS, type RoleName } from "../protocol/roles.ts";
 
 export interface ActorGrant {
   readonly account: string;

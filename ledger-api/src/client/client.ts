@@ -7,13 +7,13 @@
  *   const [receipt] = await client.submit([signed]);
  *
  * Signing derives the EIP-712 struct from the document with the same code the server uses to check it
- * (ingest/typed-values.ts), so a document the client signs is exactly the one the server verifies.
+ * (protocol/typed-values.ts), so a document the client signs is exactly the one the server verifies.
  */
 import { randomBytes } from "node:crypto";
 import type { Signer, TypedDataDomain } from "ethers";
-import type { EventDoc, SignedEvent } from "../ingest/documents.ts";
-import { deriveEvent } from "../ingest/typed-values.ts";
-import { TYPES } from "../chain/typed-data.ts";
+import type { EventDoc, SignedEvent } from "../protocol/documents.ts";
+import { deriveEvent } from "../protocol/typed-values.ts";
+import { TYPES } from "../protocol/typed-data.ts";
 
 export interface SignOptions {
   /** Unordered nonce; default 128 random bits, so concurrent submitters never collide. */

@@ -5,7 +5,7 @@
  *
  * Actors sign with keys derived from the public development mnemonic (local chain only).
  */
-import type { EventDoc } from "../ingest/documents.ts";
+import type { EventDoc } from "../protocol/documents.ts";
 
 export type DemoRole = "REGULATOR" | "PRODUCER" | "IMPORTER" | "INSPECTOR" | "HANDLER";
 

@@ -640,7 +640,7 @@ export function gs1DateToIso(yymmdd: string, today: Date = new Date()): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Batch references (DESIGN.md "Identifiers": every batch route accepts a Digital Link, a batchId, or gtin + lot)
+// Batch references (docs/ARCHITECTURE.md "Identifiers": every batch route accepts a Digital Link, a batchId, or gtin + lot)
 
 const BATCH_ID = /^0x[0-9a-fA-F]{64}$/;
 

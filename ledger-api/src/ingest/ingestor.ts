@@ -1,5 +1,5 @@
 /**
- * Ingest: from signed event documents to durable log entries (DESIGN.md "Data flows one way").
+ * Ingest: from signed event documents to durable log entries (docs/ARCHITECTURE.md "The data path").
  *
  * `submit(events)` either logs every event of the request or none, and refuses with an ApiError naming the first
  * offending event (`index`) and what to fix. Checks, cheapest first:
@@ -20,17 +20,16 @@ import { TypedDataEncoder, type TypedDataDomain } from "ethers";
 import type { Appender, Receipt } from "../log/appender.ts";
 import type { Store } from "../store/store.ts";
 import { ApiError } from "../http/errors.ts";
-import type { SignedEvent } from "./documents.ts";
-import { DocumentError, deriveEvent, type DerivedEvent } from "./typed-values.ts";
-import type { SignatureVerifier } from "./signatures.ts";
-import { Kind, TYPES } from "../chain/typed-data.ts";
-import { decodeRelayBody, encodeRelayBody } from "../chain/relay-body.ts";
-import { ROLE_IDS, type LedgerEvent, type Overlay, type RoleName, type Verdict } from "./rules.ts";
+import type { SignedEvent } from "../protocol/documents.ts";
+import { DocumentError, deriveEvent, type DerivedEvent } from "../protocol/typed-values.ts";
+import type { SignaturePool } from "./signatures.ts";
+import { Kind, TYPES } from "../protocol/typed-data.ts";
+import { decodeEntryBody, encodeEntryBody } from "../protocol/entry-body.ts";
+import type { LedgerEvent, Verdict } from "./rules.ts";
+import type { LayeredView } from "./ledger-view.ts";
+import { OBSERVER_ROLES, ROLE_NAMES } from "../protocol/roles.ts";
 import { PendingOverlay } from "./pending-overlay.ts";
-import { CanonicalJsonError } from "./canonical.ts";
-
-/** Roles whose holders may record an Observed event (it has no on-chain rule; anyone in the supply chain). */
-const OBSERVER_ROLES: readonly RoleName[] = ["PRODUCER", "IMPORTER", "INSPECTOR", "HANDLER", "REGULATOR"];
+import { CanonicalJsonError } from "../protocol/canonical.ts";
 
 export interface IngestReceipt extends Receipt {
   readonly eventHash: string;
@@ -41,7 +40,7 @@ export interface IngestReceipt extends Receipt {
 export interface IngestorOptions {
   readonly store: Store;
   readonly appender: Appender;
-  readonly verifier: SignatureVerifier;
+  readonly signatures: SignaturePool;
   /** The ledger contract's EIP-712 domain. */
   readonly domain: TypedDataDomain;
   /** Unix seconds; injectable for tests. */
@@ -70,8 +69,6 @@ function refusal(position: number, err: ApiError): ApiError {
   return new ApiError(err.code, `event ${position}: ${err.message}`, { ...err.details, index: position });
 }
 
-const ROLE_NAMES = new Map(Object.entries(ROLE_IDS).map(([name, id]) => [id.toLowerCase(), name]));
-
 /** Translates a rules refusal into the API's stable codes. */
 function verdictError(verdict: Extract<Verdict, { ok: false }>): ApiError {
   switch (verdict.rule) {
@@ -98,7 +95,7 @@ function verdictError(verdict: Extract<Verdict, { ok: false }>): ApiError {
 export class Ingestor {
   private readonly store: Store;
   private readonly appender: Appender;
-  private readonly verifier: SignatureVerifier;
+  private readonly signatures: SignaturePool;
   private readonly domain: TypedDataDomain;
   private readonly now: () => number;
   /** Lifecycle events logged but not yet seen on chain (nor refused), in log order. */
@@ -112,7 +109,7 @@ export class Ingestor {
     this.store = options.store;
     this.overlay = new PendingOverlay(options.store);
     this.appender = options.appender;
-    this.verifier = options.verifier;
+    this.signatures = options.signatures;
     this.domain = options.domain;
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
   }
@@ -156,7 +153,7 @@ export class Ingestor {
     prepared.forEach((p, i) => firstOf.has(p.eventHash) || firstOf.set(p.eventHash, i));
     const fresh = prepared.filter((p, i) => existing[i] === undefined && firstOf.get(p.eventHash) === i);
 
-    const recovered = await this.verifier.recover(
+    const recovered = await this.signatures.recover(
       fresh.map((p) => ({ digest: p.eventHash, signature: p.signed.signature })),
     );
     fresh.forEach((p, i) => {
@@ -204,7 +201,7 @@ export class Ingestor {
     for (const index of indices) {
       const entry = await this.store.entry(index);
       if (entry === undefined || entry.kind === Kind.Observed) continue;
-      const body = decodeRelayBody(entry.kind as Kind, entry.body);
+      const body = decodeEntryBody(entry.kind as Kind, entry.body);
       events.push({
         index,
         eventHash: entry.key,
@@ -273,7 +270,7 @@ export class Ingestor {
   }
 
   /** Admits one event to the overlay or throws the refusal; an event already in flight is a resubmission. */
-  private judge(overlay: Overlay, p: Prepared, inFlight: ReadonlySet<string>, now: bigint): void {
+  private judge(overlay: LayeredView, p: Prepared, inFlight: ReadonlySet<string>, now: bigint): void {
     if (inFlight.has(p.eventHash)) return;
     const event = toLedgerEvent(p);
     if (p.derived.kind === Kind.Observed) {
@@ -302,7 +299,7 @@ function logItem(p: Prepared) {
     docHash: p.derived.values.docHash,
     signer: p.signed.signer,
     signature: p.signed.signature,
-    body: encodeRelayBody(p.derived.kind, {
+    body: encodeEntryBody(p.derived.kind, {
       doc: p.signed.doc,
       values: p.derived.values,
       signer: p.signed.signer,

@@ -14,8 +14,8 @@
  * request leaves nothing behind.
  */
 import type { IndexStore } from "../store/index-store.ts";
-import { SnapshotView, withSnapshot } from "./ledger-view.ts";
-import { Overlay, type BatchEffect, type LedgerEvent } from "./rules.ts";
+import { LayeredView, SnapshotView, withSnapshot } from "./ledger-view.ts";
+import type { BatchEffect, LedgerEvent } from "./rules.ts";
 
 type Pending = { readonly event: LedgerEvent };
 
@@ -24,7 +24,7 @@ interface Replay {
   readonly key: string;
   readonly view: SnapshotView;
   /** The index with `events` laid over it. */
-  readonly overlay: Overlay;
+  readonly overlay: LayeredView;
   /** The pending events replayed, in order. */
   readonly events: Pending[];
 }
@@ -51,13 +51,13 @@ export class PendingOverlay {
    * never mixes two states of the index. `judge` may run more than once: it must not have effects outside the
    * overlay it is given.
    */
-  async judge<T>(pending: readonly Pending[], now: bigint, judge: (overlay: Overlay) => T): Promise<T> {
+  async judge<T>(pending: readonly Pending[], now: bigint, judge: (overlay: LayeredView) => T): Promise<T> {
     for (;;) {
       const key = await this.indexKey();
       let replay = this.replay;
       if (replay === undefined || replay.key !== key || !extendsReplay(pending, replay.events)) {
         const view = new SnapshotView();
-        replay = { key, view, overlay: new Overlay(view), events: [] };
+        replay = { key, view, overlay: new LayeredView(view), events: [] };
         this.replay = replay;
       }
       const appendedEvents = pending.slice(replay.events.length);
@@ -67,13 +67,13 @@ export class PendingOverlay {
           this.store,
           () => {
             // Fresh layers each round: a round that read a key the view lacked is discarded and run again.
-            const appended = new Overlay(replay.overlay);
+            const appended = new LayeredView(replay.overlay);
             const effects: BatchEffect[] = [];
             for (const p of appendedEvents) {
               const verdict = appended.admit(p.event, now);
               if (verdict.ok) effects.push(...verdict.effects);
             }
-            return { verdict: judge(new Overlay(appended)), effects };
+            return { verdict: judge(new LayeredView(appended)), effects };
           },
           replay.view,
         );

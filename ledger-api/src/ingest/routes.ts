@@ -6,9 +6,9 @@ import { Type, type Static, type TSchema } from "typebox";
 import { Compile } from "typebox/compile";
 import { ApiError, ErrorBody } from "../http/errors.ts";
 import type { Store, StoredEntry } from "../store/store.ts";
-import { KIND_NAMES, type Kind } from "../chain/typed-data.ts";
+import { KIND_NAMES, type Kind } from "../protocol/typed-data.ts";
 import { bytesToHex } from "../log/hash.ts";
-import { SignedEvent } from "./documents.ts";
+import { SignedEvent } from "../protocol/documents.ts";
 import type { Ingestor } from "./ingestor.ts";
 
 export const Receipt = Type.Object(

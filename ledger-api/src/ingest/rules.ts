@@ -15,80 +15,47 @@
  * - Authentication is not mirrored: the caller has verified the signature (or that the sender is the actor), and
  *   a relayed call additionally needs RELAYER_ROLE for msg.sender, which is the relayer's business.
  * - The verdict is only as fresh as the view. Between acceptance here and mining, another event (a recall, a
- *   competing hand-off, a role revoked) can still make the contract refuse; see {@link Overlay} for events accepted
+ *   competing hand-off, a role revoked) can still make the contract refuse; see ledger-view.ts LayeredView for events accepted
  *   but not yet mined.
  * - GS1 keys are checked as the contract checks them: exactly 14 ASCII digits for a GTIN (no GTIN-8/12/13 padding, as
  *   gs1/keys.ts `normaliseGtin` does for documents) and lot / unit lengths in UTF-8 bytes, not UTF-16 code units.
  * - Quantities are uint256: a split whose children sum past 2^256 - 1, or a merge whose parents do, reverts with the
  *   compiler's arithmetic Panic (0x11), reported here as rule `Panic`, not as QuantityNotConserved.
  * - Recalls are inherited on read: `recalledAncestor` walks parents exactly as the contract's bounded depth-first
- *   walk does, so it reports the same ancestor first.
+ *   walk does (protocol/lineage.ts firstRecalled), so it reports the same ancestor first.
+ *
+ * The other copies of the contract's batch rules: chain/index-reducer.ts derives batch state from the contract's
+ * events by the same rules (what a mined event does, not whether it may), and store/sqlite-index.ts answers the
+ * inherited recall with the same walk. The GS1 key checks are in gs1-rules.ts, the limits in protocol/limits.ts.
  */
-import { keccak256, toUtf8Bytes } from "ethers";
-import {
-  Kind,
-  ZERO_HASH,
-  batchIdOf,
-  gtinCheckDigit,
-  isValidLot,
-  nextHead,
-} from "../chain/typed-data.ts";
-import type { Address, Bytes32, ChildLot, ValuesOf } from "../chain/typed-data.ts";
-
-/** Most children of one split and most parents of one merge (ProvenanceLedger.MAX_LINEAGE). */
-export const MAX_LINEAGE = 32;
-/** Most ancestors, counted per lineage path, a batch may have (ProvenanceLedger.MAX_ANCESTRY). */
-export const MAX_ANCESTRY = 32;
-/** Longest unit string in UTF-8 bytes (ProvenanceLedger.MAX_UNIT_LENGTH). */
-export const MAX_UNIT_LENGTH = 32;
-/** Length of a GTIN-14 (GS1.GTIN_LENGTH). */
-export const GTIN_LENGTH = 14;
-/** Longest lot in bytes (GS1.MAX_LOT_LENGTH). */
-export const MAX_LOT_LENGTH = 20;
+import { Kind, ZERO_HASH, nextHead } from "../protocol/typed-data.ts";
+import type { Address, Bytes32, ChildLot, KindName, ValuesOf } from "../protocol/typed-data.ts";
+import { firstRecalled, RecallWalkError } from "../protocol/lineage.ts";
+import { MAX_ANCESTRY, MAX_LINEAGE, MAX_UNIT_LENGTH } from "../protocol/limits.ts";
+import { CUSTODY_ROLES, ROLE_IDS, rolesFor, type RoleName } from "../protocol/roles.ts";
+import { gs1Refusal } from "./gs1-rules.ts";
 
 const MAX_UINT256 = (1n << 256n) - 1n;
 /** Solidity's Panic codes for checked arithmetic and array bounds. */
 export const PANIC_OVERFLOW = 0x11n;
 export const PANIC_OUT_OF_BOUNDS = 0x32n;
 
-export type RoleName =
-  | "DEFAULT_ADMIN"
-  | "REGULATOR"
-  | "PRODUCER"
-  | "IMPORTER"
-  | "INSPECTOR"
-  | "HANDLER"
-  | "RELAYER"
-  | "ANCHORER";
-
-/** The bytes32 id of each role as AccessControl stores it: keccak256 of "<NAME>_ROLE", the admin role zero. */
-export const ROLE_IDS: { readonly [R in RoleName]: Bytes32 } = Object.freeze({
-  DEFAULT_ADMIN: ZERO_HASH,
-  REGULATOR: keccak256(toUtf8Bytes("REGULATOR_ROLE")),
-  PRODUCER: keccak256(toUtf8Bytes("PRODUCER_ROLE")),
-  IMPORTER: keccak256(toUtf8Bytes("IMPORTER_ROLE")),
-  INSPECTOR: keccak256(toUtf8Bytes("INSPECTOR_ROLE")),
-  HANDLER: keccak256(toUtf8Bytes("HANDLER_ROLE")),
-  RELAYER: keccak256(toUtf8Bytes("RELAYER_ROLE")),
-  ANCHORER: keccak256(toUtf8Bytes("ANCHORER_ROLE")),
-});
-
-/** The roles that may hold custody (ActorRegistry._isCustodyRole). */
-export const CUSTODY_ROLES: readonly RoleName[] = Object.freeze(["HANDLER", "PRODUCER", "IMPORTER"] as const);
-
-/** A batch's place in its life; unknown ids have no state at all (the contract's Status.None). */
-export type BatchStatus = "Active" | "Split" | "Merged";
+/**
+ * A batch's place in its life, named as the contract's `Status` (the index and the answers spell it lower case:
+ * store/index-store.ts BatchStatus); unknown ids have no state at all (the contract's Status.None).
+ */
+export type LedgerBatchStatus = "Active" | "Split" | "Merged";
 
 /** The contract's `Status` numbering, as carried by BatchNotActive. */
-export const STATUS_CODE: { readonly [S in BatchStatus]: bigint } = Object.freeze({ Active: 1n, Split: 2n, Merged: 3n });
+export const STATUS_CODE: { readonly [S in LedgerBatchStatus]: bigint } = Object.freeze({ Active: 1n, Split: 2n, Merged: 3n });
 
-/** The on-chain record of one batch (LifecycleTypes.Batch). */
-export interface BatchState {
+/** The on-chain record of one batch (LifecycleTypes.Batch), as a LedgerView gives it to the rules. */
+export interface LedgerBatch {
   readonly registrant: Address;
   readonly custodian: Address;
   readonly quantity: bigint;
   readonly unit: string;
-  readonly status: BatchStatus;
+  readonly status: LedgerBatchStatus;
   /** Recalled itself; inherited recalls come from {@link recalledAncestor}. */
   readonly recalled: boolean;
   readonly imported: boolean;
@@ -102,7 +69,7 @@ export interface BatchState {
 
 /** What the rules read: the ledger's state as of some block (indexed chain state, possibly with an overlay). */
 export interface LedgerView {
-  batch(batchId: Bytes32): BatchState | undefined;
+  batch(batchId: Bytes32): LedgerBatch | undefined;
   hasRole(role: RoleName, account: Address): boolean;
   /** The `retail` flag of the account's profile (false without a profile). */
   isRetail(account: Address): boolean;
@@ -121,7 +88,7 @@ export type LedgerEvent = {
 
 /** A change an accepted event makes: a batch's full new state, or a spent nonce. */
 export type BatchEffect =
-  | { readonly type: "batch"; readonly batchId: Bytes32; readonly state: BatchState }
+  | { readonly type: "batch"; readonly batchId: Bytes32; readonly state: LedgerBatch }
   | { readonly type: "nonce"; readonly actor: Address; readonly nonce: bigint };
 
 /** The contract's custom errors the rules can report, plus the compiler's Panic. */
@@ -204,7 +171,7 @@ function utf8Length(s: string): number {
  */
 class Call {
   readonly #view: LedgerView;
-  readonly #writes = new Map<string, { batchId: Bytes32; state: BatchState }>();
+  readonly #writes = new Map<string, { batchId: Bytes32; state: LedgerBatch }>();
   #nonce: { actor: Address; nonce: bigint } | undefined;
 
   constructor(view: LedgerView) {
@@ -215,11 +182,11 @@ class Call {
     return this.#view;
   }
 
-  batch(batchId: Bytes32): BatchState | undefined {
+  batch(batchId: Bytes32): LedgerBatch | undefined {
     return this.#writes.get(key(batchId))?.state ?? this.#view.batch(batchId);
   }
 
-  put(batchId: Bytes32, state: BatchState): void {
+  put(batchId: Bytes32, state: LedgerBatch): void {
     const k = key(batchId);
     const earlier = this.#writes.get(k);
     this.#writes.set(k, { batchId: earlier?.batchId ?? batchId, state });
@@ -237,52 +204,23 @@ class Call {
   }
 }
 
-// ----------------------------------------------------------------------------------------------------------------
-// GS1 (contracts/lib/GS1.sol)
-// ----------------------------------------------------------------------------------------------------------------
-
-/** GS1.checkGtin: 14 ASCII digits (GtinMalformed), then the mod-10 check digit. */
-function checkGtin(gtin: string): void {
-  if (!/^[0-9]{14}$/.test(gtin)) {
-    refuse("GtinMalformed", [gtin], `GTIN "${gtin}" is not 14 ASCII digits`);
-  }
-  const expected = gtinCheckDigit(gtin.slice(0, GTIN_LENGTH - 1));
-  const actual = Number(gtin[GTIN_LENGTH - 1]);
-  if (expected !== actual) {
-    refuse(
-      "GtinCheckDigitMismatch",
-      [gtin, BigInt(expected), BigInt(actual)],
-      `GTIN ${gtin} ends in check digit ${actual}, expected ${expected}`,
-    );
-  }
-}
-
-/** GS1.checkLot: 1..20 bytes (LotLengthInvalid), then each byte in character set 82, first bad byte reported. */
-function checkLot(lot: string): void {
-  const bytes = Buffer.from(lot, "utf8");
-  if (bytes.length === 0 || bytes.length > MAX_LOT_LENGTH) {
-    refuse("LotLengthInvalid", [lot, BigInt(bytes.length)], `lot "${lot}" is ${bytes.length} bytes, not 1 to ${MAX_LOT_LENGTH}`);
-  }
-  if (isValidLot(lot)) return;
-  // A lot is checked byte by byte; a one-character string of one byte is in set 82 exactly when it is a valid lot.
-  const position = bytes.findIndex((b) => b > 0x7f || !isValidLot(String.fromCharCode(b)));
-  refuse(
-    "LotCharacterInvalid",
-    [lot, BigInt(position)],
-    `lot "${lot}" has a character outside GS1 character set 82 at byte ${position}`,
-  );
-}
-
-/** GS1.checkedBatchId. */
+/** GS1.checkedBatchId: the batch id of valid keys, or GS1.sol's refusal (gs1-rules.ts). */
 function checkedBatchId(gtin: string, lot: string): Bytes32 {
-  checkGtin(gtin);
-  checkLot(lot);
-  return batchIdOf(gtin, lot);
+  const checked = gs1Refusal(gtin, lot);
+  if (!checked.ok) refuse(checked.rule, checked.args, checked.message);
+  return checked.batchId;
 }
 
 // ----------------------------------------------------------------------------------------------------------------
 // The contract's private helpers, one function each, same names
 // ----------------------------------------------------------------------------------------------------------------
+
+/** The one role the contract's `onlyRole` check asks of this kind's actor (protocol/roles.ts KIND_ROLES). */
+function onlyRole(kind: KindName, values: unknown): RoleName {
+  const [role, ...more] = rolesFor(kind, values);
+  if (role === undefined || more.length > 0) throw new TypeError(`${kind} does not ask for exactly one role`);
+  return role;
+}
 
 function checkRole(view: LedgerView, role: RoleName, account: Address): void {
   if (!view.hasRole(role, account)) {
@@ -303,18 +241,18 @@ function authorize(call: Call, actor: Address, nonce: bigint, deadline: bigint, 
   call.spend(actor, nonce);
 }
 
-function knownBatch(call: Call, batchId: Bytes32): BatchState {
+function knownBatch(call: Call, batchId: Bytes32): LedgerBatch {
   const b = call.batch(batchId);
   if (b === undefined) refuse("UnknownBatch", [batchId], `no batch has id ${batchId}`);
   return b;
 }
 
-function activeBatch(call: Call, batchId: Bytes32): BatchState {
+function activeBatch(call: Call, batchId: Bytes32): LedgerBatch {
   const b = knownBatch(call, batchId);
   if (b.status !== "Active") {
     refuse("BatchNotActive", [batchId, STATUS_CODE[b.status]], `batch ${batchId} is ${b.status}, not Active`);
   }
-  const recalled = walkForRecall((id) => call.batch(id), batchId);
+  const recalled = walkForRecall(call, batchId);
   if (recalled !== undefined) {
     const why = key(recalled) === key(batchId) ? "is recalled" : `descends from the recalled batch ${recalled}`;
     refuse("BatchRecalled", [batchId, recalled], `batch ${batchId} ${why}`);
@@ -322,7 +260,7 @@ function activeBatch(call: Call, batchId: Bytes32): BatchState {
   return b;
 }
 
-function heldBatch(call: Call, batchId: Bytes32, actor: Address): BatchState {
+function heldBatch(call: Call, batchId: Bytes32, actor: Address): LedgerBatch {
   const b = activeBatch(call, batchId);
   if (!sameAddress(b.custodian, actor)) {
     refuse("NotCustodian", [batchId, b.custodian, actor], `${actor} is not the custodian of ${batchId} (${b.custodian} is)`);
@@ -336,7 +274,7 @@ function heldBatch(call: Call, batchId: Bytes32, actor: Address): BatchState {
   return b;
 }
 
-function checkReceiver(call: Call, batchId: Bytes32, b: BatchState, to: Address): void {
+function checkReceiver(call: Call, batchId: Bytes32, b: LedgerBatch, to: Address): void {
   if (!isCustodyRole(call.view, to)) {
     refuse("NotCustodyHolder", [to], `${to} holds none of PRODUCER_ROLE, IMPORTER_ROLE, HANDLER_ROLE`);
   }
@@ -346,9 +284,9 @@ function checkReceiver(call: Call, batchId: Bytes32, b: BatchState, to: Address)
 }
 
 /** _create: a new Active batch; BatchExists if the id is taken. The caller checks the unit when it comes from calldata. */
-function create(call: Call, batchId: Bytes32, custodian: Address, quantity: bigint, unit: string): BatchState {
+function create(call: Call, batchId: Bytes32, custodian: Address, quantity: bigint, unit: string): LedgerBatch {
   if (call.batch(batchId) !== undefined) refuse("BatchExists", [batchId], `a batch with id ${batchId} already exists`);
-  const b: BatchState = {
+  const b: LedgerBatch = {
     registrant: ZERO_ADDRESS,
     custodian,
     quantity,
@@ -374,7 +312,7 @@ function checkUnit(unit: string): void {
 }
 
 /** Writes `b` with its head extended by `eventHash` (_extend). */
-function extend(call: Call, batchId: Bytes32, b: BatchState, eventHash: Bytes32, changes: Partial<BatchState> = {}): void {
+function extend(call: Call, batchId: Bytes32, b: LedgerBatch, eventHash: Bytes32, changes: Partial<LedgerBatch> = {}): void {
   call.put(batchId, { ...b, ...changes, head: nextHead(b.head, eventHash) });
 }
 
@@ -392,7 +330,7 @@ type Event<K extends Kind> = Extract<LedgerEvent, { kind: K }>;
 
 function register(call: Call, { values: e, actor, eventHash }: Event<Kind.Registered>, now: bigint): void {
   authorize(call, actor, e.nonce, e.deadline, now);
-  checkRole(call.view, e.imported ? "IMPORTER" : "PRODUCER", actor);
+  checkRole(call.view, onlyRole("Registered", e), actor);
   const batchId = checkedBatchId(e.gtin, e.lot);
   if (e.quantity === 0n) refuse("ZeroQuantity", [], `batch ${e.gtin}/${e.lot} has quantity zero`);
   checkUnit(e.unit);
@@ -402,7 +340,7 @@ function register(call: Call, { values: e, actor, eventHash }: Event<Kind.Regist
 
 function recordPesticide(call: Call, { values: e, actor, eventHash }: Event<Kind.PesticideApplied>, now: bigint): void {
   authorize(call, actor, e.nonce, e.deadline, now);
-  checkRole(call.view, "PRODUCER", actor);
+  checkRole(call.view, onlyRole("PesticideApplied", e), actor);
   const b = activeBatch(call, e.batchId);
   if (!sameAddress(b.custodian, actor)) {
     refuse("NotCustodian", [e.batchId, b.custodian, actor], `${actor} is not the custodian of ${e.batchId} (${b.custodian} is)`);
@@ -412,13 +350,13 @@ function recordPesticide(call: Call, { values: e, actor, eventHash }: Event<Kind
 
 function recordInspection(call: Call, { values: e, actor, eventHash }: Event<Kind.Inspected>, now: bigint): void {
   authorize(call, actor, e.nonce, e.deadline, now);
-  checkRole(call.view, "INSPECTOR", actor);
+  checkRole(call.view, onlyRole("Inspected", e), actor);
   extend(call, e.batchId, activeBatch(call, e.batchId), eventHash);
 }
 
 function clearCustoms(call: Call, { values: e, actor, eventHash }: Event<Kind.CustomsCleared>, now: bigint): void {
   authorize(call, actor, e.nonce, e.deadline, now);
-  checkRole(call.view, "IMPORTER", actor);
+  checkRole(call.view, onlyRole("CustomsCleared", e), actor);
   const b = activeBatch(call, e.batchId);
   if (!b.imported) refuse("NotImported", [e.batchId], `batch ${e.batchId} was not imported`);
   if (!sameAddress(b.registrant, actor)) {
@@ -476,7 +414,7 @@ function createChildren(
   call: Call,
   parentId: Bytes32,
   children: readonly ChildLot[],
-  parent: BatchState,
+  parent: LedgerBatch,
   actor: Address,
   eventHash: Bytes32,
 ): void {
@@ -567,7 +505,7 @@ function checkDistinct(ids: readonly Bytes32[]): void {
 
 function recall(call: Call, { values: e, actor, eventHash }: Event<Kind.Recalled>, now: bigint): void {
   authorize(call, actor, e.nonce, e.deadline, now);
-  checkRole(call.view, "REGULATOR", actor);
+  checkRole(call.view, onlyRole("Recalled", e), actor);
   const b = knownBatch(call, e.batchId);
   if (b.recalled) refuse("AlreadyRecalled", [e.batchId], `batch ${e.batchId} was already recalled`);
   extend(call, e.batchId, b, eventHash, { recalled: true });
@@ -629,37 +567,14 @@ export function checkEvent(view: LedgerView, event: LedgerEvent, now: bigint): V
   return { ok: true, effects: call.effects() };
 }
 
-/** The contract's _recalledAncestor over any batch reader. */
-function walkForRecall(read: (batchId: Bytes32) => BatchState | undefined, batchId: Bytes32): Bytes32 | undefined {
-  const b = read(batchId);
-  if (b === undefined) return undefined;
-  if (b.recalled) return batchId;
-  if (b.ancestry === 0) return undefined;
-  // Depth-first with the contract's fixed-size stack (ancestry entries), so the same ancestor is found first and a
-  // lineage that would overflow that stack fails here as it panics there.
-  const capacity = b.ancestry;
-  const stack: Bytes32[] = [];
-  const push = (ids: readonly Bytes32[]): void => {
-    for (const id of ids) {
-      if (stack.length >= capacity) {
-        refuse("Panic", [PANIC_OUT_OF_BOUNDS], `the recall walk from ${batchId} overflows its stack of ${capacity}`);
-      }
-      stack.push(id);
-    }
-  };
-  push(b.parents);
-  while (stack.length > 0) {
-    const id = stack.pop() as Bytes32;
-    const a = read(id);
-    if (a?.recalled) return id;
-    push(a?.parents ?? []);
+/** The contract's _recalledAncestor (protocol/lineage.ts) over the call's state; its stack overflow is the Panic. */
+function walkForRecall(call: Call, batchId: Bytes32): Bytes32 | undefined {
+  try {
+    return firstRecalled((id) => call.batch(id), batchId);
+  } catch (e) {
+    if (e instanceof RecallWalkError) refuse("Panic", [PANIC_OUT_OF_BOUNDS], e.message);
+    throw e;
   }
-  return undefined;
-}
-
-/** Thrown by {@link recalledAncestor} where the contract's isRecalled reverts. */
-export class RecallWalkError extends Error {
-  override readonly name = "RecallWalkError";
 }
 
 /**
@@ -668,70 +583,5 @@ export class RecallWalkError extends Error {
  * (a lineage that overflows the walk's bounded stack).
  */
 export function recalledAncestor(view: LedgerView, batchId: Bytes32): Bytes32 | undefined {
-  try {
-    return walkForRecall((id) => view.batch(id), batchId);
-  } catch (e) {
-    if (e instanceof Refusal) throw new RecallWalkError(e.message);
-    throw e;
-  }
-}
-
-/**
- * A ledger view with the effects of accepted-but-unmined events laid over a base view (indexed chain state), so
- * that a run of events submitted before the first is mined is judged as the contract will judge them in order.
- *
- * Roles and profiles always come from the base: lifecycle events never change them.
- *
- * Trap: the overlay holds full batch states, so it hides any later change the base sees to those batches (a recall
- * mined from elsewhere). When the base advances, start a new Overlay over it and re-admit the events still pending;
- * that also finds the pending events the new state has doomed.
- */
-export class Overlay implements LedgerView {
-  readonly #base: LedgerView;
-  readonly #batches = new Map<string, BatchState>();
-  readonly #nonces = new Set<string>();
-
-  constructor(base: LedgerView) {
-    this.#base = base;
-  }
-
-  batch(batchId: Bytes32): BatchState | undefined {
-    return this.#batches.get(key(batchId)) ?? this.#base.batch(batchId);
-  }
-
-  hasRole(role: RoleName, account: Address): boolean {
-    return this.#base.hasRole(role, account);
-  }
-
-  isRetail(account: Address): boolean {
-    return this.#base.isRetail(account);
-  }
-
-  nonceUsed(actor: Address, nonce: bigint): boolean {
-    return this.#nonces.has(nonceKey(actor, nonce)) || this.#base.nonceUsed(actor, nonce);
-  }
-
-  /** Lays the effects of an accepted event over the view. */
-  apply(effects: readonly BatchEffect[]): void {
-    for (const effect of effects) {
-      if (effect.type === "nonce") this.#nonces.add(nonceKey(effect.actor, effect.nonce));
-      else this.#batches.set(key(effect.batchId), effect.state);
-    }
-  }
-
-  /** Checks `event` against this view and, when accepted, applies its effects. */
-  admit(event: LedgerEvent, now: bigint): Verdict {
-    const verdict = checkEvent(this, event, now);
-    if (verdict.ok) this.apply(verdict.effects);
-    return verdict;
-  }
-
-  /** How many batches and nonces the overlay holds over its base. */
-  get size(): { readonly batches: number; readonly nonces: number } {
-    return { batches: this.#batches.size, nonces: this.#nonces.size };
-  }
-}
-
-function nonceKey(actor: Address, nonce: bigint): string {
-  return `${actor.toLowerCase()}:${nonce}`;
+  return firstRecalled((id) => view.batch(id), batchId);
 }

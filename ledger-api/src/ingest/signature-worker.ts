@@ -1,6 +1,6 @@
 /**
  * ECDSA (secp256k1) signer recovery over packed batches, with OpenZeppelin ECDSA.recover's acceptance rules.
- * This file is both the worker_threads entry of SignatureVerifier and the library its inline path and benchmark call.
+ * This file is both the worker_threads entry of SignaturePool and the library its inline path and benchmark call.
  *
  * Loading constraints (why this file looks the way it does):
  * - It must start as a worker under plain Node 24 type stripping (`node app.ts`) as well as under tsx (mocha via
@@ -68,7 +68,7 @@ export interface RecoverRequest {
   readonly buffer: ArrayBuffer;
 }
 
-/** Asks the worker to close its port and exit on its own (see SignatureVerifier.close). */
+/** Asks the worker to close its port and exit on its own (see SignaturePool.close). */
 export interface ShutdownRequest {
   readonly type: "shutdown";
 }

@@ -1,9 +1,9 @@
 /**
  * Batched secp256k1 signer recovery off the event loop: a pool of worker_threads running native libsecp256k1.
  *
- * Recovery is the ingest bottleneck (DESIGN.md, "Performance principles"): ~70 us per signature natively, ~1.6 ms
+ * Recovery is the ingest bottleneck (docs/ARCHITECTURE.md "Performance principles"): ~70 us per signature natively, ~1.6 ms
  * with ethers' pure-JS code. One request may carry thousands of events, so recovering them on the main thread would
- * stall every other request. SignatureVerifier splits a call into batches of up to `batchSize` items, packs each batch
+ * stall every other request. SignaturePool splits a call into batches of up to `batchSize` items, packs each batch
  * into one ArrayBuffer (digest || r || s || v per item, see signature-worker.ts) and transfers it to a worker, which
  * answers in the same buffer. Strings never cross threads one by one; a batch is a single structured-clone-free move.
  *
@@ -17,9 +17,9 @@
  *   SignatureWorkerError and a fresh worker takes its place; other calls go on. Batches are not retried, because a
  *   batch that killed one worker would likely kill the next. Three workers in a row dying before they are ready
  *   (e.g. the worker file cannot load) break the pool: every pending and later call rejects with that cause.
- * - Idle workers are unref'd, so a forgotten verifier does not keep the process alive; a worker with batches in
+ * - Idle workers are unref'd, so a forgotten pool does not keep the process alive; a worker with batches in
  *   flight is ref'd, so pending work is not dropped by an exiting process. `close()` terminates all workers and
- *   rejects whatever is still pending. A verifier still open when the event loop drains is closed on
+ *   rejects whatever is still pending. A pool still open when the event loop drains is closed on
  *   `beforeExit`: left to the process's own teardown, a worker holding the native addon sometimes aborts the
  *   process (libsecp256k1's N-API wrapper throws Napi::Error during environment cleanup; measured 1 in 12 exits).
  * - Calls of at most `inlineMax` items (default 0: none) are recovered synchronously on the calling thread. Measured,
@@ -47,7 +47,7 @@ export interface SignatureItem {
   readonly signature: string;
 }
 
-export interface SignatureVerifierOptions {
+export interface SignaturePoolOptions {
   /** Worker threads; default max(1, availableParallelism() - 1), leaving a core for the event loop. */
   readonly workers?: number;
   /** Items per message to a worker; default 256 (~25 KB), large enough to amortise a post, small enough to spread. */
@@ -165,7 +165,7 @@ function defaultWorkerUrl(): URL {
   return new URL(`./signature-worker${ext}`, import.meta.url);
 }
 
-const openVerifiers = new Set<SignatureVerifier>();
+const openPools = new Set<SignaturePool>();
 
 const SHUTDOWN_GRACE_MS = 2000;
 
@@ -183,10 +183,10 @@ function shutDown(worker: Worker): Promise<void> {
 }
 
 function closeOpenVerifiers(): void {
-  for (const verifier of openVerifiers) void verifier.close();
+  for (const pool of openPools) void pool.close();
 }
 
-export class SignatureVerifier {
+export class SignaturePool {
   readonly size: number;
   readonly #batchSize: number;
   readonly #maxInFlight: number;
@@ -207,7 +207,7 @@ export class SignatureVerifier {
   #resolveBackend!: (name: BackendName) => void;
   #rejectBackend!: (err: Error) => void;
 
-  constructor(options: SignatureVerifierOptions = {}) {
+  constructor(options: SignaturePoolOptions = {}) {
     // Validated once here so a misconfiguration fails at start-up, not on the first request.
     this.size = positiveInt("workers", options.workers, Math.max(1, availableParallelism() - 1), 1);
     this.#batchSize = positiveInt("batchSize", options.batchSize, 256, 1);
@@ -221,9 +221,9 @@ export class SignatureVerifier {
     // Never left unhandled: backend() may not be called at all.
     this.#backend.catch(() => {});
     // Registered for beforeExit only once fully constructed: a constructor refused by the validation above must not
-    // leave a half-built verifier whose close() (called at beforeExit) would throw and fail the process's exit.
-    openVerifiers.add(this);
-    if (openVerifiers.size === 1) process.on("beforeExit", closeOpenVerifiers);
+    // leave a half-built pool whose close() (called at beforeExit) would throw and fail the process's exit.
+    openPools.add(this);
+    if (openPools.size === 1) process.on("beforeExit", closeOpenVerifiers);
     for (let i = 0; i < this.size; i++) this.#spawn();
   }
 
@@ -239,7 +239,7 @@ export class SignatureVerifier {
 
   /** Signer of each item in order: checksummed address, or null if malformed or refused by the rules. */
   recover(items: readonly SignatureItem[]): Promise<(string | null)[]> {
-    if (this.#closed) return Promise.reject(new SignatureWorkerError("SignatureVerifier is closed"));
+    if (this.#closed) return Promise.reject(new SignatureWorkerError("SignaturePool is closed"));
     if (this.#broken !== undefined) return Promise.reject(this.#broken);
     if (items.length === 0) return Promise.resolve([]);
     if (items.length <= this.#inlineMax) return Promise.resolve(recoverSync(items));
@@ -264,9 +264,9 @@ export class SignatureVerifier {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    openVerifiers.delete(this);
-    if (openVerifiers.size === 0) process.off("beforeExit", closeOpenVerifiers);
-    const err = new SignatureWorkerError("SignatureVerifier closed with calls pending");
+    openPools.delete(this);
+    if (openPools.size === 0) process.off("beforeExit", closeOpenVerifiers);
+    const err = new SignatureWorkerError("SignaturePool closed with calls pending");
     this.#rejectBackend(err);
     this.#failQueued(err);
     const slots = [...this.#slots];

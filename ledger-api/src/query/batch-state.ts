@@ -1,61 +1,18 @@
 /**
- * What the provenance answer and the trace share: naming a batch (any of the forms DESIGN.md "Identifiers" allows),
- * its current state (from the chain index, or from its logged Registered document while that is still on its way to
- * the chain), its recall (own or inherited, with the Recalled document's reason), and actors as shoppers see them.
+ * What the provenance answer and the trace share: naming a batch (any of the forms docs/ARCHITECTURE.md
+ * "Identifiers" allows), its current state (from the chain index, or from its logged Registered document while that
+ * is still on its way to the chain), its recall (own or inherited, with the Recalled document's reason), and actors
+ * as shoppers see them.
  *
  * Everything here reads the store only: no RPC per request. A query is as fresh as the index's cursor and the log.
  */
-import { Type, type Static, type TSchema } from "typebox";
-import { Actor as ActorSchema, actorView, type Actor } from "../chain/routes.ts";
-import { Kind, KIND_NAMES, ZERO_HASH } from "../chain/typed-data.ts";
+import type { Actor, QuantityView, RecallView } from "../protocol/answer.ts";
+import { actorView } from "./views.ts";
+import { Kind, KIND_NAMES, ZERO_HASH } from "../protocol/typed-data.ts";
 import { formatDigitalLink, parseBatchRef, parseDigitalLink, batchRefFromQuery, type BatchRef } from "../gs1/digital-link.ts";
 import { Gs1Error } from "../gs1/keys.ts";
 import { ApiError } from "../http/errors.ts";
 import type { BatchStatus, IndexedBatch, Store, StoredEntry } from "../store/store.ts";
-
-export const Hex32 = Type.String({ pattern: "^0x[0-9a-f]{64}$" });
-
-/**
- * A copy of a shared schema without its `$id` (nested ones included). An answer embeds the same shape many times
- * (an actor per event), and a response schema in which one `$id` appears twice does not compile.
- */
-export function inline<T extends TSchema>(schema: T): T {
-  const strip = (x: unknown): unknown => {
-    if (Array.isArray(x)) return x.map(strip);
-    if (typeof x !== "object" || x === null) return x;
-    return Object.fromEntries(Object.entries(x).filter(([k]) => k !== "$id").map(([k, v]) => [k, strip(v)]));
-  };
-  return strip(schema) as T;
-}
-
-export const ActorView = inline(ActorSchema);
-
-export const QuantityView = Type.Object(
-  {
-    value: Type.String({ pattern: "^[0-9]+$", description: "decimal uint256, in `unit` (quantities are conserved exactly)" }),
-    unit: Type.String(),
-  },
-  { title: "Quantity" },
-);
-export type QuantityView = Static<typeof QuantityView>;
-
-export const BatchStatusView = Type.Union([Type.Literal("active"), Type.Literal("split"), Type.Literal("merged")]);
-
-export const RecallView = Type.Object(
-  {
-    batchId: Hex32,
-    gtin: Type.Union([Type.String(), Type.Null()]),
-    lot: Type.Union([Type.String(), Type.Null()]),
-    inherited: Type.Boolean({ description: "true when an ancestor was recalled, not the batch itself" }),
-    reason: Type.Union([Type.String(), Type.Null()], { description: "the Recalled document's reason" }),
-    reference: Type.Union([Type.String(), Type.Null()], { description: "the authority's notice number" }),
-    recalledAt: Type.Union([Type.String(), Type.Null()], { description: "the Recalled document's occurredAt" }),
-    eventHash: Type.Union([Hex32, Type.Null()]),
-    by: Type.Union([ActorView, Type.Null()], { description: "the regulator who recalled it" }),
-  },
-  { title: "Recall" },
-);
-export type RecallView = Static<typeof RecallView>;
 
 /** Read-only context of every query. */
 export interface QueryContext {
@@ -103,7 +60,7 @@ export function actorCache(store: Store): (address: string) => Promise<Actor> {
   };
 }
 
-/** The stored JSON body of a log entry (chain/relay-body.ts), in its JSON form: integers as decimal strings. */
+/** The stored JSON body of a log entry (protocol/entry-body.ts), in its JSON form: integers as decimal strings. */
 export interface LoggedBody {
   readonly doc: Readonly<Record<string, unknown>>;
   readonly values: Readonly<Record<string, unknown>>;
@@ -115,7 +72,7 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);
 }
 
-/** The body as logged. Ingest wrote it through encodeRelayBody, so a body of another shape means a damaged store. */
+/** The body as logged. Ingest wrote it through encodeEntryBody, so a body of another shape means a damaged store. */
 export function bodyOf(entry: StoredEntry): LoggedBody {
   const parsed: unknown = JSON.parse(entry.body);
   if (
@@ -140,10 +97,11 @@ function text(doc: Readonly<Record<string, unknown>>, field: string): string | n
 }
 
 /**
- * A batch's state. `onChain` false means the chain index does not know it yet (the relay has not landed its
+ * A batch the index or the log knows, with its state as the answers show it (statuses in the index's lower case;
+ * the rules' LedgerBatch is the contract's record, with the contract's status names). `onChain` false means the chain index does not know it yet (the relay has not landed its
  * Registered event); the state is then what its logged Registered document asserts, which the contract may still refuse.
  */
-export interface BatchState extends Omit<IndexedBatch, "createdBlock" | "createdTx" | "updatedBlock" | "ancestry"> {
+export interface KnownBatch extends Omit<IndexedBatch, "createdBlock" | "createdTx" | "updatedBlock" | "ancestry"> {
   readonly onChain: boolean;
   readonly createdBlock: number | null;
   readonly createdTx: string | null;
@@ -153,7 +111,7 @@ export interface BatchState extends Omit<IndexedBatch, "createdBlock" | "created
  * The batch's state from the index, else from its logged Registered document; undefined when neither knows it.
  * `entries` are the batch's own log entries when the caller already read them.
  */
-export async function batchState(store: Store, batchId: string, entries?: readonly StoredEntry[]): Promise<BatchState | undefined> {
+export async function batchState(store: Store, batchId: string, entries?: readonly StoredEntry[]): Promise<KnownBatch | undefined> {
   const indexed = await store.batch(batchId);
   if (indexed) {
     const { ancestry: _a, updatedBlock: _u, ...rest } = indexed;
@@ -188,7 +146,7 @@ export async function batchState(store: Store, batchId: string, entries?: readon
 }
 
 /** Throws UNKNOWN_BATCH when neither the index nor the log knows the batch. */
-export async function requireBatch(store: Store, ref: BatchRef, entries?: readonly StoredEntry[]): Promise<BatchState> {
+export async function requireBatch(store: Store, ref: BatchRef, entries?: readonly StoredEntry[]): Promise<KnownBatch> {
   const state = await batchState(store, ref.batchId, entries);
   if (!state) {
     const name = ref.keys ? `/01/${ref.keys.gtin}/10/${ref.keys.lot} (${ref.batchId})` : ref.batchId;
@@ -198,8 +156,8 @@ export async function requireBatch(store: Store, ref: BatchRef, entries?: readon
 }
 
 /**
- * The recall that applies to `batchId`, own or inherited (ProvenanceLedger.isRecalled: the nearest recalled batch on
- * the way up its lineage), with the reason from the recalled batch's Recalled document; null when none applies.
+ * The recall that applies to `batchId`, own or inherited (ProvenanceLedger.isRecalled: the recalled batch its
+ * depth-first walk up the lineage finds first), with the reason from the recalled batch's Recalled document; null when none applies.
  */
 export async function recallOf(
   store: Store,

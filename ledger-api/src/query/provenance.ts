@@ -1,224 +1,37 @@
 /**
- * The provenance answer: "where does this batch come from?", with everything needed to check it without trusting
- * this server (DESIGN.md "A provenance answer carries...").
- *
- * What a verifier can check with the answer and a JSON-RPC endpoint alone:
- * - each timeline event's `values` hash (EIP-712, `chain.domain` + `chain.types`) to its `eventHash`, which the
- *   `signature` recovers to `signer.address`; the `document`'s RFC 8785 keccak is `values.docHash`;
- * - each entry's inclusion `proof` against `proof.root`: for an anchored proof, the LogAnchor contract holds that
- *   root (`verifyInclusion(anchorIndex, ...)`); a pending proof is to the log's checkpoint, not yet on chain;
- * - for lifecycle events, the ledger contract's log at `chain.txHash` / `logIndex`;
- * - `completeness`: the batch's own log entries chain through `prevIndex` without a gap (history left out would
- *   break it), and the on-chain hash chain `head = keccak256(head, eventHash)` folds `chainEventHashes` to `head`.
- *
- * What it cannot prove: that the ledger has no entry for the batch after the last one shown (a reader compares
- * `lastIndex` with a later answer), and facts that nobody signed. The answer is as fresh as the index cursor.
+ * The provenance answer (protocol/answer.ts: its shape, and what a verifier can check with it), built from the store:
+ * the batch's own entries, the Split that created it and the Merge that consumed it, what it inherits from its
+ * ancestor lots, each with its proof and chain record, and the chain data a verifier needs.
  */
-import { Type, type Static, type TSchema } from "typebox";
+import type { Static } from "typebox";
 import type { Deployments } from "../chain/contracts.ts";
-import { headOf, Kind, KIND_NAMES, ledgerDomain, TYPES } from "../chain/typed-data.ts";
-import { Anchor, anchorView, InclusionProof, proofFor } from "../log/routes.ts";
+import { headOf, KIND_NAMES, ledgerDomain, TYPES, type KindName } from "../protocol/typed-data.ts";
+import { INHERITED_KINDS } from "../protocol/lineage.ts";
+import {
+  ChainInfo,
+  Completeness,
+  Provenance,
+  TimelineEntry,
+  type Actor,
+  type BatchView,
+  type ChainRecord,
+  type LineageLink,
+  type OriginView,
+} from "../protocol/answer.ts";
+import { anchorView, proofFor } from "./views.ts";
 import type { AnchorRow, BatchEventRow, LifecycleEventRow, LineageEdge, StoredEntry } from "../store/store.ts";
 import {
   actorCache,
-  ActorView,
-  BatchStatusView,
   bodyOf,
-  Hex32,
-  inline,
   kindName,
   linkOf,
   quantityOf,
-  QuantityView,
   recallOf,
-  RecallView,
   requireBatch,
-  type BatchState,
+  type KnownBatch,
   type QueryContext,
 } from "./batch-state.ts";
 import type { BatchRef } from "../gs1/digital-link.ts";
-import type { Actor } from "../chain/routes.ts";
-
-function Nullable<T extends TSchema>(schema: T) {
-  return Type.Union([schema, Type.Null()]);
-}
-
-export const OriginView = Type.Object(
-  {
-    batchId: Hex32,
-    gtin: Type.String(),
-    lot: Type.String(),
-    product: Type.String(),
-    country: Type.String({ description: "ISO 3166-1 alpha-2" }),
-    region: Type.String(),
-    farm: Type.Object({ name: Type.String(), gln: Nullable(Type.String()) }),
-    harvestDate: Type.String({ description: "YYYY-MM-DD" }),
-    registeredAt: Type.String({ description: "the Registered document's occurredAt" }),
-    imported: Type.Boolean(),
-    registrant: ActorView,
-    eventHash: Hex32,
-  },
-  { title: "Origin", description: "what a Registered document states about a registered batch" },
-);
-export type OriginView = Static<typeof OriginView>;
-
-export const BatchView = Type.Object(
-  {
-    batchId: Hex32,
-    gtin: Nullable(Type.String()),
-    lot: Nullable(Type.String()),
-    link: Nullable(Type.String({ description: "the QR code's GS1 Digital Link URL" })),
-    path: Nullable(Type.String({ description: "canonical Digital Link path, percent-encoded" })),
-    product: Nullable(Type.String({ description: "from the (first) origin's Registered document" })),
-    origins: Type.Array(OriginView, {
-      description:
-        "one per registered batch this one descends from: itself when registered, its root for a split lot, every root for a merged lot",
-    }),
-    quantity: QuantityView,
-    registrant: ActorView,
-    custodian: ActorView,
-    offeredTo: Nullable(ActorView),
-    status: BatchStatusView,
-    recalled: Type.Boolean({ description: "recalled itself or through an ancestor" }),
-    recall: Nullable(RecallView),
-    imported: Type.Boolean(),
-    customsCleared: Type.Boolean(),
-    onChain: Type.Boolean({ description: "false until the chain index records the batch; state is then the Registered document's" }),
-    createdBlock: Nullable(Type.Integer()),
-    createdTx: Nullable(Type.String()),
-  },
-  { title: "ProvenanceBatch" },
-);
-
-export const LineageLink = Type.Object(
-  {
-    batchId: Hex32,
-    gtin: Nullable(Type.String()),
-    lot: Nullable(Type.String()),
-    link: Nullable(Type.String()),
-    quantity: QuantityView,
-    kind: Type.Union([Type.Literal("Split"), Type.Literal("Merged")]),
-    eventHash: Hex32,
-    blockNumber: Type.Integer(),
-  },
-  { title: "LineageLink", description: "one lineage edge: `quantity` moved between the two batches by `eventHash`" },
-);
-export type LineageLink = Static<typeof LineageLink>;
-
-export const ChainRecord = Type.Object(
-  {
-    status: Type.Union(
-      [
-        Type.Literal("recorded"),
-        Type.Literal("confirmed"),
-        Type.Literal("sent"),
-        Type.Literal("pending"),
-        Type.Literal("queued"),
-        Type.Literal("refused"),
-      ],
-      {
-        description:
-          "recorded: the index holds the contract's event; confirmed: the relay saw it mined, not yet indexed; " +
-          "sent / pending / queued: on its way; refused: the contract refused it (see reason)",
-      },
-    ),
-    txHash: Type.Optional(Hex32),
-    blockNumber: Type.Optional(Type.Integer()),
-    blockHash: Type.Optional(Hex32),
-    logIndex: Type.Optional(Type.Integer()),
-    head: Type.Optional(Type.String({ description: "the head the event carried (of the batch it is filed under)" })),
-    batchHead: Type.Optional(Type.String({ description: "this batch's head after the event" })),
-    reason: Type.Optional(Type.String({ description: "the contract's refusal, e.g. BatchRecalled(0x..)" })),
-  },
-  { title: "ChainRecord" },
-);
-export type ChainRecord = Static<typeof ChainRecord>;
-
-/** Kinds a lot inherits from its ancestors: facts about the produce itself. */
-const INHERITED_KINDS: ReadonlySet<number> = new Set([Kind.PesticideApplied, Kind.Inspected, Kind.CustomsCleared]);
-
-export const TimelineEntry = Type.Object(
-  {
-    index: Type.Integer({ description: "log index (leaf index)" }),
-    relation: Type.Union([Type.Literal("own"), Type.Literal("created"), Type.Literal("consumed"), Type.Literal("inherited")], {
-      description:
-        "own: filed under this batch; created: the Split that created this lot (filed under its parent); " +
-        "consumed: the Merge that consumed this batch (filed under the merged lot); inherited: a pesticide record, " +
-        "lab result or customs clearance of an ancestor lot, which this lot inherits",
-    }),
-    kind: Type.String(),
-    batchId: Hex32,
-    occurredAt: Type.String({ description: "the document's occurredAt" }),
-    receivedAt: Type.Integer({ description: "unix ms the log accepted it" }),
-    eventHash: Hex32,
-    prevIndex: Type.Integer({ description: "previous entry filed under the same batch, -1 for the first" }),
-    document: Type.Unknown({ description: "the signed event document (ingest/documents.ts); RFC 8785 keccak = values.docHash" }),
-    primaryType: Type.String({ description: "EIP-712 primary type; see chain.types" }),
-    values: Type.Unknown({ description: "the EIP-712 struct as signed, integers as decimal strings" }),
-    signer: ActorView,
-    signature: Type.String(),
-    proof: inline(InclusionProof),
-    anchored: Type.Boolean({ description: "false: pending anchor, the proof is to the log's current checkpoint" }),
-    chain: Nullable(ChainRecord),
-  },
-  { title: "TimelineEntry" },
-);
-export type TimelineEntry = Static<typeof TimelineEntry>;
-
-const FieldList = Type.Array(Type.Object({ name: Type.String(), type: Type.String() }));
-
-export const ChainInfo = Type.Object(
-  {
-    chainId: Type.Integer(),
-    rpcUrl: Type.String({ description: "a JSON-RPC endpoint of the chain to verify against (PUBLIC_RPC_URL)" }),
-    ledger: Type.String(),
-    anchor: Type.String(),
-    domain: Type.Object({
-      name: Type.String(),
-      version: Type.String(),
-      chainId: Type.Integer(),
-      verifyingContract: Type.String(),
-    }),
-    types: Type.Record(Type.String(), Type.Record(Type.String(), FieldList), {
-      description: "EIP-712 types per kind name (the primary type plus the types it references)",
-    }),
-    latestAnchor: Nullable(inline(Anchor)),
-  },
-  { title: "ProvenanceChain" },
-);
-
-export const Completeness = Type.Object(
-  {
-    complete: Type.Boolean({ description: "prevIndex chain unbroken and every on-chain event of the batch is in the log" }),
-    prevIndexChainUnbroken: Type.Boolean(),
-    entries: Type.Integer({ description: "log entries filed under the batch" }),
-    firstIndex: Nullable(Type.Integer()),
-    lastIndex: Nullable(Type.Integer()),
-    breaks: Type.Array(Type.Integer(), { description: "own entries whose prevIndex is not the entry before them" }),
-    head: Nullable(Hex32),
-    chainEventHashes: Type.Array(Hex32, {
-      description: "the batch's on-chain hash chain in order (own events, the Split that created it, the Merge that consumed it)",
-    }),
-    recomputedHead: Hex32,
-    headMatches: Type.Boolean({ description: "fold of keccak256(abi.encode(head, eventHash)) from 0 over chainEventHashes == head" }),
-    notInLog: Type.Array(Hex32, { description: "on-chain events with no log entry (an actor called the contract directly)" }),
-    notOnChain: Type.Array(Type.Integer(), { description: "lifecycle entries (log indices) not yet, or never, recorded on chain" }),
-  },
-  { title: "Completeness" },
-);
-export type Completeness = Static<typeof Completeness>;
-
-export const Provenance = Type.Object(
-  {
-    batch: BatchView,
-    lineage: Type.Object({ parents: Type.Array(LineageLink), children: Type.Array(LineageLink) }),
-    timeline: Type.Array(TimelineEntry),
-    chain: ChainInfo,
-    completeness: Completeness,
-  },
-  { title: "Provenance" },
-);
-export type Provenance = Static<typeof Provenance>;
 
 export interface ProvenanceContext extends QueryContext {
   readonly deployments: Deployments;
@@ -261,7 +74,7 @@ export async function provenanceOf(ctx: ProvenanceContext, ref: BatchRef): Promi
   // What a lot inherits from the lots it came from: their pesticide records, lab results and customs clearance.
   for (const ancestor of new Set((await store.ancestors(batchId)).map((e) => e.parent))) {
     for (const entry of await store.entriesOfBatch(ancestor)) {
-      if (!seen.has(entry.index) && INHERITED_KINDS.has(entry.kind)) {
+      if (!seen.has(entry.index) && INHERITED_KINDS.has(KIND_NAMES[entry.kind] as KindName)) {
         seen.add(entry.index);
         related.push({ entry, relation: "inherited" });
       }
@@ -294,7 +107,7 @@ export async function provenanceOf(ctx: ProvenanceContext, ref: BatchRef): Promi
 
 async function batchView(
   ctx: ProvenanceContext,
-  state: BatchState,
+  state: KnownBatch,
   own: readonly StoredEntry[],
   actorOf: ActorOf,
 ): Promise<Static<typeof BatchView>> {
@@ -349,7 +162,7 @@ async function originsOf(ctx: ProvenanceContext, batchId: string, own: readonly 
 
 async function originView(entry: StoredEntry, actorOf: ActorOf): Promise<OriginView> {
   const { doc, signer } = bodyOf(entry);
-  // The document passed the Registered schema at ingest (ingest/documents.ts), so these fields are present.
+  // The document passed the Registered schema at ingest (protocol/documents.ts), so these fields are present.
   const d = doc as {
     batch: { gtin: string; lot: string };
     occurredAt: string;
@@ -474,7 +287,7 @@ function chainInfo(ctx: ProvenanceContext, latest: AnchorRow | undefined): Stati
 }
 
 function completenessOf(
-  state: BatchState,
+  state: KnownBatch,
   own: readonly StoredEntry[],
   chainEvents: readonly BatchEventRow[],
   timeline: readonly TimelineEntry[],

@@ -1,7 +1,7 @@
 /**
  * The read side of the ledger: a batch's provenance answer and its trace.
  *
- * Every route names the batch one of two ways (DESIGN.md "Identifiers"):
+ * Every route names the batch one of two ways (docs/ARCHITECTURE.md "Identifiers"):
  *   GET /v1/batches/{id}/provenance     {id} = URL-encoded Digital Link URL or path, or the hex batchId
  *   GET /v1/batches/provenance?gtin=&lot=
  * and the same pair for /trace. A malformed reference is 400 INVALID_IDENTIFIER; a well-formed one the ledger does not
@@ -14,7 +14,8 @@ import { ErrorBody } from "../http/errors.ts";
 import type { Store } from "../store/store.ts";
 import { resolveQueryRef, resolveRef } from "./batch-state.ts";
 import { sendCached } from "./http-cache.ts";
-import { Provenance, provenanceOf } from "./provenance.ts";
+import { Provenance } from "../protocol/answer.ts";
+import { provenanceOf } from "./provenance.ts";
 import { Trace, traceOf } from "./trace.ts";
 
 export interface QueryRoutesOptions {

@@ -2,7 +2,7 @@
  * The trace of a batch: every lot it descends from and every lot made from it, with who holds each one now.
  *
  * This is the recall view: for a recalled batch, the lots marked `recalled` are exactly the ones the contract's
- * `isRecalled` reports (own recall or the nearest recalled ancestor, the same walk `recalledAncestor` makes), and
+ * `isRecalled` reports (own recall or a recalled ancestor, found by the contract's walk, protocol/lineage.ts), and
  * each names its custodian, i.e. the stall or warehouse that has to pull it. Ancestors of a recalled batch appear
  * too (where it came from) and are marked recalled only when they are.
  *
@@ -12,21 +12,16 @@
 import { Type, type Static } from "typebox";
 import type { BatchRef } from "../gs1/digital-link.ts";
 import type { TraceEdge } from "../store/store.ts";
+import { ActorView, BatchStatusView, Hex32, QuantityView, RecallView, type RecallView as Recall } from "../protocol/answer.ts";
 import {
   actorCache,
-  ActorView,
-  BatchStatusView,
   batchState,
-  Hex32,
   linkOf,
   quantityOf,
-  QuantityView,
   recallOf,
-  RecallView,
   requireBatch,
-  type BatchState,
+  type KnownBatch,
   type QueryContext,
-  type RecallView as Recall,
 } from "./batch-state.ts";
 
 /** Edges one walk returns at most (the store's default trace limit); reaching it means the walk was cut short. */
@@ -127,7 +122,7 @@ function reachesMaxDepth(edges: readonly TraceEdge[]): boolean {
 
 async function lotView(
   ctx: QueryContext,
-  state: BatchState,
+  state: KnownBatch,
   where: { relation: TraceLot["relation"]; depth: number },
   actorOf: (address: string) => Promise<Static<typeof ActorView>>,
   recallSources: Map<string, Promise<Recall>>,

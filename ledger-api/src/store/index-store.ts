@@ -227,7 +227,10 @@ export interface IndexStore {
   ancestors(batchId: string, options?: TraceOptions): Promise<TraceEdge[]>;
   /** Every descendant edge up to `maxDepth` away, each edge once at its shortest depth, nearest first. */
   descendants(batchId: string, options?: TraceOptions): Promise<TraceEdge[]>;
-  /** The batch itself if recalled, else its nearest recalled ancestor, else undefined (ProvenanceLedger.isRecalled). */
+  /**
+   * The batch itself if recalled, else the recalled ancestor the contract's walk finds first (protocol/lineage.ts:
+   * the one ProvenanceLedger names in BatchRecalled), else undefined (ProvenanceLedger.isRecalled).
+   */
   recalledAncestor(batchId: string): Promise<string | undefined>;
 
   lifecycleEvent(eventHash: string): Promise<LifecycleEventRow | undefined>;

@@ -2,10 +2,15 @@
  * The SQLite side of the chain index (store/index-store.ts): its statements and row mapping, one instance per
  * connection. SqliteStore (sqlite.ts) owns the connections and transactions and delegates here: `apply` and `reset`
  * run on the writer inside a write transaction, every other method on the read-only connection.
+ *
+ * Of the contract's batch rules it holds one: the inherited recall (`recalledAncestor`), walked as the contract and
+ * ingest/rules.ts walk it (protocol/lineage.ts). The batch state it stores comes from chain/index-reducer.ts, the
+ * third copy of the rules.
  */
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import { big, bool, int, optStr, str, type Row } from "./sqlite-rows.ts";
-import { nextHead, ZERO_HASH } from "../chain/typed-data.ts";
+import { nextHead, ZERO_HASH } from "../protocol/typed-data.ts";
+import { firstRecalled } from "../protocol/lineage.ts";
 import { IndexCursorConflictError, StoreCorruptError } from "./store.ts";
 import type {
   ActorProfile,
@@ -144,14 +149,8 @@ const READS = {
   children: `SELECT ${LINEAGE_COLUMNS} FROM lineage WHERE parent = ? ORDER BY seq`,
   ancestors: traceSql("up"),
   descendants: traceSql("down"),
-  recalledAncestor: `
-    WITH RECURSIVE up(id, depth) AS (
-      SELECT :id, 0
-      UNION
-      SELECT l.parent, up.depth + 1 FROM lineage l JOIN up ON l.child = up.id WHERE up.depth < :maxDepth
-    )
-    SELECT b.batch_id FROM up JOIN batches b ON b.batch_id = up.id WHERE b.recalled = 1
-    ORDER BY up.depth LIMIT 1`,
+  lineageNode: "SELECT recalled, ancestry FROM batches WHERE batch_id = ?",
+  parentIds: "SELECT parent FROM lineage WHERE child = ? ORDER BY seq",
   event: `SELECT ${EVENT_COLUMNS} FROM lifecycle_events WHERE event_hash = ?`,
   // A batch's own events, plus the Split that created it (it is a child) and the Merge that consumed it (it
   // is a parent); the UNION drops the duplicate when an event is both (a split's parent, a merge's child).
@@ -379,9 +378,18 @@ export class IndexSql {
     return stmt.all(params).map((row) => ({ ...toEdge(row), depth: int(row, "depth") }));
   }
 
+  /**
+   * The contract's own walk (protocol/lineage.ts firstRecalled: depth-first, last parent first), one point read per
+   * batch it visits, so with two recalled ancestors the index names the source the contract names. A breadth-first
+   * recursive query would name the nearest one instead (test/api/protocol/recall-source.test.ts).
+   */
   recalledAncestor(batchId: string): string | undefined {
-    const row = this.q("recalledAncestor").get({ id: lower(batchId), maxDepth: DEFAULT_MAX_DEPTH });
-    return row === undefined ? undefined : str(row, "batch_id");
+    return firstRecalled((id) => {
+      const row = this.q("lineageNode").get(lower(id));
+      if (row === undefined) return undefined;
+      const parents = this.q("parentIds").all(lower(id)).map((p) => str(p, "parent"));
+      return { recalled: bool(row, "recalled"), ancestry: int(row, "ancestry"), parents };
+    }, lower(batchId));
   }
 
   lifecycleEvent(eventHash: string): LifecycleEventRow | undefined {

@@ -15,7 +15,7 @@
  * Single writer. The log's right edge (frontier), size and root are kept in memory after open (reloaded from
  * log_nodes at start). Only one process may append to a database: each write transaction first checks that the
  * stored size still equals the in-memory size and fails with StoreCorruptError otherwise, so a second writer is
- * detected before it can fork the tree. (For more than one API instance use the PostgreSQL driver.)
+ * detected before it can fork the tree. There is no driver yet for more than one API instance (README "Known limits").
  *
  * Event loop. DatabaseSync blocks the thread for the length of each statement, including the COMMIT fsync. Group
  * commit keeps that to one fsync per group; moving the writer into a worker thread is a later, interface-neutral step.

@@ -5,9 +5,9 @@
  * Every method is async, even where the embedded driver answers synchronously, so a networked driver fits the same
  * signatures. Reads never observe an uncommitted write: a read returns the state as of some committed transaction.
  *
- * Room to grow: the indexer, relay and anchorer add their own method groups (e.g. `IndexStore`, `AnchorStore`) as
- * interfaces that `Store` extends, plus their tables as new migrations; `StoreTx` grows the same way for the writes
- * they must make atomically (e.g. "record chain events and advance the cursor").
+ * `Store` is the log's methods plus the groups the chain workers own, each an interface it extends: the chain index
+ * (index-store.ts, written by the indexer, read by ingest and the queries) and the relay's and anchorer's rows
+ * (chain-writers.ts); each group's tables are migrations of their own (migrations.ts).
  */
 import type { Hash, NodeReader } from "../log/hash.ts";
 import type { AppendItem, AppendResult } from "../log/sequencer.ts";

@@ -10,7 +10,7 @@
  * root (chain id and contract addresses) should come from somewhere other than that server for the check to mean
  * anything (see verify.ts).
  */
-import type { Provenance } from "../query/provenance.ts";
+import type { Provenance } from "../protocol/answer.ts";
 import { httpRpc, rpcReader } from "./chain-reader.ts";
 import { verifyProvenance, type Verification, type VerifyOptions } from "./verify.ts";
 

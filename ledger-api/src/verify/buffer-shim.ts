@@ -1,6 +1,6 @@
 /**
  * The few Node `Buffer` calls that shared ledger modules make (log/entry.ts encodeEntry, log/hash.ts hex helpers,
- * ingest/canonical.ts docHash, chain/typed-data.ts countryCode), over Uint8Array, for the browser bundle only:
+ * protocol/canonical.ts docHash, protocol/typed-data.ts countryCode), over Uint8Array, for the browser bundle only:
  * web/bundle.ts injects it (esbuild `inject`) wherever bundled code names the global `Buffer`. Nothing else uses it.
  *
  * Supported, exactly: Buffer.from(string, "hex" | "utf8" | "ascii"), Buffer.from(ArrayBuffer, offset, length) (a

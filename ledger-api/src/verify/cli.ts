@@ -16,7 +16,7 @@
  */
 import { getAddress } from "ethers";
 import { parseBatchRef } from "../gs1/digital-link.ts";
-import type { Provenance } from "../query/provenance.ts";
+import type { Provenance } from "../protocol/answer.ts";
 import type { ChainReader } from "./chain-reader.ts";
 import { verifyProvenance, type Check, type Status, type Verification } from "./verify.ts";
 

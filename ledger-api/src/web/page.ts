@@ -13,7 +13,7 @@
  *
  * Stable test ids (for browser tests): `summary`, `lang-switch`, `error`, and those of shopper-view.ts.
  */
-import type { Provenance } from "../query/provenance.ts";
+import type { Provenance } from "../protocol/answer.ts";
 import { html, jsonForScript, SafeHtml } from "./html.ts";
 import { HTML_LANG, LANGS, MESSAGES, type Lang, type Messages } from "./i18n.ts";
 import { shopperView } from "./shopper-view.ts";

@@ -15,7 +15,7 @@
  * `Intl` data may word a date or a country differently without anyone lying. Badges are compared by nothing: their
  * state is this script's to set.
  */
-import type { Provenance } from "../query/provenance.ts";
+import type { Provenance } from "../protocol/answer.ts";
 import { httpRpc, rpcReader } from "../verify/chain-reader.ts";
 import { verifyProvenance, worst, type Check, type Status, type Verification } from "../verify/verify.ts";
 import { MESSAGES, type ClientMessages } from "./i18n.ts";

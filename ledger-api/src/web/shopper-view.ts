@@ -12,9 +12,8 @@
  * (verified with the batch's checks), `product`, `origin`, `custody`, `parents`, `children`, `pesticides`,
  * `lab-results`, `customs`, `cold-chain`.
  */
-import type { CustomsClearedDoc, InspectedDoc, ObservedDoc, PesticideAppliedDoc } from "../ingest/documents.ts";
-import type { LineageLink, OriginView, Provenance, TimelineEntry } from "../query/provenance.ts";
-import type { RecallView } from "../query/batch-state.ts";
+import type { CustomsClearedDoc, InspectedDoc, ObservedDoc, PesticideAppliedDoc } from "../protocol/documents.ts";
+import type { LineageLink, OriginView, Provenance, RecallView, TimelineEntry } from "../protocol/answer.ts";
 import { parseDigitalLink } from "../gs1/digital-link.ts";
 import { html, type HtmlValue, type SafeHtml } from "./html.ts";
 import { countryName, formatDate, formatDateTime, MESSAGES, unitLabel, type Lang, type Messages } from "./i18n.ts";

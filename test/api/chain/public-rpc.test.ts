@@ -11,7 +11,7 @@ import Fastify from "fastify";
 import { MAX_BATCH, publicRpcRoutes } from "../../../ledger-api/src/chain/public-rpc.ts";
 import errorHandler from "../../../ledger-api/src/http/error-handler.ts";
 import { demoBatches } from "../../../ledger-api/src/demo/story.ts";
-import type { Provenance } from "../../../ledger-api/src/query/provenance.ts";
+import type { Provenance } from "../../../ledger-api/src/protocol/answer.ts";
 import { httpRpc, providerReader, rpcReader, verifyProvenance } from "../../../ledger-api/src/verify/verify.ts";
 import { ethers, startLedger, type Ledger } from "../harness.ts";
 

@@ -3,9 +3,9 @@ import { Contract, Transaction, Wallet } from "ethers";
 import type { HDNodeWallet } from "ethers";
 import { Relay } from "../../../ledger-api/src/chain/relay.ts";
 import type { RelayOptions } from "../../../ledger-api/src/chain/relay.ts";
-import { encodeRelayBody } from "../../../ledger-api/src/chain/relay-body.ts";
-import { Kind, batchIdOf, eventHash, ledgerDomain, typedDataFor } from "../../../ledger-api/src/chain/typed-data.ts";
-import type { ValuesOf } from "../../../ledger-api/src/chain/typed-data.ts";
+import { encodeEntryBody } from "../../../ledger-api/src/protocol/entry-body.ts";
+import { Kind, batchIdOf, eventHash, ledgerDomain, typedDataFor } from "../../../ledger-api/src/protocol/typed-data.ts";
+import type { ValuesOf } from "../../../ledger-api/src/protocol/typed-data.ts";
 import { Appender } from "../../../ledger-api/src/log/appender.ts";
 import type { SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";
 import { KR, children, values } from "../../contracts/fixtures.ts";
@@ -98,7 +98,7 @@ describe("Relay", function () {
       kind === Kind.Registered || kind === Kind.Merged
         ? batchIdOf((v as { gtin: string }).gtin, (v as { lot: string }).lot)
         : (v as { batchId: string }).batchId;
-    const body = encodeRelayBody(kind, {
+    const body = encodeEntryBody(kind, {
       doc: { kind, note: "test document" },
       values: tamper ? tamper(v) : v,
       signer: by.address,

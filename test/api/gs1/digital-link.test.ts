@@ -12,7 +12,7 @@ import {
 } from "../../../ledger-api/src/gs1/digital-link.ts";
 import type { DataAttributes } from "../../../ledger-api/src/gs1/digital-link.ts";
 import { Gs1Error, batchIdOf, checkSerial } from "../../../ledger-api/src/gs1/keys.ts";
-import { batchIdOf as contractBatchIdOf } from "../../../ledger-api/src/chain/typed-data.ts";
+import { batchIdOf as contractBatchIdOf } from "../../../ledger-api/src/protocol/typed-data.ts";
 
 const GTIN = "09506000134352"; // GS1's own example GTIN; check digit 2
 const BASE = "https://example.com";

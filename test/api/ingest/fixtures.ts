@@ -2,9 +2,10 @@
  * Shared by the rules tests: a seeded PRNG (so a failing random sequence replays from its seed), an in-memory
  * LedgerView, and conversions between the contract's records and the mirror's.
  */
-import { ZERO_HASH } from "../../../ledger-api/src/chain/typed-data.ts";
-import type { Address, Bytes32 } from "../../../ledger-api/src/chain/typed-data.ts";
-import type { BatchState, BatchStatus, LedgerView, RoleName } from "../../../ledger-api/src/ingest/rules.ts";
+import { ZERO_HASH } from "../../../ledger-api/src/protocol/typed-data.ts";
+import type { Address, Bytes32 } from "../../../ledger-api/src/protocol/typed-data.ts";
+import type { LedgerBatch, LedgerBatchStatus, LedgerView } from "../../../ledger-api/src/ingest/rules.ts";
+import type { RoleName } from "../../../ledger-api/src/protocol/roles.ts";
 
 /** sfc32 seeded through splitmix32: small, fast and the same sequence on every platform. */
 export class Rng {
@@ -86,7 +87,7 @@ export class Rng {
   }
 }
 
-const STATUS: readonly (BatchStatus | undefined)[] = [undefined, "Active", "Split", "Merged"];
+const STATUS: readonly (LedgerBatchStatus | undefined)[] = [undefined, "Active", "Split", "Merged"];
 const ZERO_ADDRESS = "0x" + "00".repeat(20);
 
 /** The fields of the contract's `getBatch` answer the mirror models. */
@@ -105,8 +106,8 @@ export interface ChainBatch {
   readonly parents: readonly string[];
 }
 
-/** A `getBatch` answer as the mirror's BatchState; undefined for Status.None. */
-export function fromChain(b: ChainBatch): BatchState | undefined {
+/** A `getBatch` answer as the mirror's LedgerBatch; undefined for Status.None. */
+export function fromChain(b: ChainBatch): LedgerBatch | undefined {
   const status = STATUS[Number(b.status)];
   if (status === undefined) return undefined;
   return {
@@ -136,12 +137,12 @@ export function normaliseArgs(args: readonly unknown[]): unknown[] {
 
 /** An in-memory ledger: what the unit tests hand the rules. */
 export class MemoryLedger implements LedgerView {
-  readonly batches = new Map<string, BatchState>();
+  readonly batches = new Map<string, LedgerBatch>();
   readonly roles = new Map<string, Set<RoleName>>();
   readonly retail = new Set<string>();
   readonly nonces = new Set<string>();
 
-  batch(batchId: Bytes32): BatchState | undefined {
+  batch(batchId: Bytes32): LedgerBatch | undefined {
     return this.batches.get(batchId.toLowerCase());
   }
 
@@ -179,7 +180,7 @@ export class MemoryLedger implements LedgerView {
     return this;
   }
 
-  put(batchId: Bytes32, state: Partial<BatchState> & Pick<BatchState, "custodian">): this {
+  put(batchId: Bytes32, state: Partial<LedgerBatch> & Pick<LedgerBatch, "custodian">): this {
     this.batches.set(batchId.toLowerCase(), {
       registrant: state.custodian,
       quantity: 100n,

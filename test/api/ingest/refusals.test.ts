@@ -8,7 +8,7 @@ import { expect } from "chai";
 import { Wallet } from "ethers";
 import { signEvent } from "../../../ledger-api/src/client/client.ts";
 import type { DemoActorName } from "../../../ledger-api/src/demo/story.ts";
-import type { EventDoc, SignedEvent } from "../../../ledger-api/src/ingest/documents.ts";
+import type { EventDoc, SignedEvent } from "../../../ledger-api/src/protocol/documents.ts";
 import { networkHelpers, startLedger, type Ledger } from "../harness.ts";
 
 const GTIN = "08801234000017";

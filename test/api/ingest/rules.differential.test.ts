@@ -6,7 +6,7 @@
  * - over a LedgerView read from the contract's own views just before the step (getBatch, hasRole, profileOf,
  *   nonceUsed), prefetching exactly the batches the event and the recall walk can reach, and failing loudly if the
  *   mirror asks for anything else;
- * - over an Overlay whose base knows roles and profiles only (read from the chain) and no batches or nonces, fed
+ * - over a LayeredView whose base knows roles and profiles only (read from the chain) and no batches or nonces, fed
  *   with the effects of every event it accepted: how the API judges events it accepted but has not seen mined.
  *
  * Both must agree with the contract: accepted <=> mined; refused => the revert's error name and arguments; accepted
@@ -17,17 +17,14 @@
  */
 import { expect } from "chai";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
-import { Kind, batchIdOf, eventHash, ledgerDomain } from "../../../ledger-api/src/chain/typed-data.ts";
-import type { Address, Bytes32, ChildLot, ValuesOf } from "../../../ledger-api/src/chain/typed-data.ts";
+import { Kind, batchIdOf, eventHash, ledgerDomain } from "../../../ledger-api/src/protocol/typed-data.ts";
+import type { Address, Bytes32, ChildLot, ValuesOf } from "../../../ledger-api/src/protocol/typed-data.ts";
 import type { TypedDataDomain } from "ethers";
-import {
-  Overlay,
-  RecallWalkError,
-  checkEvent,
-  recalledAncestor,
-  ROLE_IDS,
-} from "../../../ledger-api/src/ingest/rules.ts";
-import type { BatchEffect, BatchState, LedgerEvent, LedgerView, RoleName, Verdict } from "../../../ledger-api/src/ingest/rules.ts";
+import { checkEvent, recalledAncestor } from "../../../ledger-api/src/ingest/rules.ts";
+import type { BatchEffect, LedgerBatch, LedgerEvent, LedgerView, Verdict } from "../../../ledger-api/src/ingest/rules.ts";
+import { LayeredView } from "../../../ledger-api/src/ingest/ledger-view.ts";
+import { RecallWalkError } from "../../../ledger-api/src/protocol/lineage.ts";
+import { ROLE_IDS, type RoleName } from "../../../ledger-api/src/protocol/roles.ts";
 import { ON_CHAIN, ethers, gtin, networkHelpers } from "../../contracts/fixtures.ts";
 import type { OnChainKind, ProvenanceLedger } from "../../contracts/fixtures.ts";
 import { Rng, fromChain, normaliseArgs } from "./fixtures.ts";
@@ -186,7 +183,7 @@ interface World {
   readonly nonces: Map<string, bigint[]>;
   /** Every batch id that exists on chain, in creation order. */
   readonly ids: Bytes32[];
-  readonly overlay: Overlay;
+  readonly overlay: LayeredView;
   clock: bigint;
   lotCounter: number;
   nonceCounter: bigint;
@@ -218,7 +215,7 @@ async function newWorld(seed: number): Promise<World> {
     retail,
     nonces: new Map(),
     ids: [],
-    overlay: new Overlay(rolesAndProfiles),
+    overlay: new LayeredView(rolesAndProfiles),
     clock: BigInt(await networkHelpers.time.latest()),
     lotCounter: 0,
     nonceCounter: 0n,
@@ -360,7 +357,7 @@ function withRole(w: World, role: RoleName): Address {
   return someActor(w, h.length > 0 ? w.rng.pick(h).address : undefined);
 }
 
-function state(w: World, id: Bytes32): BatchState | undefined {
+function state(w: World, id: Bytes32): LedgerBatch | undefined {
   return w.overlay.batch(id);
 }
 
@@ -602,7 +599,7 @@ function referencedIds(event: LedgerEvent): Bytes32[] {
 
 /** A LedgerView of the chain as of now, read through the contract's views; asks nothing it was not given. */
 async function chainView(w: World, event: LedgerEvent): Promise<LedgerView> {
-  const batches = new Map<string, BatchState | undefined>();
+  const batches = new Map<string, LedgerBatch | undefined>();
   const queue = referencedIds(event);
   while (queue.length > 0) {
     const id = queue.pop()!;
@@ -741,7 +738,7 @@ async function compareAll(w: World, where: string): Promise<void> {
   }
 }
 
-function normaliseState(b: BatchState | undefined) {
+function normaliseState(b: LedgerBatch | undefined) {
   if (b === undefined) return undefined;
   return {
     ...b,

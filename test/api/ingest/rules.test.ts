@@ -1,17 +1,16 @@
 import { expect } from "chai";
 import { keccak256, toUtf8Bytes } from "ethers";
-import { Kind, ZERO_HASH, batchIdOf, gtinCheckDigit, nextHead } from "../../../ledger-api/src/chain/typed-data.ts";
-import type { Bytes32, ChildLot, ValuesOf } from "../../../ledger-api/src/chain/typed-data.ts";
+import { Kind, ZERO_HASH, batchIdOf, gtinCheckDigit, nextHead } from "../../../ledger-api/src/protocol/typed-data.ts";
+import type { Bytes32, ChildLot, ValuesOf } from "../../../ledger-api/src/protocol/typed-data.ts";
+import { MAX_ANCESTRY, MAX_LINEAGE } from "../../../ledger-api/src/protocol/limits.ts";
+import { RecallWalkError } from "../../../ledger-api/src/protocol/lineage.ts";
+import { ROLE_IDS } from "../../../ledger-api/src/protocol/roles.ts";
+import { LayeredView } from "../../../ledger-api/src/ingest/ledger-view.ts";
 import {
-  MAX_ANCESTRY,
-  MAX_LINEAGE,
-  Overlay,
-  ROLE_IDS,
-  RecallWalkError,
   checkEvent,
   recalledAncestor,
 } from "../../../ledger-api/src/ingest/rules.ts";
-import type { BatchState, LedgerEvent, LedgerView, Verdict } from "../../../ledger-api/src/ingest/rules.ts";
+import type { LedgerBatch, LedgerEvent, LedgerView, Verdict } from "../../../ledger-api/src/ingest/rules.ts";
 import { MemoryLedger } from "./fixtures.ts";
 
 const addr = (byte: string) => "0x" + byte.repeat(20);
@@ -101,7 +100,7 @@ function accept(view: LedgerView, event: LedgerEvent) {
   return v.effects;
 }
 
-function stateIn(effects: ReturnType<typeof accept>, batchId: Bytes32): BatchState {
+function stateIn(effects: ReturnType<typeof accept>, batchId: Bytes32): LedgerBatch {
   const e = effects.find((x) => x.type === "batch" && x.batchId.toLowerCase() === batchId.toLowerCase());
   if (e === undefined || e.type !== "batch") throw new Error(`no effect on ${batchId}`);
   return e.state;
@@ -422,9 +421,9 @@ describe("ingest rules (mirror of ProvenanceLedger)", function () {
     });
   });
 
-  describe("Overlay", function () {
+  describe("LayeredView", function () {
     it("judges a run of unmined events in order: register, offer, accept, then refuses the replay", function () {
-      const o = new Overlay(ledger());
+      const o = new LayeredView(ledger());
       const reg = registered({ lot: "RUN" });
       const run = id("RUN");
       expect(o.admit(ev(Kind.Registered, PRODUCER, reg), NOW).ok).to.equal(true);
@@ -439,7 +438,7 @@ describe("ingest rules (mirror of ProvenanceLedger)", function () {
 
     it("leaves the overlay unchanged by a refused event, and reads roles and profiles from the base", function () {
       const base = ledger().put(A, { custodian: PRODUCER });
-      const o = new Overlay(base);
+      const o = new LayeredView(base);
       expect(o.admit(ev(Kind.HandOffOffered, PRODUCER, offered(A, OUTSIDER)), NOW).ok).to.equal(false);
       expect(o.size).to.deep.equal({ batches: 0, nonces: 0 });
       expect(o.batch(A)).to.equal(base.batch(A));

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { SigningKey, TypedDataEncoder, Wallet, getBytes, hexlify, randomBytes, recoverAddress, toBeHex } from "ethers";
 import type { TypedDataDomain, TypedDataField } from "ethers";
 import {
-  SignatureVerifier,
+  SignaturePool,
   SignatureWorkerError,
   mainThreadBackend,
   recoverSync,
@@ -51,18 +51,18 @@ function patch(hex: string, from: number, replacement: string): string {
 describe("signature recovery", function () {
   this.timeout(120_000);
 
-  let verifier: SignatureVerifier;
+  let pool: SignaturePool;
   before(function () {
-    verifier = new SignatureVerifier({ workers: 2, inlineMax: 0 });
+    pool = new SignaturePool({ workers: 2, inlineMax: 0 });
   });
   after(async function () {
-    await verifier.close();
+    await pool.close();
   });
 
   describe("backend", function () {
     it("uses native libsecp256k1 on the main thread and in the workers", async function () {
       expect(mainThreadBackend).to.equal("native");
-      expect(await verifier.backend()).to.equal("native");
+      expect(await pool.backend()).to.equal("native");
     });
   });
 
@@ -76,7 +76,7 @@ describe("signature recovery", function () {
         items.push(item);
         expected.push(recoverAddress(item.digest, item.signature));
       }
-      expect(await verifier.recover(items)).to.deep.equal(expected);
+      expect(await pool.recover(items)).to.deep.equal(expected);
       expect(recoverSync(items)).to.deep.equal(expected);
     });
 
@@ -103,14 +103,14 @@ describe("signature recovery", function () {
         items.push({ digest: TypedDataEncoder.hash(domain, types, value), signature: await wallet.signTypedData(domain, types, value) });
         signers.push(wallet.address);
       }
-      expect(await verifier.recover(items)).to.deep.equal(signers);
+      expect(await pool.recover(items)).to.deep.equal(signers);
     });
 
     it("accepts v as 0 / 1 as well as 27 / 28", async function () {
       const key = new SigningKey(hexlify(randomBytes(32)));
       const items = Array.from({ length: 8 }, () => signed(key, hexlify(randomBytes(32))));
       const lowV = items.map((it) => ({ digest: it.digest, signature: patch(it.signature, 64, it.signature.endsWith("1b") ? "00" : "01") }));
-      const results = await verifier.recover([...items, ...lowV]);
+      const results = await pool.recover([...items, ...lowV]);
       expect(results).to.deep.equal(Array(16).fill(new Wallet(key).address));
     });
   });
@@ -130,14 +130,14 @@ describe("signature recovery", function () {
       expect(hexlify(raw)).to.equal(key.publicKey);
       // ...ethers 6 also refuses it (its "non-canonical s" check), and so must we, as OpenZeppelin does.
       expect(() => recoverAddress(digest, twin)).to.throw(/non-canonical s/);
-      expect(await verifier.recover([good, { digest, signature: twin }])).to.deep.equal([signer, null]);
+      expect(await pool.recover([good, { digest, signature: twin }])).to.deep.equal([signer, null]);
     });
 
     it("accepts s = n / 2 exactly and refuses s = n / 2 + 1 (the boundary, whatever the key)", async function () {
       const halfN = N / 2n;
       const atHalf = sig.r + toBeHex(halfN, 32).slice(2) + "1b";
       const aboveHalf = sig.r + toBeHex(halfN + 1n, 32).slice(2) + "1b";
-      const [at, above] = await verifier.recover([
+      const [at, above] = await pool.recover([
         { digest, signature: atHalf },
         { digest, signature: aboveHalf },
       ]);
@@ -168,14 +168,14 @@ describe("signature recovery", function () {
     for (const [what, make] of refusals) {
       it(`refuses ${what} (null), in the workers and inline alike`, async function () {
         const batch = [good, make(), good];
-        expect(await verifier.recover(batch)).to.deep.equal([signer, null, signer]);
+        expect(await pool.recover(batch)).to.deep.equal([signer, null, signer]);
         expect(recoverSync(batch)).to.deep.equal([signer, null, signer]);
       });
     }
 
     it("accepts an uppercase 0X prefix and mixed-case hex", async function () {
       const item = { digest: "0X" + digest.slice(2).toUpperCase(), signature: good.signature.toUpperCase().replace("0X", "0x") };
-      expect(await verifier.recover([item, good])).to.deep.equal([signer, signer]);
+      expect(await pool.recover([item, good])).to.deep.equal([signer, signer]);
     });
   });
 
@@ -193,14 +193,14 @@ describe("signature recovery", function () {
         items.push({ digest: hexlify(digest), signature: hexlify(signature) + v.toString(16).padStart(2, "0") });
         expected.push(i % 7 === 0 ? null : addresses[i % 50]!);
       }
-      const [a, b] = await Promise.all([verifier.recover(items), verifier.recover(items.slice(0, 1000))]);
+      const [a, b] = await Promise.all([pool.recover(items), pool.recover(items.slice(0, 1000))]);
       expect(a).to.deep.equal(expected);
       expect(b).to.deep.equal(expected.slice(0, 1000));
     });
 
     it("answers an empty call with an empty array and tiny calls inline when configured", async function () {
-      expect(await verifier.recover([])).to.deep.equal([]);
-      const inline = new SignatureVerifier({ workers: 1, inlineMax: 4 });
+      expect(await pool.recover([])).to.deep.equal([]);
+      const inline = new SignaturePool({ workers: 1, inlineMax: 4 });
       try {
         const key = new SigningKey(hexlify(randomBytes(32)));
         const item = signed(key, hexlify(randomBytes(32)));
@@ -211,9 +211,9 @@ describe("signature recovery", function () {
     });
 
     it("refuses invalid options at construction", function () {
-      expect(() => new SignatureVerifier({ workers: 0 })).to.throw(RangeError, /workers/);
-      expect(() => new SignatureVerifier({ batchSize: 1.5 })).to.throw(RangeError, /batchSize/);
-      expect(() => new SignatureVerifier({ inlineMax: -1 })).to.throw(RangeError, /inlineMax/);
+      expect(() => new SignaturePool({ workers: 0 })).to.throw(RangeError, /workers/);
+      expect(() => new SignaturePool({ batchSize: 1.5 })).to.throw(RangeError, /batchSize/);
+      expect(() => new SignaturePool({ inlineMax: -1 })).to.throw(RangeError, /inlineMax/);
     });
   });
 
@@ -225,7 +225,7 @@ describe("signature recovery", function () {
 
     it("rejects the calls on a worker that throws, replaces it, and serves the calls queued behind", async function () {
       // One worker taking one batch at a time: the second call waits in the queue while the first kills the worker.
-      const pool = new SignatureVerifier({
+      const pool = new SignaturePool({
         workers: 1,
         maxInFlightPerWorker: 1,
         inlineMax: 0,
@@ -246,7 +246,7 @@ describe("signature recovery", function () {
     });
 
     it("fails only the calls on the dead worker when several workers share the load", async function () {
-      const pool = new SignatureVerifier({ workers: 2, batchSize: 1, inlineMax: 0, workerUrl: new URL("crashing-signature-worker.ts", FIXTURES) });
+      const pool = new SignaturePool({ workers: 2, batchSize: 1, inlineMax: 0, workerUrl: new URL("crashing-signature-worker.ts", FIXTURES) });
       try {
         const healthy = Array.from({ length: 20 }, () => pool.recover([ok, ok]));
         const dead = rejection(pool.recover([poisoned]));
@@ -264,7 +264,7 @@ describe("signature recovery", function () {
     });
 
     it("rejects the calls on a worker that exits, and replaces it", async function () {
-      const pool = new SignatureVerifier({ workers: 1, inlineMax: 0, workerUrl: new URL("crashing-signature-worker.ts", FIXTURES) });
+      const pool = new SignaturePool({ workers: 1, inlineMax: 0, workerUrl: new URL("crashing-signature-worker.ts", FIXTURES) });
       try {
         expectWorkerError(await rejection(pool.recover([exiting])), /^signature worker \(thread [1-9]\d*\) died .*exited with code 7$/);
         expect(await pool.recover([ok, ok])).to.deep.equal([fake, fake]);
@@ -274,7 +274,7 @@ describe("signature recovery", function () {
     });
 
     it("gives up, loudly, when workers die before they are ready", async function () {
-      const pool = new SignatureVerifier({ workers: 1, inlineMax: 0, workerUrl: new URL("broken-signature-worker.ts", FIXTURES) });
+      const pool = new SignaturePool({ workers: 1, inlineMax: 0, workerUrl: new URL("broken-signature-worker.ts", FIXTURES) });
       try {
         expectWorkerError(await rejection(pool.recover([ok])), /keep dying before they are ready.*cannot load/);
         expectWorkerError(await rejection(pool.recover([ok])), /keep dying/);
@@ -287,7 +287,7 @@ describe("signature recovery", function () {
 
   describe("lifecycle", function () {
     it("close() rejects pending calls, refuses later ones and is idempotent", async function () {
-      const pool = new SignatureVerifier({ workers: 1, inlineMax: 0 });
+      const pool = new SignaturePool({ workers: 1, inlineMax: 0 });
       const pending = pool.recover(Array(2000).fill({ digest: "0x" + "11".repeat(32), signature: "0x" + "22".repeat(64) + "1b" }));
       const refused = rejection(pending);
       await pool.close();
@@ -303,7 +303,7 @@ describe("signature recovery", function () {
     };
     for (const [mode, how] of Object.entries(modes)) {
       it(`lets its process exit on its own ${how}`, function () {
-        const script = fileURLToPath(new URL("verifier-lifecycle.ts", FIXTURES));
+        const script = fileURLToPath(new URL("pool-lifecycle.ts", FIXTURES));
         const run = spawnSync(process.execPath, ["--import", "tsx", script, mode], { encoding: "utf8", timeout: 30_000 });
         expect(run.error, "the process did not exit within 30 s").to.equal(undefined);
         expect(run.stderr).to.equal("");

@@ -6,13 +6,13 @@
 import { expect } from "chai";
 import { Contract, TypedDataEncoder, verifyTypedData } from "ethers";
 import { abiOf } from "../../../ledger-api/src/chain/contracts.ts";
-import { batchIdOf } from "../../../ledger-api/src/chain/typed-data.ts";
+import { batchIdOf } from "../../../ledger-api/src/protocol/typed-data.ts";
 import { demoBatches, demoStory } from "../../../ledger-api/src/demo/story.ts";
-import type { EventDoc } from "../../../ledger-api/src/ingest/documents.ts";
-import { docHash, type JsonValue } from "../../../ledger-api/src/ingest/canonical.ts";
+import type { EventDoc } from "../../../ledger-api/src/protocol/documents.ts";
+import { docHash, type JsonValue } from "../../../ledger-api/src/protocol/canonical.ts";
 import { hexToBytes } from "../../../ledger-api/src/log/hash.ts";
 import { proofFromHex, verifyInclusion } from "../../../ledger-api/src/log/merkle.ts";
-import type { Provenance, TimelineEntry } from "../../../ledger-api/src/query/provenance.ts";
+import type { Provenance, TimelineEntry } from "../../../ledger-api/src/protocol/answer.ts";
 import type { Trace } from "../../../ledger-api/src/query/trace.ts";
 import type { DemoActorName } from "../../../ledger-api/src/demo/story.ts";
 import { ethers, startLedger, type Ledger } from "../harness.ts";

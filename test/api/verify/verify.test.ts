@@ -7,15 +7,15 @@
 import { expect } from "chai";
 import { Contract, Interface, randomBytes, Wallet } from "ethers";
 import { abiOf } from "../../../ledger-api/src/chain/contracts.ts";
-import { batchIdOf, eventHash, Kind, ledgerDomain, TYPES } from "../../../ledger-api/src/chain/typed-data.ts";
-import { decodeRelayBody } from "../../../ledger-api/src/chain/relay-body.ts";
+import { batchIdOf, eventHash, Kind, ledgerDomain, TYPES } from "../../../ledger-api/src/protocol/typed-data.ts";
+import { decodeEntryBody } from "../../../ledger-api/src/protocol/entry-body.ts";
 import { demoBatches } from "../../../ledger-api/src/demo/story.ts";
-import { docHash, type JsonValue } from "../../../ledger-api/src/ingest/canonical.ts";
-import type { EventDoc } from "../../../ledger-api/src/ingest/documents.ts";
-import { ROLE_IDS } from "../../../ledger-api/src/ingest/rules.ts";
+import { docHash, type JsonValue } from "../../../ledger-api/src/protocol/canonical.ts";
+import type { EventDoc } from "../../../ledger-api/src/protocol/documents.ts";
+import { ROLE_IDS } from "../../../ledger-api/src/protocol/roles.ts";
 import { bytesToHex, hexToBytes } from "../../../ledger-api/src/log/hash.ts";
 import { inclusionProofOf, proofToHex, rootOf } from "../../../ledger-api/src/log/merkle.ts";
-import type { Provenance, TimelineEntry } from "../../../ledger-api/src/query/provenance.ts";
+import type { Provenance, TimelineEntry } from "../../../ledger-api/src/protocol/answer.ts";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -26,6 +26,9 @@ import vm from "node:vm";
 import { buildWebBundle } from "../../../ledger-api/src/web/bundle.ts";
 import { ANCHOR_VIEWS, LEDGER_EVENTS, LEDGER_VIEWS, rpcReader } from "../../../ledger-api/src/verify/chain-reader.ts";
 import { EXIT, runVerify, type VerifyIo } from "../../../ledger-api/src/verify/cli.ts";
+import { Value } from "typebox/value";
+import { Provenance as ProvenanceSchema } from "../../../ledger-api/src/protocol/answer.ts";
+import { answerShapeErrors } from "../../../ledger-api/src/verify/answer-shape.ts";
 import { providerReader, verifyProvenance, type Check, type Verification } from "../../../ledger-api/src/verify/verify.ts";
 import { ethers, startLedger, type Ledger } from "../harness.ts";
 
@@ -243,7 +246,7 @@ describe("verifying a provenance answer against the chain", function () {
       const t = entryOf(a, "Inspected");
       const outsider = Wallet.createRandom();
       const values = { ...(t.values as Record<string, string>), nonce: "424242" };
-      const typed = decodeRelayBody(Kind.Inspected, JSON.stringify({ doc: {}, values, signer: outsider.address, signature: "0x" })).values;
+      const typed = decodeEntryBody(Kind.Inspected, JSON.stringify({ doc: {}, values, signer: outsider.address, signature: "0x" })).values;
       const domain = ledgerDomain(BigInt(ledger.chain.deployments.chainId), ledger.chain.deployments.ledger);
       t.values = values;
       t.signer = { ...t.signer, address: outsider.address.toLowerCase(), name: "Seogwipo Agricultural Testing Lab" };
@@ -370,6 +373,37 @@ describe("verifying a provenance answer against the chain", function () {
       const v = await verify(a as unknown as Provenance);
       expect(v.status).to.equal("failed");
       expect(failures(v)).to.include.members([`${answer.timeline[0]!.index} Registered document`, `${answer.timeline[1]!.index} Teleported document`]);
+    });
+
+    it("takes for a provenance answer exactly what the answer's schema accepts", function () {
+      const variants: unknown[] = [answer, null, [], {}, { ...answer, lineage: undefined }];
+      const edits: ((a: Record<string, any>) => void)[] = [
+        (a) => (a.batch.quantity.value = "1.5"),
+        (a) => (a.timeline[1].eventHash = "0xABC"),
+        (a) => (a.timeline[0].chain = { status: "lost" }),
+        (a) => (a.chain.types = []),
+        (a) => (a.completeness.breaks = ["1"]),
+        (a) => (a.extra = "ignored, as the schema allows"),
+      ];
+      for (const edit of edits) {
+        const a = clone(answer) as unknown as Record<string, any>;
+        edit(a);
+        variants.push(a);
+      }
+      for (const v of variants) expect(answerShapeErrors(v) === undefined, JSON.stringify(v)?.slice(0, 80)).to.equal(Value.Check(ProvenanceSchema, v));
+    });
+
+    it("fails an answer without the provenance answer's shape as a whole, naming where, and reads nothing more of it", async function () {
+      const a = clone(answer) as unknown as { batch: Record<string, unknown>; timeline: Record<string, unknown>[] };
+      delete a.batch.custodian;
+      a.timeline[0]!.proof = "trust me";
+      const v = await verify(a as unknown as Provenance);
+      expect(v.status).to.equal("failed");
+      expect(v.entries).to.deep.equal([]);
+      expect(v.batch.map((c) => [c.name, c.status])).to.deep.equal([["answer", "failed"]]);
+      expect(v.batch[0]!.detail).to.equal(
+        "not a provenance answer: batch is malformed; timeline is malformed; the first malformed timeline entry is #0",
+      );
     });
   });
 

@@ -11,7 +11,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { PNG } from "pngjs";
-import { batchIdOf } from "../../../ledger-api/src/chain/typed-data.ts";
+import { batchIdOf } from "../../../ledger-api/src/protocol/typed-data.ts";
 import { demoBatches, demoStory, type DemoActorName } from "../../../ledger-api/src/demo/story.ts";
 import { chooseLang, countryName, MESSAGES, type Lang } from "../../../ledger-api/src/web/i18n.ts";
 import { negotiate, resolverRoutes } from "../../../ledger-api/src/web/resolver.ts";

@@ -1,5 +1,5 @@
 /**
- * Event documents: the JSON an actor signs, one schema per kind (DESIGN.md "Events").
+ * Event documents: the JSON an actor signs, one schema per kind (docs/ARCHITECTURE.md "Events").
  *
  * A document is the full statement of fact; its RFC 8785 canonical form hashes to `docHash`. The EIP-712 struct the
  * actor signs repeats the kind's key fields (batch, receiver, quantities, ...) next to `docHash`, so a wallet shows

@@ -4,66 +4,14 @@
  * rebuilding a tree, and is checkable against a root the anchor contract holds.
  */
 import type { FastifyPluginAsync } from "fastify";
-import { Type, type Static } from "typebox";
+import { Type } from "typebox";
 import { ApiError, ErrorBody } from "../http/errors.ts";
-import type { AnchorRow, Store, StoredEntry } from "../store/store.ts";
-import { KIND_NAMES, type Kind } from "../chain/typed-data.ts";
-import { bytesToHex } from "./hash.ts";
-import { consistencyProof, inclusionProof, proofToHex, root } from "./merkle.ts";
-
-const Hex32 = Type.String({ pattern: "^0x[0-9a-f]{64}$" });
-
-export const Anchor = Type.Object(
-  {
-    anchorIndex: Type.Integer(),
-    size: Type.Integer({ description: "tree size the anchored root covers" }),
-    root: Hex32,
-    txHash: Hex32,
-    blockNumber: Type.Integer(),
-    blockTime: Type.Integer({ description: "unix seconds" }),
-  },
-  { $id: "Anchor", title: "Anchor" },
-);
-export type Anchor = Static<typeof Anchor>;
-
-export const InclusionProof = Type.Object(
-  {
-    leafIndex: Type.Integer(),
-    treeSize: Type.Integer(),
-    leafHash: Hex32,
-    path: Type.Array(Hex32, { description: "RFC 9162 PATH(leafIndex, D[treeSize]), leaf to root" }),
-    root: Hex32,
-    anchor: Type.Union([Anchor, Type.Null({ description: "pending anchor: the proof is to the current checkpoint" })]),
-  },
-  { $id: "InclusionProof", title: "InclusionProof" },
-);
-export type InclusionProof = Static<typeof InclusionProof>;
-
-export function anchorView(a: AnchorRow): Anchor {
-  return { anchorIndex: a.anchorIndex, size: a.size, root: a.root, txHash: a.txHash, blockNumber: a.blockNumber, blockTime: a.blockTime };
-}
-
-/**
- * The inclusion proof of `entry` to the latest anchored root that covers it, or, before any anchor covers it, to the
- * current checkpoint (marked pending: its root is not yet on chain).
- */
-export async function proofFor(store: Store, entry: StoredEntry, latest?: AnchorRow): Promise<InclusionProof> {
-  const anchor = latest ?? (await store.latestAnchor());
-  const covered = anchor !== undefined && anchor.size > entry.index;
-  const size = covered ? anchor.size : (await store.checkpoint()).size;
-  const [path, treeRoot] = await Promise.all([
-    inclusionProof(entry.index, size, store),
-    covered ? Promise.resolve(anchor.root) : root(size, store).then(bytesToHex),
-  ]);
-  return {
-    leafIndex: entry.index,
-    treeSize: size,
-    leafHash: bytesToHex(entry.leafHash),
-    path: proofToHex(path),
-    root: treeRoot,
-    anchor: covered ? anchorView(anchor) : null,
-  };
-}
+import type { Store } from "../store/store.ts";
+import { KIND_NAMES, type Kind } from "../protocol/typed-data.ts";
+import { Anchor, Hex32, InclusionProof } from "../protocol/answer.ts";
+import { bytesToHex } from "../log/hash.ts";
+import { consistencyProof, proofToHex, root } from "../log/merkle.ts";
+import { anchorView, proofFor } from "./views.ts";
 
 export interface LogRoutesOptions {
   readonly store: Store;

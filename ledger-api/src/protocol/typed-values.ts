@@ -11,7 +11,7 @@ import { hexlify, toUtf8Bytes } from "ethers";
 import { batchIdOf, batchKeys, Gs1Error, type BatchKeys } from "../gs1/keys.ts";
 import { docHash } from "./canonical.ts";
 import type { EventDoc } from "./documents.ts";
-import { Kind, type KindName, type ValuesOf } from "../chain/typed-data.ts";
+import { Kind, type KindName, type ValuesOf } from "./typed-data.ts";
 
 export class DocumentError extends Error {
   override readonly name = "DocumentError";

@@ -3,47 +3,12 @@
  * is behind an address (profile and roles, from the index, never an RPC per request).
  */
 import type { FastifyPluginAsync } from "fastify";
-import { Type, type Static } from "typebox";
-import { toUtf8String } from "ethers";
+import { Type } from "typebox";
 import { ApiError, ErrorBody } from "../http/errors.ts";
-import type { ActorProfile, Store } from "../store/store.ts";
-import { ROLE_IDS } from "../ingest/rules.ts";
-import type { Deployments } from "./contracts.ts";
-
-const ROLE_NAMES = new Map(Object.entries(ROLE_IDS).map(([name, id]) => [id.toLowerCase(), name]));
-
-export const Actor = Type.Object(
-  {
-    address: Type.String(),
-    name: Type.Union([Type.String(), Type.Null()]),
-    gln: Type.Union([Type.String(), Type.Null()]),
-    country: Type.Union([Type.String(), Type.Null()]),
-    retail: Type.Boolean(),
-    roles: Type.Array(Type.String()),
-  },
-  { $id: "Actor", title: "Actor" },
-);
-export type Actor = Static<typeof Actor>;
-
-function country(bytes2: string): string | null {
-  return /^0x0*$/.test(bytes2) ? null : toUtf8String(bytes2);
-}
-
-/** An actor as a shopper should see it: a name, not an address. */
-export async function actorView(store: Store, address: string, profile?: ActorProfile): Promise<Actor> {
-  const [p, grants] = await Promise.all([profile ? Promise.resolve(profile) : store.profile(address), store.rolesOf(address)]);
-  return {
-    address: address.toLowerCase(),
-    name: p?.name ?? null,
-    gln: p && p.gln !== 0n ? p.gln.toString().padStart(13, "0") : null,
-    country: p ? country(p.country) : null,
-    retail: p?.retail ?? false,
-    roles: grants
-      .filter((g) => g.contract === "ledger")
-      .map((g) => ROLE_NAMES.get(g.role.toLowerCase()) ?? g.role)
-      .sort(),
-  };
-}
+import type { Store } from "../store/store.ts";
+import { Actor } from "../protocol/answer.ts";
+import type { Deployments } from "../chain/contracts.ts";
+import { actorView } from "./views.ts";
 
 export interface ChainRoutesOptions {
   readonly store: Store;

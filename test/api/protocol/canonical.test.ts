@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { keccak256, toUtf8Bytes } from "ethers";
-import { CanonicalJsonError, canonicalJson, docHash } from "../../../ledger-api/src/ingest/canonical.ts";
-import type { JsonObject, JsonValue } from "../../../ledger-api/src/ingest/canonical.ts";
+import { CanonicalJsonError, canonicalJson, docHash } from "../../../ledger-api/src/protocol/canonical.ts";
+import type { JsonObject, JsonValue } from "../../../ledger-api/src/protocol/canonical.ts";
 
 /** The double whose IEEE 754 bits are `hex` (RFC 8785 Appendix B lists its test values this way). */
 function fromBits(hex: string): number {
