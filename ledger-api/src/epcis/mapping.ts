@@ -386,7 +386,9 @@ function quantityList(f: Fields, key: string, why: string, options: MappingOptio
       const { gtin, lot } = lotOfEpc(epc, options);
       keys = { gtin, lot };
     } catch (err) {
-      if (err instanceof Gs1Error) throw new MappingError(el.at("epcClass"), err.message);
+      if (err instanceof Gs1Error) {
+        throw new MappingError(el.at("epcClass"), `${epc} is not a lot (a Digital Link /01/{gtin}/10/{lot} or an LGTIN URN): ${err.message}`);
+      }
       throw err;
     }
     const quantity = el.opt("quantity");
@@ -520,6 +522,7 @@ export function epcisToDoc(event: unknown, options: MappingOptions = {}): Mapped
 
   let doc: EventDoc;
   if (type === "TransformationEvent") {
+    for (const key of ["inputEPCList", "outputEPCList"]) if (f.has(key)) throw new MappingError(f.at(key), `${key}: ${NO_PLACE[key]}`);
     const inputs = quantityList(f, "inputQuantityList", "the lots transformed", options);
     const outputs = quantityList(f, "outputQuantityList", "the lots made", options);
     if (inputs.length === 1 && outputs.length >= 2) {
@@ -574,6 +577,7 @@ function objectEventDoc(f: Fields, occurredAt: string, eventUnit: string | undef
   const action = f.str("action", "ADD (commissioning) or OBSERVE");
   const bizStep = f.optStr("bizStep");
   const disposition = f.optStr("disposition");
+  if (f.has("epcList")) throw new MappingError(f.at("epcList"), `epcList: ${NO_PLACE.epcList}`);
   const lots = quantityList(f, "quantityList", "the lot the event is about", options);
   const lot = one(lots, f, "quantityList");
   src.set("/batch", `${lot.pointer}/epcClass`);

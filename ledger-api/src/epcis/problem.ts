@@ -39,6 +39,7 @@ function exceptionOf(code: ErrorCode): string {
     case "SIGNATURE_EXPIRED":
       return "epcisException:SecurityException";
     case "NOT_FOUND":
+    case "UNKNOWN_BATCH":
       return "epcisException:NoSuchResourceException";
     case "BODY_TOO_LARGE":
     case "TOO_MANY_EVENTS":
