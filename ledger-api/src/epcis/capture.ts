@@ -17,7 +17,7 @@
 import { randomUUID } from "node:crypto";
 import { Compile } from "typebox/compile";
 import { ApiError } from "../http/errors.ts";
-import { SignedEvent } from "../ingest/documents.ts";
+import { SignedEvent } from "../protocol/documents.ts";
 import type { Ingestor } from "../ingest/ingestor.ts";
 import type { CaptureJobRecord, Store } from "../store/store.ts";
 import { validateEpcisDocument } from "./gs1-schema.ts";

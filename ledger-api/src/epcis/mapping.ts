@@ -46,7 +46,7 @@
 import { createRequire } from "node:module";
 import { formatDigitalLink, parseDigitalLink } from "../gs1/digital-link.ts";
 import { batchIdOf, batchKeys, gs1CheckDigit, Gs1Error } from "../gs1/keys.ts";
-import type { EventDoc, SignedEvent } from "../ingest/documents.ts";
+import type { EventDoc, SignedEvent } from "../protocol/documents.ts";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type EpcisEvent = { [key: string]: Json };

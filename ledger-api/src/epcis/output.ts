@@ -4,7 +4,7 @@
  * the log accepted it), `ledger:eventHash`, `ledger:logIndex` and `ledger:inclusionProof` (the log entry with its
  * inclusion proof, GET /v1/log/entries/{index}).
  */
-import type { SignedEvent } from "../ingest/documents.ts";
+import type { SignedEvent } from "../protocol/documents.ts";
 import type { LoggedBody } from "../query/batch-state.ts";
 import { epcisContext, signedToEpcis, type EpcisEvent, type Json } from "./mapping.ts";
 

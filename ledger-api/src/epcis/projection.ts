@@ -8,7 +8,7 @@
  * per query. Crash-safe by construction: a chunk is indexed entirely or not at all, and an index row is a pure
  * function of its entry, so a restarted (or another) instance continues from the stored cursor.
  */
-import type { EventDoc } from "../ingest/documents.ts";
+import type { EventDoc } from "../protocol/documents.ts";
 import { bodyOf } from "../query/batch-state.ts";
 import type { EpcisIndexRow, Store, StoredEntry } from "../store/store.ts";
 import { indexTermsOf } from "./mapping.ts";
