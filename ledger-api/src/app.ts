@@ -9,6 +9,7 @@ import { constants as zlib } from "node:zlib";
 import { publicRpcRoutes, type RpcSend } from "./chain/public-rpc.ts";
 import { chainRoutes } from "./query/chain-routes.ts";
 import docs from "./http/docs.ts";
+import { epcisRoutes } from "./epcis/routes.ts";
 import errorHandler from "./http/error-handler.ts";
 import ops from "./http/ops.ts";
 import { ingestRoutes } from "./ingest/routes.ts";
@@ -67,6 +68,14 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
     deployments: services.deployments,
     publicBaseUrl: config.publicBaseUrl,
     publicRpcUrl: config.publicRpcUrl,
+  });
+  await app.register(epcisRoutes, {
+    store,
+    ingestor: services.ingestor,
+    deployments: services.deployments,
+    publicBaseUrl: config.publicBaseUrl,
+    publicRpcUrl: config.publicRpcUrl,
+    maxEventsPerRequest: config.maxEventsPerRequest,
   });
   const web = {
     store,

@@ -28,11 +28,13 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   http: [],
   chain: ["protocol", "log", "store", "http"],
   ingest: ["protocol", "log", "store", "http"],
-  client: ["protocol", "gs1"],
+  client: ["protocol", "gs1", "epcis/mapping.ts", "epcis/output.ts"],
   verify: ["protocol", "gs1", ...LOG_MATH],
   query: ["protocol", "log", "store", "http", "gs1", "chain/contracts.ts"],
   web: ["query", "verify", "protocol", "store", "http", "gs1", "chain/contracts.ts"],
   demo: ["chain", "client", "protocol", "gs1"],
+  // The EPCIS interface: its mapping and output stay free of the store and HTTP so the client can ship them.
+  epcis: ["protocol", "gs1", "store", "http", "ingest", "query", "chain/contracts.ts"],
 };
 
 /** The browser bundles' entry points (web/bundle.ts WEB_BUNDLES): everything they reach runs in a browser. */

@@ -205,4 +205,53 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX relay_entries_status ON relay_entries(status, idx);
     `,
   },
+  {
+    // epcis/ (store/epcis-store.ts): the EPCIS query index, a projection of the log kept by epcis/projection.ts,
+    // and the capture jobs of POST /epcis/capture. Derived rows carry no foreign key to log_entries: the projection
+    // can be dropped and rebuilt from the log (reset the cursor to 0).
+    version: 4,
+    name: "epcis",
+    sql: `
+      -- Every log entry below next_idx has its epcis_events row (and its epcis_event_lots rows).
+      CREATE TABLE epcis_cursor (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        next_idx INTEGER NOT NULL CHECK (next_idx >= 0)
+      );
+      INSERT INTO epcis_cursor (id, next_idx) VALUES (1, 0);
+
+      -- One row per log entry: the terms GET /epcis/events filters on. event_time is unix ms of the document's
+      -- occurredAt; biz_step and biz_location are the EPCIS values the entry reads back with (NULL when it has none).
+      CREATE TABLE epcis_events (
+        idx INTEGER PRIMARY KEY,
+        event_type TEXT NOT NULL,
+        event_time INTEGER NOT NULL,
+        biz_step TEXT,
+        biz_location TEXT
+      );
+      -- Each filter has an index ending in idx, so a filtered page is read in log order and stops at the page size.
+      CREATE INDEX epcis_events_time ON epcis_events(event_time, idx);
+      CREATE INDEX epcis_events_biz_step ON epcis_events(biz_step, idx);
+      CREATE INDEX epcis_events_biz_location ON epcis_events(biz_location, idx);
+
+      -- Every lot an entry names (its batch, split children, merge parents): MATCH_anyEPC / MATCH_anyEPCClass.
+      CREATE TABLE epcis_event_lots (
+        batch_id TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        PRIMARY KEY (batch_id, idx)
+      ) WITHOUT ROWID;
+
+      -- POST /epcis/capture's jobs, stored so any instance answers GET /epcis/capture/{captureID}.
+      -- errors and events are JSON arrays (RFC 7807 problems; {index, eventHash} per captured event).
+      CREATE TABLE epcis_capture_jobs (
+        capture_id TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        running INTEGER NOT NULL,
+        success INTEGER NOT NULL,
+        error_behaviour TEXT NOT NULL,
+        errors TEXT NOT NULL,
+        events TEXT NOT NULL
+      );
+    `,
+  },
 ];

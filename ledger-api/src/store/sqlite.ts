@@ -33,6 +33,8 @@ import type { AppendItem, AppendResult, SequencerLookups } from "../log/sequence
 import { MIGRATIONS } from "./migrations.ts";
 import { IndexSql } from "./sqlite-index.ts";
 import { SqliteChainWriters } from "./sqlite-chain-writers.ts";
+import { SqliteEpcis } from "./sqlite-epcis.ts";
+import type { CaptureJobRecord, EpcisFilter, EpcisIndexRow } from "./epcis-store.ts";
 import type {
   AnchorIntent,
   AnchorOutcome,
@@ -189,6 +191,7 @@ export class SqliteStore implements Store {
   private readonly reader: DatabaseSync;
   private frontier: Frontier;
   private readonly chainWriters: SqliteChainWriters;
+  private readonly epcis: SqliteEpcis;
   readonly path: string;
 
   private constructor(writer: DatabaseSync, reader: DatabaseSync, frontier: Frontier, path: string) {
@@ -204,6 +207,7 @@ export class SqliteStore implements Store {
     this.indexWriter = new IndexSql(writer);
     this.indexReader = new IndexSql(reader);
     this.chainWriters = new SqliteChainWriters(writer, reader, (fn) => this.exclusive(async () => this.inWriteTx(fn)));
+    this.epcis = new SqliteEpcis(writer, reader, (fn) => this.exclusive(async () => this.inWriteTx(fn)));
   }
 
   /** Opens (creating if needed) `<dataDir>/ledger.db`, migrates it and reloads the log frontier. */
@@ -507,6 +511,30 @@ export class SqliteStore implements Store {
   resetRelay(index: number, reason: string, at: number): Promise<void> {
     this.assertOpen();
     return this.chainWriters.resetRelay(index, reason, at);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // EPCIS query index and capture jobs (EpcisStore): implemented in sqlite-epcis.ts; plain delegations.
+
+  epcisCursor(): Promise<number> {
+    this.assertOpen();
+    return this.epcis.epcisCursor();
+  }
+  indexEpcisEvents(from: number, to: number, rows: readonly EpcisIndexRow[]): Promise<boolean> {
+    this.assertOpen();
+    return this.epcis.indexEpcisEvents(from, to, rows);
+  }
+  epcisEvents(filter: EpcisFilter, limit: number): Promise<number[]> {
+    this.assertOpen();
+    return this.epcis.epcisEvents(filter, limit);
+  }
+  saveCaptureJob(job: CaptureJobRecord): Promise<void> {
+    this.assertOpen();
+    return this.epcis.saveCaptureJob(job);
+  }
+  captureJob(captureId: string): Promise<CaptureJobRecord | undefined> {
+    this.assertOpen();
+    return this.epcis.captureJob(captureId);
   }
 
   // ---------------------------------------------------------------------------------------------------------------

@@ -13,11 +13,13 @@ import type { Hash, NodeReader } from "../log/hash.ts";
 import type { AppendItem, AppendResult } from "../log/sequencer.ts";
 import type { IndexStore } from "./index-store.ts";
 import type { AnchorStore, RelayStore } from "./chain-writers.ts";
+import type { EpcisStore } from "./epcis-store.ts";
 
 export type { AppendItem, AppendResult } from "../log/sequencer.ts";
 // The chain index's and the chain writers' types and interfaces live in their own files.
 export * from "./index-store.ts";
 export type * from "./chain-writers.ts";
+export type * from "./epcis-store.ts";
 
 /** A committed log entry as stored. */
 export interface StoredEntry {
@@ -87,7 +89,11 @@ export interface StoreStats {
   readonly rollbacks: number;
 }
 
-export interface Store extends LogStore, IndexStore, AnchorStore, RelayStore {
+/**
+ * EpcisStore (epcis-store.ts) is the EPCIS interface's: a query index projected from the log and the capture jobs;
+ * five methods, two tables plus a cursor.
+ */
+export interface Store extends LogStore, IndexStore, AnchorStore, RelayStore, EpcisStore {
   /**
    * Runs `fn` in one write transaction: committed if it resolves, rolled back if it rejects (the rejection is
    * passed on). Write transactions, including appendBatch, run one at a time in call order.
