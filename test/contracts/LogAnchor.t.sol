@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
-import {RFC9162} from "./lib/RFC9162.sol";
-import {LogAnchor} from "./LogAnchor.sol";
-import {vm} from "./test/Vm.sol";
+import {RFC9162} from "../../contracts/lib/RFC9162.sol";
+import {LogAnchor} from "../../contracts/LogAnchor.sol";
+import {vm} from "../helpers/Vm.sol";
 
 /// @dev Reference RFC 9162 tree in memory: the section 2.1 recursive definitions (MTH, PATH, SUBPROOF) transcribed
 /// as plainly as possible, with its own node hash (abi.encodePacked, not the library's assembly), so the fuzz tests

@@ -3,10 +3,10 @@ pragma solidity ^0.8.28;
 
 import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
-import {ProvenanceLedger} from "./ProvenanceLedger.sol";
-import {LifecycleTypes as T} from "./lib/LifecycleTypes.sol";
-import {vm} from "./test/Vm.sol";
-import {assertEq, assertTrue, bound} from "./test/Assert.sol";
+import {ProvenanceLedger} from "../../contracts/ProvenanceLedger.sol";
+import {LifecycleTypes as T} from "../../contracts/lib/LifecycleTypes.sol";
+import {vm} from "../helpers/Vm.sol";
+import {assertEq, assertTrue, bound} from "../helpers/Assert.sol";
 
 /**
  * @title Property tests of ProvenanceLedger, fuzzed by Hardhat's Solidity test runner.
