@@ -86,57 +86,6 @@ describe("ProvenanceLedger", function () {
     });
   });
 
-  describe("roles and profiles", function () {
-    it("names every role by the keccak256 of its name", async function () {
-      const { ledger } = await fixture();
-      for (const name of [
-        "REGULATOR_ROLE",
-        "PRODUCER_ROLE",
-        "IMPORTER_ROLE",
-        "INSPECTOR_ROLE",
-        "HANDLER_ROLE",
-        "RELAYER_ROLE",
-        "ANCHORER_ROLE",
-      ] as const) {
-        expect(await ledger.getFunction(name)()).to.equal(role(name));
-      }
-      expect(await ledger.DEFAULT_ADMIN_ROLE()).to.equal(ZERO_HASH);
-    });
-
-    it("gives the constructor's admin the authority and refuses a zero admin", async function () {
-      const { ledger, admin } = await fixture();
-      expect(await ledger.hasRole(ZERO_HASH, admin.address)).to.equal(true);
-      const factory = await ethers.getContractFactory("ProvenanceLedger");
-      await expect(factory.deploy(ethers.ZeroAddress)).to.be.revertedWithCustomError(ledger, "ZeroAdmin");
-    });
-
-    it("lets only the authority grant roles", async function () {
-      const { ledger, outsider } = await fixture();
-      await expect(ledger.connect(outsider).grantRole(role("PRODUCER_ROLE"), outsider.address))
-        .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
-        .withArgs(outsider.address, ZERO_HASH);
-    });
-
-    it("lets the authority set a profile, announced by ProfileSet and readable by profileOf", async function () {
-      const { ledger, producer } = await fixture();
-      const country = "0x4b52";
-      await expect(ledger.setProfile(producer.address, { name: "Jeju Hallabong Cooperative", gln: 8801234000017n, country, retail: false }))
-        .to.emit(ledger, "ProfileSet")
-        .withArgs(producer.address, "Jeju Hallabong Cooperative", 8801234000017n, country, false);
-      const p = await ledger.profileOf(producer.address);
-      expect([p.name, p.gln, p.country, p.retail]).to.deep.equal(["Jeju Hallabong Cooperative", 8801234000017n, country, false]);
-    });
-
-    it("refuses a profile set by anyone but the authority, or for the zero address", async function () {
-      const { ledger, outsider } = await fixture();
-      const p = { name: "x", gln: 0n, country: "0x0000", retail: false };
-      await expect(ledger.connect(outsider).setProfile(outsider.address, p))
-        .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
-        .withArgs(outsider.address, ZERO_HASH);
-      await expect(ledger.setProfile(ethers.ZeroAddress, p)).to.be.revertedWithCustomError(ledger, "ZeroAccount");
-    });
-  });
-
   describe("EIP-712 domain and the TypeScript mirror", function () {
     it("uses the domain ProvenanceLedger / 1 bound to this chain and contract", async function () {
       const f = await fixture();
