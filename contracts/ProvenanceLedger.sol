@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ActorRegistry} from "./ActorRegistry.sol";
 import {IProvenanceLedger} from "./interfaces/IProvenanceLedger.sol";
 import {GS1} from "./lib/GS1.sol";
@@ -37,6 +38,13 @@ import {LifecycleTypes as T} from "./lib/LifecycleTypes.sol";
  *   any document. The relayer chooses the order of relayed events: sign events that depend on each other only
  *   after the earlier one is recorded.
  * - Signatures are plain ECDSA (65 bytes, low s, OpenZeppelin ECDSA); contract accounts must call directly.
+ *
+ * Storage: a batch is stored as a packed `Record` holding only what a rule reads; everything else a reader wants
+ * (GS1 keys, product, documents, the history itself) is in the events, from which the off-chain index is built.
+ * Custodian, status, flags, ancestry and a unit id share one slot; each distinct unit string is stored once
+ * (`_units`); a split child stores its one parent in a single slot and no registrant or unit of its own, since
+ * both are its parent's for good (`_registrantOf` follows `parent` up, at most MAX_ANCESTRY steps). `getBatch`
+ * rebuilds the same `LifecycleTypes.Batch` from the record, so views answer as if every field were stored.
  */
 contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
     /// @inheritdoc IProvenanceLedger
@@ -46,7 +54,27 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
     /// @inheritdoc IProvenanceLedger
     uint256 public constant MAX_UNIT_LENGTH = 32;
 
-    mapping(bytes32 batchId => T.Batch) private _batches;
+    /// @dev A batch as stored; see "Storage" in the header. Slot 0 is written whole when a batch is created.
+    struct Record {
+        address custodian;
+        T.Status status;
+        bool imported;
+        bool customsCleared;
+        bool recalled; // recalled itself; see isRecalled for inherited recalls
+        uint32 ancestry; // ancestors counted along every lineage path (bounded by MAX_ANCESTRY)
+        uint32 unitId; // 1 + the unit's index in _units; 0 only for an unknown id
+        address registrant; // the producer, importer or merger of record; zero for a split child (its parent's)
+        address offeredTo; // open hand-off offer, address(0) when none
+        uint256 quantity; // integer amount in the unit
+        bytes32 head; // hash chain of the batch's event hashes, starting at bytes32(0)
+        bytes32 parent; // the batch a split child was split from; zero for any other batch
+        bytes32[] mergedFrom; // the parents of a merged batch; empty for any other batch
+    }
+
+    mapping(bytes32 batchId => Record) private _batches;
+    /// @dev Each distinct unit string once, in order of first use; `Record.unitId` is 1 + its index.
+    string[] private _units;
+    mapping(bytes32 unitHash => uint32 unitId) private _unitIds;
 
     /// @inheritdoc IProvenanceLedger
     mapping(address actor => mapping(uint256 nonce => bool)) public nonceUsed;
@@ -64,9 +92,9 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
         _checkRole(e.imported ? IMPORTER_ROLE : PRODUCER_ROLE, actor);
         batchId = GS1.checkedBatchId(e.gtin, e.lot);
         if (e.quantity == 0) revert ZeroQuantity();
-        T.Batch storage b = _create(batchId, actor, e.quantity, e.unit);
+        Record storage b = _create(batchId, actor, _unitIdOf(e.unit), e.imported, false, 0);
         b.registrant = actor;
-        b.imported = e.imported;
+        b.quantity = e.quantity;
         _emitRegistered(batchId, actor, e, eventHash, _extend(b, eventHash));
     }
 
@@ -74,7 +102,7 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
     function recordPesticide(T.PesticideApplied calldata e, address actor, bytes calldata signature) external {
         bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
         _checkRole(PRODUCER_ROLE, actor);
-        T.Batch storage b = _activeBatch(e.batchId);
+        Record storage b = _activeBatch(e.batchId);
         if (b.custodian != actor) revert NotCustodian(e.batchId, b.custodian, actor);
         bytes32 head = _extend(b, eventHash);
         emit PesticideApplied(
@@ -94,9 +122,10 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
     function clearCustoms(T.CustomsCleared calldata e, address actor, bytes calldata signature) external {
         bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
         _checkRole(IMPORTER_ROLE, actor);
-        T.Batch storage b = _activeBatch(e.batchId);
+        Record storage b = _activeBatch(e.batchId);
         if (!b.imported) revert NotImported(e.batchId);
-        if (b.registrant != actor) revert NotRegistrant(e.batchId, b.registrant, actor);
+        address registrant = _registrantOf(b);
+        if (registrant != actor) revert NotRegistrant(e.batchId, registrant, actor);
         if (b.customsCleared) revert AlreadyCleared(e.batchId);
         b.customsCleared = true;
         bytes32 head = _extend(b, eventHash);
@@ -106,7 +135,7 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
     /// @inheritdoc IProvenanceLedger
     function offerHandOff(T.HandOffOffered calldata e, address actor, bytes calldata signature) external {
         bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
-        T.Batch storage b = _heldBatch(e.batchId, actor);
+        Record storage b = _heldBatch(e.batchId, actor);
         if (e.to == actor) revert SelfHandOff(e.batchId, actor);
         _checkReceiver(e.batchId, b, e.to);
         b.offeredTo = e.to;
@@ -117,7 +146,7 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
     /// @inheritdoc IProvenanceLedger
     function acceptHandOff(T.HandOffAccepted calldata e, address actor, bytes calldata signature) external {
         bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
-        T.Batch storage b = _activeBatch(e.batchId);
+        Record storage b = _activeBatch(e.batchId);
         address offeredTo = b.offeredTo;
         if (offeredTo == address(0)) revert NoOpenOffer(e.batchId);
         if (offeredTo != actor) revert NotOfferRecipient(e.batchId, offeredTo, actor);
@@ -132,7 +161,7 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
     /// @inheritdoc IProvenanceLedger
     function cancelHandOff(T.HandOffCancelled calldata e, address actor, bytes calldata signature) external {
         bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
-        T.Batch storage b = _activeBatch(e.batchId);
+        Record storage b = _activeBatch(e.batchId);
         if (b.custodian != actor) revert NotCustodian(e.batchId, b.custodian, actor);
         if (b.offeredTo == address(0)) revert NoOpenOffer(e.batchId);
         if (b.offeredTo != e.to) revert OfferMismatch(e.batchId, b.offeredTo, e.to);
@@ -144,7 +173,7 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
     /// @inheritdoc IProvenanceLedger
     function split(T.Split calldata e, address actor, bytes calldata signature) external {
         bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
-        T.Batch storage parent = _heldBatch(e.batchId, actor);
+        Record storage parent = _heldBatch(e.batchId, actor);
         bytes32[] memory children = _createChildren(e, parent, actor, eventHash);
         parent.status = T.Status.Split;
         bytes32 head = _extend(parent, eventHash);
@@ -162,7 +191,8 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
         for (uint256 i; i < n; ++i) {
             if (e.parents[i] == batchId) revert MergeIntoParent(batchId);
         }
-        T.Batch storage child = _create(batchId, actor, 0, _batches[e.parents[0]].unit); // quantity set below
+        // The child takes the first parent's unit (0 if that parent is unknown, which _consumeParents then refuses).
+        Record storage child = _create(batchId, actor, _batches[e.parents[0]].unitId, false, false, 0);
         _consumeParents(e.parents, actor, batchId, child, eventHash);
         bytes32 head = keccak256(abi.encode(bytes32(0), eventHash));
         child.head = head;
@@ -173,7 +203,7 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
     function recall(T.Recalled calldata e, address actor, bytes calldata signature) external {
         bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
         _checkRole(REGULATOR_ROLE, actor);
-        T.Batch storage b = _knownBatch(e.batchId);
+        Record storage b = _knownBatch(e.batchId);
         if (b.recalled) revert AlreadyRecalled(e.batchId);
         b.recalled = true;
         bytes32 head = _extend(b, eventHash);
@@ -185,8 +215,25 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
     // ------------------------------------------------------------------------------------------------------------
 
     /// @inheritdoc IProvenanceLedger
-    function getBatch(bytes32 batchId) external view returns (T.Batch memory) {
-        return _batches[batchId];
+    function getBatch(bytes32 batchId) external view returns (T.Batch memory batch) {
+        Record storage b = _batches[batchId];
+        batch.registrant = _registrantOf(b);
+        batch.status = b.status;
+        batch.imported = b.imported;
+        batch.customsCleared = b.customsCleared;
+        batch.recalled = b.recalled;
+        batch.ancestry = b.ancestry;
+        batch.custodian = b.custodian;
+        batch.offeredTo = b.offeredTo;
+        batch.quantity = b.quantity;
+        batch.head = b.head;
+        batch.unit = _unitOf(b.unitId);
+        if (b.parent != bytes32(0)) {
+            batch.parents = new bytes32[](1);
+            batch.parents[0] = b.parent;
+        } else {
+            batch.parents = b.mergedFrom;
+        }
     }
 
     /// @inheritdoc IProvenanceLedger
@@ -232,32 +279,48 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
         nonceUsed[actor][nonce] = true;
     }
 
-    /// @dev Creates an active batch held by `custodian`.
-    function _create(bytes32 batchId, address custodian, uint256 quantity, string storage unit)
+    /// @dev Creates an active batch held by `custodian`, writing its first slot once.
+    function _create(bytes32 batchId, address custodian, uint32 unitId, bool imported, bool cleared, uint32 ancestry)
         private
-        returns (T.Batch storage b)
+        returns (Record storage b)
     {
-        b = _create(batchId, custodian, quantity);
-        b.unit = unit;
-    }
-
-    /// @dev Creates an active batch held by `custodian`, checking the unit given in calldata.
-    function _create(bytes32 batchId, address custodian, uint256 quantity, string calldata unit)
-        private
-        returns (T.Batch storage b)
-    {
-        uint256 len = bytes(unit).length;
-        if (len == 0 || len > MAX_UNIT_LENGTH) revert UnitInvalid(unit);
-        b = _create(batchId, custodian, quantity);
-        b.unit = unit;
-    }
-
-    function _create(bytes32 batchId, address custodian, uint256 quantity) private returns (T.Batch storage b) {
         b = _batches[batchId];
         if (b.status != T.Status.None) revert BatchExists(batchId);
-        b.status = T.Status.Active;
         b.custodian = custodian;
-        b.quantity = quantity;
+        b.status = T.Status.Active;
+        b.imported = imported;
+        b.customsCleared = cleared;
+        b.ancestry = ancestry;
+        b.unitId = unitId;
+    }
+
+    /// @dev The id of a unit given in calldata, checked, added to `_units` on its first use.
+    function _unitIdOf(string calldata unit) private returns (uint32 id) {
+        uint256 len = bytes(unit).length;
+        if (len == 0 || len > MAX_UNIT_LENGTH) revert UnitInvalid(unit);
+        bytes32 key = keccak256(bytes(unit));
+        id = _unitIds[key];
+        if (id == 0) {
+            _units.push(unit);
+            id = SafeCast.toUint32(_units.length);
+            _unitIds[key] = id;
+        }
+    }
+
+    /// @dev The unit string of a unit id; "" for 0 (an unknown batch).
+    function _unitOf(uint32 unitId) private view returns (string memory) {
+        return unitId == 0 ? "" : _units[unitId - 1];
+    }
+
+    /// @dev The registrant of a batch: its own, or for a split child the nearest one up its parents (a registered or
+    /// merged batch always has one, and each step up lowers ancestry, so this reads at most MAX_ANCESTRY records).
+    /// address(0) for an unknown id.
+    function _registrantOf(Record storage b) private view returns (address registrant) {
+        registrant = b.registrant;
+        while (registrant == address(0) && b.parent != bytes32(0)) {
+            b = _batches[b.parent];
+            registrant = b.registrant;
+        }
     }
 
     function _emitRegistered(bytes32 batchId, address actor, T.Registered calldata e, bytes32 eventHash, bytes32 head)
@@ -269,7 +332,7 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
     }
 
     /// @dev Creates the children of a split and checks their count, ancestry and that quantity is conserved.
-    function _createChildren(T.Split calldata e, T.Batch storage parent, address actor, bytes32 eventHash)
+    function _createChildren(T.Split calldata e, Record storage parent, address actor, bytes32 eventHash)
         private
         returns (bytes32[] memory ids)
     {
@@ -278,30 +341,32 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
         if (uint256(parent.ancestry) + 1 > MAX_ANCESTRY) revert AncestryTooDeep(uint256(parent.ancestry) + 1, MAX_ANCESTRY);
         ids = new bytes32[](n);
         uint256 total;
+        bytes32 head = keccak256(abi.encode(bytes32(0), eventHash));
         for (uint256 i; i < n; ++i) {
-            ids[i] = _createChild(e.batchId, parent, e.children[i], actor, eventHash);
+            ids[i] = _createChild(e.batchId, parent, e.children[i], actor, eventHash, head);
             total += e.children[i].quantity;
         }
         if (total != parent.quantity) revert QuantityNotConserved(e.batchId, parent.quantity, total);
     }
 
-    /// @dev Creates one child of a split: it inherits custodian, registrant, unit and the import flags.
+    /// @dev Creates one child of a split: it keeps its parent's unit and import flags, and its registrant through
+    /// `parent`; the actor holds it and its chain starts at `head`.
     function _createChild(
         bytes32 parentId,
-        T.Batch storage parent,
+        Record storage parent,
         T.ChildLot calldata c,
         address actor,
-        bytes32 eventHash
+        bytes32 eventHash,
+        bytes32 head
     ) private returns (bytes32 id) {
         id = GS1.checkedBatchId(c.gtin, c.lot);
         if (c.quantity == 0) revert ZeroQuantity();
-        T.Batch storage child = _create(id, actor, c.quantity, parent.unit);
-        child.registrant = parent.registrant;
-        child.imported = parent.imported;
-        child.customsCleared = parent.customsCleared;
-        child.ancestry = parent.ancestry + 1; // checked against MAX_ANCESTRY by the caller
-        child.parents.push(parentId);
-        child.head = keccak256(abi.encode(bytes32(0), eventHash));
+        // ancestry + 1 is checked against MAX_ANCESTRY by the caller.
+        Record storage child =
+            _create(id, actor, parent.unitId, parent.imported, parent.customsCleared, parent.ancestry + 1);
+        child.parent = parentId;
+        child.quantity = c.quantity;
+        child.head = head;
         emit Lineage(id, parentId, eventHash, c.quantity);
     }
 
@@ -310,7 +375,7 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
         bytes32[] calldata parents,
         address actor,
         bytes32 childId,
-        T.Batch storage child,
+        Record storage child,
         bytes32 eventHash
     ) private {
         _checkDistinct(parents);
@@ -319,7 +384,7 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
         bool imported;
         bool cleared = true;
         for (uint256 i; i < parents.length; ++i) {
-            T.Batch storage p = _consumeParent(parents[i], actor, child.unit, childId, eventHash);
+            Record storage p = _consumeParent(parents[i], actor, child.unitId, childId, eventHash);
             quantity += p.quantity;
             ancestry += uint256(p.ancestry) + 1;
             if (p.imported) {
@@ -333,16 +398,16 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
         child.ancestry = uint32(ancestry);
         child.imported = imported;
         child.customsCleared = imported && cleared;
-        child.parents = parents;
+        child.mergedFrom = parents;
     }
 
     /// @dev Checks one merge parent (held by `actor`, same unit), marks it merged and extends its chain.
-    function _consumeParent(bytes32 id, address actor, string storage unit, bytes32 childId, bytes32 eventHash)
+    function _consumeParent(bytes32 id, address actor, uint32 unitId, bytes32 childId, bytes32 eventHash)
         private
-        returns (T.Batch storage p)
+        returns (Record storage p)
     {
         p = _heldBatch(id, actor);
-        if (keccak256(bytes(p.unit)) != keccak256(bytes(unit))) revert UnitMismatch(id, p.unit, unit);
+        if (p.unitId != unitId) revert UnitMismatch(id, _unitOf(p.unitId), _unitOf(unitId));
         p.status = T.Status.Merged;
         _extend(p, eventHash);
         emit Lineage(childId, id, eventHash, p.quantity);
@@ -358,18 +423,18 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
     }
 
     /// @dev head = keccak256(abi.encode(head, eventHash)).
-    function _extend(T.Batch storage b, bytes32 eventHash) private returns (bytes32 head) {
+    function _extend(Record storage b, bytes32 eventHash) private returns (bytes32 head) {
         head = keccak256(abi.encode(b.head, eventHash));
         b.head = head;
     }
 
-    function _knownBatch(bytes32 batchId) private view returns (T.Batch storage b) {
+    function _knownBatch(bytes32 batchId) private view returns (Record storage b) {
         b = _batches[batchId];
         if (b.status == T.Status.None) revert UnknownBatch(batchId);
     }
 
     /// @dev An existing, unconsumed batch with no recall on it or any ancestor.
-    function _activeBatch(bytes32 batchId) private view returns (T.Batch storage b) {
+    function _activeBatch(bytes32 batchId) private view returns (Record storage b) {
         b = _knownBatch(batchId);
         if (b.status != T.Status.Active) revert BatchNotActive(batchId, b.status);
         bytes32 recalled = _recalledAncestor(batchId);
@@ -377,7 +442,7 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
     }
 
     /// @dev An active batch held by `actor`, who still holds a custody role, with no open offer.
-    function _heldBatch(bytes32 batchId, address actor) private view returns (T.Batch storage b) {
+    function _heldBatch(bytes32 batchId, address actor) private view returns (Record storage b) {
         b = _activeBatch(batchId);
         if (b.custodian != actor) revert NotCustodian(batchId, b.custodian, actor);
         if (!_isCustodyRole(actor)) revert NotCustodyHolder(actor);
@@ -385,7 +450,7 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
     }
 
     /// @dev `to` may receive the batch: it holds a custody role and, if retail, the batch is not an uncleared import.
-    function _checkReceiver(bytes32 batchId, T.Batch storage b, address to) private view {
+    function _checkReceiver(bytes32 batchId, Record storage b, address to) private view {
         if (!_isCustodyRole(to)) revert NotCustodyHolder(to);
         if (b.imported && !b.customsCleared && _isRetail(to)) revert RetailBeforeClearance(batchId, to);
     }
@@ -393,21 +458,29 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
     /// @dev The first recalled batch found among `batchId` and its ancestors, or bytes32(0). Depth-first over the
     /// parents; the stack never holds more than `ancestry` entries because ancestry counts every lineage path.
     function _recalledAncestor(bytes32 batchId) private view returns (bytes32) {
-        T.Batch storage b = _batches[batchId];
+        Record storage b = _batches[batchId];
         if (b.recalled) return batchId;
         if (b.ancestry == 0) return bytes32(0);
         bytes32[] memory stack = new bytes32[](b.ancestry);
-        uint256 top = _push(stack, 0, b.parents);
+        uint256 top = _pushParents(stack, 0, b);
         while (top != 0) {
             bytes32 id = stack[--top];
-            T.Batch storage a = _batches[id];
+            Record storage a = _batches[id];
             if (a.recalled) return id;
-            top = _push(stack, top, a.parents);
+            top = _pushParents(stack, top, a);
         }
         return bytes32(0);
     }
 
-    function _push(bytes32[] memory stack, uint256 top, bytes32[] storage items) private view returns (uint256) {
+    /// @dev Pushes the parents of `r` in the order getBatch lists them. A batch of ancestry 0 has none, so its
+    /// parent slots are not read.
+    function _pushParents(bytes32[] memory stack, uint256 top, Record storage r) private view returns (uint256) {
+        if (r.ancestry == 0) return top;
+        if (r.parent != bytes32(0)) {
+            stack[top++] = r.parent;
+            return top;
+        }
+        bytes32[] storage items = r.mergedFrom;
         uint256 n = items.length;
         for (uint256 i; i < n; ++i) {
             stack[top++] = items[i];

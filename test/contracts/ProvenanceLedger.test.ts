@@ -538,6 +538,40 @@ describe("ProvenanceLedger", function () {
       expect((await f.ledger.getBatch(batchId)).status).to.equal(Status.Split);
     });
 
+    it("keeps the registrant of record for every generation of split children, whoever splits them", async function () {
+      const f = await fixture();
+      await f.ledger.grantRole(role("IMPORTER_ROLE"), f.wholesaler.address);
+      const { batchId } = await registerBatch(f, { imported: true });
+      await handOff(f, batchId, f.importer, f.wholesaler);
+      const [a] = await splitBatch(f, batchId, f.wholesaler, 40n, 60n);
+      const [a1] = await splitBatch(f, a!, f.wholesaler, 10n, 30n);
+      expect((await f.ledger.getBatch(a1!)).registrant).to.equal(f.importer.address);
+      await expect(submit(f, Kind.CustomsCleared, values.customs(a1!), f.wholesaler))
+        .to.be.revertedWithCustomError(f.ledger, "NotRegistrant")
+        .withArgs(a1!, f.importer.address, f.wholesaler.address);
+      await submit(f, Kind.CustomsCleared, values.customs(a1!), f.importer);
+      expect((await f.ledger.getBatch(a1!)).customsCleared).to.equal(true);
+      expect((await f.ledger.getBatch(a!)).customsCleared).to.equal(false);
+      // A merged lot has the merger as registrant, and so do the lots split from it.
+      const other = await registerBatch(f, { imported: true, quantity: 5n });
+      await handOff(f, other.batchId, f.importer, f.wholesaler);
+      const m = values.merged([a1!, other.batchId]);
+      await submit(f, Kind.Merged, m, f.wholesaler);
+      const [m1] = await splitBatch(f, batchIdOf(m.gtin, m.lot), f.wholesaler, 7n, 8n);
+      expect((await f.ledger.getBatch(m1!)).registrant).to.equal(f.wholesaler.address);
+    });
+
+    it("reports each batch's own unit, however units interleave, and children in their parent's", async function () {
+      const f = await fixture();
+      const units = ["kg", "box", "kg", "u".repeat(32), "box"];
+      const ids = [];
+      for (const unit of units) ids.push((await registerBatch(f, { unit })).batchId);
+      for (const [i, id] of ids.entries()) expect((await f.ledger.getBatch(id)).unit).to.equal(units[i]);
+      const [c] = await splitBatch(f, ids[3]!, f.producer, 1n, 99n);
+      expect((await f.ledger.getBatch(c!)).unit).to.equal("u".repeat(32));
+      expect((await f.ledger.getBatch(batchIdOf(GTIN, freshLot()))).unit).to.equal("");
+    });
+
     it("refuses a split whose children do not sum exactly to the parent's quantity", async function () {
       const f = await fixture();
       const { batchId } = await registerBatch(f);
