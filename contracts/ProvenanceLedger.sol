@@ -39,6 +39,19 @@ import {LifecycleTypes as T} from "./lib/LifecycleTypes.sol";
  *   after the earlier one is recorded.
  * - Signatures are plain ECDSA (65 bytes, low s, OpenZeppelin ECDSA); contract accounts must call directly.
  *
+ * Groups: `relayGroup` lets the relayer record many lifecycle events, on different lots, in one transaction (the
+ * transaction's base cost and the first touch of the contract and of the relayer's role are paid once). Each call is
+ * run by delegatecall exactly as if sent alone, and a call refused by a rule is skipped and reported by
+ * {GroupCallRefused} while the others land. This was chosen over OpenZeppelin Multicall, whose group reverts whole:
+ * the relay signs groups ahead and keeps several in flight, and an event refused only at mining (a recall, a role
+ * revoked or a competing hand-off landing first) would otherwise take every other event of its group down with it
+ * and waste their gas. Traps:
+ * - The transaction succeeding does not mean every call did: read {GroupCallRefused} from the receipt (or `results`
+ *   from an eth_call) for the refused ones. A refused call spends no nonce, so it may be sent again.
+ * - A call that reverts without data (out of gas, or calldata that does not decode) reverts the whole group, so a
+ *   gas estimate cannot settle on a limit at which calls would be dropped silently.
+ * - Calls run in the order given; a call that depends on an earlier one of the same group sees its effects.
+ *
  * Storage: a batch is stored as a packed `Record` holding only what a rule reads; everything else a reader wants
  * (GS1 keys, product, documents, the history itself) is in the events, from which the off-chain index is built.
  * Custodian, status, flags, ancestry and a unit id share one slot; each distinct unit string is stored once
@@ -211,6 +224,27 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
     }
 
     // ------------------------------------------------------------------------------------------------------------
+    // Groups
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IProvenanceLedger
+    function relayGroup(bytes[] calldata calls) external onlyRole(RELAYER_ROLE) returns (CallResult[] memory results) {
+        uint256 n = calls.length;
+        results = new CallResult[](n);
+        for (uint256 i; i < n; ++i) {
+            bytes calldata call = calls[i];
+            bytes4 selector = bytes4(call);
+            if (!_isLifecycle(selector)) revert NotLifecycleCall(i, selector);
+            (bool success, bytes memory returnData) = address(this).delegatecall(call);
+            if (!success) {
+                if (returnData.length == 0) revert GroupCallWithoutReason(i);
+                emit GroupCallRefused(i, returnData);
+            }
+            results[i] = CallResult(success, returnData);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
     // Views
     // ------------------------------------------------------------------------------------------------------------
 
@@ -259,6 +293,15 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
     // ------------------------------------------------------------------------------------------------------------
     // Internals
     // ------------------------------------------------------------------------------------------------------------
+
+    /// @dev Whether `selector` is one of the ten lifecycle functions, the only ones a group may call.
+    function _isLifecycle(bytes4 selector) private pure returns (bool) {
+        return selector == this.register.selector || selector == this.recordPesticide.selector
+            || selector == this.recordInspection.selector || selector == this.clearCustoms.selector
+            || selector == this.offerHandOff.selector || selector == this.acceptHandOff.selector
+            || selector == this.cancelHandOff.selector || selector == this.split.selector || selector == this.merge.selector
+            || selector == this.recall.selector;
+    }
 
     /// @dev Authenticates `actor` for the struct `structHash`, spends its nonce and returns the event hash.
     function _authorize(bytes32 structHash, address actor, uint256 nonce, uint256 deadline, bytes calldata signature)

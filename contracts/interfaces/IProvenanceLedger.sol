@@ -14,6 +14,13 @@ import {LifecycleTypes as T} from "../lib/LifecycleTypes.sol";
  * ProvenanceLedger's header.
  */
 interface IProvenanceLedger is IActorRegistry, IERC5267 {
+    /// @notice The outcome of one call of a group (relayGroup): whether it was recorded, and what it returned or the
+    /// ABI-encoded custom error it was refused with.
+    struct CallResult {
+        bool success;
+        bytes returnData;
+    }
+
     // ------------------------------------------------------------------------------------------------------------
     // Events
     // ------------------------------------------------------------------------------------------------------------
@@ -95,6 +102,9 @@ interface IProvenanceLedger is IActorRegistry, IERC5267 {
     /// @notice One lineage edge created by the Split or Merged event `eventHash`, indexed for trace queries;
     /// `quantity` is what moved along the edge (the child's quantity for a split, the parent's for a merge).
     event Lineage(bytes32 indexed child, bytes32 indexed parent, bytes32 indexed eventHash, uint256 quantity);
+    /// @notice Call `index` of a relayed group was refused with `reason`, the ABI-encoded error a single call would
+    /// have reverted with; nothing of that call took effect, the group's other calls did.
+    event GroupCallRefused(uint256 indexed index, bytes reason);
 
     // ------------------------------------------------------------------------------------------------------------
     // Errors
@@ -158,6 +168,11 @@ interface IProvenanceLedger is IActorRegistry, IERC5267 {
     error UnitMismatch(bytes32 batchId, string unit, string expectedUnit);
     /// @notice The new batch would have more than MAX_ANCESTRY ancestors.
     error AncestryTooDeep(uint256 ancestry, uint256 max);
+    /// @notice Call `index` of a group does not call a lifecycle function (its first four bytes are `selector`).
+    error NotLifecycleCall(uint256 index, bytes4 selector);
+    /// @notice Call `index` of a group reverted without a reason (out of gas, or calldata that does not decode), so
+    /// the whole group reverts: a refusal is skipped only when it names its rule.
+    error GroupCallWithoutReason(uint256 index);
 
     // ------------------------------------------------------------------------------------------------------------
     // Lifecycle. Each takes the signed struct, the actor, and the actor's signature (empty for a direct call).
@@ -209,6 +224,16 @@ interface IProvenanceLedger is IActorRegistry, IERC5267 {
     /// @notice The regulator recalls a batch (active or consumed); every batch derived from it is recalled with it.
     /// @dev Emits {Recalled}. A batch whose ancestor is recalled may still be recalled itself; a batch never twice.
     function recall(T.Recalled calldata e, address actor, bytes calldata signature) external;
+
+    /// @notice Records several lifecycle calls in one transaction, for a RELAYER_ROLE holder. Each element of
+    /// `calls` is the ABI-encoded call of one lifecycle function, exactly as it would be sent alone, and is run on this
+    /// contract by delegatecall, so msg.sender stays the relayer and every check is that of a single call. A call
+    /// refused by a rule is skipped: its changes are undone, {GroupCallRefused} reports its index and error, and the
+    /// later calls still run, in order.
+    /// @dev Reverts with AccessControlUnauthorizedAccount unless msg.sender holds RELAYER_ROLE, NotLifecycleCall for a
+    /// call of any other function, and GroupCallWithoutReason for a call that reverts without data.
+    /// @return results one per call, in order: success and the call's return data or refusal
+    function relayGroup(bytes[] calldata calls) external returns (CallResult[] memory results);
 
     // ------------------------------------------------------------------------------------------------------------
     // Views
