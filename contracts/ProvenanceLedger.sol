@@ -249,8 +249,9 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
     // ------------------------------------------------------------------------------------------------------------
 
     /// @inheritdoc IProvenanceLedger
-    function getBatch(bytes32 batchId) external view returns (T.Batch memory batch) {
+    function getBatch(bytes32 batchId) external view returns (T.Batch memory) {
         Record storage b = _batches[batchId];
+        T.Batch memory batch;
         batch.registrant = _registrantOf(b);
         batch.status = b.status;
         batch.imported = b.imported;
@@ -268,6 +269,7 @@ contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
         } else {
             batch.parents = b.mergedFrom;
         }
+        return batch;
     }
 
     /// @inheritdoc IProvenanceLedger
