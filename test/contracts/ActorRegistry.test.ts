@@ -4,7 +4,7 @@
  * every refusal, and the two rule inputs the registry feeds the ledger (custody roles, the retail flag).
  */
 import { expect } from "chai";
-import { Kind } from "../../ledger-api/src/chain/typed-data.ts";
+import { Kind } from "../../ledger-api/src/protocol/typed-data.ts";
 import { KR, ZERO_HASH, deployLedger, ethers, networkHelpers, registerBatch, submit, values } from "./fixtures.ts";
 
 const role = (name: string) => ethers.id(name);

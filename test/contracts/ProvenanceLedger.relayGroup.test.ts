@@ -6,7 +6,7 @@
  */
 import { expect } from "chai";
 import type { Interface } from "ethers";
-import { Kind, batchIdOf, nextHead } from "../../ledger-api/src/chain/typed-data.ts";
+import { Kind, batchIdOf, nextHead } from "../../ledger-api/src/protocol/typed-data.ts";
 import {
   call,
   children,

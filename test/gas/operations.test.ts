@@ -11,7 +11,7 @@ import { expect } from "chai";
 import { Kind, batchIdOf } from "../../ledger-api/src/protocol/typed-data.ts";
 import { MemoryNodeStore, consistencyProof, root } from "../../ledger-api/src/log/merkle.ts";
 import { bytesToHex, leafHash } from "../../ledger-api/src/log/hash.ts";
-import type { Bytes32 } from "../../ledger-api/src/chain/typed-data.ts";
+import type { Bytes32 } from "../../ledger-api/src/protocol/typed-data.ts";
 import {
   call,
   children,
