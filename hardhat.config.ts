@@ -24,7 +24,7 @@ export default defineConfig({
     },
   },
   paths: {
-    tests: { mocha: "test", solidity: "contracts" },
+    tests: { mocha: "test", solidity: "test" },
   },
   test: {
     solidity: {

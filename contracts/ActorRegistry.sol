@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IActorRegistry} from "./interfaces/IActorRegistry.sol";
 
 /**
  * @title Who may act on the ledger, and how they are shown to a shopper.
@@ -16,43 +17,23 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
  *   stay there until it regains a custody role (PRODUCER, IMPORTER or HANDLER) and hands them off.
  * - The authority can grant itself any role; DEFAULT_ADMIN_ROLE should sit behind a multisig or timelock.
  */
-abstract contract ActorRegistry is AccessControl {
-    /// @notice Recalls batches.
+abstract contract ActorRegistry is IActorRegistry, AccessControl {
+    /// @inheritdoc IActorRegistry
     bytes32 public constant REGULATOR_ROLE = keccak256("REGULATOR_ROLE");
-    /// @notice Registers domestic batches and records pesticide applications; may hold custody.
+    /// @inheritdoc IActorRegistry
     bytes32 public constant PRODUCER_ROLE = keccak256("PRODUCER_ROLE");
-    /// @notice Customs-linked importer: registers imported batches and records their clearance; may hold custody.
+    /// @inheritdoc IActorRegistry
     bytes32 public constant IMPORTER_ROLE = keccak256("IMPORTER_ROLE");
-    /// @notice Records inspection / lab results.
+    /// @inheritdoc IActorRegistry
     bytes32 public constant INSPECTOR_ROLE = keccak256("INSPECTOR_ROLE");
-    /// @notice Wholesaler, transporter or market stall: holds custody, splits and merges.
+    /// @inheritdoc IActorRegistry
     bytes32 public constant HANDLER_ROLE = keccak256("HANDLER_ROLE");
-    /// @notice Submits events signed by other actors (EIP-712), paying their gas.
+    /// @inheritdoc IActorRegistry
     bytes32 public constant RELAYER_ROLE = keccak256("RELAYER_ROLE");
-    /// @notice Commits Merkle roots of the off-chain log (used by LogAnchor).
+    /// @inheritdoc IActorRegistry
     bytes32 public constant ANCHORER_ROLE = keccak256("ANCHORER_ROLE");
 
-    /// @notice How an actor is shown, and whether it sells to shoppers.
-    /// @param name display name, e.g. "Jeju Hallabong Cooperative"
-    /// @param gln GS1 Global Location Number (13 digits), 0 when none
-    /// @param country ISO 3166-1 alpha-2 code as two ASCII bytes, e.g. "KR"
-    /// @param retail true for a market stall or shop
-    struct Profile {
-        string name;
-        uint64 gln;
-        bytes2 country;
-        bool retail;
-    }
-
     mapping(address account => Profile) private _profiles;
-
-    /// @notice The profile of `account` was set or replaced.
-    event ProfileSet(address indexed account, string name, uint64 gln, bytes2 country, bool retail);
-
-    /// @notice The admin address given to the constructor was zero.
-    error ZeroAdmin();
-    /// @notice A profile was set for the zero address.
-    error ZeroAccount();
 
     /// @param admin the authority: holds DEFAULT_ADMIN_ROLE, grants every other role and sets profiles.
     constructor(address admin) {
@@ -60,15 +41,14 @@ abstract contract ActorRegistry is AccessControl {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 
-    /// @notice Sets or replaces the profile of `account`. Only the authority.
-    /// @dev Emits {ProfileSet}.
+    /// @inheritdoc IActorRegistry
     function setProfile(address account, Profile calldata profile) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (account == address(0)) revert ZeroAccount();
         _profiles[account] = profile;
         emit ProfileSet(account, profile.name, profile.gln, profile.country, profile.retail);
     }
 
-    /// @notice The profile of `account`; all fields zero when none was set.
+    /// @inheritdoc IActorRegistry
     function profileOf(address account) external view returns (Profile memory) {
         return _profiles[account];
     }

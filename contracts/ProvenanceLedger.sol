@@ -3,7 +3,9 @@ pragma solidity ^0.8.28;
 
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ActorRegistry} from "./ActorRegistry.sol";
+import {IProvenanceLedger} from "./interfaces/IProvenanceLedger.sol";
 import {GS1} from "./lib/GS1.sol";
 import {LifecycleTypes as T} from "./lib/LifecycleTypes.sol";
 
@@ -36,156 +38,59 @@ import {LifecycleTypes as T} from "./lib/LifecycleTypes.sol";
  *   any document. The relayer chooses the order of relayed events: sign events that depend on each other only
  *   after the earlier one is recorded.
  * - Signatures are plain ECDSA (65 bytes, low s, OpenZeppelin ECDSA); contract accounts must call directly.
+ *
+ * Groups: `relayGroup` lets the relayer record many lifecycle events, on different lots, in one transaction (the
+ * transaction's base cost and the first touch of the contract and of the relayer's role are paid once). Each call is
+ * run by delegatecall exactly as if sent alone, and a call refused by a rule is skipped and reported by
+ * {GroupCallRefused} while the others land. This was chosen over OpenZeppelin Multicall, whose group reverts whole:
+ * the relay signs groups ahead and keeps several in flight, and an event refused only at mining (a recall, a role
+ * revoked or a competing hand-off landing first) would otherwise take every other event of its group down with it
+ * and waste their gas. Traps:
+ * - The transaction succeeding does not mean every call did: read {GroupCallRefused} from the receipt (or `results`
+ *   from an eth_call) for the refused ones. A refused call spends no nonce, so it may be sent again.
+ * - A call that reverts without data (out of gas, or calldata that does not decode) reverts the whole group, so a
+ *   gas estimate cannot settle on a limit at which calls would be dropped silently.
+ * - Calls run in the order given; a call that depends on an earlier one of the same group sees its effects.
+ *
+ * Storage: a batch is stored as a packed `Record` holding only what a rule reads; everything else a reader wants
+ * (GS1 keys, product, documents, the history itself) is in the events, from which the off-chain index is built.
+ * Custodian, status, flags, ancestry and a unit id share one slot; each distinct unit string is stored once
+ * (`_units`); a split child stores its one parent in a single slot and no registrant or unit of its own, since
+ * both are its parent's for good (`_registrantOf` follows `parent` up, at most MAX_ANCESTRY steps). `getBatch`
+ * rebuilds the same `LifecycleTypes.Batch` from the record, so views answer as if every field were stored.
  */
-contract ProvenanceLedger is ActorRegistry, EIP712 {
-    /// @notice Most children of one split and most parents of one merge.
+contract ProvenanceLedger is IProvenanceLedger, ActorRegistry, EIP712 {
+    /// @inheritdoc IProvenanceLedger
     uint256 public constant MAX_LINEAGE = 32;
-    /// @notice Most ancestors (counted per lineage path) a batch may have; bounds the recall walk.
+    /// @inheritdoc IProvenanceLedger
     uint256 public constant MAX_ANCESTRY = 32;
-    /// @notice Longest unit string, in bytes (e.g. "kg", "box-10kg").
+    /// @inheritdoc IProvenanceLedger
     uint256 public constant MAX_UNIT_LENGTH = 32;
 
-    mapping(bytes32 batchId => T.Batch) private _batches;
+    /// @dev A batch as stored; see "Storage" in the header. Slot 0 is written whole when a batch is created.
+    struct Record {
+        address custodian;
+        T.Status status;
+        bool imported;
+        bool customsCleared;
+        bool recalled; // recalled itself; see isRecalled for inherited recalls
+        uint32 ancestry; // ancestors counted along every lineage path (bounded by MAX_ANCESTRY)
+        uint32 unitId; // 1 + the unit's index in _units; 0 only for an unknown id
+        address registrant; // the producer, importer or merger of record; zero for a split child (its parent's)
+        address offeredTo; // open hand-off offer, address(0) when none
+        uint256 quantity; // integer amount in the unit
+        bytes32 head; // hash chain of the batch's event hashes, starting at bytes32(0)
+        bytes32 parent; // the batch a split child was split from; zero for any other batch
+        bytes32[] mergedFrom; // the parents of a merged batch; empty for any other batch
+    }
 
-    /// @notice Whether `actor` has spent `nonce`.
+    mapping(bytes32 batchId => Record) private _batches;
+    /// @dev Each distinct unit string once, in order of first use; `Record.unitId` is 1 + its index.
+    string[] private _units;
+    mapping(bytes32 unitHash => uint32 unitId) private _unitIds;
+
+    /// @inheritdoc IProvenanceLedger
     mapping(address actor => mapping(uint256 nonce => bool)) public nonceUsed;
-
-    /// @notice A batch was registered by its producer (domestic) or importer (imported).
-    event Registered(
-        bytes32 indexed batchId,
-        address indexed actor,
-        string gtin,
-        string lot,
-        uint256 quantity,
-        string unit,
-        bool imported,
-        bytes32 docHash,
-        bytes32 eventHash,
-        bytes32 head
-    );
-    /// @notice The producer holding the batch recorded a pesticide application.
-    event PesticideApplied(
-        bytes32 indexed batchId,
-        address indexed actor,
-        string casNumber,
-        uint32 preHarvestIntervalDays,
-        bytes32 docHash,
-        bytes32 eventHash,
-        bytes32 head
-    );
-    /// @notice An inspector recorded an inspection result.
-    event Inspected(
-        bytes32 indexed batchId, address indexed actor, bool passed, bytes32 docHash, bytes32 eventHash, bytes32 head
-    );
-    /// @notice The importer of record recorded the customs clearance of an imported batch.
-    event CustomsCleared(
-        bytes32 indexed batchId,
-        address indexed actor,
-        string declarationNumber,
-        bytes2 originCountry,
-        bytes32 docHash,
-        bytes32 eventHash,
-        bytes32 head
-    );
-    /// @notice The custodian offered the batch to `to`.
-    event HandOffOffered(
-        bytes32 indexed batchId, address indexed actor, address indexed to, bytes32 docHash, bytes32 eventHash, bytes32 head
-    );
-    /// @notice `actor` accepted the batch from `from` and is now its custodian.
-    event HandOffAccepted(
-        bytes32 indexed batchId, address indexed actor, address indexed from, bytes32 docHash, bytes32 eventHash, bytes32 head
-    );
-    /// @notice The custodian withdrew the open offer to `to`.
-    event HandOffCancelled(
-        bytes32 indexed batchId, address indexed actor, address indexed to, bytes32 docHash, bytes32 eventHash, bytes32 head
-    );
-    /// @notice The custodian split `batchId` into `children`; `head` is the parent's new head and every child's head
-    /// is `keccak256(abi.encode(bytes32(0), eventHash))`.
-    event Split(
-        bytes32 indexed batchId,
-        address indexed actor,
-        bytes32[] children,
-        bytes32 docHash,
-        bytes32 eventHash,
-        bytes32 head
-    );
-    /// @notice The custodian merged `parents` into the new batch `batchId`; `head` is the child's head and each
-    /// parent's chain was extended with `eventHash`.
-    event Merged(
-        bytes32 indexed batchId,
-        address indexed actor,
-        bytes32[] parents,
-        uint256 quantity,
-        bytes32 docHash,
-        bytes32 eventHash,
-        bytes32 head
-    );
-    /// @notice The regulator recalled the batch, and with it every batch derived from it.
-    event Recalled(
-        bytes32 indexed batchId, address indexed actor, string reason, bytes32 docHash, bytes32 eventHash, bytes32 head
-    );
-    /// @notice One lineage edge created by the Split or Merged event `eventHash`, indexed for trace queries;
-    /// `quantity` is what moved along the edge (the child's quantity for a split, the parent's for a merge).
-    event Lineage(bytes32 indexed child, bytes32 indexed parent, bytes32 indexed eventHash, uint256 quantity);
-
-    /// @notice A direct call (empty signature) named an actor other than msg.sender.
-    error ActorNotSender(address actor, address sender);
-    /// @notice The event's deadline has passed.
-    error DeadlinePassed(uint256 deadline, uint256 timestamp);
-    /// @notice The signature is malformed, has a high s, or recovers to `recovered` instead of `actor`.
-    error InvalidSignature(address actor, address recovered);
-    /// @notice `actor` already spent `nonce`.
-    error NonceAlreadyUsed(address actor, uint256 nonce);
-    /// @notice No batch has this id.
-    error UnknownBatch(bytes32 batchId);
-    /// @notice A batch with this id already exists.
-    error BatchExists(bytes32 batchId);
-    /// @notice The batch was consumed by a split or merge.
-    error BatchNotActive(bytes32 batchId, T.Status status);
-    /// @notice The batch, or its ancestor `recalledAncestor` (equal to `batchId` when the batch itself), is recalled.
-    error BatchRecalled(bytes32 batchId, bytes32 recalledAncestor);
-    /// @notice The batch was already recalled.
-    error AlreadyRecalled(bytes32 batchId);
-    /// @notice Only the custodian may do this.
-    error NotCustodian(bytes32 batchId, address custodian, address actor);
-    /// @notice `account` holds none of PRODUCER_ROLE, IMPORTER_ROLE, HANDLER_ROLE, so it cannot hold custody.
-    error NotCustodyHolder(address account);
-    /// @notice A hand-off to oneself.
-    error SelfHandOff(bytes32 batchId, address custodian);
-    /// @notice The batch already has an open offer to `offeredTo`.
-    error OfferAlreadyOpen(bytes32 batchId, address offeredTo);
-    /// @notice The batch has no open offer.
-    error NoOpenOffer(bytes32 batchId);
-    /// @notice The event names `given` but the open offer is to `offeredTo`.
-    error OfferMismatch(bytes32 batchId, address offeredTo, address given);
-    /// @notice Only the receiver named in the open offer may accept it.
-    error NotOfferRecipient(bytes32 batchId, address offeredTo, address actor);
-    /// @notice The acceptance names `from` but the custodian is `custodian`.
-    error CustodianMismatch(bytes32 batchId, address custodian, address from);
-    /// @notice An imported batch may not go to the retail address `to` before customs clearance.
-    error RetailBeforeClearance(bytes32 batchId, address to);
-    /// @notice Customs clearance of a batch that was not imported.
-    error NotImported(bytes32 batchId);
-    /// @notice Customs clearance recorded twice.
-    error AlreadyCleared(bytes32 batchId);
-    /// @notice Only the importer of record may clear the batch.
-    error NotRegistrant(bytes32 batchId, address registrant, address actor);
-    /// @notice A batch quantity of zero.
-    error ZeroQuantity();
-    /// @notice The unit is empty or longer than MAX_UNIT_LENGTH bytes.
-    error UnitInvalid(string unit);
-    /// @notice The children's quantities sum to `actual`, not the parent's `expected`.
-    error QuantityNotConserved(bytes32 batchId, uint256 expected, uint256 actual);
-    /// @notice A split needs 2..MAX_LINEAGE children and a merge 2..MAX_LINEAGE parents.
-    error LineageSizeInvalid(uint256 count);
-    /// @notice The same parent appears twice in a merge.
-    error DuplicateParent(bytes32 batchId);
-    /// @notice A merge names its own new lot among its parents.
-    error MergeIntoParent(bytes32 batchId);
-    /// @notice Merged parents must share one unit.
-    error UnitMismatch(bytes32 batchId, string unit, string expectedUnit);
-    /// @notice The new batch would have more than MAX_ANCESTRY ancestors.
-    error AncestryTooDeep(uint256 ancestry, uint256 max);
 
     /// @param admin the authority: holds DEFAULT_ADMIN_ROLE, grants every other role and sets profiles.
     constructor(address admin) ActorRegistry(admin) EIP712("ProvenanceLedger", "1") {}
@@ -194,27 +99,23 @@ contract ProvenanceLedger is ActorRegistry, EIP712 {
     // Lifecycle. Each takes the signed struct, the actor, and the actor's signature (empty for a direct call).
     // ------------------------------------------------------------------------------------------------------------
 
-    /// @notice Registers a new batch: a producer registers a domestic one (`imported` false), an importer an
-    /// imported one (`imported` true). The actor becomes registrant and custodian.
-    /// @dev Emits {Registered}. Reverts on a bad GTIN or lot, an existing id, zero quantity or a bad unit.
-    /// @return batchId the new batch's id
+    /// @inheritdoc IProvenanceLedger
     function register(T.Registered calldata e, address actor, bytes calldata signature) external returns (bytes32 batchId) {
         bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
         _checkRole(e.imported ? IMPORTER_ROLE : PRODUCER_ROLE, actor);
         batchId = GS1.checkedBatchId(e.gtin, e.lot);
         if (e.quantity == 0) revert ZeroQuantity();
-        T.Batch storage b = _create(batchId, actor, e.quantity, e.unit);
+        Record storage b = _create(batchId, actor, _unitIdOf(e.unit), e.imported, false, 0);
         b.registrant = actor;
-        b.imported = e.imported;
+        b.quantity = e.quantity;
         _emitRegistered(batchId, actor, e, eventHash, _extend(b, eventHash));
     }
 
-    /// @notice Records a pesticide application by the producer holding the batch.
-    /// @dev Emits {PesticideApplied}.
+    /// @inheritdoc IProvenanceLedger
     function recordPesticide(T.PesticideApplied calldata e, address actor, bytes calldata signature) external {
         bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
         _checkRole(PRODUCER_ROLE, actor);
-        T.Batch storage b = _activeBatch(e.batchId);
+        Record storage b = _activeBatch(e.batchId);
         if (b.custodian != actor) revert NotCustodian(e.batchId, b.custodian, actor);
         bytes32 head = _extend(b, eventHash);
         emit PesticideApplied(
@@ -222,8 +123,7 @@ contract ProvenanceLedger is ActorRegistry, EIP712 {
         );
     }
 
-    /// @notice Records an inspection result by an inspector.
-    /// @dev Emits {Inspected}.
+    /// @inheritdoc IProvenanceLedger
     function recordInspection(T.Inspected calldata e, address actor, bytes calldata signature) external {
         bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
         _checkRole(INSPECTOR_ROLE, actor);
@@ -231,26 +131,24 @@ contract ProvenanceLedger is ActorRegistry, EIP712 {
         emit Inspected(e.batchId, actor, e.passed, e.docHash, eventHash, head);
     }
 
-    /// @notice Records the customs clearance of an imported batch by its importer of record. Once only.
-    /// @dev Emits {CustomsCleared}.
+    /// @inheritdoc IProvenanceLedger
     function clearCustoms(T.CustomsCleared calldata e, address actor, bytes calldata signature) external {
         bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
         _checkRole(IMPORTER_ROLE, actor);
-        T.Batch storage b = _activeBatch(e.batchId);
+        Record storage b = _activeBatch(e.batchId);
         if (!b.imported) revert NotImported(e.batchId);
-        if (b.registrant != actor) revert NotRegistrant(e.batchId, b.registrant, actor);
+        address registrant = _registrantOf(b);
+        if (registrant != actor) revert NotRegistrant(e.batchId, registrant, actor);
         if (b.customsCleared) revert AlreadyCleared(e.batchId);
         b.customsCleared = true;
         bytes32 head = _extend(b, eventHash);
         emit CustomsCleared(e.batchId, actor, e.declarationNumber, e.originCountry, e.docHash, eventHash, head);
     }
 
-    /// @notice The custodian offers the batch to `e.to`, who must hold a custody role. One open offer at a time;
-    /// custody does not move until `e.to` accepts.
-    /// @dev Emits {HandOffOffered}.
+    /// @inheritdoc IProvenanceLedger
     function offerHandOff(T.HandOffOffered calldata e, address actor, bytes calldata signature) external {
         bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
-        T.Batch storage b = _heldBatch(e.batchId, actor);
+        Record storage b = _heldBatch(e.batchId, actor);
         if (e.to == actor) revert SelfHandOff(e.batchId, actor);
         _checkReceiver(e.batchId, b, e.to);
         b.offeredTo = e.to;
@@ -258,11 +156,10 @@ contract ProvenanceLedger is ActorRegistry, EIP712 {
         emit HandOffOffered(e.batchId, actor, e.to, e.docHash, eventHash, head);
     }
 
-    /// @notice The receiver named in the open offer accepts it and becomes custodian. `e.from` must be the custodian.
-    /// @dev Emits {HandOffAccepted}. The retail rule is checked again: clearance or profiles may have changed.
+    /// @inheritdoc IProvenanceLedger
     function acceptHandOff(T.HandOffAccepted calldata e, address actor, bytes calldata signature) external {
         bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
-        T.Batch storage b = _activeBatch(e.batchId);
+        Record storage b = _activeBatch(e.batchId);
         address offeredTo = b.offeredTo;
         if (offeredTo == address(0)) revert NoOpenOffer(e.batchId);
         if (offeredTo != actor) revert NotOfferRecipient(e.batchId, offeredTo, actor);
@@ -274,11 +171,10 @@ contract ProvenanceLedger is ActorRegistry, EIP712 {
         emit HandOffAccepted(e.batchId, actor, e.from, e.docHash, eventHash, head);
     }
 
-    /// @notice The custodian withdraws its open offer to `e.to`.
-    /// @dev Emits {HandOffCancelled}. Needs no role beyond custody, so a custodian whose role was revoked can withdraw.
+    /// @inheritdoc IProvenanceLedger
     function cancelHandOff(T.HandOffCancelled calldata e, address actor, bytes calldata signature) external {
         bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
-        T.Batch storage b = _activeBatch(e.batchId);
+        Record storage b = _activeBatch(e.batchId);
         if (b.custodian != actor) revert NotCustodian(e.batchId, b.custodian, actor);
         if (b.offeredTo == address(0)) revert NoOpenOffer(e.batchId);
         if (b.offeredTo != e.to) revert OfferMismatch(e.batchId, b.offeredTo, e.to);
@@ -287,23 +183,17 @@ contract ProvenanceLedger is ActorRegistry, EIP712 {
         emit HandOffCancelled(e.batchId, actor, e.to, e.docHash, eventHash, head);
     }
 
-    /// @notice The custodian splits the batch into 2..MAX_LINEAGE new batches whose quantities sum exactly to the
-    /// parent's. Children inherit custodian, registrant, unit, imported and customsCleared; the parent is consumed.
-    /// @dev Emits {Lineage} per child, then {Split}.
+    /// @inheritdoc IProvenanceLedger
     function split(T.Split calldata e, address actor, bytes calldata signature) external {
         bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
-        T.Batch storage parent = _heldBatch(e.batchId, actor);
+        Record storage parent = _heldBatch(e.batchId, actor);
         bytes32[] memory children = _createChildren(e, parent, actor, eventHash);
         parent.status = T.Status.Split;
         bytes32 head = _extend(parent, eventHash);
         emit Split(e.batchId, actor, children, e.docHash, eventHash, head);
     }
 
-    /// @notice The custodian of 2..MAX_LINEAGE distinct active parents of one unit merges them into a new batch of
-    /// their summed quantity. The child is imported if any parent was, and cleared only if every imported parent
-    /// was; the actor is its custodian and registrant. The parents are consumed.
-    /// @dev Emits {Lineage} per parent, then {Merged}.
-    /// @return batchId the new batch's id
+    /// @inheritdoc IProvenanceLedger
     function merge(T.Merged calldata e, address actor, bytes calldata signature) external returns (bytes32 batchId) {
         bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
         uint256 n = e.parents.length;
@@ -314,19 +204,19 @@ contract ProvenanceLedger is ActorRegistry, EIP712 {
         for (uint256 i; i < n; ++i) {
             if (e.parents[i] == batchId) revert MergeIntoParent(batchId);
         }
-        T.Batch storage child = _create(batchId, actor, 0, _batches[e.parents[0]].unit); // quantity set below
+        // The child takes the first parent's unit (0 if that parent is unknown, which _consumeParents then refuses).
+        Record storage child = _create(batchId, actor, _batches[e.parents[0]].unitId, false, false, 0);
         _consumeParents(e.parents, actor, batchId, child, eventHash);
         bytes32 head = keccak256(abi.encode(bytes32(0), eventHash));
         child.head = head;
         emit Merged(batchId, actor, e.parents, child.quantity, e.docHash, eventHash, head);
     }
 
-    /// @notice The regulator recalls a batch (active or consumed); every batch derived from it is recalled with it.
-    /// @dev Emits {Recalled}. A batch whose ancestor is recalled may still be recalled itself; a batch never twice.
+    /// @inheritdoc IProvenanceLedger
     function recall(T.Recalled calldata e, address actor, bytes calldata signature) external {
         bytes32 eventHash = _authorize(T.hash(e), actor, e.nonce, e.deadline, signature);
         _checkRole(REGULATOR_ROLE, actor);
-        T.Batch storage b = _knownBatch(e.batchId);
+        Record storage b = _knownBatch(e.batchId);
         if (b.recalled) revert AlreadyRecalled(e.batchId);
         b.recalled = true;
         bytes32 head = _extend(b, eventHash);
@@ -334,31 +224,70 @@ contract ProvenanceLedger is ActorRegistry, EIP712 {
     }
 
     // ------------------------------------------------------------------------------------------------------------
+    // Groups
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IProvenanceLedger
+    function relayGroup(bytes[] calldata calls) external onlyRole(RELAYER_ROLE) returns (CallResult[] memory results) {
+        uint256 n = calls.length;
+        results = new CallResult[](n);
+        for (uint256 i; i < n; ++i) {
+            bytes calldata call = calls[i];
+            bytes4 selector = bytes4(call);
+            if (!_isLifecycle(selector)) revert NotLifecycleCall(i, selector);
+            (bool success, bytes memory returnData) = address(this).delegatecall(call);
+            if (!success) {
+                if (returnData.length == 0) revert GroupCallWithoutReason(i);
+                emit GroupCallRefused(i, returnData);
+            }
+            results[i] = CallResult(success, returnData);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
     // Views
     // ------------------------------------------------------------------------------------------------------------
 
-    /// @notice The record of a batch; `status` is None for an unknown id.
+    /// @inheritdoc IProvenanceLedger
     function getBatch(bytes32 batchId) external view returns (T.Batch memory) {
-        return _batches[batchId];
+        Record storage b = _batches[batchId];
+        T.Batch memory batch;
+        batch.registrant = _registrantOf(b);
+        batch.status = b.status;
+        batch.imported = b.imported;
+        batch.customsCleared = b.customsCleared;
+        batch.recalled = b.recalled;
+        batch.ancestry = b.ancestry;
+        batch.custodian = b.custodian;
+        batch.offeredTo = b.offeredTo;
+        batch.quantity = b.quantity;
+        batch.head = b.head;
+        batch.unit = _unitOf(b.unitId);
+        if (b.parent != bytes32(0)) {
+            batch.parents = new bytes32[](1);
+            batch.parents[0] = b.parent;
+        } else {
+            batch.parents = b.mergedFrom;
+        }
+        return batch;
     }
 
-    /// @notice The head of the batch's event hash chain (bytes32(0) for an unknown id).
+    /// @inheritdoc IProvenanceLedger
     function headOf(bytes32 batchId) external view returns (bytes32) {
         return _batches[batchId].head;
     }
 
-    /// @notice Whether the batch or any of its ancestors is recalled. Reads at most MAX_ANCESTRY + 1 records.
+    /// @inheritdoc IProvenanceLedger
     function isRecalled(bytes32 batchId) external view returns (bool) {
         return _recalledAncestor(batchId) != bytes32(0);
     }
 
-    /// @notice The batch id of a GTIN-14 and lot; reverts if either is invalid.
+    /// @inheritdoc IProvenanceLedger
     function batchIdOf(string calldata gtin, string calldata lot) external pure returns (bytes32) {
         return GS1.checkedBatchId(gtin, lot);
     }
 
-    /// @notice The EIP-712 domain separator (name "ProvenanceLedger", version "1", this chain, this contract).
-    /// eventHash = keccak256("\x19\x01" || domainSeparator || structHash).
+    /// @inheritdoc IProvenanceLedger
     function domainSeparator() external view returns (bytes32) {
         return _domainSeparatorV4();
     }
@@ -366,6 +295,15 @@ contract ProvenanceLedger is ActorRegistry, EIP712 {
     // ------------------------------------------------------------------------------------------------------------
     // Internals
     // ------------------------------------------------------------------------------------------------------------
+
+    /// @dev Whether `selector` is one of the ten lifecycle functions, the only ones a group may call.
+    function _isLifecycle(bytes4 selector) private pure returns (bool) {
+        return selector == this.register.selector || selector == this.recordPesticide.selector
+            || selector == this.recordInspection.selector || selector == this.clearCustoms.selector
+            || selector == this.offerHandOff.selector || selector == this.acceptHandOff.selector
+            || selector == this.cancelHandOff.selector || selector == this.split.selector || selector == this.merge.selector
+            || selector == this.recall.selector;
+    }
 
     /// @dev Authenticates `actor` for the struct `structHash`, spends its nonce and returns the event hash.
     function _authorize(bytes32 structHash, address actor, uint256 nonce, uint256 deadline, bytes calldata signature)
@@ -386,32 +324,48 @@ contract ProvenanceLedger is ActorRegistry, EIP712 {
         nonceUsed[actor][nonce] = true;
     }
 
-    /// @dev Creates an active batch held by `custodian`.
-    function _create(bytes32 batchId, address custodian, uint256 quantity, string storage unit)
+    /// @dev Creates an active batch held by `custodian`, writing its first slot once.
+    function _create(bytes32 batchId, address custodian, uint32 unitId, bool imported, bool cleared, uint32 ancestry)
         private
-        returns (T.Batch storage b)
+        returns (Record storage b)
     {
-        b = _create(batchId, custodian, quantity);
-        b.unit = unit;
-    }
-
-    /// @dev Creates an active batch held by `custodian`, checking the unit given in calldata.
-    function _create(bytes32 batchId, address custodian, uint256 quantity, string calldata unit)
-        private
-        returns (T.Batch storage b)
-    {
-        uint256 len = bytes(unit).length;
-        if (len == 0 || len > MAX_UNIT_LENGTH) revert UnitInvalid(unit);
-        b = _create(batchId, custodian, quantity);
-        b.unit = unit;
-    }
-
-    function _create(bytes32 batchId, address custodian, uint256 quantity) private returns (T.Batch storage b) {
         b = _batches[batchId];
         if (b.status != T.Status.None) revert BatchExists(batchId);
-        b.status = T.Status.Active;
         b.custodian = custodian;
-        b.quantity = quantity;
+        b.status = T.Status.Active;
+        b.imported = imported;
+        b.customsCleared = cleared;
+        b.ancestry = ancestry;
+        b.unitId = unitId;
+    }
+
+    /// @dev The id of a unit given in calldata, checked, added to `_units` on its first use.
+    function _unitIdOf(string calldata unit) private returns (uint32 id) {
+        uint256 len = bytes(unit).length;
+        if (len == 0 || len > MAX_UNIT_LENGTH) revert UnitInvalid(unit);
+        bytes32 key = keccak256(bytes(unit));
+        id = _unitIds[key];
+        if (id == 0) {
+            _units.push(unit);
+            id = SafeCast.toUint32(_units.length);
+            _unitIds[key] = id;
+        }
+    }
+
+    /// @dev The unit string of a unit id; "" for 0 (an unknown batch).
+    function _unitOf(uint32 unitId) private view returns (string memory) {
+        return unitId == 0 ? "" : _units[unitId - 1];
+    }
+
+    /// @dev The registrant of a batch: its own, or for a split child the nearest one up its parents (a registered or
+    /// merged batch always has one, and each step up lowers ancestry, so this reads at most MAX_ANCESTRY records).
+    /// address(0) for an unknown id.
+    function _registrantOf(Record storage b) private view returns (address registrant) {
+        registrant = b.registrant;
+        while (registrant == address(0) && b.parent != bytes32(0)) {
+            b = _batches[b.parent];
+            registrant = b.registrant;
+        }
     }
 
     function _emitRegistered(bytes32 batchId, address actor, T.Registered calldata e, bytes32 eventHash, bytes32 head)
@@ -423,7 +377,7 @@ contract ProvenanceLedger is ActorRegistry, EIP712 {
     }
 
     /// @dev Creates the children of a split and checks their count, ancestry and that quantity is conserved.
-    function _createChildren(T.Split calldata e, T.Batch storage parent, address actor, bytes32 eventHash)
+    function _createChildren(T.Split calldata e, Record storage parent, address actor, bytes32 eventHash)
         private
         returns (bytes32[] memory ids)
     {
@@ -432,30 +386,32 @@ contract ProvenanceLedger is ActorRegistry, EIP712 {
         if (uint256(parent.ancestry) + 1 > MAX_ANCESTRY) revert AncestryTooDeep(uint256(parent.ancestry) + 1, MAX_ANCESTRY);
         ids = new bytes32[](n);
         uint256 total;
+        bytes32 head = keccak256(abi.encode(bytes32(0), eventHash));
         for (uint256 i; i < n; ++i) {
-            ids[i] = _createChild(e.batchId, parent, e.children[i], actor, eventHash);
+            ids[i] = _createChild(e.batchId, parent, e.children[i], actor, eventHash, head);
             total += e.children[i].quantity;
         }
         if (total != parent.quantity) revert QuantityNotConserved(e.batchId, parent.quantity, total);
     }
 
-    /// @dev Creates one child of a split: it inherits custodian, registrant, unit and the import flags.
+    /// @dev Creates one child of a split: it keeps its parent's unit and import flags, and its registrant through
+    /// `parent`; the actor holds it and its chain starts at `head`.
     function _createChild(
         bytes32 parentId,
-        T.Batch storage parent,
+        Record storage parent,
         T.ChildLot calldata c,
         address actor,
-        bytes32 eventHash
+        bytes32 eventHash,
+        bytes32 head
     ) private returns (bytes32 id) {
         id = GS1.checkedBatchId(c.gtin, c.lot);
         if (c.quantity == 0) revert ZeroQuantity();
-        T.Batch storage child = _create(id, actor, c.quantity, parent.unit);
-        child.registrant = parent.registrant;
-        child.imported = parent.imported;
-        child.customsCleared = parent.customsCleared;
-        child.ancestry = parent.ancestry + 1; // checked against MAX_ANCESTRY by the caller
-        child.parents.push(parentId);
-        child.head = keccak256(abi.encode(bytes32(0), eventHash));
+        // ancestry + 1 is checked against MAX_ANCESTRY by the caller.
+        Record storage child =
+            _create(id, actor, parent.unitId, parent.imported, parent.customsCleared, parent.ancestry + 1);
+        child.parent = parentId;
+        child.quantity = c.quantity;
+        child.head = head;
         emit Lineage(id, parentId, eventHash, c.quantity);
     }
 
@@ -464,7 +420,7 @@ contract ProvenanceLedger is ActorRegistry, EIP712 {
         bytes32[] calldata parents,
         address actor,
         bytes32 childId,
-        T.Batch storage child,
+        Record storage child,
         bytes32 eventHash
     ) private {
         _checkDistinct(parents);
@@ -473,7 +429,7 @@ contract ProvenanceLedger is ActorRegistry, EIP712 {
         bool imported;
         bool cleared = true;
         for (uint256 i; i < parents.length; ++i) {
-            T.Batch storage p = _consumeParent(parents[i], actor, child.unit, childId, eventHash);
+            Record storage p = _consumeParent(parents[i], actor, child.unitId, childId, eventHash);
             quantity += p.quantity;
             ancestry += uint256(p.ancestry) + 1;
             if (p.imported) {
@@ -487,16 +443,16 @@ contract ProvenanceLedger is ActorRegistry, EIP712 {
         child.ancestry = uint32(ancestry);
         child.imported = imported;
         child.customsCleared = imported && cleared;
-        child.parents = parents;
+        child.mergedFrom = parents;
     }
 
     /// @dev Checks one merge parent (held by `actor`, same unit), marks it merged and extends its chain.
-    function _consumeParent(bytes32 id, address actor, string storage unit, bytes32 childId, bytes32 eventHash)
+    function _consumeParent(bytes32 id, address actor, uint32 unitId, bytes32 childId, bytes32 eventHash)
         private
-        returns (T.Batch storage p)
+        returns (Record storage p)
     {
         p = _heldBatch(id, actor);
-        if (keccak256(bytes(p.unit)) != keccak256(bytes(unit))) revert UnitMismatch(id, p.unit, unit);
+        if (p.unitId != unitId) revert UnitMismatch(id, _unitOf(p.unitId), _unitOf(unitId));
         p.status = T.Status.Merged;
         _extend(p, eventHash);
         emit Lineage(childId, id, eventHash, p.quantity);
@@ -512,18 +468,18 @@ contract ProvenanceLedger is ActorRegistry, EIP712 {
     }
 
     /// @dev head = keccak256(abi.encode(head, eventHash)).
-    function _extend(T.Batch storage b, bytes32 eventHash) private returns (bytes32 head) {
+    function _extend(Record storage b, bytes32 eventHash) private returns (bytes32 head) {
         head = keccak256(abi.encode(b.head, eventHash));
         b.head = head;
     }
 
-    function _knownBatch(bytes32 batchId) private view returns (T.Batch storage b) {
+    function _knownBatch(bytes32 batchId) private view returns (Record storage b) {
         b = _batches[batchId];
         if (b.status == T.Status.None) revert UnknownBatch(batchId);
     }
 
     /// @dev An existing, unconsumed batch with no recall on it or any ancestor.
-    function _activeBatch(bytes32 batchId) private view returns (T.Batch storage b) {
+    function _activeBatch(bytes32 batchId) private view returns (Record storage b) {
         b = _knownBatch(batchId);
         if (b.status != T.Status.Active) revert BatchNotActive(batchId, b.status);
         bytes32 recalled = _recalledAncestor(batchId);
@@ -531,7 +487,7 @@ contract ProvenanceLedger is ActorRegistry, EIP712 {
     }
 
     /// @dev An active batch held by `actor`, who still holds a custody role, with no open offer.
-    function _heldBatch(bytes32 batchId, address actor) private view returns (T.Batch storage b) {
+    function _heldBatch(bytes32 batchId, address actor) private view returns (Record storage b) {
         b = _activeBatch(batchId);
         if (b.custodian != actor) revert NotCustodian(batchId, b.custodian, actor);
         if (!_isCustodyRole(actor)) revert NotCustodyHolder(actor);
@@ -539,7 +495,7 @@ contract ProvenanceLedger is ActorRegistry, EIP712 {
     }
 
     /// @dev `to` may receive the batch: it holds a custody role and, if retail, the batch is not an uncleared import.
-    function _checkReceiver(bytes32 batchId, T.Batch storage b, address to) private view {
+    function _checkReceiver(bytes32 batchId, Record storage b, address to) private view {
         if (!_isCustodyRole(to)) revert NotCustodyHolder(to);
         if (b.imported && !b.customsCleared && _isRetail(to)) revert RetailBeforeClearance(batchId, to);
     }
@@ -547,21 +503,29 @@ contract ProvenanceLedger is ActorRegistry, EIP712 {
     /// @dev The first recalled batch found among `batchId` and its ancestors, or bytes32(0). Depth-first over the
     /// parents; the stack never holds more than `ancestry` entries because ancestry counts every lineage path.
     function _recalledAncestor(bytes32 batchId) private view returns (bytes32) {
-        T.Batch storage b = _batches[batchId];
+        Record storage b = _batches[batchId];
         if (b.recalled) return batchId;
         if (b.ancestry == 0) return bytes32(0);
         bytes32[] memory stack = new bytes32[](b.ancestry);
-        uint256 top = _push(stack, 0, b.parents);
+        uint256 top = _pushParents(stack, 0, b);
         while (top != 0) {
             bytes32 id = stack[--top];
-            T.Batch storage a = _batches[id];
+            Record storage a = _batches[id];
             if (a.recalled) return id;
-            top = _push(stack, top, a.parents);
+            top = _pushParents(stack, top, a);
         }
         return bytes32(0);
     }
 
-    function _push(bytes32[] memory stack, uint256 top, bytes32[] storage items) private view returns (uint256) {
+    /// @dev Pushes the parents of `r` in the order getBatch lists them. A batch of ancestry 0 has none, so its
+    /// parent slots are not read.
+    function _pushParents(bytes32[] memory stack, uint256 top, Record storage r) private view returns (uint256) {
+        if (r.ancestry == 0) return top;
+        if (r.parent != bytes32(0)) {
+            stack[top++] = r.parent;
+            return top;
+        }
+        bytes32[] storage items = r.mergedFrom;
         uint256 n = items.length;
         for (uint256 i; i < n; ++i) {
             stack[top++] = items[i];

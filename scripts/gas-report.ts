@@ -1,7 +1,8 @@
 /**
  * Median gas per operation, from Hardhat's own gas statistics: runs test/gas/operations.test.ts once per mode
- * (`--grep direct`, `--grep relayed`) with `--gas-stats-json`, then writes gas-report.json and prints the README's
- * table. Usage: `npm run gas`.
+ * (`--grep direct`, `--grep relayed`) with `--gas-stats-json`; then once more (`--grep grouped`) for the gas per
+ * relayed lifecycle event at 1, 10 and 50 events per transaction, which that test measures from receipts and writes
+ * to GAS_GROUPS_FILE. Writes gas-report.json and prints the README's two tables. Usage: `npm run gas`.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -29,13 +30,18 @@ const OPERATIONS = [
   "recall",
 ] as const;
 
+const dir = mkdtempSync(path.join(tmpdir(), "gas-"));
+
+function hardhatTest(grep: string, extra: readonly string[], env: NodeJS.ProcessEnv = process.env): void {
+  execFileSync("npx", ["hardhat", "test", "mocha", "test/gas/operations.test.ts", "--grep", grep, ...extra], {
+    stdio: ["ignore", "ignore", "inherit"],
+    env,
+  });
+}
+
 function run(grep: string): Map<string, Stat> {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), "gas-")), `${grep}.json`);
-  execFileSync(
-    "npx",
-    ["hardhat", "test", "mocha", "test/gas/operations.test.ts", "--grep", grep, "--gas-stats-json", file],
-    { stdio: ["ignore", "ignore", "inherit"] },
-  );
+  const file = path.join(dir, `${grep}.json`);
+  hardhatTest(grep, ["--gas-stats-json", file]);
   const stats = JSON.parse(readFileSync(file, "utf8")) as GasStats;
   const out = new Map<string, Stat>();
   for (const [contract, { functions }] of Object.entries(stats.contracts)) {
@@ -62,8 +68,25 @@ const anchor = direct.get("LogAnchor.anchor");
 if (!anchor) throw new Error("no gas statistics for LogAnchor.anchor");
 report["LogAnchor.anchor"] = { direct: anchor.median };
 
-writeFileSync("gas-report.json", JSON.stringify(report, null, 2) + "\n");
+const groupsFile = path.join(dir, "groups.json");
+hardhatTest("grouped", [], { ...process.env, GAS_GROUPS_FILE: groupsFile });
+/** Gas per event of one kind, by events per transaction ("1", "10", "50") and as single relayed calls ("single"). */
+const groups = JSON.parse(readFileSync(groupsFile, "utf8")) as Record<string, Record<string, number>>;
+const GROUP_SIZES = [...new Set(Object.values(groups).flatMap((g) => Object.keys(g)))]
+  .filter((k) => k !== "single")
+  .map(Number)
+  .sort((a, b) => a - b);
+if (GROUP_SIZES.length === 0) throw new Error("no grouped gas measured: did test/gas/operations.test.ts change?");
+
+writeFileSync("gas-report.json", JSON.stringify({ ...report, "ProvenanceLedger.relayGroup (gas per event)": groups }, null, 2) + "\n");
+const gas = (n: number | undefined): string => (n === undefined ? "n/a" : n.toLocaleString("en"));
 console.log("| operation | direct (median gas) | relayed (median gas) |\n|---|---:|---:|");
-for (const [op, { direct: d, relayed: r }] of Object.entries(report)) {
-  console.log(`| ${op} | ${d.toLocaleString("en")} | ${r === undefined ? "n/a" : r.toLocaleString("en")} |`);
+for (const [op, { direct: d, relayed: r }] of Object.entries(report)) console.log(`| ${op} | ${gas(d)} | ${gas(r)} |`);
+console.log(
+  `\n| relayed event, 50 lots | 1 per tx (single call) | ${GROUP_SIZES.map((n) => `${n} per tx (relayGroup)`).join(" | ")} | 50 per tx vs single |`,
+);
+console.log(`|---|---:|${GROUP_SIZES.map(() => "---:|").join("")}---:|`);
+for (const [kind, g] of Object.entries(groups)) {
+  const saving = g.single && g["50"] ? `${(100 * (1 - g["50"] / g.single)).toFixed(1)} % less` : "n/a";
+  console.log(`| ${kind} | ${gas(g.single)} | ${GROUP_SIZES.map((n) => gas(g[String(n)])).join(" | ")} | ${saving} |`);
 }

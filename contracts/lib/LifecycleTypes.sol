@@ -38,7 +38,7 @@ library LifecycleTypes {
         Merged
     }
 
-    /// @notice The on-chain record of one batch.
+    /// @notice One batch as ProvenanceLedger.getBatch returns it (stored packed: see ProvenanceLedger's Record).
     struct Batch {
         address registrant; // the producer or importer of record (children of a split inherit it; a merge's child gets the merger)
         Status status;

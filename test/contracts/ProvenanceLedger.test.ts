@@ -86,57 +86,6 @@ describe("ProvenanceLedger", function () {
     });
   });
 
-  describe("roles and profiles", function () {
-    it("names every role by the keccak256 of its name", async function () {
-      const { ledger } = await fixture();
-      for (const name of [
-        "REGULATOR_ROLE",
-        "PRODUCER_ROLE",
-        "IMPORTER_ROLE",
-        "INSPECTOR_ROLE",
-        "HANDLER_ROLE",
-        "RELAYER_ROLE",
-        "ANCHORER_ROLE",
-      ] as const) {
-        expect(await ledger.getFunction(name)()).to.equal(role(name));
-      }
-      expect(await ledger.DEFAULT_ADMIN_ROLE()).to.equal(ZERO_HASH);
-    });
-
-    it("gives the constructor's admin the authority and refuses a zero admin", async function () {
-      const { ledger, admin } = await fixture();
-      expect(await ledger.hasRole(ZERO_HASH, admin.address)).to.equal(true);
-      const factory = await ethers.getContractFactory("ProvenanceLedger");
-      await expect(factory.deploy(ethers.ZeroAddress)).to.be.revertedWithCustomError(ledger, "ZeroAdmin");
-    });
-
-    it("lets only the authority grant roles", async function () {
-      const { ledger, outsider } = await fixture();
-      await expect(ledger.connect(outsider).grantRole(role("PRODUCER_ROLE"), outsider.address))
-        .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
-        .withArgs(outsider.address, ZERO_HASH);
-    });
-
-    it("lets the authority set a profile, announced by ProfileSet and readable by profileOf", async function () {
-      const { ledger, producer } = await fixture();
-      const country = "0x4b52";
-      await expect(ledger.setProfile(producer.address, { name: "Jeju Hallabong Cooperative", gln: 8801234000017n, country, retail: false }))
-        .to.emit(ledger, "ProfileSet")
-        .withArgs(producer.address, "Jeju Hallabong Cooperative", 8801234000017n, country, false);
-      const p = await ledger.profileOf(producer.address);
-      expect([p.name, p.gln, p.country, p.retail]).to.deep.equal(["Jeju Hallabong Cooperative", 8801234000017n, country, false]);
-    });
-
-    it("refuses a profile set by anyone but the authority, or for the zero address", async function () {
-      const { ledger, outsider } = await fixture();
-      const p = { name: "x", gln: 0n, country: "0x0000", retail: false };
-      await expect(ledger.connect(outsider).setProfile(outsider.address, p))
-        .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
-        .withArgs(outsider.address, ZERO_HASH);
-      await expect(ledger.setProfile(ethers.ZeroAddress, p)).to.be.revertedWithCustomError(ledger, "ZeroAccount");
-    });
-  });
-
   describe("EIP-712 domain and the TypeScript mirror", function () {
     it("uses the domain ProvenanceLedger / 1 bound to this chain and contract", async function () {
       const f = await fixture();
@@ -587,6 +536,40 @@ describe("ProvenanceLedger", function () {
         expect(c.head).to.equal(nextHead(ZERO_HASH, eh));
       }
       expect((await f.ledger.getBatch(batchId)).status).to.equal(Status.Split);
+    });
+
+    it("keeps the registrant of record for every generation of split children, whoever splits them", async function () {
+      const f = await fixture();
+      await f.ledger.grantRole(role("IMPORTER_ROLE"), f.wholesaler.address);
+      const { batchId } = await registerBatch(f, { imported: true });
+      await handOff(f, batchId, f.importer, f.wholesaler);
+      const [a] = await splitBatch(f, batchId, f.wholesaler, 40n, 60n);
+      const [a1] = await splitBatch(f, a!, f.wholesaler, 10n, 30n);
+      expect((await f.ledger.getBatch(a1!)).registrant).to.equal(f.importer.address);
+      await expect(submit(f, Kind.CustomsCleared, values.customs(a1!), f.wholesaler))
+        .to.be.revertedWithCustomError(f.ledger, "NotRegistrant")
+        .withArgs(a1!, f.importer.address, f.wholesaler.address);
+      await submit(f, Kind.CustomsCleared, values.customs(a1!), f.importer);
+      expect((await f.ledger.getBatch(a1!)).customsCleared).to.equal(true);
+      expect((await f.ledger.getBatch(a!)).customsCleared).to.equal(false);
+      // A merged lot has the merger as registrant, and so do the lots split from it.
+      const other = await registerBatch(f, { imported: true, quantity: 5n });
+      await handOff(f, other.batchId, f.importer, f.wholesaler);
+      const m = values.merged([a1!, other.batchId]);
+      await submit(f, Kind.Merged, m, f.wholesaler);
+      const [m1] = await splitBatch(f, batchIdOf(m.gtin, m.lot), f.wholesaler, 7n, 8n);
+      expect((await f.ledger.getBatch(m1!)).registrant).to.equal(f.wholesaler.address);
+    });
+
+    it("reports each batch's own unit, however units interleave, and children in their parent's", async function () {
+      const f = await fixture();
+      const units = ["kg", "box", "kg", "u".repeat(32), "box"];
+      const ids = [];
+      for (const unit of units) ids.push((await registerBatch(f, { unit })).batchId);
+      for (const [i, id] of ids.entries()) expect((await f.ledger.getBatch(id)).unit).to.equal(units[i]);
+      const [c] = await splitBatch(f, ids[3]!, f.producer, 1n, 99n);
+      expect((await f.ledger.getBatch(c!)).unit).to.equal("u".repeat(32));
+      expect((await f.ledger.getBatch(batchIdOf(GTIN, freshLot()))).unit).to.equal("");
     });
 
     it("refuses a split whose children do not sum exactly to the parent's quantity", async function () {

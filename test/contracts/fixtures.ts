@@ -6,7 +6,7 @@
  */
 import { network } from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
-import type { ContractTransactionResponse, TypedDataDomain } from "ethers";
+import type { ContractTransactionResponse, Interface, TypedDataDomain } from "ethers";
 import type { ProvenanceLedger } from "../../types/ethers-contracts/index.ts";
 import {
   Kind,
@@ -229,6 +229,35 @@ export async function submit<K extends OnChainKind>(
   const sender = opts.sender ?? (relayed ? f.relayer : actor);
   const fn = f.ledger.connect(sender).getFunction(ON_CHAIN[kind].method);
   return fn(v, opts.actor ?? actor.address, signature) as Promise<ContractTransactionResponse>;
+}
+
+/** One call of a relayed group: the event of `kind` with `values`, signed by `actor` (or carrying `signature`). */
+export interface GroupCall<K extends OnChainKind = OnChainKind> {
+  readonly kind: K;
+  readonly values: ValuesOf[K];
+  readonly actor: HardhatEthersSigner;
+  readonly signature?: string;
+}
+
+/** A group call built from the same arguments as {@link submit}. */
+export function call<K extends OnChainKind>(kind: K, v: ValuesOf[K], actor: HardhatEthersSigner, signature?: string): GroupCall {
+  return { kind, values: v, actor, ...(signature === undefined ? {} : { signature }) } as GroupCall;
+}
+
+/** The ABI-encoded lifecycle call `relayGroup` takes: what a single relayed call would send, actor's signature included. */
+export async function encodeRelayed(f: Ledger, c: GroupCall): Promise<string> {
+  const signature = c.signature ?? (await sign(c.actor, f.domain, c.kind, c.values));
+  return (f.ledger.interface as unknown as Interface).encodeFunctionData(ON_CHAIN[c.kind].method, [c.values, c.actor.address, signature]);
+}
+
+/** Sends `calls` as one relayed group (by the relayer unless `sender` is given). */
+export async function relayGroup(
+  f: Ledger,
+  calls: readonly GroupCall[],
+  sender: HardhatEthersSigner = f.relayer,
+): Promise<ContractTransactionResponse> {
+  const data = await Promise.all(calls.map((c) => encodeRelayed(f, c)));
+  return f.ledger.connect(sender).relayGroup(data);
 }
 
 /** The event hash the contract will record for `v`. */

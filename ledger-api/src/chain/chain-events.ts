@@ -3,12 +3,13 @@
  * lifecycle transaction's calldata into the signed struct it carried (for what the events leave out: the actor's
  * nonce, and the GS1 keys of split and merged children).
  *
- * Calldata is only decodable when the transaction called the ledger directly (an actor or the relayer). A call made
- * through another contract (a multisig, a batching contract) leaves nonce and child keys unknown; the decoded struct
- * is used only when its recomputed EIP-712 event hash equals the event's, so a decoded value is never misattributed.
+ * Calldata is only decodable when the transaction called the ledger directly (an actor or the relayer), one call or
+ * a relayed group (`relayGroup`, whose calls are read one by one). A call made through another contract (a multisig)
+ * leaves nonce and child keys unknown; the decoded struct is used only when its recomputed EIP-712 event hash equals
+ * the event's, so a decoded value is never misattributed (a refused call of a group matches no event).
  */
 import { getAddress, Interface } from "ethers";
-import type { Log, LogDescription, Result, TransactionResponse, TypedDataDomain } from "ethers";
+import type { Log, LogDescription, Result, TransactionDescription, TransactionResponse, TypedDataDomain } from "ethers";
 import type { LifecycleKind, RoleContract } from "../store/store.ts";
 import { abiOf } from "./contracts.ts";
 import { batchIdOf, eventHash, Kind, LEDGER_METHODS } from "../protocol/typed-data.ts";
@@ -81,6 +82,9 @@ export type LifecycleLog = LifecycleBase &
 export type ChainEvent = RoleLog | ProfileLog | LineageLog | AnchoredLog | LifecycleLog;
 
 const LIFECYCLE_KINDS: ReadonlySet<string> = new Set<string>(Object.keys(LEDGER_METHODS));
+
+/** The ledger function that relays a group of lifecycle calls in one transaction. */
+const GROUP_METHOD = "relayGroup";
 
 /** The kind each ledger function records. */
 const METHOD_KIND: Readonly<Record<string, LifecycleKind>> = Object.fromEntries(
@@ -245,26 +249,57 @@ export class EventDecoder {
     }
   }
 
+  /** A group's calls decoded once per transaction (a group of n events is asked about n times). */
+  private readonly groups = new WeakMap<TransactionResponse, Map<string, DecodedCall>>();
+
   /**
-   * The signed struct a lifecycle transaction carried, if it called the ledger directly and its recomputed event
-   * hash is `expected`; undefined otherwise.
+   * The signed struct a lifecycle transaction carried for the event `expected`, if it called the ledger directly
+   * (one lifecycle call, or a relayed group holding that call) and the struct's recomputed event hash is `expected`;
+   * undefined otherwise.
    */
   decodeCall(tx: TransactionResponse, domain: TypedDataDomain, expected: string): DecodedCall | undefined {
     if (tx.to === null || tx.to.toLowerCase() !== this.ledger) return undefined;
-    let parsed;
+    const parsed = this.parseCall(tx.data);
+    if (parsed === undefined) return undefined;
+    const sender = getAddress(tx.from).toLowerCase();
+    if (parsed.name === GROUP_METHOD) {
+      let calls = this.groups.get(tx);
+      if (calls === undefined) {
+        calls = new Map();
+        for (const data of parsed.args[0] as readonly string[]) {
+          const inner = this.parseCall(data);
+          const decoded = inner && this.lifecycleCall(inner, domain, sender);
+          if (decoded) calls.set(decoded.eventHash, decoded.call);
+        }
+        this.groups.set(tx, calls);
+      }
+      return calls.get(expected);
+    }
+    const decoded = this.lifecycleCall(parsed, domain, sender);
+    return decoded?.eventHash === expected ? decoded.call : undefined;
+  }
+
+  private parseCall(data: string): TransactionDescription | undefined {
     try {
-      parsed = this.ledgerInterface.parseTransaction({ data: tx.data, value: tx.value });
+      return this.ledgerInterface.parseTransaction({ data }) ?? undefined;
     } catch {
       return undefined; // not a ledger function (or malformed); nothing to learn from it
     }
-    if (parsed === null) return undefined;
+  }
+
+  /** A parsed lifecycle call with the event hash its struct yields (lower-case); undefined for another function. */
+  private lifecycleCall(
+    parsed: TransactionDescription,
+    domain: TypedDataDomain,
+    sender: string,
+  ): { eventHash: string; call: DecodedCall } | undefined {
     const kindName = METHOD_KIND[parsed.name];
     if (kindName === undefined) return undefined;
     const struct = (parsed.args[0] as Result).toObject(true);
     const kind = Kind[kindName];
     // The struct's field names and types are the EIP-712 ones (LifecycleTypes.sol mirrors typed-data.ts).
     const values = struct as unknown as ValuesOf[typeof kind];
-    if (eventHash(domain, kind, values).toLowerCase() !== expected) return undefined;
+    const hash = eventHash(domain, kind, values).toLowerCase();
     const nonce = uint(struct.nonce, "nonce");
     const keys = new Map<string, { gtin: string; lot: string }>();
     const addKey = (gtin: unknown, lot: unknown): void => {
@@ -279,7 +314,7 @@ export class EventDecoder {
     } else if (kindName === "Merged" || kindName === "Registered") {
       addKey(struct.gtin, struct.lot);
     }
-    return { kind: kindName, nonce, keys, sender: getAddress(tx.from).toLowerCase() };
+    return { eventHash: hash, call: { kind: kindName, nonce, keys, sender } };
   }
 }
 

@@ -12,7 +12,7 @@ import { MemoryNodeStore, consistencyProof, proofToHex, root } from "../../../le
 import { SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";
 import { IndexCursorConflictError } from "../../../ledger-api/src/store/store.ts";
 import type { IndexedBatch } from "../../../ledger-api/src/store/store.ts";
-import { children, handOff, registerBatch, splitBatch, submit, values } from "../../contracts/fixtures.ts";
+import { call, children, handOff, hashOf, registerBatch, relayGroup, splitBatch, submit, values } from "../../contracts/fixtures.ts";
 import type { Ledger } from "../../contracts/fixtures.ts";
 import { cleanup, tempDir } from "../log/fixtures.ts";
 import { vectorLeaves } from "../log/vectors.ts";
@@ -243,6 +243,40 @@ describe("Indexer", function () {
         expect(receipt?.blockHash.toLowerCase()).to.equal(e.blockHash);
       }
       expect(await store.nonceUsed(f.producer.address, 12345n)).to.equal(false);
+    });
+
+    it("reads nonces and split children's GS1 keys from the calls of a relayed group, and indexes nothing of a refused call", async function () {
+      const { f, store } = env;
+      const a = await registerBatch(f, { quantity: 100n });
+      const b = await registerBatch(f);
+      const kids = children(30n, 70n);
+      const r = values.registered({ quantity: 5n });
+      const refused = values.pesticide(b.batchId);
+      const calls = [
+        call(Kind.Split, values.split(a.batchId, kids), f.producer),
+        call(Kind.PesticideApplied, refused, f.producer2), // not the custodian: refused, skipped
+        call(Kind.Registered, r, f.producer),
+        call(Kind.Inspected, values.inspected(b.batchId), f.inspector),
+      ];
+      await relayGroup(f, calls);
+      await env.indexer().syncOnce();
+
+      const ids = [a.batchId, b.batchId, batchIdOf(r.gtin, r.lot), ...kids.map((c) => batchIdOf(c.gtin, c.lot))];
+      for (const id of ids) await expectBatchMatchesChain(env, id);
+      for (const [i, c] of kids.entries()) {
+        expect(await store.batch(ids[3 + i]!)).to.include({ gtin: c.gtin, lot: c.lot, quantity: c.quantity });
+      }
+      expect(await store.batch(ids[2]!)).to.include({ gtin: r.gtin, lot: r.lot });
+      for (const c of calls) {
+        const e = await store.lifecycleEvent(hashOf(f, c.kind as never, c.values as never));
+        if (c.values === refused) {
+          expect(e).to.equal(undefined);
+          expect(await store.nonceUsed(c.actor.address, c.values.nonce)).to.equal(false);
+          continue;
+        }
+        expect(e?.nonce).to.equal(c.values.nonce);
+        expect(await store.nonceUsed(c.actor.address, c.values.nonce)).to.equal(true);
+      }
     });
 
     it("answers ancestors, descendants and inherited recalls through lineage", async function () {

@@ -1,6 +1,6 @@
 /**
  * The log vectors both languages check: leaf i is the RFC 9162 leaf hash of the entry abi.encode(uint256 i), the same
- * leaves contracts/LogAnchor.t.sol builds for its pinned roots (test/vectors/rfc9162-keccak.json). Shared by the
+ * leaves test/contracts/LogAnchor.t.sol builds for its pinned roots (test/vectors/rfc9162-keccak.json). Shared by the
  * TypeScript log tests and the contract tests, so a proof the contract accepts is a proof merkle.ts produced.
  */
 import { readFileSync } from "node:fs";

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
-import {RFC9162} from "./lib/RFC9162.sol";
-import {LogAnchor} from "./LogAnchor.sol";
-import {vm} from "./test/Vm.sol";
+import {RFC9162} from "../../contracts/lib/RFC9162.sol";
+import {LogAnchor} from "../../contracts/LogAnchor.sol";
+import {ILogAnchor} from "../../contracts/interfaces/ILogAnchor.sol";
+import {vm} from "../helpers/Vm.sol";
 
 /// @dev Reference RFC 9162 tree in memory: the section 2.1 recursive definitions (MTH, PATH, SUBPROOF) transcribed
 /// as plainly as possible, with its own node hash (abi.encodePacked, not the library's assembly), so the fuzz tests
@@ -238,7 +239,7 @@ contract LogAnchorTest {
         bytes32 forkedRoot = Reference.mth(forked, 0, n);
         vm.expectRevert(
             abi.encodeWithSelector(
-                LogAnchor.InvalidConsistencyProof.selector, uint64(m), Reference.mth(d, 0, m), uint64(n), forkedRoot
+                ILogAnchor.InvalidConsistencyProof.selector, uint64(m), Reference.mth(d, 0, m), uint64(n), forkedRoot
             )
         );
         log.anchor(uint64(n), forkedRoot, p);

@@ -3,10 +3,11 @@ pragma solidity ^0.8.28;
 
 import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
-import {ProvenanceLedger} from "./ProvenanceLedger.sol";
-import {LifecycleTypes as T} from "./lib/LifecycleTypes.sol";
-import {vm} from "./test/Vm.sol";
-import {assertEq, assertTrue, bound} from "./test/Assert.sol";
+import {ProvenanceLedger} from "../../contracts/ProvenanceLedger.sol";
+import {IProvenanceLedger} from "../../contracts/interfaces/IProvenanceLedger.sol";
+import {LifecycleTypes as T} from "../../contracts/lib/LifecycleTypes.sol";
+import {vm} from "../helpers/Vm.sol";
+import {assertEq, assertTrue, bound} from "../helpers/Assert.sol";
 
 /**
  * @title Property tests of ProvenanceLedger, fuzzed by Hardhat's Solidity test runner.
@@ -163,7 +164,7 @@ contract ProvenanceLedgerTest {
 
         kids[n - 1].quantity += 1;
         vm.prank(PRODUCER);
-        vm.expectRevert(abi.encodeWithSelector(ProvenanceLedger.QuantityNotConserved.selector, id, quantity, quantity + 1));
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceLedger.QuantityNotConserved.selector, id, quantity, quantity + 1));
         ledger.split(T.Split(id, kids, 1, bytes32(0), ++_nonce, FAR), PRODUCER, "");
         kids[n - 1].quantity -= 1;
 
