@@ -31,7 +31,8 @@ import type { LayeredView } from "./ledger-view.ts";
 import { OBSERVER_ROLES, ROLE_NAMES } from "../protocol/roles.ts";
 import { PendingOverlay } from "./pending-overlay.ts";
 import type { Preparer } from "./ingest-pool.ts";
-import type { PreparedEvent, Refusal } from "./prepare.ts";
+import { checkSignedEvent, type PreparedEvent, type Refusal } from "./prepare.ts";
+import type { SignedEvent } from "../protocol/documents.ts";
 
 export interface IngestReceipt extends Receipt {
   readonly eventHash: string;
@@ -115,6 +116,21 @@ export class Ingestor {
     this.appender = options.appender;
     this.preparer = options.preparer;
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  }
+
+  /**
+   * Step 1's per-document checks of one schema-valid event on the calling thread (identifiers, consistency, nonce,
+   * deadline, v), throwing the refusal submit would make; for callers that vet events before queueing them (EPCIS
+   * capture). Hashing and recovery are left to submit.
+   */
+  prepare(signed: SignedEvent, position: number): void {
+    const refused = checkSignedEvent(signed, position, this.now());
+    if (refused !== null) throw refusalError(refused);
+  }
+
+  /** submit() for events already parsed (EPCIS capture); they go to the workers as JSON like any request body. */
+  submitEvents(events: readonly SignedEvent[]): Promise<IngestReceipt[]> {
+    return this.submit(Buffer.from(JSON.stringify(events)));
   }
 
   /**

@@ -143,6 +143,17 @@ function parseEvents(body: Uint8Array | string, maxEvents: number): SignedEvent[
   return events as SignedEvent[];
 }
 
+/** Step 4 for one schema-valid event, without hashing: the refusal it earns, or null. */
+export function checkSignedEvent(signed: SignedEvent, position: number, now: number): Refusal | null {
+  try {
+    prepareOne(signed, position, { now, maxEvents: 1, hash: () => "", recover: () => [] });
+    return null;
+  } catch (err) {
+    if (err instanceof RefusalError) return err.refusal;
+    throw err;
+  }
+}
+
 /** Step 4 for one event. */
 function prepareOne(signed: SignedEvent, position: number, ctx: PrepareContext) {
   let derived;
