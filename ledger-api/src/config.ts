@@ -2,6 +2,7 @@
  * Service configuration, read from the environment once at start-up and validated there, so a misconfiguration
  * fails loudly before the first request (never halfway through one). Every variable is documented in the README.
  */
+import { availableParallelism } from "node:os";
 import path from "node:path";
 
 export interface Config {
@@ -33,8 +34,8 @@ export interface Config {
   readonly bodyLimit: number;
   /** Most events accepted in one POST /v1/events. */
   readonly maxEventsPerRequest: number;
-  /** Signature-recovery worker threads. */
-  readonly signatureWorkers: number;
+  /** Ingest worker threads (parsing, schema, hashing, signature recovery); 0 runs that work on the main thread. */
+  readonly ingestWorkers: number;
   /** Chain reads each client address may make through POST /rpc per minute; 0 for no limit. */
   readonly rpcCallsPerMinute: number;
   /** Reverse proxies in front of the API whose X-Forwarded-For is believed (0: the peer's address is the client's). */
@@ -99,7 +100,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     confirmations: int(env, "CONFIRMATIONS", 1, 0, 256),
     bodyLimit: int(env, "BODY_LIMIT", 1_048_576, 1024),
     maxEventsPerRequest: int(env, "MAX_EVENTS_PER_REQUEST", 500, 1, 10_000),
-    signatureWorkers: int(env, "SIGNATURE_WORKERS", 1, 0, 64),
+    ingestWorkers: int(env, "INGEST_WORKERS", availableParallelism(), 0, 64),
     rpcCallsPerMinute: int(env, "RPC_CALLS_PER_MINUTE", 6000, 0),
     trustProxyHops: int(env, "TRUST_PROXY_HOPS", 0, 0, 10),
     feeBumpAfterMs: int(env, "FEE_BUMP_AFTER_MS", 60_000, 0),

@@ -15,7 +15,7 @@ import { ledgerDomain } from "./protocol/typed-data.ts";
 import type { ChainLogger } from "./chain/transactions.ts";
 import type { Config } from "./config.ts";
 import { Ingestor } from "./ingest/ingestor.ts";
-import { SignaturePool } from "./ingest/signatures.ts";
+import { IngestPool, InlinePreparer, type LedgerDomain, type Preparer } from "./ingest/ingest-pool.ts";
 import { Appender } from "./log/appender.ts";
 import { SqliteStore } from "./store/sqlite.ts";
 import type { Store } from "./store/store.ts";
@@ -31,6 +31,11 @@ export interface LedgerServicesOptions {
   readonly logger?: ChainLogger;
   /** Poll interval of the indexer and the relay loops (default 1000 / 500 ms); tests step the workers by hand. */
   readonly pollMs?: number;
+  /**
+   * Where ingest's per-event work runs, instead of the INGEST_WORKERS pool (the benchmark's naive baseline passes an
+   * InlinePreparer with ethers' hashing and recovery). Closed with the services.
+   */
+  readonly preparer?: (domain: LedgerDomain) => Preparer;
 }
 
 export interface LedgerServices {
@@ -38,7 +43,8 @@ export interface LedgerServices {
   readonly deployments: Deployments;
   readonly store: Store;
   readonly appender: Appender;
-  readonly signatures: SignaturePool;
+  /** The ingest workers (or the inline preparer with INGEST_WORKERS=0). */
+  readonly preparer: Preparer;
   readonly ingestor: Ingestor;
   readonly indexer: Indexer;
   readonly relay: Relay;
@@ -59,7 +65,13 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
   const store = await SqliteStore.open(config.dataDir);
   try {
     const appender = new Appender(store, { maxGroupSize: Math.max(1000, config.maxEventsPerRequest) });
-    const signatures = new SignaturePool({ workers: Math.max(1, config.signatureWorkers) });
+    const { chainId, verifyingContract } = ledgerDomain(BigInt(deployments.chainId), deployments.ledger);
+    const ledgerEip712: LedgerDomain = { name: "ProvenanceLedger", version: "1", chainId: BigInt(chainId as bigint), verifyingContract: verifyingContract as string };
+    const preparer =
+      options.preparer?.(ledgerEip712) ??
+      (config.ingestWorkers === 0
+        ? InlinePreparer.fast(ledgerEip712, config.maxEventsPerRequest)
+        : new IngestPool({ domain: ledgerEip712, maxEvents: config.maxEventsPerRequest, workers: config.ingestWorkers }));
     const indexer = new Indexer({
       provider,
       deployments,
@@ -91,12 +103,7 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
       pollMs: Math.min(1000, config.anchorIntervalMs),
       feeBumpAfterMs: config.feeBumpAfterMs,
     });
-    const ingestor = new Ingestor({
-      store,
-      appender,
-      signatures,
-      domain: ledgerDomain(BigInt(deployments.chainId), deployments.ledger),
-    });
+    const ingestor = new Ingestor({ store, appender, preparer });
     // The index catches up first: the rebuilt overlay holds only what the index does not (Ingestor.init).
     await indexer.syncOnce();
     await ingestor.init();
@@ -107,7 +114,7 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
       deployments,
       store,
       appender,
-      signatures,
+      preparer,
       ingestor,
       indexer,
       relay,
@@ -132,7 +139,7 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
           await indexer.stop();
         }
         await appender.close();
-        await signatures.close();
+        await preparer.close();
         await store.close();
       },
     };

@@ -100,7 +100,7 @@ export async function startLedger(options: StartOptions = {}): Promise<Ledger> {
     CONFIRMATIONS: "0",
     ANCHOR_EVERY: "1000",
     ANCHOR_INTERVAL_MS: "60000",
-    SIGNATURE_WORKERS: "1",
+    INGEST_WORKERS: "1",
     ...options.env,
   });
   const services = await openLedgerServices({

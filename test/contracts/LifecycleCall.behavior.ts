@@ -6,7 +6,10 @@
 import { expect } from "chai";
 import { anyUint, anyValue } from "@nomicfoundation/hardhat-ethers-chai-matchers/withArgs";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+import { HDNodeWallet } from "ethers";
 import { typedDataFor, nextHead, ledgerDomain } from "../../ledger-api/src/protocol/typed-data.ts";
+import { Eip712Hasher } from "../../ledger-api/src/protocol/eip712.ts";
+import { DEV_MNEMONIC } from "../../ledger-api/src/chain/local-chain.ts";
 import type { Bytes32, ValuesOf } from "../../ledger-api/src/protocol/typed-data.ts";
 import { ON_CHAIN, deployLedger, ethers, hashOf, networkHelpers, sign, submit } from "./fixtures.ts";
 import type { Ledger, OnChainKind } from "./fixtures.ts";
@@ -174,6 +177,20 @@ export function shouldBehaveLikeLifecycleCall<K extends OnChainKind>(kind: K, pr
       expect(ethers.verifyTypedData(td.domain, td.types, td.value as unknown as Record<string, unknown>, signature)).to.equal(
         s.actor.address,
       );
+    });
+
+    it("accepts a relayed signature made over the fast encoder's digest (protocol/eip712.ts is the contract's hash)", async function () {
+      const { f, ...s } = await setUp();
+      const hasher = new Eip712Hasher(f.domain);
+      expect(hasher.domainSeparator).to.equal(await f.ledger.domainSeparator());
+      const digest = hasher.hash(kind, s.values);
+      // The Hardhat accounts are the dev mnemonic's first keys: find the actor's to sign the raw digest with it.
+      const key = Array.from({ length: 20 }, (_, i) => HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`)).find(
+        (w) => w.address === s.actor.address,
+      );
+      if (key === undefined) throw new Error(`no dev key for ${s.actor.address}`);
+      const signature = key.signingKey.sign(digest).serialized;
+      await expectRecorded(f, s, await f.ledger.headOf(s.batchId), submit(f, kind, s.values, s.actor, { signature }));
     });
   });
 }

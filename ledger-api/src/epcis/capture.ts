@@ -158,7 +158,7 @@ export class Capture {
     const createdAt = Date.now();
     let job: Omit<CaptureJob, "finishedAt" | "createdAt" | "captureID">;
     try {
-      const receipts = await this.options.ingestor.submit(signed);
+      const receipts = await this.options.ingestor.submitEvents(signed);
       job = {
         running: false,
         success: true,

@@ -1,35 +1,38 @@
 /**
- * Ingest: from signed event documents to durable log entries (docs/ARCHITECTURE.md "The data path").
+ * Ingest: from a request's signed event documents to durable log entries (docs/ARCHITECTURE.md "The data path").
  *
- * `submit(events)` either logs every event of the request or none, and refuses with an ApiError naming the first
+ * `submit(body)` either logs every event of the request or none, and refuses with an ApiError naming the first
  * offending event (`index`) and what to fix. Checks, cheapest first:
- *   1. each document's identifiers and internal consistency (typed-values.ts), its deadline and signature format;
- *   2. events already in the log are answered with their existing receipt (resubmission is idempotent);
- *   3. signatures, recovered in one batch on the worker pool (off the event loop) and matched to `signer`;
+ *   1. the body, each document and each signature, off the main thread (prepare.ts, on the ingest workers of
+ *      ingest-pool.ts): JSON, the body's schema, identifiers and document consistency, deadline and signature
+ *      format, the EIP-712 hash, and every signer recovered;
+ *   2. events already in the log are answered with their existing receipt (resubmission is idempotent): one
+ *      dedup probe for the whole request, no entry bodies read;
+ *   3. each remaining event's signature must prove its `signer`;
  *   4. the ledger's rules, as the contract will apply them (rules.ts), against the indexed chain state overlaid
  *      with every lifecycle event already accepted but not yet on chain, so a batch registered a moment ago can
  *      take its next event at once, and a doomed relay is refused before it is logged;
  *   5. the append: all events of the request in one group commit (Appender.addAll).
+ * The main thread does only 2-5: what needs the log's state.
  *
  * What a resolved submit guarantees: every returned receipt's entry is committed (see Appender). What it does not:
  * that the chain will accept the relayed event. Steps 4-5 run under one lock in arrival order, so two requests never
  * both spend one custody or one nonce; the commit itself is awaited outside it, so concurrent requests share a
  * group commit. If a group fails, its events leave the pending overlay again.
  */
-import { TypedDataEncoder, type TypedDataDomain } from "ethers";
 import type { Appender, Receipt } from "../log/appender.ts";
+import { bytesToHex } from "../log/hash.ts";
 import type { Store } from "../store/store.ts";
-import { ApiError } from "../http/errors.ts";
-import type { SignedEvent } from "../protocol/documents.ts";
-import { DocumentError, deriveEvent, type DerivedEvent } from "../protocol/typed-values.ts";
-import type { SignaturePool } from "./signatures.ts";
-import { Kind, TYPES } from "../protocol/typed-data.ts";
-import { decodeEntryBody, encodeEntryBody } from "../protocol/entry-body.ts";
+import { ApiError, type ErrorCode } from "../http/errors.ts";
+import { Kind } from "../protocol/typed-data.ts";
+import { decodeEntryBody } from "../protocol/entry-body.ts";
 import type { LedgerEvent, Verdict } from "./rules.ts";
 import type { LayeredView } from "./ledger-view.ts";
 import { OBSERVER_ROLES, ROLE_NAMES } from "../protocol/roles.ts";
 import { PendingOverlay } from "./pending-overlay.ts";
-import { CanonicalJsonError } from "../protocol/canonical.ts";
+import type { Preparer } from "./ingest-pool.ts";
+import { checkSignedEvent, type PreparedEvent, type Refusal } from "./prepare.ts";
+import type { SignedEvent } from "../protocol/documents.ts";
 
 export interface IngestReceipt extends Receipt {
   readonly eventHash: string;
@@ -40,9 +43,8 @@ export interface IngestReceipt extends Receipt {
 export interface IngestorOptions {
   readonly store: Store;
   readonly appender: Appender;
-  readonly signatures: SignaturePool;
-  /** The ledger contract's EIP-712 domain. */
-  readonly domain: TypedDataDomain;
+  /** Where each request's per-event work runs (ingest-pool.ts), bound to the ledger's EIP-712 domain. */
+  readonly preparer: Preparer;
   /** Unix seconds; injectable for tests. */
   readonly now?: () => number;
 }
@@ -58,11 +60,15 @@ interface PendingEvent {
 /** How often pending events are checked against the index and the relay. */
 const PRUNE_EVERY_MS = 250;
 
-interface Prepared {
-  readonly position: number;
-  readonly signed: SignedEvent;
-  readonly derived: DerivedEvent;
-  readonly eventHash: string;
+type Prepared = PreparedEvent;
+
+/** A refusal made off the main thread, as the error the HTTP layer answers with. */
+function refusalError(refusal: Refusal): Error {
+  if (refusal.type === "syntax") {
+    // The error handler answers a SyntaxError as Fastify's JSON parser's: 400 MALFORMED_JSON with its message.
+    return Object.assign(new SyntaxError(refusal.message), { statusCode: 400 });
+  }
+  return new ApiError(refusal.code as ErrorCode, refusal.message, refusal.details);
 }
 
 function refusal(position: number, err: ApiError): ApiError {
@@ -95,8 +101,7 @@ function verdictError(verdict: Extract<Verdict, { ok: false }>): ApiError {
 export class Ingestor {
   private readonly store: Store;
   private readonly appender: Appender;
-  private readonly signatures: SignaturePool;
-  private readonly domain: TypedDataDomain;
+  private readonly preparer: Preparer;
   private readonly now: () => number;
   /** Lifecycle events logged but not yet seen on chain (nor refused), in log order. */
   private pending: PendingEvent[] = [];
@@ -109,65 +114,43 @@ export class Ingestor {
     this.store = options.store;
     this.overlay = new PendingOverlay(options.store);
     this.appender = options.appender;
-    this.signatures = options.signatures;
-    this.domain = options.domain;
+    this.preparer = options.preparer;
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
   }
 
-  /** The EIP-712 hash (the log key) of a signed event, or a refusal naming what is wrong with it. */
-  prepare(signed: SignedEvent, position: number): Prepared {
-    let derived: DerivedEvent;
-    try {
-      derived = deriveEvent(signed.doc, { nonce: signed.nonce, deadline: signed.deadline });
-    } catch (err) {
-      if (err instanceof DocumentError) throw refusal(position, new ApiError(err.code, err.message));
-      if (err instanceof CanonicalJsonError) throw refusal(position, new ApiError("SCHEMA_VIOLATION", err.message));
-      throw err;
-    }
-    if (BigInt(signed.nonce) >= 2n ** 256n) {
-      throw refusal(position, new ApiError("SCHEMA_VIOLATION", "nonce must fit in uint256"));
-    }
-    if (signed.deadline < this.now()) {
-      throw refusal(position, new ApiError("SIGNATURE_EXPIRED", `the signature's deadline ${signed.deadline} has passed`));
-    }
-    const v = Number.parseInt(signed.signature.slice(-2), 16);
-    if (v !== 27 && v !== 28) {
-      // The contract's ECDSA takes only 27 / 28; one signature must have one byte form in the log.
-      throw refusal(position, new ApiError("BAD_SIGNATURE", `signature v must be 27 or 28, got ${v}`));
-    }
-    const eventHash = TypedDataEncoder.hash(
-      this.domain,
-      TYPES[derived.kind] as Record<string, { name: string; type: string }[]>,
-      derived.values as unknown as Record<string, unknown>,
-    );
-    return { position, signed, derived, eventHash };
+  /**
+   * Step 1's per-document checks of one schema-valid event on the calling thread (identifiers, consistency, nonce,
+   * deadline, v), throwing the refusal submit would make; for callers that vet events before queueing them (EPCIS
+   * capture). Hashing and recovery are left to submit.
+   */
+  prepare(signed: SignedEvent, position: number): void {
+    const refused = checkSignedEvent(signed, position, this.now());
+    if (refused !== null) throw refusalError(refused);
   }
 
-  async submit(events: readonly SignedEvent[]): Promise<IngestReceipt[]> {
-    const prepared = events.map((e, i) => this.prepare(e, i));
+  /** submit() for events already parsed (EPCIS capture); they go to the workers as JSON like any request body. */
+  submitEvents(events: readonly SignedEvent[]): Promise<IngestReceipt[]> {
+    return this.submit(Buffer.from(JSON.stringify(events)));
+  }
+
+  /**
+   * Logs the events of one request body (the raw JSON bytes of POST /v1/events: one signed event or an array).
+   * Resolves with a receipt per event, in request order, once they are committed.
+   */
+  async submit(body: Uint8Array): Promise<IngestReceipt[]> {
+    const outcome = await this.preparer.prepare(body, this.now());
+    if (!outcome.ok) throw refusalError(outcome.refusal);
+    const prepared = outcome.events;
 
     // Resubmissions of logged events get their receipts back without any further check.
-    const existing = await Promise.all(prepared.map((p) => this.store.entryByKey(p.eventHash)));
+    const existing = await this.store.receiptsByKeys(prepared.map((p) => p.eventHash));
     // A copy of an event earlier in the same request is a resubmission too: it gets the first copy's receipt.
     const firstOf = new Map<string, number>();
     prepared.forEach((p, i) => firstOf.has(p.eventHash) || firstOf.set(p.eventHash, i));
     const fresh = prepared.filter((p, i) => existing[i] === undefined && firstOf.get(p.eventHash) === i);
-
-    const recovered = await this.signatures.recover(
-      fresh.map((p) => ({ digest: p.eventHash, signature: p.signed.signature })),
-    );
-    fresh.forEach((p, i) => {
-      const signer = recovered[i];
-      if (signer === null || signer === undefined) {
-        throw refusal(p.position, new ApiError("BAD_SIGNATURE", "the signature is malformed or not canonical (high s)"));
-      }
-      if (signer.toLowerCase() !== p.signed.signer.toLowerCase()) {
-        throw refusal(
-          p.position,
-          new ApiError("BAD_SIGNATURE", `the signature was made by ${signer}, not by the signer ${p.signed.signer}`),
-        );
-      }
-    });
+    for (const p of fresh) {
+      if (p.badSignature !== null) throw refusal(p.position, new ApiError("BAD_SIGNATURE", p.badSignature));
+    }
 
     const receipts = await this.admitAndAppend(fresh);
     return prepared.map((p, i) => {
@@ -175,9 +158,9 @@ export class Ingestor {
       const copy = firstOf.get(p.eventHash) !== i;
       const first = receipts.get(p.eventHash);
       const receipt: Receipt = old
-        ? { index: old.index, leafHash: "0x" + Buffer.from(old.leafHash).toString("hex"), prevIndex: old.prevIndex, duplicate: true }
+        ? { index: old.index, leafHash: bytesToHex(old.leafHash), prevIndex: old.prevIndex, duplicate: true }
         : { ...(first as Receipt), duplicate: copy || (first as Receipt).duplicate };
-      return { ...receipt, eventHash: p.eventHash, batchId: p.derived.batchId, kind: p.derived.kindName };
+      return { ...receipt, eventHash: p.eventHash, batchId: p.batchId, kind: p.kindName };
     });
   }
 
@@ -246,7 +229,7 @@ export class Ingestor {
         for (const p of fresh) this.judge(overlay, p, inFlight, now);
       });
       for (const p of fresh) {
-        if (p.derived.kind === Kind.Observed || inFlight.has(p.eventHash)) continue;
+        if (p.kind === Kind.Observed || inFlight.has(p.eventHash)) continue;
         inFlight.add(p.eventHash);
         added.push({ index: -1, eventHash: p.eventHash, event: toLedgerEvent(p) });
       }
@@ -273,15 +256,15 @@ export class Ingestor {
   private judge(overlay: LayeredView, p: Prepared, inFlight: ReadonlySet<string>, now: bigint): void {
     if (inFlight.has(p.eventHash)) return;
     const event = toLedgerEvent(p);
-    if (p.derived.kind === Kind.Observed) {
+    if (p.kind === Kind.Observed) {
       if (!OBSERVER_ROLES.some((role) => overlay.hasRole(role, event.actor))) {
         throw refusal(
           p.position,
           new ApiError("SIGNER_LACKS_ROLE", "only a supply-chain actor (producer, importer, inspector, handler) may record observations", { role: "HANDLER" }),
         );
       }
-      if (overlay.batch(p.derived.batchId) === undefined) {
-        throw refusal(p.position, new ApiError("UNKNOWN_BATCH", `no batch ${p.derived.batchId} is registered`));
+      if (overlay.batch(p.batchId) === undefined) {
+        throw refusal(p.position, new ApiError("UNKNOWN_BATCH", `no batch ${p.batchId} is registered`));
       }
       return;
     }
@@ -293,22 +276,16 @@ export class Ingestor {
 function logItem(p: Prepared) {
   return {
     key: p.eventHash,
-    batchId: p.derived.batchId,
-    kind: p.derived.kind,
+    batchId: p.batchId,
+    kind: p.kind,
     eventDigest: p.eventHash,
-    docHash: p.derived.values.docHash,
-    signer: p.signed.signer,
-    signature: p.signed.signature,
-    body: encodeEntryBody(p.derived.kind, {
-      doc: p.signed.doc,
-      values: p.derived.values,
-      signer: p.signed.signer,
-      signature: p.signed.signature,
-    }),
+    docHash: p.values.docHash,
+    signer: p.signer,
+    signature: p.signature,
+    body: p.body,
   };
 }
 
 function toLedgerEvent(p: Prepared): LedgerEvent {
-  return { kind: p.derived.kind, values: p.derived.values, actor: p.signed.signer, eventHash: p.eventHash } as LedgerEvent;
+  return { kind: p.kind, values: p.values, actor: p.signer, eventHash: p.eventHash } as LedgerEvent;
 }
-

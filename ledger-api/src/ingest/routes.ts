@@ -5,11 +5,11 @@ import type { FastifyInstance, FastifyPluginAsync, FastifySchemaValidationError 
 import { Type, type Static, type TSchema } from "typebox";
 import { Compile } from "typebox/compile";
 import { ApiError, ErrorBody } from "../http/errors.ts";
-import type { Store, StoredEntry } from "../store/store.ts";
+import type { AnchorRow, RelayRecord, Store, StoredEntry } from "../store/store.ts";
 import { KIND_NAMES, type Kind } from "../protocol/typed-data.ts";
 import { bytesToHex } from "../log/hash.ts";
-import { SignedEvent } from "../protocol/documents.ts";
-import type { Ingestor } from "./ingestor.ts";
+import type { IngestReceipt, Ingestor } from "./ingestor.ts";
+import { ingestBodySchema } from "./prepare.ts";
 
 export const Receipt = Type.Object(
   {
@@ -46,27 +46,37 @@ export interface IngestRoutesOptions {
   readonly anchorIntervalMs: number;
 }
 
-/** The receipt of a logged entry as it stands now: anchored yet? relayed yet? */
-export async function receiptOf(store: Store, entry: StoredEntry, anchorIntervalMs: number, duplicate = false): Promise<Receipt> {
-  const kind = KIND_NAMES[entry.kind as Kind] ?? String(entry.kind);
-  const [anchor, relay, relayCursor] = await Promise.all([
-    store.anchorCovering(entry.index),
-    kind === "Observed" ? undefined : store.relayRecord(entry.index),
-    store.relayCursor(),
-  ]);
+/** What a receipt says about one logged entry, whichever way it was found. */
+interface Logged {
+  readonly index: number;
+  readonly eventHash: string;
+  readonly leafHash: string;
+  readonly prevIndex: number;
+  readonly batchId: string;
+  readonly kind: string;
+}
+
+function shapeReceipt(
+  entry: Logged,
+  duplicate: boolean,
+  anchor: AnchorRow | undefined,
+  relay: RelayRecord | undefined,
+  relayCursor: number,
+  anchorIntervalMs: number,
+): Receipt {
   return {
     index: entry.index,
-    eventHash: entry.key,
-    leafHash: bytesToHex(entry.leafHash),
+    eventHash: entry.eventHash,
+    leafHash: entry.leafHash,
     prevIndex: entry.prevIndex,
     duplicate,
     batchId: entry.batchId,
-    kind,
+    kind: entry.kind,
     anchor: anchor
       ? { status: "anchored", promisedWithinMs: anchorIntervalMs, anchorIndex: anchor.anchorIndex, txHash: anchor.txHash }
       : { status: "pending", promisedWithinMs: anchorIntervalMs },
     relay:
-      kind === "Observed"
+      entry.kind === "Observed"
         ? null
         : relay
           ? {
@@ -78,13 +88,44 @@ export async function receiptOf(store: Store, entry: StoredEntry, anchorInterval
   };
 }
 
+/** The receipt of a logged entry as it stands now: anchored yet? relayed yet? */
+export async function receiptOf(store: Store, entry: StoredEntry, anchorIntervalMs: number, duplicate = false): Promise<Receipt> {
+  const kind = KIND_NAMES[entry.kind as Kind] ?? String(entry.kind);
+  const [anchor, relay, relayCursor] = await Promise.all([
+    store.anchorCovering(entry.index),
+    kind === "Observed" ? undefined : store.relayRecord(entry.index),
+    store.relayCursor(),
+  ]);
+  const logged = { index: entry.index, eventHash: entry.key, leafHash: bytesToHex(entry.leafHash), prevIndex: entry.prevIndex, batchId: entry.batchId, kind };
+  return shapeReceipt(logged, duplicate, anchor, relay, relayCursor, anchorIntervalMs);
+}
+
+/**
+ * The receipts of one submission, from what ingest returned plus two reads for the whole request (the latest anchor
+ * and the relay's cursor): no read per event. The anchor covering an entry is the latest one whose size exceeds its
+ * index (store anchorCovering), and an entry at or past the relay's cursor has no relay record yet; only an entry
+ * the relay has already passed (a resubmission, mostly) costs a read of its relay record.
+ */
+export async function receiptsOf(store: Store, receipts: readonly IngestReceipt[], anchorIntervalMs: number): Promise<Receipt[]> {
+  const [anchor, relayCursor] = await Promise.all([store.latestAnchor(), store.relayCursor()]);
+  return Promise.all(
+    receipts.map(async (r) => {
+      const relay = r.kind === "Observed" || r.index >= relayCursor ? undefined : await store.relayRecord(r.index);
+      const covering = anchor !== undefined && anchor.size > r.index ? anchor : undefined;
+      return shapeReceipt(r, r.duplicate, covering, relay, relayCursor, anchorIntervalMs);
+    }),
+  );
+}
+
 export const ingestRoutes: FastifyPluginAsync<IngestRoutesOptions> = async (app: FastifyInstance, opts) => {
   const { ingestor, store, maxEventsPerRequest, anchorIntervalMs } = opts;
 
-  // A signed body is validated exactly as sent. The app's shared Ajv coerces types for query strings ("1200" ->
-  // 1200, "false" -> false, a lone object -> [object]); on a body that would accept, and log in its coerced form,
-  // a document its signer never sent. This plugin's routes validate with TypeBox, which never coerces.
-  app.setValidatorCompiler(({ schema }) => {
+  // A signed body is validated exactly as sent, by the ingest workers (prepare.ts): the route hands them the raw
+  // bytes, so parsing, the schema and every per-event check leave the main thread. The body schema below is what
+  // they check and what the OpenAPI document shows; Fastify's own validation of it is switched off here. Other
+  // parts (params) are validated with TypeBox, which never coerces ("1200" stays a string), unlike the app's Ajv.
+  app.setValidatorCompiler(({ schema, httpPart, method, url }) => {
+    if (httpPart === "body" && method === "POST" && url === "/v1/events") return () => true;
     const checker = Compile(schema as TSchema);
     const validate = (data: unknown): boolean => {
       if (checker.Check(data)) return true;
@@ -97,16 +138,14 @@ export const ingestRoutes: FastifyPluginAsync<IngestRoutesOptions> = async (app:
   });
   // Events are JSON: without this, Fastify's default text/plain parser hands the route a string (400, not 415).
   app.removeContentTypeParser("text/plain");
-
-  // One event or an array of them; normalised to an array before validation so the schema stays one shape.
-  app.addHook("preValidation", async (request) => {
-    if (request.routeOptions.url === "/v1/events" && request.method === "POST") {
-      if (!Array.isArray(request.body)) request.body = [request.body];
-      const count = (request.body as unknown[]).length;
-      if (count > maxEventsPerRequest) {
-        throw new ApiError("TOO_MANY_EVENTS", `${count} events in one request; at most ${maxEventsPerRequest} are accepted`);
-      }
+  // The raw bytes, for the workers (BODY_LIMIT still applies: Fastify counts them before this parser runs).
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_request, body, done) => {
+    if ((body as Buffer).length === 0) {
+      done(new ApiError("SCHEMA_VIOLATION", "Body cannot be empty when content-type is set to 'application/json'"), undefined);
+      return;
     }
+    done(null, body);
   });
 
   // Refused requests, by code (schema violations included, which never reach the handler), for /metrics.
@@ -127,7 +166,7 @@ export const ingestRoutes: FastifyPluginAsync<IngestRoutesOptions> = async (app:
           "hash, EIP-712 signature, the signer's role, the batch rules the contract enforces), appended durably, " +
           "then answered with a receipt. Lifecycle events are relayed to the contract; follow them with " +
           "GET /v1/events/{id}. Resubmitting an event returns its original receipt.",
-        body: Type.Array(SignedEvent, { minItems: 1, maxItems: maxEventsPerRequest }),
+        body: ingestBodySchema(maxEventsPerRequest),
         response: {
           202: Type.Object({ receipts: Type.Array(Receipt) }),
           "4xx": ErrorBody,
@@ -136,18 +175,11 @@ export const ingestRoutes: FastifyPluginAsync<IngestRoutesOptions> = async (app:
       },
     },
     async (request, reply) => {
-      const events = request.body as SignedEvent[];
-      const receipts = await ingestor.submit(events);
+      const receipts = await ingestor.submit(request.body as Buffer);
       const duplicates = receipts.filter((r) => r.duplicate).length;
       app.countEvents("logged", receipts.length - duplicates);
       if (duplicates > 0) app.countEvents("duplicate", duplicates);
-      const out = await Promise.all(
-        receipts.map(async (r) => {
-          const entry = await store.entry(r.index);
-          if (!entry) throw new ApiError("INTERNAL", `entry ${r.index} vanished after commit`);
-          return receiptOf(store, entry, anchorIntervalMs, r.duplicate);
-        }),
-      );
+      const out = await receiptsOf(store, receipts, anchorIntervalMs);
       return reply.status(202).send({ receipts: out });
     },
   );

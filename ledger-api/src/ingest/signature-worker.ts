@@ -34,7 +34,8 @@
  */
 import { createRequire } from "node:module";
 import { parentPort, workerData } from "node:worker_threads";
-import { SigningKey, keccak256 } from "ethers";
+import { SigningKey } from "ethers";
+import { keccak_256 } from "@noble/hashes/sha3";
 
 export const DIGEST_BYTES = 32;
 export const SIGNATURE_BYTES = 65;
@@ -152,7 +153,7 @@ function isZero32(bytes: Uint8Array, offset: number): boolean {
   return true;
 }
 
-const HEX = "0123456789abcdef";
+const HEX_CODES = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
 const pubkey = new Uint8Array(65);
 const lowerAscii = new Uint8Array(40);
 
@@ -184,24 +185,26 @@ function recoverOne(bytes: Uint8Array, item: number): RecoveryStatus {
   if (compare32(bytes, s, HALF_N) > 0) return RecoveryStatus.HighS;
   const ok = backend.recover(bytes.subarray(r, r + 64), recid, bytes.subarray(item, item + DIGEST_BYTES), pubkey);
   if (!ok) return RecoveryStatus.NoKey;
-  // keccak256 hex is "0x" + 64 chars; the address is its last 40.
-  const hash = keccak256(pubkey.subarray(1));
+  // The address is the last 20 bytes of keccak256(key); hashed as bytes, written as lowercase ASCII hex.
+  const hash = keccak_256(pubkey.subarray(1));
   let zero = true;
-  for (let j = 0; j < 40; j++) {
-    const c = hash.charCodeAt(26 + j);
-    lowerAscii[j] = c;
-    if (c !== 0x30) zero = false;
+  for (let j = 0; j < 20; j++) {
+    const b = hash[12 + j]!;
+    lowerAscii[2 * j] = HEX_CODES[b >> 4]!;
+    lowerAscii[2 * j + 1] = HEX_CODES[b & 15]!;
+    if (b !== 0) zero = false;
   }
   return zero ? RecoveryStatus.ZeroAddress : RecoveryStatus.Ok;
 }
 
 /** EIP-55: uppercase the letters whose nibble in keccak256(lowercase hex address) is >= 8. */
 function writeChecksummed(bytes: Uint8Array, offset: number): void {
-  const hash = keccak256(lowerAscii);
+  const hash = keccak_256(lowerAscii);
   for (let j = 0; j < 40; j++) {
     const c = lowerAscii[j]!;
+    const nibble = (hash[j >> 1]! >> (j % 2 === 0 ? 4 : 0)) & 15;
     // Letters a-f are 0x61-0x66; subtracting 0x20 gives A-F.
-    bytes[offset + j] = c >= 0x61 && HEX.indexOf(hash[2 + j]!) >= 8 ? c - 0x20 : c;
+    bytes[offset + j] = c >= 0x61 && nibble >= 8 ? c - 0x20 : c;
   }
 }
 

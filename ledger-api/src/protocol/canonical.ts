@@ -29,7 +29,8 @@
  * layer that parses request bodies must refuse them if it needs to (I-JSON forbids them).
  */
 import canonicalize from "canonicalize";
-import { keccak256 } from "ethers";
+import { keccak_256 } from "@noble/hashes/sha3";
+import { toHex } from "./eip712.ts";
 
 /** A JSON value as JCS sees it: plain data only. */
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | JsonObject;
@@ -65,8 +66,10 @@ export function canonicalJson(doc: JsonValue, options: CanonicalOptions = {}): s
 
 /** keccak256 of the UTF-8 bytes of the canonical form, as 0x-prefixed lowercase hex (the EIP-712 `docHash`). */
 export function docHash(doc: JsonValue, options: CanonicalOptions = {}): string {
-  return keccak256(Buffer.from(canonicalJson(doc, options), "utf8"));
+  return toHex(keccak_256(utf8.encode(canonicalJson(doc, options))));
 }
+
+const utf8 = new TextEncoder();
 
 // With the u flag a surrogate pair is one code point, so only an unpaired surrogate matches \p{Cs}.
 // (String.prototype.isWellFormed says the same but is ES2024, beyond this project's lib setting.)

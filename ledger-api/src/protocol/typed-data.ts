@@ -13,8 +13,9 @@
  *
  * A batch id is keccak256 of the GS1 Digital Link path `/01/{gtin14}/10/{lot}` with the lot NOT percent-encoded.
  */
-import { concat, dataLength, keccak256, TypedDataEncoder } from "ethers";
+import { concat, dataLength, keccak256 } from "ethers";
 import type { TypedDataDomain, TypedDataField } from "ethers";
+import { hasherFor, kindTypeString, structHashBytes, toHex } from "./eip712.ts";
 import { batchIdOf as keysBatchIdOf, canonicalPath, checkLot, gs1CheckDigit } from "../gs1/keys.ts";
 
 /**
@@ -297,7 +298,8 @@ export const TYPES: { readonly [K in Kind]: Readonly<Record<string, TypedDataFie
 
 /** The EIP-712 type string of a kind (primary type followed by referenced types), as hashed into its typehash. */
 export function typeString(kind: Kind): string {
-  return TypedDataEncoder.from(TYPES[kind]).encodeType(typeName(kind));
+  typeName(kind);
+  return kindTypeString(kind);
 }
 
 /** The ledger's EIP-712 domain on one chain and contract. */
@@ -320,14 +322,17 @@ export function typedDataFor<K extends Kind>(kind: K, values: ValuesOf[K], domai
   return { domain, primaryType: typeName(kind), types, value: values };
 }
 
-/** The EIP-712 struct hash (hashStruct) of one event. */
+/** The EIP-712 struct hash (hashStruct) of one event (the per-kind encoder of eip712.ts). */
 export function structHash<K extends Kind>(kind: K, values: ValuesOf[K]): Bytes32 {
-  return TypedDataEncoder.from(TYPES[kind]).hash(asRecord(values));
+  return toHex(structHashBytes(kind, values));
 }
 
-/** The event hash the contract records: the EIP-712 digest of the event in `domain`. */
+/**
+ * The event hash the contract records: the EIP-712 digest of the event in `domain`. Equal to ethers'
+ * `TypedDataEncoder.hash(domain, TYPES[kind], values)` and to the contract's `_hashTypedDataV4`, by eip712.ts.
+ */
 export function eventHash<K extends Kind>(domain: TypedDataDomain, kind: K, values: ValuesOf[K]): Bytes32 {
-  return TypedDataEncoder.hash(domain, TYPES[kind], asRecord(values));
+  return hasherFor(domain).hash(kind, values);
 }
 
 /** The next head of a batch's hash chain: keccak256(abi.encode(head, eventHash)). */
@@ -381,9 +386,4 @@ export function isValidLot(lot: string): boolean {
 export function countryCode(alpha2: string): Bytes2 {
   if (!/^[A-Z]{2}$/.test(alpha2)) throw new TypeError(`not an ISO 3166-1 alpha-2 code: ${alpha2}`);
   return "0x" + Buffer.from(alpha2, "ascii").toString("hex");
-}
-
-// ethers takes a plain record; the interfaces above are structurally records of encodable values.
-function asRecord(values: EventValues): Record<string, unknown> {
-  return values as unknown as Record<string, unknown>;
 }

@@ -47,7 +47,7 @@ import type {
 } from "./chain-writers.ts";
 import type { Migration } from "./migrations.ts";
 import { SchemaTooNewError, StoreClosedError, StoreCorruptError } from "./store.ts";
-import type { Checkpoint, Store, StoreStats, StoreTx, StoredEntry } from "./store.ts";
+import type { Checkpoint, KeyReceipt, Store, StoreStats, StoreTx, StoredEntry } from "./store.ts";
 import type {
   ActorProfile,
   AnchorRow,
@@ -323,6 +323,17 @@ export class SqliteStore implements Store {
   async lastIndexOfBatch(batchId: string): Promise<number | undefined> {
     this.assertOpen();
     return this.readerReads.lastIndexOfBatch(batchId);
+  }
+
+  async receiptsByKeys(keys: readonly string[]): Promise<(KeyReceipt | undefined)[]> {
+    this.assertOpen();
+    // One snapshot for all keys, and no body or entry blobs read: just the primary-key probe per key.
+    this.reader.exec("BEGIN");
+    try {
+      return keys.map((key) => this.readerReads.receiptByKey(key));
+    } finally {
+      this.reader.exec("COMMIT");
+    }
   }
 
   async entriesOfBatch(batchId: string): Promise<StoredEntry[]> {

@@ -38,6 +38,9 @@ export interface StoredEntry {
   readonly receivedAt: number;
 }
 
+/** Where a logged key's entry is: what a resubmission's receipt needs. */
+export type KeyReceipt = Pick<AppendResult, "index" | "leafHash" | "prevIndex">;
+
 /** A tree size and its RFC 9162 root: what the anchorer commits on chain. */
 export interface Checkpoint {
   readonly size: number;
@@ -61,6 +64,12 @@ export interface LogStore extends NodeReader {
   size(): Promise<number>;
   entry(index: number): Promise<StoredEntry | undefined>;
   entryByKey(key: string): Promise<StoredEntry | undefined>;
+  /**
+   * Where each key's entry is (index, leaf hash, previous index of its batch), or undefined for a key not logged, in
+   * key order, from one snapshot. The ingest dedup of a whole request: no entry bodies read, one round trip for a
+   * networked driver.
+   */
+  receiptsByKeys(keys: readonly string[]): Promise<(KeyReceipt | undefined)[]>;
   /** Index of the batch's latest committed entry, or undefined if the batch has none. */
   lastIndexOfBatch(batchId: string): Promise<number | undefined>;
   /**

@@ -1,0 +1,49 @@
+/**
+ * The API as the benchmark runs it: a child process on a given data dir with its own local chain (anvil), the real
+ * services and routes, no demo story. `BENCH_NAIVE=1` swaps the ingest workers for the naive path the figures are
+ * compared with (naive.ts). Prints `READY <url>` on stdout once listening; SIGTERM stops it cleanly (anvil writes
+ * its state, so a cached log's chain resumes with it).
+ *
+ *   DATA_DIR=... PORT=... CHAIN_PORT=... [BENCH_NAIVE=1] node bench/lib/api-process.ts
+ */
+import path from "node:path";
+import { JsonRpcProvider, Wallet } from "ethers";
+import { buildApp } from "../../ledger-api/src/app.ts";
+import { startLocalChain } from "../../ledger-api/src/chain/local-chain.ts";
+import { loadConfig } from "../../ledger-api/src/config.ts";
+import { LOCAL_KEYS, demoWallet, ensureDemoDeployment } from "../../ledger-api/src/demo/load.ts";
+import { openLedgerServices } from "../../ledger-api/src/services.ts";
+import { naivePreparer } from "./naive.ts";
+
+const config = loadConfig();
+const chain = await startLocalChain({ stateDir: path.join(config.dataDir, "chain"), port: Number(process.env.CHAIN_PORT ?? 8545) });
+const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 500, cacheTimeout: -1 });
+const deployments = await ensureDemoDeployment(provider, config.deploymentsFile);
+const naive = process.env.BENCH_NAIVE === "1";
+const services = await openLedgerServices({
+  config,
+  provider,
+  deployments,
+  relayer: new Wallet(demoWallet(LOCAL_KEYS.relayer).privateKey, provider),
+  anchorer: new Wallet(demoWallet(LOCAL_KEYS.anchorer).privateKey, provider),
+  ...(naive ? { preparer: (domain) => naivePreparer(domain, config.maxEventsPerRequest) } : {}),
+});
+const app = await buildApp(services);
+await services.startWorkers();
+await app.listen({ host: "127.0.0.1", port: config.port });
+const address = app.server.address();
+const port = typeof address === "object" && address !== null ? address.port : config.port;
+console.log(`READY http://127.0.0.1:${port}`);
+
+let stopping = false;
+process.on("SIGTERM", () => {
+  if (stopping) return;
+  stopping = true;
+  void (async () => {
+    await app.close();
+    await services.close();
+    provider.destroy();
+    await chain.stop();
+    process.exit(0);
+  })();
+});

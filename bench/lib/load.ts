@@ -1,0 +1,54 @@
+/** One load run with autocannon (never a loop of fetch): throughput, latency percentiles and what went wrong. */
+import autocannon from "autocannon";
+
+export interface LoadOptions {
+  readonly url: string;
+  readonly method?: "GET" | "POST";
+  readonly connections: number;
+  /** Request bodies, each sent once in order (POST); the run ends when they are used up. */
+  readonly bodies?: readonly string[];
+  /** One body sent on every request (the ceiling's generator). */
+  readonly body?: string;
+  /** Seconds, for runs without `bodies`. */
+  readonly duration?: number;
+}
+
+export interface LoadResult {
+  readonly requests: number;
+  readonly seconds: number;
+  readonly perSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** Responses that were not 2xx, and connection errors / timeouts. */
+  readonly failed: number;
+}
+
+export async function load(options: LoadOptions): Promise<LoadResult> {
+  const bodies = options.bodies;
+  let next = 0;
+  const started = performance.now();
+  const result = await autocannon({
+    url: options.url,
+    method: options.method ?? "GET",
+    connections: bodies ? Math.min(options.connections, bodies.length) : options.connections,
+    pipelining: 1,
+    timeout: 60,
+    headers: { "content-type": "application/json" },
+    ...(bodies
+      ? {
+          amount: bodies.length,
+          requests: [{ setupRequest: (req: Record<string, unknown>) => ({ ...req, body: bodies[next++ % bodies.length] }) }],
+        }
+      : { duration: options.duration ?? 10, ...(options.body ? { body: options.body } : {}) }),
+  } as autocannon.Options);
+  const seconds = (performance.now() - started) / 1000;
+  const requests = result.requests.total;
+  return {
+    requests,
+    seconds,
+    perSecond: requests / seconds,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    failed: result.non2xx + result.errors + result.timeouts,
+  };
+}

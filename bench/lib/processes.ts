@@ -1,0 +1,97 @@
+/** Child processes the benchmark measures: the API (api-process.ts) and the bare node:http ceiling (bare-server.ts). */
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+
+export interface Served {
+  readonly url: string;
+  readonly pid: number;
+  /** Resident set size of the process now, in MB (from /proc). */
+  rssMb(): number;
+  stop(): Promise<void>;
+}
+
+/** A port nobody listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function rssMbOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+function startChild(script: URL, env: Record<string, string>, args: string[] = []): Promise<Served> {
+  const child: ChildProcess = spawn(process.execPath, [...args, script.pathname], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr!.on("data", (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const onExit = (code: number | null) => reject(new Error(`${script.pathname} exited (${code}) before it was ready:\n${stderr}`));
+    child.once("exit", onExit);
+    child.stdout!.on("data", (c: Buffer) => {
+      out += c.toString();
+      const ready = /READY (\S+)/.exec(out);
+      if (ready === null) return;
+      child.off("exit", onExit);
+      child.stdout!.removeAllListeners("data");
+      child.stdout!.resume();
+      resolve({
+        url: ready[1]!,
+        pid: child.pid!,
+        rssMb: () => rssMbOf(child.pid!),
+        stop: () =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null) return done();
+            const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+            child.once("exit", () => {
+              clearTimeout(timer);
+              done();
+            });
+            child.kill("SIGTERM");
+          }),
+      });
+    });
+  });
+}
+
+export interface ApiOptions {
+  readonly dataDir: string;
+  /** The naive ingest path (naive.ts) instead of the ingest workers. */
+  readonly naive?: boolean;
+  readonly env?: Record<string, string>;
+  /** Extra node flags, e.g. --cpu-prof. */
+  readonly nodeArgs?: string[];
+}
+
+export async function startApi(options: ApiOptions): Promise<Served> {
+  return startChild(
+    new URL("./api-process.ts", import.meta.url),
+    {
+      DATA_DIR: options.dataDir,
+      PORT: "0",
+      CHAIN_PORT: String(await freePort()),
+      ANCHOR_INTERVAL_MS: "5000",
+      ANCHOR_EVERY: "100000",
+      ...(options.naive ? { BENCH_NAIVE: "1" } : {}),
+      ...options.env,
+    },
+    options.nodeArgs,
+  );
+}
+
+export function startBare(): Promise<Served> {
+  return startChild(new URL("./bare-server.ts", import.meta.url), {});
+}

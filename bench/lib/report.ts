@@ -1,0 +1,34 @@
+/** bench/results.json and the Markdown table the README's Benchmarks section shows. */
+import type { Figure } from "./types.ts";
+
+export interface Results {
+  readonly command: string;
+  readonly startedAt: string;
+  readonly seconds: number;
+  readonly machine: { readonly cpus: number; readonly loadAverage: readonly number[]; readonly node: string };
+  readonly entries: number;
+  readonly figures: readonly Figure[];
+}
+
+function num(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  return value >= 100 ? Math.round(value).toLocaleString("en") : value.toFixed(1);
+}
+
+export function markdownTable(results: Results): string {
+  const rows = results.figures.map((f) => {
+    const ratio = f.baseline && f.baseline.value > 0 ? `${(f.value / f.baseline.value).toFixed(2)}x` : "";
+    const baseline = f.baseline ? `${num(f.baseline.value)} (${f.baseline.what})` : "";
+    const goal = f.goal ? `${f.goal.text}: ${f.goal.met ? "met" : "not met"}` : "";
+    const detail = Object.entries(f.detail ?? {})
+      .filter(([k]) => /Ms$|ceilingRatio|afterBuildMb|failed/i.test(k))
+      .map(([k, v]) => `${k} ${typeof v === "number" ? num(v) : v}`)
+      .join(", ");
+    return `| ${f.what} | ${num(f.value)} ${f.unit} | ${baseline} | ${ratio} | ${goal} | ${detail} |`;
+  });
+  return [
+    "| figure | measured | baseline (same run) | ratio | goal | detail |",
+    "|---|---|---|---|---|---|",
+    ...rows,
+  ].join("\n");
+}
