@@ -19,7 +19,11 @@ import currencyCodes from "currency-codes";
 import { aiEntry, type AiComponent, type AiEntry } from "./ai-table.ts";
 import { Gs1Error, gs1CheckDigit } from "./keys.ts";
 
-const ISO3166_NUMERIC: ReadonlySet<string> = new Set(Object.keys(countries.getNumericCodes()));
+/**
+ * ISO 3166-1 leaves numeric codes 900-999 to user assignment; the package lists one (983, Kosovo), which is no ISO
+ * 3166 code, so that range is left out (999 is GS1's own "unknown" where an AI allows it).
+ */
+const ISO3166_NUMERIC: ReadonlySet<string> = new Set(Object.keys(countries.getNumericCodes()).filter((c) => Number(c) < 900));
 const ISO3166_ALPHA2: ReadonlySet<string> = new Set(Object.keys(countries.getAlpha2Codes()));
 // The package's types say numbers, its data holds 3-digit strings ("008"): normalise either way.
 const ISO4217_NUMERIC: ReadonlySet<string> = new Set(currencyCodes.numbers().map((n) => String(n).padStart(3, "0")));
