@@ -212,6 +212,9 @@ const RULES: ReadonlyMap<string, Rule> = new Map([
   ...each("8001", roll),
   ...each("8007", iban),
   ...each("8013", checkPair),
+  // North American coupon data (8110, 8112) is a nested structure of its own (the coupon's application guideline);
+  // not checked here, so refused rather than passed on unchecked.
+  ...each("8110 8112", () => "is North American coupon data, which this ledger does not accept: it cannot check it"),
 ]);
 
 // ---------------------------------------------------------------------------------------------------------------
