@@ -177,7 +177,8 @@ describe("import boundaries of ledger-api/src", function () {
     expect(cycles(table).map((c) => c.join(" -> "))).to.deep.equal([]);
   });
 
-  it("carries no Node module into the browser bundles", function () {
+  /** Every file the browser bundles reach (type-only imports are erased), and every import those files make. */
+  function browserReach(): { reached: Set<string>; importsOfReached: Import[] } {
     const byFile = new Map<string, Import[]>();
     for (const i of imports) byFile.set(i.from, [...(byFile.get(i.from) ?? []), i]);
     const reached = new Set<string>();
@@ -187,8 +188,22 @@ describe("import boundaries of ledger-api/src", function () {
       for (const i of byFile.get(file) ?? []) if (i.target !== undefined && !i.typeOnly) visit(i.target);
     };
     BROWSER_ENTRIES.forEach(visit);
+    return { reached, importsOfReached: [...reached].flatMap((f) => byFile.get(f) ?? []).filter((i) => !i.typeOnly) };
+  }
+
+  it("carries no Node module into the browser bundles", function () {
+    const { reached, importsOfReached } = browserReach();
     expect(reached.has("verify/verify.ts")).to.equal(true);
-    const node = [...reached].flatMap((f) => byFile.get(f) ?? []).filter((i) => !i.typeOnly && /^node:|^(fs|path|crypto|os|worker_threads)$/.test(i.specifier));
+    const node = importsOfReached.filter((i) => /^node:|^(fs|path|crypto|os|worker_threads)$/.test(i.specifier));
     expect(node.map(describeImport)).to.deep.equal([]);
+  });
+
+  it("keeps GS1's AI table and code lists out of the browser bundles: a page reads batch paths with gs1/link-path.ts", function () {
+    const { reached, importsOfReached } = browserReach();
+    expect(reached.has("gs1/link-path.ts")).to.equal(true);
+    const tableFiles = ["gs1/ai-table.ts", "gs1/ai-values.ts", "gs1/pairing.ts", "gs1/compression.ts", "gs1/digital-link.ts"];
+    expect(tableFiles.filter((f) => reached.has(f))).to.deep.equal([]);
+    const packages = importsOfReached.filter((i) => /^(digital-link\.js|i18n-iso-countries|currency-codes)(\/|$)/.test(i.specifier));
+    expect(packages.map(describeImport)).to.deep.equal([]);
   });
 });

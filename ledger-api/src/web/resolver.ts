@@ -16,7 +16,10 @@
  * Every answer names the linkset in a `Link` header and varies on Accept and Accept-Language.
  *
  * A GTIN-8/12/13, or any other non-canonical spelling of the path (lower-case percent-escapes, a needless escape),
- * is redirected 301 to the canonical URI, query kept, so a batch has one address to cache and to share. A link that
+ * is redirected 301 to the canonical URI, query kept, so a batch has one address to cache and to share. A compressed
+ * Digital Link (`/{compressed}` or `/01/{gtin}/{compressed}`, GS1 Digital Link compression) is decompressed and
+ * redirected 301 the same way, its data attributes and other parameters written out in the canonical query; a
+ * root path that does not decompress to a GTIN link stays the plain 404 it was. A link that
  * is not a valid Digital Link is 400 with a page that says what is wrong; a valid one the ledger does not know is
  * 404 with a friendly page in the shopper's language. Both are JSON (the API's error shape) for JSON clients.
  *
@@ -28,7 +31,8 @@ import { readFile, stat } from "node:fs/promises";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
 import type { Deployments } from "../chain/contracts.ts";
-import { parseDigitalLink, type DigitalLink } from "../gs1/digital-link.ts";
+import { decompress } from "../gs1/compression.ts";
+import { canonicalQuery, parseDigitalLink, type DigitalLink } from "../gs1/digital-link.ts";
 import { Gs1Error } from "../gs1/keys.ts";
 import { ApiError, ErrorBody } from "../http/errors.ts";
 import { CACHE_CONTROL, sendCached } from "../query/http-cache.ts";
@@ -225,6 +229,16 @@ function splitUrl(url: string): { path: string; query: string } {
   return q === -1 ? { path: url, query: "" } : { path: url.slice(0, q), query: url.slice(q + 1) };
 }
 
+function decodes(segment: string): boolean {
+  try {
+    decompress(segment);
+    return true;
+  } catch (err) {
+    if (err instanceof Gs1Error) return false;
+    throw err;
+  }
+}
+
 function queryLang(request: FastifyRequest): string | undefined {
   const lang = (request.query as Record<string, unknown> | undefined)?.lang;
   return typeof lang === "string" ? lang : undefined;
@@ -317,10 +331,20 @@ export const resolverRoutes: FastifyPluginAsync<ResolverOptions> = async (app, o
       link = parseDigitalLink(request.url);
     } catch (err) {
       if (!(err instanceof Gs1Error)) throw err;
+      // Any one-segment path reaches here as a possible compressed link: one that does not even decode is just an
+      // unknown page; one that decodes but breaks a GS1 rule is a bad link, and the shopper is told why.
+      if (request.routeOptions.url === "/:compressed" && !decodes((request.params as { compressed: string }).compressed)) {
+        reply.callNotFound();
+        return reply;
+      }
       return sendError(request, reply, rep, "badLink", new ApiError("INVALID_IDENTIFIER", err.message));
     }
 
     const { path, query } = splitUrl(request.url);
+    if (link.compressed) {
+      const canonical = canonicalQuery(link);
+      return reply.code(301).header("Location", canonical === "" ? link.path : `${link.path}?${canonical}`).send();
+    }
     if (path !== link.path) {
       return reply.code(301).header("Location", query === "" ? link.path : `${link.path}?${query}`).send();
     }
@@ -416,6 +440,20 @@ export const resolverRoutes: FastifyPluginAsync<ResolverOptions> = async (app, o
   app.get("/01/:gtin/10/:lot", { schema }, resolve);
   app.get("/01/:gtin/10/:lot/21/:serial", { schema }, resolve);
   app.get("/01/:gtin", { schema: { hide: true } }, resolve);
+  const compressedSchema = {
+    tags: ["resolver"],
+    summary: "A compressed GS1 Digital Link: 301 to its uncompressed, canonical URI",
+    params: Type.Object({
+      gtin: Type.Optional(Type.String({ description: "GTIN (AI 01) of a partially compressed link" })),
+      compressed: Type.String({ description: "the AIs, GS1 Digital Link compressed (URI-safe base64)" }),
+    }),
+    response: {
+      301: Type.Null({ description: "to the uncompressed canonical URI, data attributes in its query" }),
+      "4xx": ErrorBody,
+    },
+  };
+  app.get("/:compressed", { schema: compressedSchema }, resolve);
+  app.get("/01/:gtin/:compressed", { schema: compressedSchema }, resolve);
 
   app.get(
     "/assets/:file",

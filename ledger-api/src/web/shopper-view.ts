@@ -14,7 +14,7 @@
  */
 import type { CustomsClearedDoc, InspectedDoc, ObservedDoc, PesticideAppliedDoc } from "../protocol/documents.ts";
 import type { LineageLink, OriginView, Provenance, RecallView, TimelineEntry } from "../protocol/answer.ts";
-import { parseDigitalLink } from "../gs1/digital-link.ts";
+import { parseLinkPath } from "../gs1/link-path.ts";
 import { html, type HtmlValue, type SafeHtml } from "./html.ts";
 import { countryName, formatDate, formatDateTime, MESSAGES, unitLabel, type Lang, type Messages } from "./i18n.ts";
 
@@ -58,7 +58,7 @@ function date(day: string, lang: Lang): SafeHtml {
 function pageHref(link: string | null, lang: Lang): string | null {
   if (link === null) return null;
   try {
-    return `${parseDigitalLink(link).path}?lang=${lang}`;
+    return `${parseLinkPath(link).path}?lang=${lang}`;
   } catch {
     return null;
   }

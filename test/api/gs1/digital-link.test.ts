@@ -160,10 +160,10 @@ describe("GS1 Digital Link", function () {
     });
 
     it("refuses unknown AIs, data attributes in the path, and key qualifiers in the query", function () {
-      refuses(`/01/${GTIN}/10/A/4321/B`, /unknown AI 4321 in the path/);
+      refuses(`/01/${GTIN}/10/A/4399/B`, /unknown AI 4399 in the path/);
       refuses(`/01/${GTIN}/17/261231`, /AI 17 \(expiry date\) is a data attribute: it belongs in the query string/);
       refuses(`/01/${GTIN}?10=A`, /AI 10 \(lot\) is a key or key qualifier: it belongs in the path/);
-      refuses(`/01/${GTIN}/10/A?4321=1`, /AI 4321 in the query string is not a data attribute this ledger accepts/);
+      refuses(`/01/${GTIN}/10/A?4399=1`, /AI 4399 in the query string is not a data attribute this ledger accepts/);
       refuses(`/01/${GTIN}/10/A?12345=1`, /not a GS1 Application Identifier/);
       refuses(`/01/${GTIN}/10/A/foo/bar`, /path segment "foo" after the GTIN is not a GS1 Application Identifier/);
     });
