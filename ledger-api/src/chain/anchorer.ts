@@ -36,7 +36,6 @@ import type { AnchorIntent, AnchorStore } from "../store/chain-writers.ts";
 import type { LogStore } from "../store/store.ts";
 import {
   broadcast,
-  confirmationsOf,
   FeeBumper,
   decodeRevert,
   providerOf,
@@ -46,6 +45,7 @@ import {
   sleep,
   systemClock,
 } from "./transactions.ts";
+import { isFinal, type DurableBlock } from "./finality.ts";
 import { PollLoop } from "./poll-loop.ts";
 import { assertHoldsRole } from "./transactions.ts";
 import type { ChainLogger, Clock, ContractRef } from "./transactions.ts";
@@ -69,6 +69,8 @@ export interface AnchorerOptions {
   readonly feeBumpAfterMs?: number;
   /** Most replacements per intent (each raises the fees by 12.5%). Default 8 (about 2.6 times the first fees). */
   readonly maxFeeBumps?: number;
+  /** Local chain: the newest block a durable snapshot holds; no anchor after it counts as final (finality.ts). */
+  readonly durableBlock?: DurableBlock;
 }
 
 /** The chain's latest anchor, or size 0 with the empty root before the first. */
@@ -142,6 +144,7 @@ export class Anchorer {
   private readonly loop: PollLoop;
   private from: string | undefined;
   private readonly feeBumper: FeeBumper;
+  private readonly durableBlock: DurableBlock | undefined;
 
   constructor(options: AnchorerOptions) {
     this.opts = validate(options);
@@ -153,6 +156,7 @@ export class Anchorer {
     this.contract = new Contract(this.address, this.iface, this.provider);
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
+    this.durableBlock = options.durableBlock;
     this.feeBumper = new FeeBumper(this.signer, { afterMs: this.opts.feeBumpAfterMs, maxBumps: this.opts.maxFeeBumps }, this.clock);
     this.loop = new PollLoop("anchorer", () => this.tick(), this.opts.pollMs, this.logger);
   }
@@ -301,7 +305,7 @@ export class Anchorer {
         );
       }
       const head = await this.provider.getBlockNumber();
-      if (confirmationsOf(head, anchored.blockNumber) < this.opts.confirmations) return intent;
+      if (!isFinal(anchored.blockNumber, head, this.opts.confirmations, this.durableBlock)) return intent;
       const done = await this.store.settleAnchorIntent(
         intent.id,
         { status: "confirmed", blockNumber: anchored.blockNumber },

@@ -31,6 +31,7 @@ import { EventDecoder } from "./chain-events.ts";
 import type { ChainEvent, DecodedCall } from "./chain-events.ts";
 import type { Deployments } from "./contracts.ts";
 import { batchesNeeded, IndexInconsistentError, reduceRange } from "./index-reducer.ts";
+import { finalBlock, type DurableBlock } from "./finality.ts";
 import { ledgerDomain } from "../protocol/typed-data.ts";
 
 /** pino-compatible (Fastify's `app.log` fits), so the service passes its own logger. */
@@ -51,6 +52,10 @@ export interface IndexerOptions {
   /** Most blocks per eth_getLogs range (and per store transaction). */
   readonly batchBlocks: number;
   readonly logger?: IndexerLogger;
+  /** Local chain: the newest block a durable snapshot holds; nothing after it is indexed (finality.ts). */
+  readonly durableBlock?: DurableBlock;
+  /** Called once when the indexer halts (e.g. so local mode can recover; see chain/recovery.ts). */
+  readonly onHalt?: (err: IndexerHaltedError) => void;
 }
 
 /** Why the indexer halted. */
@@ -120,6 +125,8 @@ export class Indexer {
   private readonly log: IndexerLogger;
   private readonly decoder: EventDecoder;
   private readonly contracts: string;
+  private readonly durableBlock: DurableBlock | undefined;
+  private readonly onHalt: ((err: IndexerHaltedError) => void) | undefined;
 
   private checkedSetup = false;
   private halted: IndexerHaltedError | undefined;
@@ -145,12 +152,14 @@ export class Indexer {
     this.pollIntervalMs = options.pollIntervalMs;
     this.batchBlocks = options.batchBlocks;
     this.log = options.logger ?? SILENT;
+    this.durableBlock = options.durableBlock;
+    this.onHalt = options.onHalt;
     this.decoder = new EventDecoder(options.deployments.ledger, options.deployments.anchor);
     this.contracts = contractSetKey(options.deployments.chainId, options.deployments.ledger, options.deployments.anchor);
   }
 
   status(): IndexerStatus {
-    const safeHead = this.head === undefined ? undefined : this.head - this.confirmations;
+    const safeHead = this.head === undefined ? undefined : finalBlock(this.head, this.confirmations, this.durableBlock);
     const from = this.cursorCache?.blockNumber ?? this.deployments.deployBlock - 1;
     return {
       running: this.running,
@@ -184,6 +193,19 @@ export class Indexer {
     this.loop = tick();
   }
 
+  /**
+   * Clears a halt once its cause is fixed (chain/recovery.ts rebuilt the index for the chain as it is now): the next
+   * sync checks the chain, the contracts and the cursor again from scratch. Only while stopped.
+   */
+  resume(): void {
+    if (this.running) throw new Error("indexer: resume() while running; stop() first");
+    this.halted = undefined;
+    this.haltedAt = 0;
+    this.checkedSetup = false;
+    this.cursorCache = undefined;
+    this.head = undefined;
+  }
+
   /** Stops polling and waits for a running range to finish (ranges are never cut short). */
   async stop(): Promise<void> {
     this.running = false;
@@ -215,7 +237,7 @@ export class Indexer {
     const head = await this.provider.getBlockNumber();
     this.head = head;
     if (cursor !== undefined) await this.checkCursor(cursor, head);
-    const safeHead = head - this.confirmations;
+    const safeHead = finalBlock(head, this.confirmations, this.durableBlock);
     let ranges = 0;
     let events = 0;
     let from = cursor === undefined ? this.deployments.deployBlock : cursor.blockNumber + 1;
@@ -402,6 +424,7 @@ export class Indexer {
       this.halted = new IndexerHaltedError(code, message);
       this.haltedAt = Date.now();
       this.log.error({ code, cursor: this.cursorCache, head: this.head }, this.halted.message);
+      this.onHalt?.(this.halted);
     }
     return this.halted;
   }
