@@ -111,7 +111,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     trustProxyHops: int(env, "TRUST_PROXY_HOPS", 0, 0, 10),
     feeBumpAfterMs: int(env, "FEE_BUMP_AFTER_MS", 60_000, 0),
     chainPort: int(env, "CHAIN_PORT", 8545, 1, 65535),
-    chainSnapshotMs: int(env, "CHAIN_SNAPSHOT_MS", 1000, 0, 600_000),
+    chainSnapshotMs: int(env, "CHAIN_SNAPSHOT_MS", 250, 0, 600_000),
     relayStuckAfterMs: int(env, "RELAY_STUCK_AFTER_MS", 120_000, 1000),
   };
 }

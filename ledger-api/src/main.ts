@@ -55,7 +55,8 @@ async function main(): Promise<void> {
     rpcUrl = chain.rpcUrl;
   }
   // No response cache: the indexer must see the block a grant or relay was just mined in, not a 250 ms old head.
-  const provider = new JsonRpcProvider(rpcUrl, undefined, { pollingInterval: 500, cacheTimeout: -1 });
+  // Loopback to our own anvil is cheap: poll it often, so deploying and granting (one receipt after another) is quick.
+  const provider = new JsonRpcProvider(rpcUrl, undefined, { pollingInterval: chain ? 100 : 500, cacheTimeout: -1 });
 
   let deployments: Deployments;
   if (chain) {

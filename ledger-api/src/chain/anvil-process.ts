@@ -70,14 +70,15 @@ export function spawnAnvil(stateDir: string, port: number, args: readonly string
   const [command, argv] = setpriv ? [setpriv, ["--pdeathsig", "SIGTERM", "--", anvilBinary(), ...marked]] : [anvilBinary(), marked];
   // detached: a session of its own, so terminal signals (Ctrl-C) reach only the API, which stops anvil in order.
   const child = spawn(command, argv, { stdio: ["ignore", "ignore", "pipe"], detached: true });
-  if (child.pid !== undefined) writePidFile(stateDir, { pid: child.pid, owner: process.pid, port });
+  if (child.pid !== undefined) writePidFile(stateDir, { pid: child.pid, owner: process.pid, ownerStart: startTime(process.pid), port });
   return { child, diesWithParent: setpriv !== undefined };
 }
 
 export interface PidRecord {
   readonly pid: number;
-  /** The API process that started it. */
+  /** The API process that started it, and when that process started (so a reused pid is not taken for it). */
   readonly owner: number;
+  readonly ownerStart: string | undefined;
   readonly port: number;
 }
 
@@ -89,7 +90,7 @@ export function readPidFile(stateDir: string): PidRecord | undefined {
   try {
     const raw = JSON.parse(readFileSync(path.join(stateDir, PID_FILE), "utf8")) as Partial<PidRecord>;
     if (typeof raw.pid === "number" && typeof raw.owner === "number" && typeof raw.port === "number") {
-      return { pid: raw.pid, owner: raw.owner, port: raw.port };
+      return { pid: raw.pid, owner: raw.owner, ownerStart: typeof raw.ownerStart === "string" ? raw.ownerStart : undefined, port: raw.port };
     }
   } catch {
     // absent or unreadable: nothing recorded
@@ -109,6 +110,22 @@ export function commandLine(pid: number): string[] | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The process's start time in clock ticks since boot (/proc/{pid}/stat field 22), or undefined off Linux. */
+export function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the API that wrote `record` still runs (the same process, not a later one that got its pid). */
+export function ownerAlive(record: PidRecord): boolean {
+  if (record.owner === process.pid || !isAlive(record.owner)) return false;
+  return record.ownerStart === undefined || startTime(record.owner) === record.ownerStart;
 }
 
 /** Alive and not a zombie (an orphan's zombie stays in the table until its new parent reaps it). */
@@ -244,6 +261,12 @@ const describe = (pid: number): string => {
 export async function clearOrphans(stateDir: string, host: string, port: number): Promise<OrphanReport> {
   const stopped: { pid: number; how: "terminated" | "killed" }[] = [];
   const recorded = readPidFile(stateDir);
+  if (recorded !== undefined && ownerAlive(recorded)) {
+    throw new ChainPortInUseError(
+      `the chain in ${path.resolve(stateDir)} belongs to the ledger API pid ${recorded.owner}, which is still running: ` +
+        `stop that API first (two APIs must not share one data directory)`,
+    );
+  }
   const candidates = new Set<number>();
   if (recorded !== undefined && isAlive(recorded.pid) && isAnvilOf(commandLine(recorded.pid), stateDir)) candidates.add(recorded.pid);
   const taken = await portInUse(host, port);
@@ -263,17 +286,8 @@ export async function clearOrphans(stateDir: string, host: string, port: number)
     }
     candidates.add(holder);
   }
-  for (const pid of candidates) {
-    // The owner recorded with this very process; an anvil of an older version has no record and no live owner.
-    const owner = recorded?.pid === pid ? recorded.owner : undefined;
-    if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
-      throw new ChainPortInUseError(
-        `the chain in ${path.resolve(stateDir)} is run by anvil ${describe(pid)} for the ledger API pid ${owner}, ` +
-          `which is still running: stop that API first (two APIs must not share one data directory)`,
-      );
-    }
-    stopped.push({ pid, how: await stopProcess(pid) });
-  }
-  if (recorded !== undefined && !isAlive(recorded.pid)) rmSync(path.join(stateDir, PID_FILE), { force: true });
+  // Its owner is gone (checked above), or it is an older version's anvil, which has no record: an orphan.
+  for (const pid of candidates) stopped.push({ pid, how: await stopProcess(pid) });
+  if (recorded !== undefined) rmSync(path.join(stateDir, PID_FILE), { force: true });
   return { stopped };
 }

@@ -54,7 +54,11 @@ export interface LocalChainOptions {
   readonly confirmations?: number;
   /** How often the mempool is looked at and what waits there mined, ms. Default 100. */
   readonly mineEveryMs?: number;
-  /** Least time between two snapshots, ms (a snapshot is taken only when the chain moved). Default 1000. */
+  /**
+   * Least time between two snapshots, ms (a snapshot is taken only when the chain moved, and no sooner than four
+   * times the last one took). A block counts final once a snapshot holds it, so this is most of finality's delay.
+   * Default 250.
+   */
   readonly snapshotEveryMs?: number;
   /** Restarts of a dead anvil allowed within a minute before `onFatal`. Default 5. */
   readonly maxRestarts?: number;
@@ -141,6 +145,7 @@ class AnvilChain implements LocalChain {
   private snapshots = 0;
   private snapshotBytes = 0;
   private lastSnapshotAt: number | undefined;
+  private lastSnapshotMs = 0;
   private restartTimes: number[] = [];
   private restarts = 0;
   private origin: ChainOrigin = "empty";
@@ -158,7 +163,7 @@ class AnvilChain implements LocalChain {
     this.rpcUrl = `http://${this.host}:${this.port}`;
     this.confirmations = posInt("confirmations", options.confirmations ?? 1, 0);
     this.mineEveryMs = posInt("mineEveryMs", options.mineEveryMs ?? 100, 1);
-    this.snapshotEveryMs = posInt("snapshotEveryMs", options.snapshotEveryMs ?? 1000, 0);
+    this.snapshotEveryMs = posInt("snapshotEveryMs", options.snapshotEveryMs ?? 250, 0);
     this.maxRestarts = posInt("maxRestarts", options.maxRestarts ?? 5, 0);
     this.dieWithParent = options.dieWithParent ?? true;
     this.logger = options.logger ?? silentLogger;
@@ -237,6 +242,7 @@ class AnvilChain implements LocalChain {
       }
       this.ready = false;
       await this.kill();
+      if (this.child?.pid !== undefined) removePidFile(this.stateDir, this.child.pid);
       rmSync(path.join(this.stateDir, LOAD_FILE), { force: true });
     });
   }
@@ -300,7 +306,7 @@ class AnvilChain implements LocalChain {
     process.once("exit", killOnExit);
     child.once("exit", (code, signal) => {
       process.removeListener("exit", killOnExit);
-      if (child.pid !== undefined) removePidFile(this.stateDir, child.pid);
+      // The pid file stays while this API runs (it names the owner); stop() removes it.
       if (this.child === child) this.onExit(code, signal);
     });
     try {
@@ -346,9 +352,9 @@ class AnvilChain implements LocalChain {
     );
     setTimeout(() => {
       if (this.stopping) return;
+      // A failed restart kills its anvil, whose exit brings us back here (up to maxRestarts a minute).
       void this.serialize(() => this.restart()).catch((err: unknown) => {
         this.logger.error({ err: (err as Error).message }, "local chain: restart failed");
-        this.onExit(null, null);
       });
     }, 250).unref();
   }
@@ -411,7 +417,9 @@ class AnvilChain implements LocalChain {
         // A confirmation block may take in a transaction that arrived after the pool was read: it is owed its own.
         this.owed = (await this.transactionsIn("latest")) > 0 ? this.confirmations : Math.max(0, this.owed - 1);
       }
-      if (this.lastSnapshotAt === undefined || Date.now() - this.lastSnapshotAt >= this.snapshotEveryMs) {
+      // A big chain takes a while to dump: at least four times that long between dumps bounds their cost.
+      const gap = Math.max(this.snapshotEveryMs, 4 * this.lastSnapshotMs);
+      if (this.lastSnapshotAt === undefined || Date.now() - this.lastSnapshotAt >= gap) {
         await this.snapshotIfMoved();
       }
     } catch (err) {
@@ -429,6 +437,7 @@ class AnvilChain implements LocalChain {
     // Nothing else mines (--no-mining, and mining runs on this serialized loop), so this is the dump's newest block.
     const head = await this.head();
     if (!force && head <= this.durable) return this.durable;
+    const began = Date.now();
     const hex = await rpc<string>(this.rpcUrl, "anvil_dumpState", [false], 120_000);
     const bytes = Buffer.from(hex.slice(2), "hex");
     writeFileDurably(path.join(this.stateDir, SNAPSHOT_FILE), bytes);
@@ -436,6 +445,7 @@ class AnvilChain implements LocalChain {
     this.snapshots++;
     this.snapshotBytes = bytes.length;
     this.lastSnapshotAt = Date.now();
+    this.lastSnapshotMs = this.lastSnapshotAt - began;
     return head;
   }
 }
