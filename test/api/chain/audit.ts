@@ -1,6 +1,7 @@
 /**
  * An independent audit of a stopped ledger's data directory against its chain, as an operator would run it after a
- * crash: the chain is loaded from the directory's snapshot alone (so only what was durable counts), and
+ * crash: the chain is loaded from the directory's snapshot alone (so only what was durable counts), or a remote
+ * chain is read, and
  *
  * - every lifecycle entry of the log is settled: its event is on chain exactly once, in the transaction and block its
  *   relay row names (and that receipt succeeded), or it is refused with a reason and not on chain at all; every
@@ -59,12 +60,21 @@ async function indexToHead(store: SqliteStore, provider: JsonRpcProvider, deploy
   await indexer.syncOnce();
 }
 
-export async function auditLedger(dataDir: string, options: { readonly confirmations: number }): Promise<AuditReport> {
+export interface AuditOptions {
+  readonly confirmations: number;
+  /** A remote chain to audit against; by default the chain is loaded from the directory's snapshot. */
+  readonly rpcUrl?: string;
+}
+
+export async function auditLedger(dataDir: string, options: AuditOptions): Promise<AuditReport> {
   const failures: string[] = [];
   const deployments = readDeployments(path.join(dataDir, "deployments.json"));
   if (deployments === undefined) throw new Error(`no deployments in ${dataDir}`);
-  const chain = await startLocalChain({ stateDir: path.join(dataDir, "chain"), port: await freePort(), disableCodeSizeLimit: true, confirmations: 0 });
-  const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { cacheTimeout: -1, staticNetwork: true });
+  const chain =
+    options.rpcUrl === undefined
+      ? await startLocalChain({ stateDir: path.join(dataDir, "chain"), port: await freePort(), disableCodeSizeLimit: true, confirmations: 0 })
+      : undefined;
+  const provider = new JsonRpcProvider(chain?.rpcUrl ?? options.rpcUrl, undefined, { cacheTimeout: -1, staticNetwork: true });
   const freshDir = await mkdtemp(path.join(tmpdir(), "ledger-reindex-"));
   let store: SqliteStore | undefined;
   let fresh: SqliteStore | undefined;
@@ -151,7 +161,7 @@ export async function auditLedger(dataDir: string, options: { readonly confirmat
     await store?.close();
     await fresh?.close();
     provider.destroy();
-    await chain.stop();
+    await chain?.stop();
   }
   const ours = dumpIndex(path.join(dataDir, "ledger.db"));
   const theirs = dumpIndex(path.join(freshDir, "ledger.db"));
