@@ -24,7 +24,8 @@
  * `maxFeeBumps` times per intent in this process. Whichever of the copies lands anchors the same (size, root), and
  * step 4 settles the intent from the contract's state, so a bump cannot make an anchor land twice.
  *
- * What this does not cover: reorgs deeper than `confirmations` (a confirmed anchor is never re-checked); another
+ * What this does not cover: reorgs deeper than `confirmations` (a confirmed anchor is never re-checked; chain/
+ * recovery.ts fails the intents such a reorg, or a lost local chain, took away, and anchoring resumes from the chain); another
  * process anchoring with its own nonces into the same contract (its anchors are simply read as the chain's latest,
  * but two anchorers race each other's proofs; run one).
  */

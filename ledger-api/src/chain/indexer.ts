@@ -4,7 +4,8 @@
  *
  * What it guarantees:
  * - Only confirmed blocks are indexed: a block is indexed once `confirmations` blocks sit on top of it
- *   (block <= head - confirmations). A reorg no deeper than `confirmations` therefore never touches indexed data.
+ *   (block <= head - confirmations) and, on the local chain, once a durable snapshot holds it (finality.ts). A reorg
+ *   no deeper than `confirmations`, or a crash of the local chain, therefore never touches indexed data.
  * - The index moves forward one block range at a time (`batchBlocks` blocks, one `eth_getLogs` for both contracts),
  *   each applied with its cursor in ONE store transaction: after a crash the index is exactly "every event up to the
  *   cursor block", and a restarted indexer continues after the cursor, indexing nothing twice.
@@ -13,7 +14,8 @@
  *   change under the range while it was read. On any mismatch, i.e. a reorg deeper than `confirmations`, a chain
  *   reset (a wiped local node), another chain behind the RPC URL or another contract set in the store, the indexer
  *   HALTS: it writes nothing more, `status().error` names what happened, `syncOnce` rejects with IndexerHaltedError,
- *   and it stays halted until an operator acts (see the error's message). It never indexes a forked history silently
+ *   and it stays halted until an operator acts (see the error's message) or, in local mode, the recovery
+ *   (chain/recovery.ts, through `onHalt` and `resume`) rebuilds the index. It never indexes a forked history silently
  *   and never rewinds on its own: rows derived from a dropped block would otherwise be served as facts.
  *
  * Transient failures (an RPC timeout, a refused connection) are not halts: the poll is retried at the next interval
@@ -289,9 +291,10 @@ export class Indexer {
   /** The chain still holds the cursor block with the stored hash. */
   private async checkCursor(cursor: ChainCursor, head: number): Promise<void> {
     const remedy =
-      `The index was not changed. If the chain was legitimately reset or reorganised, stop the service, reset the ` +
-      `index (store.resetIndex(), which keeps the log) and restart to rebuild it from block ${this.deployments.deployBlock}; ` +
-      `if reorgs this deep are expected, also raise CONFIRMATIONS (now ${this.confirmations}).`;
+      `The index was not changed. If the chain lost these blocks (a reset, a rollback, a reorg this deep), stop the ` +
+      `service and run \`npm run recover\` (local mode recovers by itself): it rebuilds the index from block ` +
+      `${this.deployments.deployBlock} and has the relay and the anchorer redo what the chain lost; if reorgs this deep ` +
+      `are expected, also raise CONFIRMATIONS (now ${this.confirmations}).`;
     if (head < cursor.blockNumber) {
       throw this.halt(
         "CHAIN_BEHIND_CURSOR",

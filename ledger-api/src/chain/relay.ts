@@ -10,7 +10,8 @@
  *     (eth_estimateGas): a custom error there refuses the row with that error, no gas spent. Otherwise the call is
  *     signed with the next explicit nonce, the row is stored 'sent' {nonce, tx hash, raw tx}, and only then the raw
  *     bytes are broadcast.
- *   - settle: a mined success with `confirmations` blocks -> 'confirmed' (block). A mined revert -> 'refused' with the
+ *   - settle: a mined success with `confirmations` blocks (on the local chain also held by a durable snapshot;
+ *     finality.ts) -> 'confirmed' (block). A mined revert -> 'refused' with the
  *     custom error the call raises when replayed at that block (e.g. "BatchRecalled(0x.., 0x..)").
  *
  * Order. Nonces are sequential from one account, so transactions mine in log order. Up to `maxInFlight` transactions
@@ -33,7 +34,8 @@
  * `maxFeeBumps` times per row in this process. If the replaced copy lands instead, the new hash never gets a receipt,
  * its nonce is consumed, and the row is settled from the event log like any transaction whose nonce went elsewhere.
  *
- * Not covered: reorgs deeper than `confirmations`; a mined revert that replays cleanly (e.g. out of gas) is put back
+ * Not covered: reorgs deeper than `confirmations` (chain/recovery.ts redoes what such a reorg, or a lost local chain,
+ * took away); a mined revert that replays cleanly (e.g. out of gas) is put back
  * to 'pending' and re-sent, which may then land after entries that followed it in the log.
  */
 import { Contract, Interface, getAddress } from "ethers";

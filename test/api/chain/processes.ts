@@ -69,12 +69,13 @@ export async function startApi(dataDir: string, env: Record<string, string> = {}
     chainPort,
     output: () => output,
     anvilPid() {
-      const record = readPidFile(path.join(dataDir, "chain"));
-      if (record === undefined) throw new Error(`no anvil pid file in ${dataDir}/chain:\n${output}`);
-      return record.pid;
+      const pid = api.anvilPidIfAny();
+      if (pid === undefined) throw new Error(`no anvil runs for ${dataDir}/chain:\n${output}`);
+      return pid;
     },
     anvilPidIfAny() {
-      const pid = readPidFile(path.join(dataDir, "chain"))?.pid;
+      // The pid file, or (a server without one) the anvil whose command line names the data directory.
+      const pid = readPidFile(path.join(dataDir, "chain"))?.pid ?? anvilsOf(path.join(dataDir, "chain"))[0];
       return pid !== undefined && isAlive(pid) ? pid : undefined;
     },
     async stop(signal = "SIGTERM") {
