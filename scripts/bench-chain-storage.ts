@@ -58,7 +58,8 @@ async function current(): Promise<void> {
     const deployments = await ensureDemoDeployment(provider, path.join(dir, "deployments.json"));
     await chain.snapshot();
     const size = async () => (await stat(path.join(dir, "chain", SNAPSHOT_FILE))).size;
-    console.log(`deployed (contracts, roles, profiles): block ${await provider.getBlockNumber()}, snapshot ${kib(await size())}`);
+    const deployedSize = await size();
+    console.log(`deployed (contracts, roles, profiles): block ${await provider.getBlockNumber()}, snapshot ${kib(deployedSize)}`);
     const services = await openLedgerServices({
       config: loadConfig({ DATA_DIR: dir, ANCHOR_INTERVAL_MS: "1000" }),
       provider,
@@ -94,7 +95,8 @@ async function current(): Promise<void> {
     const blocks = await provider.getBlockNumber();
     console.log(
       `${logged} events logged and settled (${(await services.store.relayCounts()).confirmed} on chain) in ${((Date.now() - started) / 1000).toFixed(0)} s: ` +
-        `block ${blocks}, snapshot ${kib(afterEvents)} (${(afterEvents / logged).toFixed(0)} bytes per event), ${chain.status().snapshots} snapshots written`,
+        `block ${blocks}, snapshot ${kib(afterEvents)} (+${((afterEvents - deployedSize) / logged).toFixed(0)} bytes per event logged), ` +
+        `${chain.status().snapshots} snapshots written`,
     );
     const snapshots = chain.status().snapshots;
     for (let m = 1; m <= idleMinutes; m++) {

@@ -16,7 +16,7 @@ import { LedgerClient, signEvent } from "../../../ledger-api/src/client/client.t
 import { demoActors } from "../../../ledger-api/src/demo/story.ts";
 import type { EventDoc, SignedEvent } from "../../../ledger-api/src/ingest/documents.ts";
 import { auditLedger } from "./audit.ts";
-import { anvilsOf, copyDir, deployedDataDir, eventually, getJson, removeDir, startApi, type ApiProcess } from "./processes.ts";
+import { anvilsOf, deployedDataDir, eventually, getJson, removeDir, startApi, type ApiProcess } from "./processes.ts";
 
 const GTIN = "08801234000017";
 const wallet = (name: keyof typeof demoActors) =>
@@ -75,17 +75,23 @@ interface Health {
   recovery?: { lastReport: string[] | null };
 }
 
-/** Waits until the server reports everything relayed, anchored and indexed, and healthy. */
+/**
+ * Waits until the receipt of every one of the `logSize` entries says relayed (confirmed or refused; none for Observed
+ * entries) and anchored (by an indexed anchor), and the server is healthy.
+ */
 async function settled(api: ApiProcess, logSize: number): Promise<Health> {
   return eventually(
     `the ledger settling ${logSize} entries on chain\n${api.output().slice(-2000)}`,
     async () => {
-      const res = await getJson(`${api.baseUrl}/healthz`);
-      const h = res?.body as Health | undefined;
-      const done =
-        res?.status === 200 && h !== undefined && h.log.size === logSize && h.log.anchorLagEntries === 0 &&
-        h.chain.indexerLagBlocks === 0 && h.relay !== null && h.relay.pending === 0 && h.relay.sent === 0 && h.relay.unread === 0;
-      return done ? h : undefined;
+      const receipts = await Promise.all(Array.from({ length: logSize }, (_, i) => getJson(`${api.baseUrl}/v1/events/${i}`)));
+      const open = receipts.filter((r) => {
+        const body = r?.body as { relay: { status: string } | null; anchor: { status: string } } | undefined;
+        return r?.status !== 200 || body === undefined || body.anchor.status !== "anchored" ||
+          (body.relay !== null && body.relay.status !== "confirmed" && body.relay.status !== "refused");
+      });
+      if (open.length > 0 || (await getJson(`${api.baseUrl}/v1/events/${logSize}`))?.status !== 404) return undefined;
+      const health = await getJson(`${api.baseUrl}/healthz`);
+      return health?.status === 200 ? (health.body as unknown as Health) : undefined;
     },
     120_000,
     500,
@@ -104,9 +110,7 @@ describe("the embedded chain's crash", function () {
   const run = Date.now().toString(36).slice(-5).toUpperCase();
 
   before(async function () {
-    const deployed = await deployedDataDir();
-    dir = await copyDir(deployed);
-    await removeDir(deployed);
+    dir = await deployedDataDir();
     earlySnapshot = path.join(dir, "early-snapshot.json.gz");
   });
 

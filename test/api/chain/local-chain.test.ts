@@ -17,7 +17,7 @@ import { anvilBinary, readPidFile } from "../../../ledger-api/src/chain/anvil-pr
 import { DEV_MNEMONIC, SNAPSHOT_FILE } from "../../../ledger-api/src/chain/local-chain.ts";
 import { LedgerClient, signEvent } from "../../../ledger-api/src/client/client.ts";
 import { demoActors } from "../../../ledger-api/src/demo/story.ts";
-import { anvilsOf, copyDir, deployedDataDir, eventually, freePort, getJson, removeDir, startApi, type ApiProcess } from "./processes.ts";
+import { anvilsOf, deployedDataDir, eventually, freePort, getJson, removeDir, startApi, type ApiProcess } from "./processes.ts";
 
 const cooperative = HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${demoActors.cooperative.keyIndex}`);
 
@@ -58,17 +58,12 @@ function alive(pid: number): boolean {
 
 describe("the local chain's process", function () {
   this.timeout(180_000);
-  let deployed: string;
   const dirs: string[] = [];
   const running: ApiProcess[] = [];
   const strays: number[] = [];
 
-  before(async function () {
-    deployed = await deployedDataDir();
-  });
-
   async function freshDir(): Promise<string> {
-    const dir = await copyDir(deployed);
+    const dir = await deployedDataDir();
     dirs.push(dir);
     return dir;
   }
@@ -83,10 +78,6 @@ describe("the local chain's process", function () {
     for (const api of running.splice(0)) await api.stop("SIGKILL");
     for (const pid of strays.splice(0)) if (alive(pid)) process.kill(pid, "SIGKILL");
     for (const dir of dirs.splice(0)) await removeDir(dir);
-  });
-
-  after(async function () {
-    await removeDir(deployed);
   });
 
   it("dies with the server: after a kill -9 of the server no anvil of its data directory is left", async function () {

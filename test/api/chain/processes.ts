@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { cp, mkdtemp, rm } from "node:fs/promises";
-import { readdirSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { commandLine, isAlive, isAnvilOf, readPidFile } from "../../../ledger-api/src/chain/anvil-process.ts";
@@ -95,13 +95,22 @@ export async function startApi(dataDir: string, env: Record<string, string> = {}
   return api;
 }
 
-/** Runs a server once in a fresh data directory (contracts deployed, roles granted) and stops it; copy with `copyDir`. */
+let deployed: Promise<string> | undefined;
+
+/**
+ * A fresh copy of a data directory in which a server ran once (contracts deployed, roles granted, stopped cleanly).
+ * The server runs once per test run; every caller gets its own copy, removed with `removeDir`.
+ */
 export async function deployedDataDir(): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), "ledger-deployed-"));
-  const api = await startApi(dir);
-  const code = await api.stop("SIGTERM");
-  if (code !== 0) throw new Error(`the server stopped with ${code}:\n${api.output()}`);
-  return dir;
+  deployed ??= (async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "ledger-deployed-"));
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+    const api = await startApi(dir);
+    const code = await api.stop("SIGTERM");
+    if (code !== 0) throw new Error(`the server stopped with ${code}:\n${api.output()}`);
+    return dir;
+  })();
+  return copyDir(await deployed);
 }
 
 export async function copyDir(from: string): Promise<string> {
