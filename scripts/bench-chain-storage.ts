@@ -18,12 +18,12 @@ import { HDNodeWallet, JsonRpcProvider, Wallet } from "ethers";
 import { buildApp } from "../ledger-api/src/app.ts";
 import { anvilBinary } from "../ledger-api/src/chain/anvil-process.ts";
 import { DEV_MNEMONIC, SNAPSHOT_FILE, startLocalChain } from "../ledger-api/src/chain/local-chain.ts";
-import { ledgerDomain } from "../ledger-api/src/chain/typed-data.ts";
+import { ledgerDomain } from "../ledger-api/src/protocol/typed-data.ts";
 import { signEvent } from "../ledger-api/src/client/client.ts";
 import { loadConfig } from "../ledger-api/src/config.ts";
 import { LOCAL_KEYS, demoWallet, ensureDemoDeployment } from "../ledger-api/src/demo/load.ts";
 import { demoActors } from "../ledger-api/src/demo/story.ts";
-import type { EventDoc } from "../ledger-api/src/ingest/documents.ts";
+import type { EventDoc } from "../ledger-api/src/protocol/documents.ts";
 import { openLedgerServices } from "../ledger-api/src/services.ts";
 
 const { values } = parseArgs({

@@ -8,8 +8,10 @@ import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { Type } from "typebox";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { RelayHealth } from "../chain/relay.ts";
 import type { LedgerServices } from "../services.ts";
+
+/** The relay's lag and stuck state (chain/relay.ts), named through the services this plugin is given. */
+type RelayHealth = Awaited<ReturnType<LedgerServices["relay"]["health"]>>;
 
 export interface OpsOptions {
   readonly services: LedgerServices;

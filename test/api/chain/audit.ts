@@ -20,7 +20,7 @@ import { EventDecoder } from "../../../ledger-api/src/chain/chain-events.ts";
 import { abiOf, readDeployments, type Deployments } from "../../../ledger-api/src/chain/contracts.ts";
 import { Indexer } from "../../../ledger-api/src/chain/indexer.ts";
 import { startLocalChain } from "../../../ledger-api/src/chain/local-chain.ts";
-import { Kind } from "../../../ledger-api/src/chain/typed-data.ts";
+import { Kind } from "../../../ledger-api/src/protocol/typed-data.ts";
 import { bytesToHex } from "../../../ledger-api/src/log/hash.ts";
 import { root as rootOfSize } from "../../../ledger-api/src/log/merkle.ts";
 import { SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";

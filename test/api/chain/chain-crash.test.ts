@@ -14,7 +14,7 @@ import { HDNodeWallet } from "ethers";
 import { DEV_MNEMONIC, SNAPSHOT_FILE } from "../../../ledger-api/src/chain/local-chain.ts";
 import { LedgerClient, signEvent } from "../../../ledger-api/src/client/client.ts";
 import { demoActors } from "../../../ledger-api/src/demo/story.ts";
-import type { EventDoc, SignedEvent } from "../../../ledger-api/src/ingest/documents.ts";
+import type { EventDoc, SignedEvent } from "../../../ledger-api/src/protocol/documents.ts";
 import { auditLedger } from "./audit.ts";
 import { anvilsOf, deployedDataDir, eventually, getJson, removeDir, startApi, type ApiProcess } from "./processes.ts";
 

@@ -4,7 +4,7 @@
  * routes get the one error shape.
  */
 import { expect } from "chai";
-import type { EventDoc } from "../../../ledger-api/src/ingest/documents.ts";
+import type { EventDoc } from "../../../ledger-api/src/protocol/documents.ts";
 import { ethers, startLedger, type Ledger } from "../harness.ts";
 
 describe("operations endpoints", function () {
