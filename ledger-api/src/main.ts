@@ -87,7 +87,10 @@ async function main(): Promise<void> {
       ? {
           durableBlock: () => chain.durableBlock(),
           localChain: chain,
-          autoRecover: { redeploy: () => ensureDemoDeployment(provider, config.deploymentsFile) },
+          autoRecover: {
+            redeploy: () => ensureDemoDeployment(provider, config.deploymentsFile),
+            clearPool: () => chain.dropPendingTransactions(),
+          },
         }
       : {}),
   });

@@ -8,9 +8,8 @@
  *
  * Local mode (`autoRecover`): before the indexer's first pass, and again whenever the indexer halts because the chain
  * no longer holds what it indexed, chain/recovery.ts works out what the chain lost and puts the writers and the index
- * back so they redo it. At run time the workers are stopped meanwhile; ingest keeps answering, judged against the
- * index as it is rebuilt (a refusal then may be one the full index would not have made; nothing wrong is ever
- * recorded on chain, whose contract judges every event again).
+ * back so they redo it. At run time the workers are stopped meanwhile, and ingest answers 503 CHAIN_UNAVAILABLE
+ * until the index is rebuilt rather than judge events against a partial one.
  */
 import type { Provider, Signer } from "ethers";
 import { Anchorer } from "./chain/anchorer.ts";
@@ -23,6 +22,7 @@ import { Relay } from "./chain/relay.ts";
 import { ledgerDomain } from "./protocol/typed-data.ts";
 import type { ChainLogger } from "./chain/transactions.ts";
 import type { Config } from "./config.ts";
+import { ApiError } from "./http/errors.ts";
 import { Ingestor } from "./ingest/ingestor.ts";
 import { IngestPool, InlinePreparer, type LedgerDomain, type Preparer } from "./ingest/ingest-pool.ts";
 import { Appender } from "./log/appender.ts";
@@ -49,9 +49,10 @@ export interface LedgerServicesOptions {
   readonly durableBlock?: DurableBlock;
   /**
    * Local mode: recover from a rolled-back chain at start and whenever the indexer halts because the chain lost
-   * blocks (chain/recovery.ts). `redeploy` puts the contracts back at their addresses when the chain lost them.
+   * blocks (chain/recovery.ts). `redeploy` puts the contracts back at their addresses when the chain lost them;
+   * `clearPool` empties the node's mempool of what the writers sent against the lost chain.
    */
-  readonly autoRecover?: { readonly redeploy?: () => Promise<Deployments> };
+  readonly autoRecover?: { readonly redeploy?: () => Promise<Deployments>; readonly clearPool?: () => Promise<void> };
   /** Local mode: the chain process, whose state /healthz and /metrics report. */
   readonly localChain?: Pick<LocalChain, "status">;
 }
@@ -140,7 +141,19 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
       feeBumpAfterMs: config.feeBumpAfterMs,
       durableBlock: options.durableBlock,
     });
-    const ingestor = new Ingestor({ store, appender, preparer });
+    // While a recovery rebuilds the index in place, ingest would judge against a partial index (a signer's role not
+    // indexed yet reads as missing): it answers 503 CHAIN_UNAVAILABLE instead, and the client retries.
+    let rebuilding = false;
+    const ingestor = new (class extends Ingestor {
+      override submit(events: Parameters<Ingestor["submit"]>[0]): ReturnType<Ingestor["submit"]> {
+        if (rebuilding) {
+          return Promise.reject(
+            new ApiError("CHAIN_UNAVAILABLE", "the ledger is redoing what its chain lost and rebuilding its index; retry in a few seconds"),
+          );
+        }
+        return super.submit(events);
+      }
+    })({ store, appender, preparer });
     const recoveryContext: RecoveryContext = {
       store,
       provider,
@@ -177,10 +190,13 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
     const recoverNow = async (): Promise<void> => {
       if (recovery === undefined || recovery.running || closing) return;
       recovery.running = true;
+      rebuilding = true;
       try {
         await anchorer.stop();
         await relay.stop();
         await indexer.stop();
+        // Sent while the chain was behind: nonces past the chain's, whose events recovery sends again.
+        await options.autoRecover?.clearPool?.();
         await recoverOnce();
         indexer.resume();
         await indexer.syncOnce();
@@ -191,6 +207,7 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
         logger.error({ err: recovery.lastError }, "recovery failed; the indexer stays halted");
       } finally {
         recovery.running = false;
+        rebuilding = false;
       }
       if (started && !closing && recovery.lastError === undefined) {
         await indexer.start();

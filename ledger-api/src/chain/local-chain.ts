@@ -96,6 +96,11 @@ export interface LocalChain {
   /** Takes a snapshot if the chain moved since the last; resolves with the durable block once it is on disk. */
   snapshot(): Promise<number>;
   status(): LocalChainStatus;
+  /**
+   * Empties anvil's mempool. Recovery runs it before it resets the writers' rows: transactions the writers sent
+   * against the lost chain (nonces past the chain's) must not be mined after the events they carried are re-sent.
+   */
+  dropPendingTransactions(): Promise<void>;
   /** Takes a last snapshot, then stops anvil (SIGTERM, SIGKILL after 5 s) and removes its pid file. */
   stop(): Promise<void>;
 }
@@ -200,6 +205,12 @@ class AnvilChain implements LocalChain {
 
   snapshot(): Promise<number> {
     return this.serialize(() => this.snapshotIfMoved());
+  }
+
+  dropPendingTransactions(): Promise<void> {
+    return this.serialize(async () => {
+      await rpc(this.rpcUrl, "anvil_dropAllTransactions");
+    });
   }
 
   async start(): Promise<void> {

@@ -188,7 +188,9 @@ async function ops(app: FastifyInstance, { services }: OpsOptions): Promise<void
                 oldestSentNonce: relayState.oldestSentNonce ?? null,
                 stuck: relayState.stuck ?? null,
               },
-        ...(recovery === undefined ? {} : { recovery: { runs: recovery.runs, lastAt: recovery.lastAt ?? null, lastReport: recovery.lastReport ?? null } }),
+        ...(recovery === undefined
+          ? {}
+          : { recovery: { running: recovery.running, runs: recovery.runs, lastAt: recovery.lastAt ?? null, lastReport: recovery.lastReport ?? null } }),
       };
       return reply.status(problems.length === 0 ? 200 : 503).send(body);
     },

@@ -4,8 +4,8 @@
  * snapshot (what restoring a backup, or anvil's own five-second dumps of earlier versions, leave behind).
  *
  * After each, the server is stopped and an independent audit (audit.ts) loads the chain from the data directory alone
- * and checks every acknowledged entry, every anchor and the whole index against it. The two steps share one ledger:
- * the second rolls back what the first built.
+ * and checks every acknowledged entry, every anchor and the whole index against it. The steps share one ledger: each
+ * rolls back what the ones before built, the last one while the server runs.
  */
 import { expect } from "chai";
 import { copyFile } from "node:fs/promises";
@@ -69,10 +69,10 @@ async function chainAnswers(port: number): Promise<boolean> {
 interface Health {
   status: string;
   problems: string[];
-  chain: { indexerLagBlocks: number | null; restarts?: number };
+  chain: { head: number | null; indexerLagBlocks: number | null; durableBlock?: number; restarts?: number };
   log: { size: number; anchorLagEntries: number };
   relay: { pending: number; sent: number; unread: number; stuck: string | null } | null;
-  recovery?: { lastReport: string[] | null };
+  recovery?: { running: boolean; runs: number; lastReport: string[] | null };
 }
 
 /**
@@ -107,6 +107,7 @@ describe("the embedded chain's crash", function () {
   let expiring: { index: number } | undefined;
   let expiresAt = 0;
   let crashSurvived = false;
+  let rolledBack = false;
   const run = Date.now().toString(36).slice(-5).toUpperCase();
 
   before(async function () {
@@ -190,6 +191,40 @@ describe("the embedded chain's crash", function () {
     for (const step of story(`KN${run}`)) await submit(client, await signEvent(step.signer, domain, step.doc));
 
     await settled(api, acknowledged);
+    expect(await api.stop("SIGTERM")).to.equal(0);
+    api = undefined;
+
+    const audit = await auditLedger(dir!, { confirmations: 1 });
+    expect(audit.failures).to.deep.equal([]);
+    expect(audit.entries).to.equal(acknowledged);
+    expect(audit.refused).to.deep.equal([{ index: expiring!.index, errorName: "DeadlinePassed" }]);
+    rolledBack = true;
+  });
+
+  it("a chain that loses final blocks while the server runs (anvil restarted from an older snapshot) is redone in place, without a restart of the server", async function () {
+    if (!rolledBack) this.skip();
+    api = await startApi(dir!);
+    await settled(api, acknowledged);
+    // Idle and all on disk, so no newer snapshot replaces the older one put back below.
+    await eventually("the chain's head in a snapshot", async () => {
+      const h = (await getJson(`${api!.baseUrl}/healthz`))?.body as unknown as Health | undefined;
+      return h !== undefined && h.chain.head === h.chain.durableBlock ? true : undefined;
+    });
+    // The snapshot on disk goes back to the first lot's; anvil dies and the server restarts it from that file.
+    await copyFile(earlySnapshot, path.join(dir!, "chain", SNAPSHOT_FILE));
+    process.kill(api.anvilPid(), "SIGKILL");
+    // The indexer finds its cursor block gone and halts; the server recovers in place (its second run, after start's).
+    const recovered = await eventually("a recovery in place", async () => {
+      const h = (await getJson(`${api!.baseUrl}/healthz`))?.body as unknown as Health | undefined;
+      return (h?.recovery?.runs ?? 0) >= 2 && h?.recovery?.running === false ? h : undefined;
+    });
+    expect(recovered.recovery?.lastReport?.join("\n") ?? "", "the recovery report").to.match(/events to send again/);
+    const client = new LedgerClient(api.baseUrl);
+    const domain = await client.domain();
+    for (const step of story(`KR${run}`)) await submit(client, await signEvent(step.signer, domain, step.doc));
+
+    const health = await settled(api, acknowledged);
+    expect(health.chain.restarts, "anvil restarts by the server").to.equal(1);
     expect(await api.stop("SIGTERM")).to.equal(0);
     api = undefined;
 
