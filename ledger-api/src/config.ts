@@ -42,6 +42,12 @@ export interface Config {
   readonly trustProxyHops: number;
   /** A relayed or anchoring transaction still pending this long is replaced at higher fees; 0 never. */
   readonly feeBumpAfterMs: number;
+  /** Local mode: the port of the local anvil chain. */
+  readonly chainPort: number;
+  /** Local mode: least time between two snapshots of the chain (a block counts final once one holds it). */
+  readonly chainSnapshotMs: number;
+  /** The relay counts as stuck (/healthz 503) when events wait and nothing was relayed for this long. */
+  readonly relayStuckAfterMs: number;
 }
 
 export class ConfigError extends Error {
@@ -104,5 +110,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     rpcCallsPerMinute: int(env, "RPC_CALLS_PER_MINUTE", 6000, 0),
     trustProxyHops: int(env, "TRUST_PROXY_HOPS", 0, 0, 10),
     feeBumpAfterMs: int(env, "FEE_BUMP_AFTER_MS", 60_000, 0),
+    chainPort: int(env, "CHAIN_PORT", 8545, 1, 65535),
+    chainSnapshotMs: int(env, "CHAIN_SNAPSHOT_MS", 250, 0, 600_000),
+    relayStuckAfterMs: int(env, "RELAY_STUCK_AFTER_MS", 120_000, 1000),
   };
 }

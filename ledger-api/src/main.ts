@@ -1,10 +1,12 @@
 /**
  * `npm start`: the ledger API, and with no RPC_URL configured, everything it needs on this machine.
  *
- * Local mode (RPC_URL unset): starts anvil with its state in {DATA_DIR}/chain, deploys the contracts once (the
- * deployments file records them; later starts reuse them), grants the demo actors their roles, serves the API, and on
- * the first start loads the demo story through the API itself. Ctrl-C stops cleanly; `npm start` again resumes the
- * same chain and the same log.
+ * Local mode (RPC_URL unset): starts anvil with its state in {DATA_DIR}/chain (chain/local-chain.ts: snapshots
+ * written atomically, a block final once a snapshot holds it, anvil restarted if it dies and never left behind),
+ * deploys the contracts once (the deployments file records them; later starts reuse them, and redeploy them at the
+ * same addresses if the chain lost them), grants the demo actors their roles, recovers from a chain that lost blocks
+ * (chain/recovery.ts), serves the API, and on the first start loads the demo story through the API itself. Ctrl-C
+ * and SIGTERM stop cleanly (a last snapshot, then anvil); `npm start` again resumes the same chain and the same log.
  *
  * Network mode (RPC_URL set): the contracts must already be deployed (scripts/deploy.ts writes DEPLOYMENTS_FILE) and
  * RELAYER_KEY / ANCHORER_KEY name funded accounts holding RELAYER_ROLE / ANCHORER_ROLE.
@@ -28,22 +30,39 @@ async function main(): Promise<void> {
   const chainLog = log.child({ component: "chain" });
   let chain: LocalChain | undefined;
   let rpcUrl = config.rpcUrl;
+  // Until the API is up, a signal or a fatal chain error only has the chain to stop; replaced below.
+  let stop: (reason: string, code?: number) => Promise<void> = async (_reason, code = 1) => {
+    await chain?.stop();
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void stop("SIGINT", 0));
+  process.on("SIGTERM", () => void stop("SIGTERM", 0));
   if (rpcUrl === undefined) {
     // anvil stays on loopback (its admin methods would let anyone on the network wipe it); phones read the chain
     // through the API's read-only /rpc. CHAIN_UNLIMITED_CODE_SIZE=1 is for coverage-instrumented contract builds.
     chain = await startLocalChain({
       stateDir: path.join(config.dataDir, "chain"),
-      port: Number(process.env.CHAIN_PORT ?? 8545),
+      port: config.chainPort,
       disableCodeSizeLimit: process.env.CHAIN_UNLIMITED_CODE_SIZE === "1",
+      confirmations: config.confirmations,
+      snapshotEveryMs: config.chainSnapshotMs,
+      logger: chainLog.child({ component: "local-chain" }),
+      onFatal: (err) => {
+        chainLog.fatal({ err: err.message }, "the local chain cannot be kept running; stopping");
+        void stop("local chain failed", 1);
+      },
     });
     rpcUrl = chain.rpcUrl;
   }
   // No response cache: the indexer must see the block a grant or relay was just mined in, not a 250 ms old head.
-  const provider = new JsonRpcProvider(rpcUrl, undefined, { pollingInterval: 500, cacheTimeout: -1 });
+  // Loopback to our own anvil is cheap: poll it often, so deploying and granting (one receipt after another) is quick.
+  const provider = new JsonRpcProvider(rpcUrl, undefined, { pollingInterval: chain ? 100 : 500, cacheTimeout: -1 });
 
   let deployments: Deployments;
   if (chain) {
     deployments = await ensureDemoDeployment(provider, config.deploymentsFile);
+    // Durable before anything is built on it.
+    await chain.snapshot();
   } else {
     const found = readDeployments(config.deploymentsFile);
     if (!found) throw new ConfigError(`no deployments file at ${config.deploymentsFile}: run scripts/deploy.ts first`);
@@ -64,6 +83,16 @@ async function main(): Promise<void> {
       warn: (obj, msg) => chainLog.warn(obj, msg),
       error: (obj, msg) => chainLog.error(obj, msg),
     },
+    ...(chain
+      ? {
+          durableBlock: () => chain.durableBlock(),
+          localChain: chain,
+          autoRecover: {
+            redeploy: () => ensureDemoDeployment(provider, config.deploymentsFile),
+            clearPool: () => chain.dropPendingTransactions(),
+          },
+        }
+      : {}),
   });
   // The shopper page's script and the verifier (/assets/shopper.js, /assets/verify.js), rebuilt at each start
   // (esbuild takes well under a second) so they never lag the code.
@@ -73,18 +102,16 @@ async function main(): Promise<void> {
   await app.listen({ host: config.host, port: config.port });
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  stop = async (reason: string, code = 0) => {
     if (stopping) return;
     stopping = true;
-    app.log.info(`${signal}: stopping`);
+    app.log.info(`${reason}: stopping`);
     await app.close();
     await services.close();
     provider.destroy();
     await chain?.stop();
-    process.exit(0);
+    process.exit(code);
   };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
 
   // Loaded through loopback when listening on every interface.
   const apiUrl = `http://${["0.0.0.0", "::"].includes(config.host) ? "127.0.0.1" : config.host}:${config.port}`;

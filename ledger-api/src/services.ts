@@ -5,15 +5,24 @@
  * Start order matters and is the reverse of stop order: the store opens first, the indexer catches up with the
  * chain before ingest rebuilds its pending overlay (so role checks see current grants), and the writers reconcile
  * with the chain before they send anything (see anchorer.ts, relay.ts).
+ *
+ * Local mode (`autoRecover`): before the indexer's first pass, and again whenever the indexer halts because the chain
+ * no longer holds what it indexed, chain/recovery.ts works out what the chain lost and puts the writers and the index
+ * back so they redo it. At run time the workers are stopped meanwhile, and ingest answers 503 CHAIN_UNAVAILABLE
+ * until the index is rebuilt rather than judge events against a partial one.
  */
 import type { Provider, Signer } from "ethers";
 import { Anchorer } from "./chain/anchorer.ts";
 import { abiOf, type Deployments } from "./chain/contracts.ts";
-import { Indexer } from "./chain/indexer.ts";
+import type { DurableBlock } from "./chain/finality.ts";
+import { Indexer, type IndexerHaltedError } from "./chain/indexer.ts";
+import type { LocalChain } from "./chain/local-chain.ts";
+import { describeRecovery, recover, type RecoveryContext, type RecoveryPlan } from "./chain/recovery.ts";
 import { Relay } from "./chain/relay.ts";
 import { ledgerDomain } from "./protocol/typed-data.ts";
 import type { ChainLogger } from "./chain/transactions.ts";
 import type { Config } from "./config.ts";
+import { ApiError } from "./http/errors.ts";
 import { Ingestor } from "./ingest/ingestor.ts";
 import { IngestPool, InlinePreparer, type LedgerDomain, type Preparer } from "./ingest/ingest-pool.ts";
 import { Appender } from "./log/appender.ts";
@@ -36,6 +45,26 @@ export interface LedgerServicesOptions {
    * InlinePreparer with ethers' hashing and recovery). Closed with the services.
    */
   readonly preparer?: (domain: LedgerDomain) => Preparer;
+  /** Local chain: the newest block its last durable snapshot holds (chain/finality.ts). Unset for a remote chain. */
+  readonly durableBlock?: DurableBlock;
+  /**
+   * Local mode: recover from a rolled-back chain at start and whenever the indexer halts because the chain lost
+   * blocks (chain/recovery.ts). `redeploy` puts the contracts back at their addresses when the chain lost them;
+   * `clearPool` empties the node's mempool of what the writers sent against the lost chain.
+   */
+  readonly autoRecover?: { readonly redeploy?: () => Promise<Deployments>; readonly clearPool?: () => Promise<void> };
+  /** Local mode: the chain process, whose state /healthz and /metrics report. */
+  readonly localChain?: Pick<LocalChain, "status">;
+}
+
+/** What the automatic recovery did last (local mode). */
+export interface RecoveryStatus {
+  readonly running: boolean;
+  readonly runs: number;
+  readonly lastAt: number | undefined;
+  /** The last plan that found something to redo, in words. */
+  readonly lastReport: readonly string[] | undefined;
+  readonly lastError: string | undefined;
 }
 
 export interface LedgerServices {
@@ -50,10 +79,14 @@ export interface LedgerServices {
   readonly relay: Relay;
   readonly anchorer: Anchorer;
   readonly provider: Provider;
+  /** Local mode: the chain process (snapshots, restarts). */
+  readonly localChain: Pick<LocalChain, "status"> | undefined;
   /** Starts the background loops of the indexer, relay and anchorer. */
   startWorkers(): Promise<void>;
   /** One pass of every worker, in data-flow order; for tests and the demo loader. */
   syncOnce(): Promise<void>;
+  /** Local mode's automatic recovery; undefined without `autoRecover`. */
+  recoveryStatus(): RecoveryStatus | undefined;
   close(): Promise<void>;
 }
 
@@ -63,6 +96,7 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
   const { config, provider, deployments } = options;
   const logger = options.logger ?? SILENT;
   const store = await SqliteStore.open(config.dataDir);
+  let onHalt: (err: IndexerHaltedError) => void = () => undefined;
   try {
     const appender = new Appender(store, { maxGroupSize: Math.max(1000, config.maxEventsPerRequest) });
     const { chainId, verifyingContract } = ledgerDomain(BigInt(deployments.chainId), deployments.ledger);
@@ -80,6 +114,8 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
       pollIntervalMs: options.pollMs ?? 1000,
       batchBlocks: 2000,
       logger,
+      durableBlock: options.durableBlock,
+      onHalt: (err) => onHalt(err),
     });
     const relay = new Relay({
       store,
@@ -91,6 +127,7 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
       fromBlock: deployments.deployBlock,
       pollMs: options.pollMs ?? 500,
       feeBumpAfterMs: config.feeBumpAfterMs,
+      durableBlock: options.durableBlock,
     });
     const anchorer = new Anchorer({
       store,
@@ -102,13 +139,87 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
       logger,
       pollMs: Math.min(1000, config.anchorIntervalMs),
       feeBumpAfterMs: config.feeBumpAfterMs,
+      durableBlock: options.durableBlock,
     });
-    const ingestor = new Ingestor({ store, appender, preparer });
+    // While a recovery rebuilds the index in place, ingest would judge against a partial index (a signer's role not
+    // indexed yet reads as missing): it answers 503 CHAIN_UNAVAILABLE instead, and the client retries.
+    let rebuilding = false;
+    const ingestor = new (class extends Ingestor {
+      override submit(events: Parameters<Ingestor["submit"]>[0]): ReturnType<Ingestor["submit"]> {
+        if (rebuilding) {
+          return Promise.reject(
+            new ApiError("CHAIN_UNAVAILABLE", "the ledger is redoing what its chain lost and rebuilding its index; retry in a few seconds"),
+          );
+        }
+        return super.submit(events);
+      }
+    })({ store, appender, preparer });
+    const recoveryContext: RecoveryContext = {
+      store,
+      provider,
+      deployments,
+      relayer: await options.relayer.getAddress(),
+      anchorer: await options.anchorer.getAddress(),
+      redeploy: options.autoRecover?.redeploy,
+      logger,
+    };
+    let recovery: { running: boolean; runs: number; lastAt?: number; lastReport?: string[]; lastError?: string } | undefined;
+    const recoverOnce = async (): Promise<RecoveryPlan> => {
+      const plan = await recover(recoveryContext, { apply: true });
+      recovery!.runs++;
+      recovery!.lastAt = Date.now();
+      if (!plan.clean) {
+        recovery!.lastReport = describeRecovery(plan);
+        logger.warn({ report: recovery!.lastReport }, "recovery: the chain had lost blocks; redoing what they held");
+      }
+      return plan;
+    };
+    if (options.autoRecover !== undefined) {
+      recovery = { running: true, runs: 0 };
+      await recoverOnce();
+      recovery.running = false;
+    }
+
     // The index catches up first: the rebuilt overlay holds only what the index does not (Ingestor.init).
     await indexer.syncOnce();
     await ingestor.init();
 
     let started = false;
+    let closing = false;
+    // At run time: stop the workers, recover, rebuild the index and the overlay, start the workers again.
+    const recoverNow = async (): Promise<void> => {
+      if (recovery === undefined || recovery.running || closing) return;
+      recovery.running = true;
+      rebuilding = true;
+      try {
+        await anchorer.stop();
+        await relay.stop();
+        await indexer.stop();
+        // Sent while the chain was behind: nonces past the chain's, whose events recovery sends again.
+        await options.autoRecover?.clearPool?.();
+        await recoverOnce();
+        indexer.resume();
+        await indexer.syncOnce();
+        await ingestor.init();
+        recovery.lastError = undefined;
+      } catch (err) {
+        recovery.lastError = (err as Error).message;
+        logger.error({ err: recovery.lastError }, "recovery failed; the indexer stays halted");
+      } finally {
+        recovery.running = false;
+        rebuilding = false;
+      }
+      if (started && !closing && recovery.lastError === undefined) {
+        await indexer.start();
+        await relay.start();
+        await anchorer.start();
+      }
+    };
+    const RECOVERABLE = new Set(["CHAIN_BEHIND_CURSOR", "REORG_BELOW_CURSOR", "RANGE_NOT_CANONICAL", "NO_CONTRACT_CODE"]);
+    onHalt = (err) => {
+      // Deferred: the halt is raised inside the indexer's own pass, which recoverNow waits for.
+      if (RECOVERABLE.has(err.code)) setImmediate(() => void recoverNow());
+    };
     return {
       config,
       deployments,
@@ -120,6 +231,7 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
       relay,
       anchorer,
       provider,
+      localChain: options.localChain,
       async startWorkers() {
         started = true;
         await indexer.start();
@@ -132,7 +244,13 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
         await relay.syncOnce();
         await indexer.syncOnce();
       },
+      recoveryStatus() {
+        return recovery === undefined
+          ? undefined
+          : { running: recovery.running, runs: recovery.runs, lastAt: recovery.lastAt, lastReport: recovery.lastReport, lastError: recovery.lastError };
+      },
       async close() {
+        closing = true;
         if (started) {
           await anchorer.stop();
           await relay.stop();

@@ -51,7 +51,9 @@ export async function startLiveLedger(options: LiveLedgerOptions = {}): Promise<
   const chain: LocalChain = await startLocalChain({
     stateDir: path.join(dir, "chain"),
     port: await freePort(),
-    blockTimeSeconds: 0,
+    // The services below run with CONFIRMATIONS=0: no empty blocks on top of each mined one.
+    confirmations: 0,
+    mineEveryMs: 20,
     // `npm test` runs with --coverage, whose instrumented contracts exceed the 24 KiB limit.
     disableCodeSizeLimit: true,
   });

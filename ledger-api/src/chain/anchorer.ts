@@ -24,7 +24,8 @@
  * `maxFeeBumps` times per intent in this process. Whichever of the copies lands anchors the same (size, root), and
  * step 4 settles the intent from the contract's state, so a bump cannot make an anchor land twice.
  *
- * What this does not cover: reorgs deeper than `confirmations` (a confirmed anchor is never re-checked); another
+ * What this does not cover: reorgs deeper than `confirmations` (a confirmed anchor is never re-checked; chain/
+ * recovery.ts fails the intents such a reorg, or a lost local chain, took away, and anchoring resumes from the chain); another
  * process anchoring with its own nonces into the same contract (its anchors are simply read as the chain's latest,
  * but two anchorers race each other's proofs; run one).
  */
@@ -36,7 +37,6 @@ import type { AnchorIntent, AnchorStore } from "../store/chain-writers.ts";
 import type { LogStore } from "../store/store.ts";
 import {
   broadcast,
-  confirmationsOf,
   FeeBumper,
   decodeRevert,
   providerOf,
@@ -46,6 +46,7 @@ import {
   sleep,
   systemClock,
 } from "./transactions.ts";
+import { isFinal, type DurableBlock } from "./finality.ts";
 import { PollLoop } from "./poll-loop.ts";
 import { assertHoldsRole } from "./transactions.ts";
 import type { ChainLogger, Clock, ContractRef } from "./transactions.ts";
@@ -69,6 +70,8 @@ export interface AnchorerOptions {
   readonly feeBumpAfterMs?: number;
   /** Most replacements per intent (each raises the fees by 12.5%). Default 8 (about 2.6 times the first fees). */
   readonly maxFeeBumps?: number;
+  /** Local chain: the newest block a durable snapshot holds; no anchor after it counts as final (finality.ts). */
+  readonly durableBlock?: DurableBlock;
 }
 
 /** The chain's latest anchor, or size 0 with the empty root before the first. */
@@ -142,6 +145,7 @@ export class Anchorer {
   private readonly loop: PollLoop;
   private from: string | undefined;
   private readonly feeBumper: FeeBumper;
+  private readonly durableBlock: DurableBlock | undefined;
 
   constructor(options: AnchorerOptions) {
     this.opts = validate(options);
@@ -153,6 +157,7 @@ export class Anchorer {
     this.contract = new Contract(this.address, this.iface, this.provider);
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
+    this.durableBlock = options.durableBlock;
     this.feeBumper = new FeeBumper(this.signer, { afterMs: this.opts.feeBumpAfterMs, maxBumps: this.opts.maxFeeBumps }, this.clock);
     this.loop = new PollLoop("anchorer", () => this.tick(), this.opts.pollMs, this.logger);
   }
@@ -301,7 +306,7 @@ export class Anchorer {
         );
       }
       const head = await this.provider.getBlockNumber();
-      if (confirmationsOf(head, anchored.blockNumber) < this.opts.confirmations) return intent;
+      if (!isFinal(anchored.blockNumber, head, this.opts.confirmations, this.durableBlock)) return intent;
       const done = await this.store.settleAnchorIntent(
         intent.id,
         { status: "confirmed", blockNumber: anchored.blockNumber },

@@ -4,7 +4,8 @@
  *
  * What it guarantees:
  * - Only confirmed blocks are indexed: a block is indexed once `confirmations` blocks sit on top of it
- *   (block <= head - confirmations). A reorg no deeper than `confirmations` therefore never touches indexed data.
+ *   (block <= head - confirmations) and, on the local chain, once a durable snapshot holds it (finality.ts). A reorg
+ *   no deeper than `confirmations`, or a crash of the local chain, therefore never touches indexed data.
  * - The index moves forward one block range at a time (`batchBlocks` blocks, one `eth_getLogs` for both contracts),
  *   each applied with its cursor in ONE store transaction: after a crash the index is exactly "every event up to the
  *   cursor block", and a restarted indexer continues after the cursor, indexing nothing twice.
@@ -13,7 +14,8 @@
  *   change under the range while it was read. On any mismatch, i.e. a reorg deeper than `confirmations`, a chain
  *   reset (a wiped local node), another chain behind the RPC URL or another contract set in the store, the indexer
  *   HALTS: it writes nothing more, `status().error` names what happened, `syncOnce` rejects with IndexerHaltedError,
- *   and it stays halted until an operator acts (see the error's message). It never indexes a forked history silently
+ *   and it stays halted until an operator acts (see the error's message) or, in local mode, the recovery
+ *   (chain/recovery.ts, through `onHalt` and `resume`) rebuilds the index. It never indexes a forked history silently
  *   and never rewinds on its own: rows derived from a dropped block would otherwise be served as facts.
  *
  * Transient failures (an RPC timeout, a refused connection) are not halts: the poll is retried at the next interval
@@ -31,6 +33,7 @@ import { EventDecoder } from "./chain-events.ts";
 import type { ChainEvent, DecodedCall } from "./chain-events.ts";
 import type { Deployments } from "./contracts.ts";
 import { batchesNeeded, IndexInconsistentError, reduceRange } from "./index-reducer.ts";
+import { finalBlock, type DurableBlock } from "./finality.ts";
 import { ledgerDomain } from "../protocol/typed-data.ts";
 
 /** pino-compatible (Fastify's `app.log` fits), so the service passes its own logger. */
@@ -51,6 +54,10 @@ export interface IndexerOptions {
   /** Most blocks per eth_getLogs range (and per store transaction). */
   readonly batchBlocks: number;
   readonly logger?: IndexerLogger;
+  /** Local chain: the newest block a durable snapshot holds; nothing after it is indexed (finality.ts). */
+  readonly durableBlock?: DurableBlock;
+  /** Called once when the indexer halts (e.g. so local mode can recover; see chain/recovery.ts). */
+  readonly onHalt?: (err: IndexerHaltedError) => void;
 }
 
 /** Why the indexer halted. */
@@ -120,6 +127,8 @@ export class Indexer {
   private readonly log: IndexerLogger;
   private readonly decoder: EventDecoder;
   private readonly contracts: string;
+  private readonly durableBlock: DurableBlock | undefined;
+  private readonly onHalt: ((err: IndexerHaltedError) => void) | undefined;
 
   private checkedSetup = false;
   private halted: IndexerHaltedError | undefined;
@@ -145,12 +154,14 @@ export class Indexer {
     this.pollIntervalMs = options.pollIntervalMs;
     this.batchBlocks = options.batchBlocks;
     this.log = options.logger ?? SILENT;
+    this.durableBlock = options.durableBlock;
+    this.onHalt = options.onHalt;
     this.decoder = new EventDecoder(options.deployments.ledger, options.deployments.anchor);
     this.contracts = contractSetKey(options.deployments.chainId, options.deployments.ledger, options.deployments.anchor);
   }
 
   status(): IndexerStatus {
-    const safeHead = this.head === undefined ? undefined : this.head - this.confirmations;
+    const safeHead = this.head === undefined ? undefined : finalBlock(this.head, this.confirmations, this.durableBlock);
     const from = this.cursorCache?.blockNumber ?? this.deployments.deployBlock - 1;
     return {
       running: this.running,
@@ -184,6 +195,19 @@ export class Indexer {
     this.loop = tick();
   }
 
+  /**
+   * Clears a halt once its cause is fixed (chain/recovery.ts rebuilt the index for the chain as it is now): the next
+   * sync checks the chain, the contracts and the cursor again from scratch. Only while stopped.
+   */
+  resume(): void {
+    if (this.running) throw new Error("indexer: resume() while running; stop() first");
+    this.halted = undefined;
+    this.haltedAt = 0;
+    this.checkedSetup = false;
+    this.cursorCache = undefined;
+    this.head = undefined;
+  }
+
   /** Stops polling and waits for a running range to finish (ranges are never cut short). */
   async stop(): Promise<void> {
     this.running = false;
@@ -215,7 +239,7 @@ export class Indexer {
     const head = await this.provider.getBlockNumber();
     this.head = head;
     if (cursor !== undefined) await this.checkCursor(cursor, head);
-    const safeHead = head - this.confirmations;
+    const safeHead = finalBlock(head, this.confirmations, this.durableBlock);
     let ranges = 0;
     let events = 0;
     let from = cursor === undefined ? this.deployments.deployBlock : cursor.blockNumber + 1;
@@ -267,9 +291,10 @@ export class Indexer {
   /** The chain still holds the cursor block with the stored hash. */
   private async checkCursor(cursor: ChainCursor, head: number): Promise<void> {
     const remedy =
-      `The index was not changed. If the chain was legitimately reset or reorganised, stop the service, reset the ` +
-      `index (store.resetIndex(), which keeps the log) and restart to rebuild it from block ${this.deployments.deployBlock}; ` +
-      `if reorgs this deep are expected, also raise CONFIRMATIONS (now ${this.confirmations}).`;
+      `The index was not changed. If the chain lost these blocks (a reset, a rollback, a reorg this deep), stop the ` +
+      `service and run \`npm run recover\` (local mode recovers by itself): it rebuilds the index from block ` +
+      `${this.deployments.deployBlock} and has the relay and the anchorer redo what the chain lost; if reorgs this deep ` +
+      `are expected, also raise CONFIRMATIONS (now ${this.confirmations}).`;
     if (head < cursor.blockNumber) {
       throw this.halt(
         "CHAIN_BEHIND_CURSOR",
@@ -402,6 +427,7 @@ export class Indexer {
       this.halted = new IndexerHaltedError(code, message);
       this.haltedAt = Date.now();
       this.log.error({ code, cursor: this.cursorCache, head: this.head }, this.halted.message);
+      this.onHalt?.(this.halted);
     }
     return this.halted;
   }

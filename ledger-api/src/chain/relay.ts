@@ -10,7 +10,8 @@
  *     (eth_estimateGas): a custom error there refuses the row with that error, no gas spent. Otherwise the call is
  *     signed with the next explicit nonce, the row is stored 'sent' {nonce, tx hash, raw tx}, and only then the raw
  *     bytes are broadcast.
- *   - settle: a mined success with `confirmations` blocks -> 'confirmed' (block). A mined revert -> 'refused' with the
+ *   - settle: a mined success with `confirmations` blocks (on the local chain also held by a durable snapshot;
+ *     finality.ts) -> 'confirmed' (block). A mined revert -> 'refused' with the
  *     custom error the call raises when replayed at that block (e.g. "BatchRecalled(0x.., 0x..)").
  *
  * Order. Nonces are sequential from one account, so transactions mine in log order. Up to `maxInFlight` transactions
@@ -33,7 +34,8 @@
  * `maxFeeBumps` times per row in this process. If the replaced copy lands instead, the new hash never gets a receipt,
  * its nonce is consumed, and the row is settled from the event log like any transaction whose nonce went elsewhere.
  *
- * Not covered: reorgs deeper than `confirmations`; a mined revert that replays cleanly (e.g. out of gas) is put back
+ * Not covered: reorgs deeper than `confirmations` (chain/recovery.ts redoes what such a reorg, or a lost local chain,
+ * took away); a mined revert that replays cleanly (e.g. out of gas) is put back
  * to 'pending' and re-sent, which may then land after entries that followed it in the log.
  */
 import { Contract, Interface, getAddress } from "ethers";
@@ -41,6 +43,7 @@ import type { Log, Provider, Signer } from "ethers";
 import { decodeEntry } from "../log/entry.ts";
 import type { RelayRecord, RelayStore } from "../store/chain-writers.ts";
 import type { LogStore } from "../store/store.ts";
+import { isFinal, type DurableBlock } from "./finality.ts";
 import { PollLoop } from "./poll-loop.ts";
 import { EntryBodyError, decodeEntryBody } from "../protocol/entry-body.ts";
 import { Kind, LEDGER_METHODS, batchIdOf, eventHash, ledgerDomain } from "../protocol/typed-data.ts";
@@ -48,7 +51,6 @@ import type { EventValues, ValuesOf } from "../protocol/typed-data.ts";
 import type { TypedDataDomain } from "ethers";
 import {
   broadcast,
-  confirmationsOf,
   FeeBumper,
   decodeRevert,
   providerOf,
@@ -88,6 +90,26 @@ export interface RelayOptions {
   readonly feeBumpAfterMs?: number;
   /** Most replacements per row (each raises the fees by 12.5%). Default 8. */
   readonly maxFeeBumps?: number;
+  /** Local chain: the newest block a durable snapshot holds; no outcome after it counts as final (finality.ts). */
+  readonly durableBlock?: DurableBlock;
+}
+
+/** The relay's lag and whether it is stuck (see Relay.health). */
+export interface RelayHealth {
+  /** Rows waiting to be sent, and sent but not settled. */
+  readonly pending: number;
+  readonly sent: number;
+  /** Log entries the relay has not looked at yet (Observed ones included). */
+  readonly unread: number;
+  /** Age of the oldest acknowledged entry still waiting for the relay (0 when none). */
+  readonly oldestWaitingMs: number;
+  /** When a pass last sent, settled or ingested anything (or when this relay was created). */
+  readonly lastProgressAt: number;
+  /** The relayer's next nonce on chain (read only while transactions are in flight). */
+  readonly chainNonce: number | undefined;
+  readonly oldestSentNonce: number | undefined;
+  /** Why the relay is stuck, or undefined. */
+  readonly stuck: string | undefined;
 }
 
 /** What one pass did. */
@@ -162,6 +184,8 @@ export class Relay {
   private readonly pollMs: number;
   private readonly ingestBatch: number;
   private readonly fromBlock: number;
+  private readonly durableBlock: DurableBlock | undefined;
+  private lastProgressAt: number;
 
   private domain: TypedDataDomain | undefined;
   private from: string | undefined;
@@ -183,6 +207,8 @@ export class Relay {
     this.loop = new PollLoop("relay", () => this.syncOnce(), this.pollMs, this.logger);
     this.ingestBatch = posInt("ingestBatch", options.ingestBatch ?? 500, 1);
     this.fromBlock = posInt("fromBlock", options.fromBlock ?? 0, 0);
+    this.durableBlock = options.durableBlock;
+    this.lastProgressAt = this.clock.now();
     this.feeBumper = new FeeBumper(
       this.signer,
       { afterMs: posInt("feeBumpAfterMs", options.feeBumpAfterMs ?? 60_000, 0), maxBumps: posInt("maxFeeBumps", options.maxFeeBumps ?? 8, 0) },
@@ -214,6 +240,7 @@ export class Relay {
       const settled = await this.settleSent();
       const ingested = await this.ingest();
       const sent = await this.sendPending();
+      if (ingested + sent.sent + sent.refused + settled.confirmed + settled.refused > 0) this.lastProgressAt = this.now();
       return {
         ingested,
         sent: sent.sent,
@@ -226,6 +253,49 @@ export class Relay {
   /** The relay row of log entry `index` (undefined for Observed entries and entries not ingested yet). */
   status(index: number): Promise<RelayRecord | undefined> {
     return this.store.relayRecord(index);
+  }
+
+  /**
+   * How far behind the log the relay is, and whether it is stuck: events wait and nothing was sent or settled for
+   * `stuckAfterMs` (counted from when the oldest of them arrived, at the earliest), or its oldest sent transaction's
+   * nonce is above the relayer's next nonce on chain, so no transaction of it can ever be mined (a nonce gap, e.g.
+   * after the chain lost blocks; chain/recovery.ts closes it).
+   */
+  async health(stuckAfterMs: number): Promise<RelayHealth> {
+    const [counts, cursor, size, oldestPending, sentRows] = await Promise.all([
+      this.store.relayCounts(),
+      this.store.relayCursor(),
+      this.store.size(),
+      this.store.relayRows("pending", 1),
+      this.store.relayRows("sent"),
+    ]);
+    const waiting = [oldestPending[0]?.index, sentRows[0]?.index, cursor < size ? cursor : undefined].filter(
+      (i): i is number => i !== undefined,
+    );
+    const now = this.now();
+    const oldest = waiting.length === 0 ? undefined : await this.store.entry(Math.min(...waiting));
+    const oldestWaitingMs = oldest === undefined ? 0 : Math.max(0, now - oldest.receivedAt);
+    const oldestSentNonce = sentRows.length === 0 ? undefined : Math.min(...sentRows.map((r) => r.nonce!));
+    let chainNonce: number | undefined;
+    if (oldestSentNonce !== undefined) chainNonce = await this.provider.getTransactionCount(await this.sender(), "pending");
+    const nonceGap = oldestSentNonce !== undefined && chainNonce !== undefined && oldestSentNonce > chainNonce;
+    const idleMs = oldest === undefined ? 0 : now - Math.max(this.lastProgressAt, oldest.receivedAt);
+    let stuck: string | undefined;
+    if (nonceGap) {
+      stuck = `nonce gap: the oldest sent transaction has nonce ${oldestSentNonce}, the relayer's next nonce on chain is ${chainNonce}`;
+    } else if (oldest !== undefined && idleMs > stuckAfterMs) {
+      stuck = `nothing relayed for ${Math.round(idleMs / 1000)} s while ${counts.pending + counts.sent + (size - cursor)} entries wait`;
+    }
+    return {
+      pending: counts.pending,
+      sent: counts.sent,
+      unread: size - cursor,
+      oldestWaitingMs,
+      lastProgressAt: this.lastProgressAt,
+      chainNonce,
+      oldestSentNonce,
+      stuck,
+    };
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -244,6 +314,10 @@ export class Relay {
 
   private now(): number {
     return this.clock.now();
+  }
+
+  private final(block: number, head: number): boolean {
+    return isFinal(block, head, this.confirmations, this.durableBlock);
   }
 
   /** Decodes entry `index` into the call to make; throws Unrelayable if its body does not match what was signed. */
@@ -394,7 +468,7 @@ export class Relay {
     const nonce = row.nonce!;
     const receipt = await this.provider.getTransactionReceipt(txHash);
     if (receipt !== null) {
-      if (confirmationsOf(head, receipt.blockNumber) < this.confirmations) return "waiting";
+      if (!this.final(receipt.blockNumber, head)) return "waiting";
       if (receipt.status === 1) {
         const p = await this.prepare(row.index);
         if (!receipt.logs.some((log) => this.isEventOf(p, log))) {
@@ -457,7 +531,7 @@ export class Relay {
       });
       return "refused";
     }
-    if (confirmationsOf(head, log.blockNumber) < this.confirmations) return "waiting";
+    if (!this.final(log.blockNumber, head)) return "waiting";
     await this.store.markRelayConfirmed(row.index, log.blockNumber, this.now(), log.transactionHash);
     this.forget(row.index);
     this.logger.info({ index: row.index, txHash: log.transactionHash }, "relay: event was recorded by another transaction");

@@ -1,12 +1,17 @@
 /**
  * /healthz for load balancers and operators, /metrics for Prometheus. Health is "can this instance do its job":
- * the chain answers, the indexer is not halted, and anchoring keeps its promise (lag within a few intervals).
+ * the chain answers, the indexer is not halted (nor being rebuilt by a recovery), anchoring keeps its promise (lag
+ * within a few intervals), and the relay is not stuck (events wait and nothing was relayed for RELAY_STUCK_AFTER_MS,
+ * or a nonce gap keeps every transaction of the relayer from being mined).
  */
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { Type } from "typebox";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { LedgerServices } from "../services.ts";
+
+/** The relay's lag and stuck state (chain/relay.ts), named through the services this plugin is given. */
+type RelayHealth = Awaited<ReturnType<LedgerServices["relay"]["health"]>>;
 
 export interface OpsOptions {
   readonly services: LedgerServices;
@@ -59,6 +64,50 @@ async function ops(app: FastifyInstance, { services }: OpsOptions): Promise<void
       this.set((await services.anchorer.status()).lagEntries);
     },
   });
+  // One read of the relay's state serves the four relay gauges of a scrape.
+  let relayRead: { at: number; health: Promise<RelayHealth> } | undefined;
+  const relayHealth = (): Promise<RelayHealth> => {
+    if (relayRead === undefined || Date.now() - relayRead.at > 1000) {
+      relayRead = { at: Date.now(), health: services.relay.health(services.config.relayStuckAfterMs) };
+    }
+    return relayRead.health;
+  };
+  new Gauge({
+    name: "ledger_relay_rows",
+    help: "Relay rows waiting: pending (to send) and sent (not settled yet)",
+    labelNames: ["status"],
+    registers: [registry],
+    async collect() {
+      const h = await relayHealth();
+      this.set({ status: "pending" }, h.pending);
+      this.set({ status: "sent" }, h.sent);
+    },
+  });
+  new Gauge({
+    name: "ledger_relay_oldest_waiting_seconds",
+    help: "Age of the oldest acknowledged entry the relay has not settled",
+    registers: [registry],
+    async collect() {
+      this.set((await relayHealth()).oldestWaitingMs / 1000);
+    },
+  });
+  new Gauge({
+    name: "ledger_relay_stuck",
+    help: "1 when the relay is stuck (no progress while events wait, or a nonce gap)",
+    registers: [registry],
+    async collect() {
+      this.set((await relayHealth()).stuck === undefined ? 0 : 1);
+    },
+  });
+  new Gauge({
+    name: "ledger_chain_durable_block",
+    help: "Local chain: the newest block its last snapshot on disk holds",
+    registers: [registry],
+    collect() {
+      const status = services.localChain?.status();
+      if (status !== undefined) this.set(status.durableBlock);
+    },
+  });
   new Gauge({
     name: "ledger_indexer_lag_blocks",
     help: "Confirmed blocks not yet indexed",
@@ -82,7 +131,7 @@ async function ops(app: FastifyInstance, { services }: OpsOptions): Promise<void
     {
       schema: {
         tags: ["ops"],
-        summary: "Liveness and readiness: chain reachable, indexer running, anchor lag",
+        summary: "Liveness and readiness: chain reachable, indexer running, anchor lag, relay lag and a stuck relay",
         response: {
           200: Type.Object({}, { additionalProperties: true }),
           503: Type.Object({}, { additionalProperties: true }),
@@ -90,7 +139,7 @@ async function ops(app: FastifyInstance, { services }: OpsOptions): Promise<void
       },
     },
     async (_request, reply) => {
-      const { config, provider, indexer, anchorer } = services;
+      const { config, provider, indexer, anchorer, relay } = services;
       const problems: string[] = [];
       let head: number | null = null;
       try {
@@ -104,11 +153,44 @@ async function ops(app: FastifyInstance, { services }: OpsOptions): Promise<void
       if (anchor.lagMs > LAG_INTERVALS_UNHEALTHY * config.anchorIntervalMs) {
         problems.push(`anchoring is ${Math.round(anchor.lagMs / 1000)} s behind`);
       }
+      let relayState: RelayHealth | undefined;
+      try {
+        relayState = await withTimeout(relay.health(config.relayStuckAfterMs), 2000);
+        if (relayState.stuck !== undefined) problems.push(`relay stuck: ${relayState.stuck}`);
+      } catch (err) {
+        problems.push(`relay state unreadable: ${(err as Error).message}`);
+      }
+      const recovery = services.recoveryStatus();
+      if (recovery?.running) problems.push("recovering from a chain that lost blocks: the index is being rebuilt");
+      else if (recovery?.lastError !== undefined) problems.push(`recovery failed: ${recovery.lastError}`);
+      const local = services.localChain?.status();
       const body = {
         status: problems.length === 0 ? "ok" : "unhealthy",
         problems,
-        chain: { head, indexedBlock: index.cursor?.blockNumber ?? null, indexerLagBlocks: index.lag ?? null },
+        chain: {
+          head,
+          indexedBlock: index.cursor?.blockNumber ?? null,
+          indexerLagBlocks: index.lag ?? null,
+          ...(local === undefined
+            ? {}
+            : { durableBlock: local.durableBlock, snapshotBytes: local.snapshotBytes, restarts: local.restarts }),
+        },
         log: { size: anchor.logSize, anchoredSize: anchor.anchoredSize, anchorLagEntries: anchor.lagEntries, anchorLagMs: anchor.lagMs },
+        relay:
+          relayState === undefined
+            ? null
+            : {
+                pending: relayState.pending,
+                sent: relayState.sent,
+                unread: relayState.unread,
+                oldestWaitingMs: relayState.oldestWaitingMs,
+                chainNonce: relayState.chainNonce ?? null,
+                oldestSentNonce: relayState.oldestSentNonce ?? null,
+                stuck: relayState.stuck ?? null,
+              },
+        ...(recovery === undefined
+          ? {}
+          : { recovery: { running: recovery.running, runs: recovery.runs, lastAt: recovery.lastAt ?? null, lastReport: recovery.lastReport ?? null } }),
       };
       return reply.status(problems.length === 0 ? 200 : 503).send(body);
     },

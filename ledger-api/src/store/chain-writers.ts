@@ -70,6 +70,12 @@ export interface AnchorStore {
   lastConfirmedAnchorIntent(): Promise<AnchorIntent | undefined>;
   /** Every intent, oldest first (operations and tests; the table grows by one row per anchor). */
   anchorIntents(): Promise<AnchorIntent[]>;
+  /**
+   * Recovery (chain/recovery.ts), after the chain lost blocks: marks the intents `ids` (confirmed or sent) 'failed'
+   * with `failure`, in one transaction, so the anchorer anchors again from the chain's latest anchor.
+   * ChainWriterStateError, changing nothing, if one of them is already failed or unknown.
+   */
+  failAnchorIntents(ids: readonly number[], failure: string, at: number): Promise<void>;
 }
 
 /**
@@ -121,6 +127,13 @@ export interface RelayRefusal {
   readonly blockNumber?: number;
 }
 
+/** What recovery (chain/recovery.ts) does to a relay row whose chain history changed. */
+export type RelayRewrite =
+  /** The event is not on chain (any more): send it again, with a fresh nonce. `reason` is kept as the row's error. */
+  | { readonly index: number; readonly status: "pending"; readonly reason: string }
+  /** The event is on chain, recorded in `blockNumber` by `txHash` (the row must hold a transaction of its own). */
+  | { readonly index: number; readonly status: "confirmed"; readonly blockNumber: number; readonly txHash: string };
+
 export interface RelayStore {
   /** The next log index the relay has not looked at (0 at first). */
   relayCursor(): Promise<number>;
@@ -151,6 +164,16 @@ export interface RelayStore {
   markRelayRefused(index: number, refusal: RelayRefusal, at: number): Promise<void>;
   /** sent -> pending (the transaction can never land; `reason` is kept as the row's error until it is re-sent). */
   resetRelay(index: number, reason: string, at: number): Promise<void>;
+  /** Rows per status (health and metrics). */
+  relayCounts(): Promise<Readonly<Record<RelayStatus, number>>>;
+  /**
+   * Recovery (chain/recovery.ts), after the chain lost blocks: applies every rewrite in one transaction, whatever
+   * the rows' statuses were (the chain, not the row's history, decides). A row back to 'pending' loses its nonce,
+   * transaction and block, so the relay's next nonce comes from the chain's account nonce again. Rows not named are
+   * untouched. ChainWriterStateError, changing nothing, if a row is missing or a 'confirmed' rewrite names a row
+   * that never held a transaction.
+   */
+  rewriteRelayRows(rewrites: readonly RelayRewrite[], at: number): Promise<void>;
 }
 
 /** A chain-writer row was not in the state a transition expected. */

@@ -18,6 +18,7 @@ import type {
   NewAnchorIntent,
   NewRelayRow,
   RelayRecord,
+  RelayRewrite,
   RelayRefusal,
   RelaySent,
   RelayStatus,
@@ -85,6 +86,9 @@ interface WriterStatements {
   relayConfirmed: StatementSync;
   relayRefused: StatementSync;
   relayReset: StatementSync;
+  failIntent: StatementSync;
+  relayRewritePending: StatementSync;
+  relayRewriteConfirmed: StatementSync;
 }
 
 interface ReaderStatements {
@@ -95,6 +99,7 @@ interface ReaderStatements {
   relayByStatus: StatementSync;
   relayByIndex: StatementSync;
   maxNonce: StatementSync;
+  relayCounts: StatementSync;
 }
 
 function prepareWrites(writer: DatabaseSync): WriterStatements {
@@ -137,6 +142,18 @@ function prepareWrites(writer: DatabaseSync): WriterStatements {
       `UPDATE relay_entries SET status = 'pending', tx_hash = NULL, raw_tx = NULL, block_number = NULL,
          error_name = NULL, error = ?, updated_at = ? WHERE idx = ? AND status = 'sent'`,
     ),
+    failIntent: writer.prepare(
+      `UPDATE anchor_intents SET status = 'failed', failure = ?, updated_at = ?
+       WHERE id = ? AND status IN ('sent', 'confirmed')`,
+    ),
+    relayRewritePending: writer.prepare(
+      `UPDATE relay_entries SET status = 'pending', nonce = NULL, tx_hash = NULL, raw_tx = NULL, block_number = NULL,
+         error_name = NULL, error = ?, updated_at = ? WHERE idx = ?`,
+    ),
+    relayRewriteConfirmed: writer.prepare(
+      `UPDATE relay_entries SET status = 'confirmed', block_number = ?, tx_hash = ?, error_name = NULL, error = NULL,
+         updated_at = ? WHERE idx = ? AND raw_tx IS NOT NULL AND nonce IS NOT NULL`,
+    ),
   };
 }
 
@@ -152,6 +169,7 @@ function prepareReads(reader: DatabaseSync): ReaderStatements {
     relayByIndex: reader.prepare(`SELECT ${RELAY_COLUMNS} FROM relay_entries WHERE idx = ?`),
     // Rows reset to pending keep their old nonce, so this also covers nonces whose transactions never landed.
     maxNonce: reader.prepare("SELECT max(nonce) AS n FROM relay_entries"),
+    relayCounts: reader.prepare("SELECT status, count(*) AS n FROM relay_entries GROUP BY status"),
   };
 }
 
@@ -236,6 +254,20 @@ export class SqliteChainWriters implements AnchorStore, RelayStore {
     });
   }
 
+  failAnchorIntents(ids: readonly number[], failure: string, at: number): Promise<void> {
+    return this.write(() => {
+      for (const id of ids) {
+        if (Number(this.w.failIntent.run(failure, at, id).changes) !== 1) {
+          const current = this.w.intentById.get(id);
+          // Thrown inside the write transaction, so the intents failed before this one are rolled back too.
+          throw new ChainWriterStateError(
+            `anchor intent ${id} cannot be failed: it is ${current === undefined ? "unknown" : str(current, "status")}`,
+          );
+        }
+      }
+    });
+  }
+
   async lastConfirmedAnchorIntent(): Promise<AnchorIntent | undefined> {
     const row = this.r.lastConfirmed.get();
     return row === undefined ? undefined : toIntent(row);
@@ -308,6 +340,31 @@ export class SqliteChainWriters implements AnchorStore, RelayStore {
 
   resetRelay(index: number, reason: string, at: number): Promise<void> {
     return this.transition(index, "pending", () => this.w.relayReset.run(reason, at, index));
+  }
+
+  async relayCounts(): Promise<Readonly<Record<RelayStatus, number>>> {
+    const counts: Record<RelayStatus, number> = { pending: 0, sent: 0, confirmed: 0, refused: 0 };
+    for (const row of this.r.relayCounts.all()) counts[str(row, "status") as RelayStatus] = int(row, "n");
+    return counts;
+  }
+
+  rewriteRelayRows(rewrites: readonly RelayRewrite[], at: number): Promise<void> {
+    return this.write(() => {
+      for (const r of rewrites) {
+        const changed =
+          r.status === "pending"
+            ? this.w.relayRewritePending.run(r.reason, at, r.index)
+            : this.w.relayRewriteConfirmed.run(r.blockNumber, lower(r.txHash), at, r.index);
+        if (Number(changed.changes) !== 1) {
+          const row = this.r.relayByIndex.get(r.index);
+          throw new ChainWriterStateError(
+            row === undefined
+              ? `relay row ${r.index} is missing`
+              : `relay row ${r.index} (${str(row, "status")}) cannot be rewritten ${r.status}: it never held a transaction`,
+          );
+        }
+      }
+    });
   }
 
   private transition(index: number, to: RelayStatus, run: () => { changes: number | bigint }): Promise<void> {
