@@ -4,11 +4,11 @@
  * `submit(body)` either logs every event of the request or none, and refuses with an ApiError naming the first
  * offending event (`index`) and what to fix. Checks, cheapest first:
  *   1. the body, each document and each signature, off the main thread (prepare.ts, on the ingest workers of
- *      ingest-pool.ts): JSON, the body's schema, identifiers and document consistency, deadline and signature
+ *      ingest-pool.ts): JSON, the body's schema, addresses, identifiers, times and document consistency, signature
  *      format, the EIP-712 hash, and every signer recovered;
- *   2. events already in the log are answered with their existing receipt (resubmission is idempotent): one
- *      dedup probe for the whole request, no entry bodies read;
- *   3. each remaining event's signature must prove its `signer`;
+ *   2. events already in the log are answered with their existing receipt (resubmission is idempotent, even after
+ *      the deadline): one dedup probe for the whole request, no entry bodies read;
+ *   3. each remaining event must be within its deadline, and its signature must prove its `signer`;
  *   4. the ledger's rules, as the contract will apply them (rules.ts), against the indexed chain state overlaid
  *      with every lifecycle event already accepted but not yet on chain, so a batch registered a moment ago can
  *      take its next event at once, and a doomed relay is refused before it is logged;
@@ -119,9 +119,9 @@ export class Ingestor {
   }
 
   /**
-   * Step 1's per-document checks of one schema-valid event on the calling thread (identifiers, consistency, nonce,
-   * deadline, v), throwing the refusal submit would make; for callers that vet events before queueing them (EPCIS
-   * capture). Hashing and recovery are left to submit.
+   * Step 1's per-document checks of one schema-valid event on the calling thread (signer address, identifiers,
+   * times, consistency, nonce, v), throwing the refusal submit would make; for callers that vet events before
+   * queueing them (EPCIS capture). Hashing, recovery and the deadline (step 3) are left to submit.
    */
   prepare(signed: SignedEvent, position: number): void {
     const refused = checkSignedEvent(signed, position, this.now());
@@ -149,6 +149,11 @@ export class Ingestor {
     prepared.forEach((p, i) => firstOf.has(p.eventHash) || firstOf.set(p.eventHash, i));
     const fresh = prepared.filter((p, i) => existing[i] === undefined && firstOf.get(p.eventHash) === i);
     for (const p of fresh) {
+      // Only new events need a live signature: a logged one was in time when it was logged, and a client retrying
+      // after its deadline must still learn that its event is in the log.
+      if (p.expired) {
+        throw refusal(p.position, new ApiError("SIGNATURE_EXPIRED", `the signature's deadline ${p.values.deadline} has passed`));
+      }
       if (p.badSignature !== null) throw refusal(p.position, new ApiError("BAD_SIGNATURE", p.badSignature));
     }
 
