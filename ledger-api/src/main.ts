@@ -127,8 +127,14 @@ async function main(): Promise<void> {
   const apiUrl = `http://${["0.0.0.0", "::"].includes(config.host) ? "127.0.0.1" : config.host}:${config.port}`;
   if (chain && process.env.DEMO !== "0") {
     // At every start: a load cut short (Ctrl-C, a kill) is completed, and steps already logged come back as duplicates.
-    await demoRolesIndexed(services.store);
-    console.log(describeDemoLoad(await loadDemo(apiUrl, { clock: demoClock(config.dataDir) })));
+    try {
+      await demoRolesIndexed(services.store);
+      console.log(describeDemoLoad(await loadDemo(apiUrl, { clock: demoClock(config.dataDir) })));
+    } catch (err) {
+      // Ctrl-C in the middle of the load closes the server under it: the next start completes the story.
+      if (stopping) return;
+      throw err;
+    }
   }
   console.log(`\nProvenance ledger API listening on ${config.host}:${config.port}, public at ${config.publicBaseUrl} (OpenAPI: ${config.publicBaseUrl}/docs)`);
   console.log(`Chain ${deployments.chainId}: ledger ${deployments.ledger}, anchor ${deployments.anchor}`);
