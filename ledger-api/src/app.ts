@@ -12,6 +12,7 @@ import docs from "./http/docs.ts";
 import { epcisRoutes } from "./epcis/routes.ts";
 import errorHandler, { clientErrorHandler, frameworkErrors } from "./http/error-handler.ts";
 import { MAX_ENCODED_LINK_LENGTH } from "./gs1/digital-link.ts";
+import finiteNumbers from "./http/finite-numbers.ts";
 import ops from "./http/ops.ts";
 import { ingestRoutes } from "./ingest/routes.ts";
 import { logRoutes } from "./query/log-routes.ts";
@@ -51,6 +52,7 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
   });
   await app.register(errorHandler);
+  await app.register(finiteNumbers);
   // A shopper's phone on a market's mobile signal: the page script (about 180 KB) and the answers travel compressed.
   // Brotli at quality 5 compresses a response in a few milliseconds, for most of quality 11's gain.
   await app.register(compress, {

@@ -97,6 +97,14 @@ describe("refusal codes", function () {
       expectTableRefusal(res.statusCode, res.body, "NOT_ACCEPTABLE");
     });
 
+    it("answers a query number that coerces to Infinity (1e309) with 400 SCHEMA_VIOLATION naming it, not a 500", async function () {
+      for (const url of ["/v1/anchors?limit=1e309", "/v1/anchors?before=1e309", "/v1/log/entries/1e309"]) {
+        const res = await ledger.app.inject({ method: "GET", url });
+        expectTableRefusal(res.statusCode, res.body, "SCHEMA_VIOLATION");
+        expect(res.json().message, url).to.match(/must be a finite number/);
+      }
+    });
+
     it("answers more events than MAX_EVENTS_PER_REQUEST with 413 TOO_MANY_EVENTS, a row of the table", async function () {
       const res = await ledger.app.inject({ method: "POST", url: "/v1/events", payload: new Array(501).fill({}) });
       expectTableRefusal(res.statusCode, res.body, "TOO_MANY_EVENTS");

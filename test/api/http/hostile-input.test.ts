@@ -171,10 +171,11 @@ class Hostile {
     }
   }
 
-  /** A path segment: hostile text, percent-encoded or raw. */
+  /** A path segment or query value: hostile text or a hostile number, percent-encoded or raw. */
   segment(): string {
-    const s = this.string();
     const r = this.rng;
+    if (r.chance(0.2)) return r.pick([String(this.number()), BigInt(2) ** BigInt(r.pick([53, 63, 64, 256])) + "", "-" + r.int(1, 9)]);
+    const s = this.string();
     if (r.chance(0.6)) {
       try {
         return encodeURIComponent(s);
