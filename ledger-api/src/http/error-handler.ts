@@ -99,6 +99,14 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
   socket.destroy();
 }
 
+/** The code of the table an error is answered with (for metrics; the handler below is what answers). */
+export function refusalCode(err: FastifyError | ApiError): ErrorCode {
+  if (err instanceof ApiError) return err.code;
+  const known = fromFastify(err);
+  if (known) return known.code;
+  return err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? "MALFORMED_REQUEST" : "INTERNAL";
+}
+
 async function errorHandler(app: FastifyInstance): Promise<void> {
   app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
     if (err instanceof ApiError) {
@@ -107,7 +115,7 @@ async function errorHandler(app: FastifyInstance): Promise<void> {
     }
     const known = fromFastify(err);
     if (known) return send(reply, known.code, known.message);
-    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+    if (refusalCode(err) === "MALFORMED_REQUEST") {
       request.log.warn({ err }, "a refusal without a row in the table of codes (http/errors.ts)");
       return send(reply, "MALFORMED_REQUEST", err.message);
     }
