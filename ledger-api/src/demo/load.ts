@@ -15,7 +15,6 @@ import { deployContracts, readDeployments, writeDeployments, type Deployments } 
 import { applyGrants } from "../chain/roles.ts";
 import { LedgerApiError, LedgerClient, signEvent } from "../client/client.ts";
 import { DEV_MNEMONIC } from "../chain/local-chain.ts";
-import type { IndexStore } from "../store/index-store.ts";
 import { demoActors, demoBatches, demoStory, type DemoActorName } from "./story.ts";
 import { formatDigitalLink } from "../gs1/digital-link.ts";
 
@@ -140,11 +139,16 @@ export function describeDemoLoad(load: DemoLoad): string {
   );
 }
 
+/** What demoRolesIndexed reads of the chain index (the store's IndexStore). */
+export interface RoleIndex {
+  rolesOf(account: string): Promise<readonly unknown[]>;
+}
+
 /**
  * Resolves once the chain index holds every demo actor's roles (the ingest rules read roles from it), polling every
  * `pollMs`; rejects after `timeoutMs`. Right after the deployment the grants may not be indexed yet.
  */
-export async function demoRolesIndexed(store: IndexStore, timeoutMs = 60_000, pollMs = 200): Promise<void> {
+export async function demoRolesIndexed(store: RoleIndex, timeoutMs = 60_000, pollMs = 200): Promise<void> {
   const wallets = demoWallets();
   const deadline = Date.now() + timeoutMs;
   for (;;) {

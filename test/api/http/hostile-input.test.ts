@@ -13,7 +13,7 @@ import { signEvent } from "../../../ledger-api/src/client/client.ts";
 import { formatDigitalLink } from "../../../ledger-api/src/gs1/digital-link.ts";
 import { ERROR_CODES, isErrorCode } from "../../../ledger-api/src/http/errors.ts";
 import type { DemoActorName } from "../../../ledger-api/src/demo/story.ts";
-import type { EventDoc, SignedEvent } from "../../../ledger-api/src/ingest/documents.ts";
+import type { EventDoc, SignedEvent } from "../../../ledger-api/src/protocol/documents.ts";
 import { Rng } from "../ingest/fixtures.ts";
 import { startLedger, type Ledger } from "../harness.ts";
 

@@ -11,7 +11,7 @@
  */
 import { expect } from "chai";
 import type { DemoActorName } from "../../../ledger-api/src/demo/story.ts";
-import type { EventDoc, SignedEvent } from "../../../ledger-api/src/ingest/documents.ts";
+import type { EventDoc, SignedEvent } from "../../../ledger-api/src/protocol/documents.ts";
 import { startLedger, type Ledger } from "../harness.ts";
 
 const GTIN = "08801234000017";
