@@ -284,7 +284,8 @@ describe("hostile input", function () {
   /** Sends `options`; asserts no 5xx and a table code at its status on any JSON refusal; returns the status. */
   async function send(what: string, options: InjectOptions): Promise<number> {
     const res = await ledger.app.inject(options);
-    const shown = `seed ${SEED}, ${what}: ${options.method} ${String(options.url).slice(0, 300)} -> ${res.statusCode} ${res.body.slice(0, 300)}`;
+    const sent = options.payload === undefined ? "" : ` ${(typeof options.payload === "string" || Buffer.isBuffer(options.payload) ? String(options.payload) : JSON.stringify(options.payload)).slice(0, 600)}`;
+    const shown = `seed ${SEED}, ${what}: ${options.method} ${String(options.url).slice(0, 300)}${sent} -> ${res.statusCode} ${res.body.slice(0, 300)}`;
     expect(res.statusCode, shown).to.be.below(500);
     if (res.statusCode >= 400 && /json/.test(String(res.headers["content-type"]))) {
       const body = res.json() as { code?: unknown; statusCode?: unknown; status?: unknown };
