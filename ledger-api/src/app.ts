@@ -10,7 +10,9 @@ import { publicRpcRoutes, type RpcSend } from "./chain/public-rpc.ts";
 import { chainRoutes } from "./query/chain-routes.ts";
 import docs from "./http/docs.ts";
 import { epcisRoutes } from "./epcis/routes.ts";
-import errorHandler from "./http/error-handler.ts";
+import errorHandler, { clientErrorHandler, frameworkErrors } from "./http/error-handler.ts";
+import { MAX_ENCODED_LINK_LENGTH } from "./gs1/digital-link.ts";
+import finiteNumbers from "./http/finite-numbers.ts";
 import ops from "./http/ops.ts";
 import { ingestRoutes } from "./ingest/routes.ts";
 import { logRoutes } from "./query/log-routes.ts";
@@ -31,12 +33,26 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: config.bodyLimit,
+    // Every batch id the resolver accepts, URL-encoded as one path segment (Fastify's default is 100 characters).
+    routerOptions: { maxParamLength: MAX_ENCODED_LINK_LENGTH },
+    // A client that promises a body (or headers) and never sends it holds its connection for REQUEST_TIMEOUT_MS at
+    // most; Node checks its connections against these limits every `connectionsCheckingInterval`.
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: config.headersTimeoutMs,
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(config.headersTimeoutMs / 2))),
+    },
+    // Refusals of the router and of Node's HTTP parser answered with a code of the table (http/errors.ts).
+    frameworkErrors,
+    clientErrorHandler,
     // Behind a reverse proxy, the client's address (what /rpc budgets by) is in X-Forwarded-For.
     trustProxy: config.trustProxyHops > 0 ? (_address: string, hop: number) => hop < config.trustProxyHops : false,
     // Schemas reject unknown properties instead of silently dropping them: a signed body is taken as signed or not at all.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
   });
   await app.register(errorHandler);
+  await app.register(finiteNumbers);
   // A shopper's phone on a market's mobile signal: the page script (about 180 KB) and the answers travel compressed.
   // Brotli at quality 5 compresses a response in a few milliseconds, for most of quality 11's gain.
   await app.register(compress, {

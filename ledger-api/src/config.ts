@@ -48,6 +48,14 @@ export interface Config {
   readonly chainSnapshotMs: number;
   /** The relay counts as stuck (/healthz 503) when events wait and nothing was relayed for this long. */
   readonly relayStuckAfterMs: number;
+  /** Most Observed events one signer may record about one lot in any 24 hours; 0 for no limit. */
+  readonly observationsPerLotPerDay: number;
+  /** A request's headers and body must arrive within this; then the connection is closed (408). */
+  readonly requestTimeoutMs: number;
+  /** A request's headers must arrive within this (at most requestTimeoutMs). */
+  readonly headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  readonly keepAliveTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -90,6 +98,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const host = env.HOST || "127.0.0.1";
   const port = int(env, "PORT", 8080, 0, 65535);
   const publicBaseUrl = url(env, "PUBLIC_BASE_URL", `http://${host}:${port}`) as string;
+  // 30 s carries BODY_LIMIT's megabyte over a slow mobile link; a client that promises more than it sends is cut off.
+  const requestTimeoutMs = int(env, "REQUEST_TIMEOUT_MS", 30_000, 1);
+  // Node refuses a headers timeout longer than the request timeout.
+  const headersTimeoutMs = int(env, "HEADERS_TIMEOUT_MS", Math.min(10_000, requestTimeoutMs), 1, requestTimeoutMs);
   return {
     dataDir,
     host,
@@ -113,5 +125,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     chainPort: int(env, "CHAIN_PORT", 8545, 1, 65535),
     chainSnapshotMs: int(env, "CHAIN_SNAPSHOT_MS", 250, 0, 600_000),
     relayStuckAfterMs: int(env, "RELAY_STUCK_AFTER_MS", 120_000, 1000),
+    // A cold-chain logger reading every minute (1,440 a day) plus a smart scale weighing up to once a minute (1,440),
+    // with room to spare; a lot's page stays readable however many parties observe it.
+    observationsPerLotPerDay: int(env, "OBSERVATIONS_PER_LOT_PER_DAY", 3000, 0),
+    requestTimeoutMs,
+    headersTimeoutMs,
+    keepAliveTimeoutMs: int(env, "KEEP_ALIVE_TIMEOUT_MS", 72_000, 1),
   };
 }

@@ -5,8 +5,9 @@
  * written atomically, a block final once a snapshot holds it, anvil restarted if it dies and never left behind),
  * deploys the contracts once (the deployments file records them; later starts reuse them, and redeploy them at the
  * same addresses if the chain lost them), grants the demo actors their roles, recovers from a chain that lost blocks
- * (chain/recovery.ts), serves the API, and on the first start loads the demo story through the API itself. Ctrl-C
- * and SIGTERM stop cleanly (a last snapshot, then anvil); `npm start` again resumes the same chain and the same log.
+ * (chain/recovery.ts), serves the API, and at every start submits the demo story through the API itself
+ * (demo/load.ts: steps already logged are duplicates, so an interrupted first load is completed). Ctrl-C and SIGTERM
+ * stop cleanly (a last snapshot, then anvil); `npm start` again resumes the same chain and the same log.
  *
  * Network mode (RPC_URL set): the contracts must already be deployed (scripts/deploy.ts writes DEPLOYMENTS_FILE) and
  * RELAYER_KEY / ANCHORER_KEY name funded accounts holding RELAYER_ROLE / ANCHORER_ROLE.
@@ -19,7 +20,16 @@ import { buildApp } from "./app.ts";
 import { readDeployments, type Deployments } from "./chain/contracts.ts";
 import { startLocalChain, type LocalChain } from "./chain/local-chain.ts";
 import { loadConfig, ConfigError } from "./config.ts";
-import { LOCAL_KEYS, demoBatchUrls, demoWallet, ensureDemoDeployment, loadDemo } from "./demo/load.ts";
+import {
+  LOCAL_KEYS,
+  demoBatchUrls,
+  demoClock,
+  demoRolesIndexed,
+  demoWallet,
+  describeDemoLoad,
+  ensureDemoDeployment,
+  loadDemo,
+} from "./demo/load.ts";
 import { openLedgerServices } from "./services.ts";
 import { buildWebBundle } from "./web/bundle.ts";
 
@@ -115,9 +125,16 @@ async function main(): Promise<void> {
 
   // Loaded through loopback when listening on every interface.
   const apiUrl = `http://${["0.0.0.0", "::"].includes(config.host) ? "127.0.0.1" : config.host}:${config.port}`;
-  if (chain && (await services.store.size()) === 0 && process.env.DEMO !== "0") {
-    const logged = await loadDemo(apiUrl);
-    app.log.info(`demo data: ${logged} signed events submitted through the API`);
+  if (chain && process.env.DEMO !== "0") {
+    // At every start: a load cut short (Ctrl-C, a kill) is completed, and steps already logged come back as duplicates.
+    try {
+      await demoRolesIndexed(services.store);
+      console.log(describeDemoLoad(await loadDemo(apiUrl, { clock: demoClock(config.dataDir) })));
+    } catch (err) {
+      // Ctrl-C in the middle of the load closes the server under it: the next start completes the story.
+      if (stopping) return;
+      throw err;
+    }
   }
   console.log(`\nProvenance ledger API listening on ${config.host}:${config.port}, public at ${config.publicBaseUrl} (OpenAPI: ${config.publicBaseUrl}/docs)`);
   console.log(`Chain ${deployments.chainId}: ledger ${deployments.ledger}, anchor ${deployments.anchor}`);

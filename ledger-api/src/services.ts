@@ -153,7 +153,7 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
         }
         return super.submit(events);
       }
-    })({ store, appender, preparer });
+    })({ store, appender, preparer, observationsPerLotPerDay: config.observationsPerLotPerDay });
     const recoveryContext: RecoveryContext = {
       store,
       provider,

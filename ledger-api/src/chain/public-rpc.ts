@@ -16,8 +16,9 @@
  * verifying a batch makes a few dozen; the budget is set for a market's shared Wi-Fi address, many phones behind it.
  * Over budget: 429 RATE_LIMITED with Retry-After, before the node is asked anything.
  */
-import type { FastifyPluginAsync } from "fastify";
-import { Type, type Static } from "typebox";
+import type { FastifyPluginAsync, FastifySchemaValidationError } from "fastify";
+import { Type, type Static, type TSchema } from "typebox";
+import { Compile } from "typebox/compile";
 import { ApiError, ErrorBody } from "../http/errors.ts";
 import type { Deployments } from "./contracts.ts";
 
@@ -141,6 +142,19 @@ function nodeError(err: unknown): { code: number; message: string } {
 }
 
 export const publicRpcRoutes: FastifyPluginAsync<PublicRpcOptions> = async (app, opts) => {
+  // A JSON-RPC body is taken as sent: the app's shared Ajv coerces types (meant for query strings), and coercing a
+  // request `id` (["a"] into "a", true into 1) would echo back an id the client never sent, or one the response's
+  // serializer cannot write (a 500). TypeBox validates without coercing.
+  app.setValidatorCompiler(({ schema }) => {
+    const checker = Compile(schema as TSchema);
+    const validate = (data: unknown): boolean => {
+      if (checker.Check(data)) return true;
+      validate.errors = checker.Errors(data) as unknown as FastifySchemaValidationError[];
+      return false;
+    };
+    validate.errors = [] as FastifySchemaValidationError[];
+    return validate;
+  });
   const contracts = new Set([opts.deployments.ledger.toLowerCase(), opts.deployments.anchor.toLowerCase()]);
   const budget = opts.callsPerMinute > 0 ? new CallBudget(opts.callsPerMinute, opts.now ?? Date.now) : undefined;
 

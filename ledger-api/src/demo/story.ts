@@ -1,7 +1,8 @@
 /**
- * The demo data `npm start` loads on first start: a few batches whose story looks like the real thing, told by
- * the parties who would tell it. Every step is a signed event submitted through the public API, exactly as a
- * producer's or importer's system would submit it; nothing is written to the store directly.
+ * The demo data `npm start` submits at every start (demo/load.ts: a step already logged is a duplicate): a few
+ * batches whose story looks like the real thing, told by the parties who would tell it. Every step is a signed event
+ * submitted through the public API, exactly as a producer's or importer's system would submit it; nothing is written
+ * to the store directly.
  *
  * Actors sign with keys derived from the public development mnemonic (local chain only).
  */

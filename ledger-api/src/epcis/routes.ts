@@ -12,6 +12,7 @@
 import type { FastifyError, FastifyPluginAsync } from "fastify";
 import { Type } from "typebox";
 import type { Deployments } from "../chain/contracts.ts";
+import { fromFastify } from "../http/error-handler.ts";
 import { ApiError } from "../http/errors.ts";
 import type { Ingestor } from "../ingest/ingestor.ts";
 import { bodyOf, resolveRef } from "../query/batch-state.ts";
@@ -91,20 +92,25 @@ export const epcisRoutes: FastifyPluginAsync<EpcisRoutesOptions> = async (app, o
   app.setErrorHandler((err: FastifyError | ApiError | ProblemError, request, reply) => {
     let p: Problem;
     if (err instanceof ProblemError) p = err.problem;
-    else if (err instanceof ApiError) p = problemOfApiError(err);
-    else if (err.validation) {
+    else if (err instanceof ApiError) {
+      for (const [name, value] of Object.entries(err.headers)) reply.header(name, value);
+      p = problemOfApiError(err);
+    } else if (err.validation) {
       const first = err.validation[0];
       p = problem("SCHEMA_VIOLATION", `${err.validationContext ?? "request"}${first?.instancePath ?? ""} ${first?.message ?? "is invalid"}`, {
         type: request.method === "GET" ? "epcisException:QueryParameterException" : "epcisException:ValidationException",
       });
-    } else if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") p = problem("BODY_TOO_LARGE", err.message);
-    else if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
-      p = { ...problem("SCHEMA_VIOLATION", err.message), status: 415, code: "UNSUPPORTED_MEDIA_TYPE" };
-    } else if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message))) {
-      p = { ...problem("SCHEMA_VIOLATION", err.message), code: "MALFORMED_JSON" };
     } else {
-      request.log.error({ err }, "unhandled error");
-      p = problem("INTERNAL", "internal error; see the server log");
+      // Fastify's and its plugins' refusals with the codes of the one table (http/errors.ts), as on every route.
+      const known = fromFastify(err);
+      if (known) p = problem(known.code, known.message);
+      else if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+        request.log.warn({ err }, "a refusal without a row in the table of codes (http/errors.ts)");
+        p = problem("MALFORMED_REQUEST", err.message);
+      } else {
+        request.log.error({ err }, "unhandled error");
+        p = problem("INTERNAL", "internal error; see the server log");
+      }
     }
     return reply.status(p.status).type("application/problem+json").headers(VERSION_HEADERS).send(p);
   });

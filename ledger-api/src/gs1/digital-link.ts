@@ -42,7 +42,7 @@ import {
   type LinkPath,
 } from "./link-path.ts";
 import { checkPairing } from "./pairing.ts";
-import { EXAMPLE, checkUriCharacters, formDecode, percentEncode, splitLink, splitOrigin } from "./uri.ts";
+import { EXAMPLE, MAX_INPUT, checkUriCharacters, formDecode, percentEncode, splitLink, splitOrigin } from "./uri.ts";
 
 export { percentDecode, percentEncode } from "./uri.ts";
 export type { LinkKeys } from "./link-path.ts";
@@ -130,6 +130,14 @@ const PATH_OPTIONS = {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parsing
+
+/** The longest Digital Link (or path) the parser reads: every valid one is at most this many (ASCII) characters. */
+export const MAX_LINK_LENGTH = MAX_INPUT;
+/**
+ * The longest a valid batch reference can be as one URL-encoded path segment (`/v1/batches/{id}/...`): every
+ * character of a link percent-encoded, three characters each. The router refuses longer segments unread.
+ */
+export const MAX_ENCODED_LINK_LENGTH = 3 * MAX_LINK_LENGTH;
 
 /**
  * Parses a GS1 Digital Link URI (`https://any.domain[/prefix]/01/{gtin}[/22/{cpv}][/10/{lot}][/21/{serial}][?…]`),

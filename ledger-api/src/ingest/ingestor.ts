@@ -4,21 +4,24 @@
  * `submit(body)` either logs every event of the request or none, and refuses with an ApiError naming the first
  * offending event (`index`) and what to fix. Checks, cheapest first:
  *   1. the body, each document and each signature, off the main thread (prepare.ts, on the ingest workers of
- *      ingest-pool.ts): JSON, the body's schema, identifiers and document consistency, deadline and signature
+ *      ingest-pool.ts): JSON, the body's schema, addresses, identifiers, times and document consistency, signature
  *      format, the EIP-712 hash, and every signer recovered;
- *   2. events already in the log are answered with their existing receipt (resubmission is idempotent): one
- *      dedup probe for the whole request, no entry bodies read;
- *   3. each remaining event's signature must prove its `signer`;
+ *   2. events already in the log are answered with their existing receipt (resubmission is idempotent, even after
+ *      the deadline): one dedup probe for the whole request, no entry bodies read;
+ *   3. each remaining event must be within its deadline, and its signature must prove its `signer`;
  *   4. the ledger's rules, as the contract will apply them (rules.ts), against the indexed chain state overlaid
  *      with every lifecycle event already accepted but not yet on chain, so a batch registered a moment ago can
- *      take its next event at once, and a doomed relay is refused before it is logged;
+ *      take its next event at once, and a doomed relay is refused before it is logged; for an Observed event, who
+ *      may observe the lot; then the rules that read the log itself (LogRules): a signer's nonce spent once across
+ *      every kind, and the observation budget per signer and lot;
  *   5. the append: all events of the request in one group commit (Appender.addAll).
  * The main thread does only 2-5: what needs the log's state.
  *
  * What a resolved submit guarantees: every returned receipt's entry is committed (see Appender). What it does not:
  * that the chain will accept the relayed event. Steps 4-5 run under one lock in arrival order, so two requests never
- * both spend one custody or one nonce; the commit itself is awaited outside it, so concurrent requests share a
- * group commit. If a group fails, its events leave the pending overlay again.
+ * both spend one custody, one nonce or one budget slot; the commit itself is awaited outside it, so concurrent
+ * requests share a group commit (events admitted but not committed yet count as logged for the next request). If a
+ * group fails, its events leave the pending overlay again.
  */
 import type { Appender, Receipt } from "../log/appender.ts";
 import { bytesToHex } from "../log/hash.ts";
@@ -28,11 +31,14 @@ import { Kind } from "../protocol/typed-data.ts";
 import { decodeEntryBody } from "../protocol/entry-body.ts";
 import type { LedgerEvent, Verdict } from "./rules.ts";
 import type { LayeredView } from "./ledger-view.ts";
-import { OBSERVER_ROLES, ROLE_NAMES } from "../protocol/roles.ts";
+import { OBSERVER_ROLES, OVERSIGHT_ROLES, ROLE_NAMES } from "../protocol/roles.ts";
 import { PendingOverlay } from "./pending-overlay.ts";
 import type { Preparer } from "./ingest-pool.ts";
 import { checkSignedEvent, type PreparedEvent, type Refusal } from "./prepare.ts";
 import type { SignedEvent } from "../protocol/documents.ts";
+
+/** The window of the observation budget. */
+const DAY_MS = 86_400_000;
 
 export interface IngestReceipt extends Receipt {
   readonly eventHash: string;
@@ -47,6 +53,8 @@ export interface IngestorOptions {
   readonly preparer: Preparer;
   /** Unix seconds; injectable for tests. */
   readonly now?: () => number;
+  /** Most Observed events one signer may log about one lot in any 24 hours (by the log's received time); 0: no limit. */
+  readonly observationsPerLotPerDay?: number;
 }
 
 /** A lifecycle event in the log that the chain has not recorded yet. */
@@ -72,7 +80,23 @@ function refusalError(refusal: Refusal): Error {
 }
 
 function refusal(position: number, err: ApiError): ApiError {
-  return new ApiError(err.code, `event ${position}: ${err.message}`, { ...err.details, index: position });
+  return new ApiError(err.code, `event ${position}: ${err.message}`, { ...err.details, index: position }, err.headers);
+}
+
+/** What the log itself says about a fresh event, read under the admission lock (see admitAndAppend). */
+interface LogFacts {
+  /** The key of the logged entry that spent the event's (signer, nonce), if one did. */
+  readonly nonceSpentBy: string | undefined;
+  /** For an Observed event: the signer's observations of the lot in the budget window, and the oldest's time. */
+  readonly observations: { readonly count: number; readonly oldest?: number } | undefined;
+}
+
+function nonceKey(p: Prepared): string {
+  return `${p.signer.toLowerCase()}:${p.values.nonce}`;
+}
+
+function observerKey(p: Prepared): string {
+  return `${p.batchId.toLowerCase()}:${p.signer.toLowerCase()}`;
 }
 
 /** Translates a rules refusal into the API's stable codes. */
@@ -109,6 +133,12 @@ export class Ingestor {
   private readonly overlay: PendingOverlay;
   private lastPrune = 0;
   private lock: Promise<void> = Promise.resolve();
+  /**
+   * Admitted events whose group has not committed yet: the log's rules count them as logged, since the store cannot
+   * show them yet and the next request is admitted before they commit.
+   */
+  private readonly uncommitted = new Set<Prepared>();
+  private readonly observationsPerLotPerDay: number;
 
   constructor(options: IngestorOptions) {
     this.store = options.store;
@@ -116,12 +146,13 @@ export class Ingestor {
     this.appender = options.appender;
     this.preparer = options.preparer;
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.observationsPerLotPerDay = options.observationsPerLotPerDay ?? 0;
   }
 
   /**
-   * Step 1's per-document checks of one schema-valid event on the calling thread (identifiers, consistency, nonce,
-   * deadline, v), throwing the refusal submit would make; for callers that vet events before queueing them (EPCIS
-   * capture). Hashing and recovery are left to submit.
+   * Step 1's per-document checks of one schema-valid event on the calling thread (signer address, identifiers,
+   * times, consistency, nonce, v), throwing the refusal submit would make; for callers that vet events before
+   * queueing them (EPCIS capture). Hashing, recovery and the deadline (step 3) are left to submit.
    */
   prepare(signed: SignedEvent, position: number): void {
     const refused = checkSignedEvent(signed, position, this.now());
@@ -149,6 +180,11 @@ export class Ingestor {
     prepared.forEach((p, i) => firstOf.has(p.eventHash) || firstOf.set(p.eventHash, i));
     const fresh = prepared.filter((p, i) => existing[i] === undefined && firstOf.get(p.eventHash) === i);
     for (const p of fresh) {
+      // Only new events need a live signature: a logged one was in time when it was logged, and a client retrying
+      // after its deadline must still learn that its event is in the log.
+      if (p.expired) {
+        throw refusal(p.position, new ApiError("SIGNATURE_EXPIRED", `the signature's deadline ${p.values.deadline} has passed`));
+      }
       if (p.badSignature !== null) throw refusal(p.position, new ApiError("BAD_SIGNATURE", p.badSignature));
     }
 
@@ -223,10 +259,17 @@ export class Ingestor {
     try {
       await this.prune();
       const now = BigInt(this.now());
-      const inFlight = new Set(this.pending.map((p) => p.eventHash));
+      const nowMs = Date.now();
+      const inFlight = new Set([...this.pending.map((p) => p.eventHash), ...[...this.uncommitted].map((p) => p.eventHash)]);
+      // Read under the lock: every event admitted before has either committed (the store shows it) or is in
+      // `uncommitted`, so no two requests both spend one nonce or one budget slot.
+      const facts = await this.logFacts(fresh, nowMs);
+      // An event that committed after this request looked for it (a concurrent resubmission) is one too.
+      for (const p of fresh) if (facts.get(p)?.nonceSpentBy === p.eventHash) inFlight.add(p.eventHash);
       // Judged against the index with every pending event laid over it, in log order (kept across requests).
       await this.overlay.judge(this.pending, now, (overlay) => {
-        for (const p of fresh) this.judge(overlay, p, inFlight, now);
+        const log = new LogRules(this.uncommitted, facts, this.observationsPerLotPerDay, nowMs);
+        for (const p of fresh) this.judge(overlay, p, inFlight, now, log);
       });
       for (const p of fresh) {
         if (p.kind === Kind.Observed || inFlight.has(p.eventHash)) continue;
@@ -236,6 +279,7 @@ export class Ingestor {
       // Queued under the lock, so log order is admission order; committed outside it, so requests share a group.
       committed = this.appender.addAll(fresh.map(logItem));
       this.pending.push(...added);
+      for (const p of fresh) this.uncommitted.add(p);
     } finally {
       release();
     }
@@ -245,6 +289,8 @@ export class Ingestor {
     } catch (err) {
       this.pending = this.pending.filter((p) => !added.includes(p));
       throw new ApiError("INTERNAL", `the log could not commit the events: ${(err as Error).message}`);
+    } finally {
+      for (const p of fresh) this.uncommitted.delete(p);
     }
     const byHash = new Map<string, Receipt>();
     fresh.forEach((p, i) => byHash.set(p.eventHash, receipts[i] as Receipt));
@@ -252,30 +298,124 @@ export class Ingestor {
     return byHash;
   }
 
+  /** The log's facts about each fresh event (LogFacts), read in one go. */
+  private async logFacts(fresh: readonly Prepared[], nowMs: number): Promise<Map<Prepared, LogFacts>> {
+    const since = nowMs - DAY_MS;
+    const counts = new Map<string, Promise<{ count: number; oldest?: number }>>();
+    const entries = await Promise.all(
+      fresh.map(async (p): Promise<[Prepared, LogFacts]> => {
+        let observations: Promise<{ count: number; oldest?: number }> | undefined;
+        if (p.kind === Kind.Observed && this.observationsPerLotPerDay > 0) {
+          const key = observerKey(p);
+          observations = counts.get(key) ?? this.store.observationsSince(p.batchId, p.signer, since);
+          counts.set(key, observations);
+        }
+        const [nonceSpentBy, count] = await Promise.all([this.store.nonceSpentBy(p.signer, p.values.nonce.toString()), observations]);
+        return [p, { nonceSpentBy, observations: count }];
+      }),
+    );
+    return new Map(entries);
+  }
+
   /** Admits one event to the overlay or throws the refusal; an event already in flight is a resubmission. */
-  private judge(overlay: LayeredView, p: Prepared, inFlight: ReadonlySet<string>, now: bigint): void {
+  private judge(overlay: LayeredView, p: Prepared, inFlight: ReadonlySet<string>, now: bigint, log: LogRules): void {
     if (inFlight.has(p.eventHash)) return;
     const event = toLedgerEvent(p);
     if (p.kind === Kind.Observed) {
       if (!OBSERVER_ROLES.some((role) => overlay.hasRole(role, event.actor))) {
         throw refusal(
           p.position,
-          new ApiError("SIGNER_LACKS_ROLE", "only a supply-chain actor (producer, importer, inspector, handler) may record observations", { role: "HANDLER" }),
+          new ApiError("SIGNER_LACKS_ROLE", "only a supply-chain actor (producer, importer, inspector, handler, regulator) may record observations", { role: "HANDLER" }),
         );
       }
-      if (overlay.batch(p.batchId) === undefined) {
+      const batch = overlay.batch(p.batchId);
+      if (batch === undefined) {
         throw refusal(p.position, new ApiError("UNKNOWN_BATCH", `no batch ${p.batchId} is registered`));
       }
+      const actor = event.actor.toLowerCase();
+      const party = batch.custodian.toLowerCase() === actor || batch.offerTo?.toLowerCase() === actor;
+      if (!party && !OVERSIGHT_ROLES.some((role) => overlay.hasRole(role, event.actor))) {
+        throw refusal(
+          p.position,
+          new ApiError(
+            "OBSERVER_NOT_PARTY",
+            `${event.actor} neither holds batch ${p.batchId} (its custodian is ${batch.custodian}) nor is offered it, ` +
+              "nor is an inspector or the regulator: only they may record observations of it",
+          ),
+        );
+      }
+      log.spendNonce(p);
+      log.spendObservation(p);
       return;
     }
     const verdict = overlay.admit(event, now);
     if (!verdict.ok) throw refusal(p.position, verdictError(verdict));
+    log.spendNonce(p);
+  }
+}
+
+/**
+ * The rules the contract cannot apply because they read the whole log: a nonce is spent once per signer across
+ * every kind (Observed events included, which never reach the chain), and a signer's Observed events of one lot are
+ * budgeted over a sliding day. One instance judges one request (and is rebuilt if the request is judged again), so
+ * the request's own earlier events count against its later ones.
+ */
+class LogRules {
+  private readonly nonces = new Map<string, string>();
+  private readonly observations = new Map<string, number>();
+  private readonly facts: ReadonlyMap<Prepared, LogFacts>;
+  private readonly budget: number;
+  private readonly nowMs: number;
+
+  constructor(uncommitted: ReadonlySet<Prepared>, facts: ReadonlyMap<Prepared, LogFacts>, budget: number, nowMs: number) {
+    this.facts = facts;
+    this.budget = budget;
+    this.nowMs = nowMs;
+    for (const p of uncommitted) {
+      this.nonces.set(nonceKey(p), p.eventHash);
+      if (p.kind === Kind.Observed) this.observations.set(observerKey(p), (this.observations.get(observerKey(p)) ?? 0) + 1);
+    }
+  }
+
+  spendNonce(p: Prepared): void {
+    const key = nonceKey(p);
+    const by = this.facts.get(p)?.nonceSpentBy ?? this.nonces.get(key);
+    if (by !== undefined && by !== p.eventHash) {
+      throw refusal(
+        p.position,
+        new ApiError("NONCE_REUSED", `${p.signer} already used nonce ${p.values.nonce} for event ${by}; sign with a fresh nonce`),
+      );
+    }
+    this.nonces.set(key, p.eventHash);
+  }
+
+  spendObservation(p: Prepared): void {
+    const logged = this.facts.get(p)?.observations;
+    if (logged === undefined) return;
+    const key = observerKey(p);
+    const earlier = this.observations.get(key) ?? 0;
+    if (logged.count + earlier >= this.budget) {
+      // A slot frees when the oldest logged observation leaves the window (all of them in flight: a day from now).
+      const retryAfter = Math.max(1, Math.ceil(((logged.oldest ?? this.nowMs) + DAY_MS - this.nowMs) / 1000));
+      throw refusal(
+        p.position,
+        new ApiError(
+          "OBSERVATION_BUDGET_EXCEEDED",
+          `${p.signer} recorded ${logged.count + earlier} observations of batch ${p.batchId} in the last 24 hours, ` +
+            `the most one party may (OBSERVATIONS_PER_LOT_PER_DAY=${this.budget}); retry in ${retryAfter} s`,
+          {},
+          { "Retry-After": String(retryAfter) },
+        ),
+      );
+    }
+    this.observations.set(key, earlier + 1);
   }
 }
 
 function logItem(p: Prepared) {
   return {
     key: p.eventHash,
+    nonce: p.values.nonce.toString(),
     batchId: p.batchId,
     kind: p.kind,
     eventDigest: p.eventHash,

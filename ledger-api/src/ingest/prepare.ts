@@ -11,7 +11,9 @@
  *      Fastify's parser refuses it);
  *   2. one event or an array of them, at most `maxEvents` (TOO_MANY_EVENTS);
  *   3. the body's JSON Schema (SCHEMA_VIOLATION, "body<path> <message>", as Fastify reported it);
- *   4. per event, first offending event wins: identifiers and document consistency, uint256 nonce, deadline, v;
+ *   4. per event, first offending event wins: the signer's address, identifiers, times and document consistency,
+ *      uint256 nonce, v; the deadline is only noted (`expired`): the main thread refuses it only for events that are
+ *      not already logged, so a resubmission after the deadline still gets its receipt;
  *   5. every event's signer is recovered; a mismatch is reported per event (`badSignature`), not thrown, because the
  *      main thread refuses it only for events that are not already logged (a resubmission is answered with its
  *      receipt whatever signature it carries, as before).
@@ -22,7 +24,7 @@ import { Type, type TSchema } from "typebox";
 import { Compile } from "typebox/compile";
 import { SignedEvent } from "../protocol/documents.ts";
 import { CanonicalJsonError } from "../protocol/canonical.ts";
-import { DocumentError, deriveEvent } from "../protocol/typed-values.ts";
+import { checkedAddress, DocumentError, deriveEvent } from "../protocol/typed-values.ts";
 import { encodeEntryBody } from "../protocol/entry-body.ts";
 import type { EventValues, Kind, KindName } from "../protocol/typed-data.ts";
 
@@ -52,6 +54,8 @@ export interface PreparedEvent {
   readonly body: string;
   /** Why the signature does not prove `signer`, or null when it does. */
   readonly badSignature: string | null;
+  /** The signature's deadline had passed at `PrepareContext.now`. */
+  readonly expired: boolean;
 }
 
 export type PrepareOutcome = { readonly ok: true; readonly events: PreparedEvent[] } | { readonly ok: false; readonly refusal: Refusal };
@@ -90,8 +94,8 @@ function refuse(code: string, message: string, details: Record<string, string | 
   throw new RefusalError({ type: "api", code, message, details });
 }
 
-function refuseAt(position: number, code: string, message: string): never {
-  refuse(code, `event ${position}: ${message}`, { index: position });
+function refuseAt(position: number, code: string, message: string, details: Record<string, string | number | boolean> = {}): never {
+  refuse(code, `event ${position}: ${message}`, { ...details, index: position });
 }
 
 // Fastify parses JSON with secure-json-parse (protoAction and constructorAction "error"); the same refusal here.
@@ -158,14 +162,14 @@ export function checkSignedEvent(signed: SignedEvent, position: number, now: num
 function prepareOne(signed: SignedEvent, position: number, ctx: PrepareContext) {
   let derived;
   try {
+    checkedAddress(signed.signer, "signer");
     derived = deriveEvent(signed.doc, { nonce: signed.nonce, deadline: signed.deadline });
   } catch (err) {
-    if (err instanceof DocumentError) refuseAt(position, err.code, err.message);
+    if (err instanceof DocumentError) refuseAt(position, err.code, err.message, err.field === undefined ? {} : { field: err.field });
     if (err instanceof CanonicalJsonError) refuseAt(position, "SCHEMA_VIOLATION", err.message);
     throw err;
   }
-  if (BigInt(signed.nonce) >= 2n ** 256n) refuseAt(position, "SCHEMA_VIOLATION", "nonce must fit in uint256");
-  if (signed.deadline < ctx.now) refuseAt(position, "SIGNATURE_EXPIRED", `the signature's deadline ${signed.deadline} has passed`);
+  if (BigInt(signed.nonce) >= 2n ** 256n) refuseAt(position, "SCHEMA_VIOLATION", "nonce must fit in uint256", { field: "nonce" });
   const v = Number.parseInt(signed.signature.slice(-2), 16);
   // The contract's ECDSA takes only 27 / 28; one signature must have one byte form in the log.
   if (v !== 27 && v !== 28) refuseAt(position, "BAD_SIGNATURE", `signature v must be 27 or 28, got ${v}`);
@@ -198,6 +202,7 @@ export function prepareBody(body: Uint8Array | string, ctx: PrepareContext): Pre
         signature: signed.signature,
         body: encodeEntryBody(derived.kind, { doc: signed.doc, values: derived.values, signer: signed.signer, signature: signed.signature }),
         badSignature,
+        expired: signed.deadline < ctx.now,
       };
     });
     return { ok: true, events };

@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifySchemaValidationError } from "fastify";
 import { Type, type Static, type TSchema } from "typebox";
 import { Compile } from "typebox/compile";
+import { refusalCode } from "../http/error-handler.ts";
 import { ApiError, ErrorBody } from "../http/errors.ts";
 import type { AnchorRow, RelayRecord, Store, StoredEntry } from "../store/store.ts";
 import { KIND_NAMES, type Kind } from "../protocol/typed-data.ts";
@@ -151,8 +152,7 @@ export const ingestRoutes: FastifyPluginAsync<IngestRoutesOptions> = async (app:
   // Refused requests, by code (schema violations included, which never reach the handler), for /metrics.
   app.addHook("onError", async (request, _reply, err) => {
     if (request.method !== "POST") return;
-    const code = err instanceof ApiError ? err.code : (err as { validation?: unknown }).validation ? "SCHEMA_VIOLATION" : "error";
-    app.countEvents(`refused:${code}`);
+    app.countEvents(`refused:${refusalCode(err)}`);
   });
 
   app.post(

@@ -27,6 +27,8 @@ export interface AddItem extends LogEntryInput {
   readonly key: string;
   /** The submitted JSON document, served back verbatim. */
   readonly body: string;
+  /** The signer's nonce (decimal) the entry spends, if any (see AppendItem.nonce). */
+  readonly nonce?: string;
 }
 
 export interface Receipt {
@@ -165,14 +167,14 @@ export class Appender {
 
   /** Checked per item before queueing, so a malformed event is refused alone instead of failing its whole group. */
   private prepare(item: AddItem): AppendItem {
-    const { key, body, ...input } = item;
+    const { key, body, nonce, ...input } = item;
     const { version: _v, prevIndex: _p, ...entry } = normalizeEntry({
       ...input,
       version: ENTRY_VERSION,
       prevIndex: NO_PREVIOUS,
     });
     if (typeof key !== "string" || key.length === 0) throw new TypeError("key must be a non-empty string");
-    return { key, body, entry, receivedAt: this.opts.now() };
+    return { key, body, entry, receivedAt: this.opts.now(), ...(nonce === undefined ? {} : { nonce }) };
   }
 
   /** The bound method, for wrapping with decorators. */

@@ -25,6 +25,11 @@ export interface AppendItem {
   readonly body: string;
   /** Milliseconds since the epoch when the service accepted the submission (not part of the leaf). */
   readonly receivedAt: number;
+  /**
+   * The signer's nonce (decimal), when the entry spends one: the store keeps each (signer, nonce) to one entry of
+   * the log, whatever its kind, and refuses a group that would spend one twice.
+   */
+  readonly nonce?: string;
 }
 
 /** Where an item ended up. */
@@ -47,6 +52,9 @@ export interface EntryRow {
   readonly entry: Uint8Array;
   readonly body: string;
   readonly receivedAt: number;
+  /** Lower-case 0x address of the entry's signer. */
+  readonly signer: string;
+  readonly nonce: string | undefined;
 }
 
 /** What the sequencer needs to know about entries already committed (read inside the write transaction). */
@@ -91,6 +99,8 @@ export function sequence(items: readonly AppendItem[], frontier: Frontier, looku
       entry,
       body: item.body,
       receivedAt: item.receivedAt,
+      signer: item.entry.signer.toLowerCase(),
+      nonce: item.nonce,
     });
     const result: AppendResult = { index, leafHash: leaf, prevIndex, duplicate: false };
     results.push(result);

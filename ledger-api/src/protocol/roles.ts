@@ -39,8 +39,14 @@ export const ROLE_NAMES: ReadonlyMap<string, RoleName> = new Map(
 /** The roles that may hold custody (ActorRegistry._isCustodyRole). */
 export const CUSTODY_ROLES: readonly RoleName[] = Object.freeze(["HANDLER", "PRODUCER", "IMPORTER"] as const);
 
-/** The roles whose holders may record an Observed event: it has no on-chain rule, so anyone in the supply chain. */
+/**
+ * The roles whose holders may record an Observed event at all (it has no on-chain rule, so ingest decides): a holder
+ * of OVERSIGHT_ROLES about any lot, any other only about a lot it holds or is offered (ingest/ingestor.ts).
+ */
 export const OBSERVER_ROLES: readonly RoleName[] = Object.freeze(["PRODUCER", "IMPORTER", "INSPECTOR", "HANDLER", "REGULATOR"] as const);
+
+/** The roles that may observe any lot, held or not: inspectors and the regulator. */
+export const OVERSIGHT_ROLES: readonly RoleName[] = Object.freeze(["INSPECTOR", "REGULATOR"] as const);
 
 /**
  * The roles (any one suffices) each kind asks of its actor; [] for none. Registered asks PRODUCER, or IMPORTER for an

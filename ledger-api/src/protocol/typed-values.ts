@@ -7,7 +7,7 @@
  * no JSON Schema can express): GTIN check digits, a lab verdict that matches its numbers, conserved split
  * quantities. A violation throws DocumentError with a message the submitter can act on.
  */
-import { hexlify, toUtf8Bytes } from "ethers";
+import { getAddress, hexlify, toUtf8Bytes } from "ethers";
 import { batchIdOf, batchKeys, Gs1Error, type BatchKeys } from "../gs1/keys.ts";
 import { docHash } from "./canonical.ts";
 import type { EventDoc } from "./documents.ts";
@@ -15,10 +15,31 @@ import { Kind, type KindName, type ValuesOf } from "./typed-data.ts";
 
 export class DocumentError extends Error {
   override readonly name = "DocumentError";
-  readonly code: "INVALID_IDENTIFIER" | "DOC_INCONSISTENT";
-  constructor(code: "INVALID_IDENTIFIER" | "DOC_INCONSISTENT", message: string) {
+  readonly code: "INVALID_IDENTIFIER" | "DOC_INCONSISTENT" | "SCHEMA_VIOLATION" | "INVALID_ADDRESS";
+  /** The offending field, e.g. `doc.occurredAt`, when one field is at fault. */
+  readonly field: string | undefined;
+  constructor(code: DocumentError["code"], message: string, field?: string) {
     super(message);
     this.code = code;
+    this.field = field;
+  }
+}
+
+/**
+ * An address as the ledger takes it: all-lower-case (or all-upper-case) hex carries no checksum and is taken as
+ * written; mixed case is an EIP-55 checksum, and a wrong one is refused rather than guessed at, since it means the
+ * address was mistyped or altered somewhere on its way (EIP-55's purpose). Returns the checksummed form.
+ */
+export function checkedAddress(value: string, field: string): string {
+  try {
+    return getAddress(value);
+  } catch {
+    throw new DocumentError(
+      "INVALID_ADDRESS",
+      `${field} ${value} is written in mixed case but its EIP-55 checksum is wrong (a mistyped or altered address); ` +
+        `write it with the right checksum, or all in lower case`,
+      field,
+    );
   }
 }
 
@@ -55,9 +76,20 @@ function keysOf(gtin: string, lot: string): { batchId: string; keys: BatchKeys }
   }
 }
 
-function seconds(rfc3339: string): number {
+/**
+ * Unix seconds of an RFC 3339 time. The signed struct holds times as uint64, so a time before 1970 has no signed
+ * form: refused naming the field, as the schema would refuse it if JSON Schema could compare dates.
+ */
+function seconds(rfc3339: string, field: string, shown = rfc3339): number {
   const ms = Date.parse(rfc3339);
-  if (!Number.isFinite(ms)) throw new DocumentError("DOC_INCONSISTENT", `not a valid time: ${rfc3339}`);
+  if (!Number.isFinite(ms)) throw new DocumentError("DOC_INCONSISTENT", `${field} is not a valid time: ${shown}`, field);
+  if (ms < 0) {
+    throw new DocumentError(
+      "SCHEMA_VIOLATION",
+      `${field} ${shown} is before 1970-01-01T00:00:00Z; the ledger records times as unsigned unix seconds`,
+      field,
+    );
+  }
   return Math.floor(ms / 1000);
 }
 
@@ -73,13 +105,13 @@ function gln(value: string | undefined): bigint {
 export function deriveEvent(doc: EventDoc, auth: Authorisation): DerivedEvent {
   const { batchId, keys } = keysOf(doc.batch.gtin, doc.batch.lot);
   const hash = docHash(doc);
-  const occurredAt = seconds(doc.occurredAt);
+  const occurredAt = seconds(doc.occurredAt, "doc.occurredAt");
   const common = { occurredAt: BigInt(occurredAt), docHash: hash, nonce: BigInt(auth.nonce), deadline: BigInt(auth.deadline) };
   const base = { kindName: doc.kind, batchId, keys, docHash: hash, occurredAt };
 
   switch (doc.kind) {
     case "Registered": {
-      const harvest = seconds(`${doc.harvestDate}T00:00:00Z`);
+      const harvest = seconds(`${doc.harvestDate}T00:00:00Z`, "doc.harvestDate", doc.harvestDate);
       if (harvest > occurredAt + 86_400) {
         throw new DocumentError("DOC_INCONSISTENT", "harvestDate is after the registration time");
       }
@@ -142,11 +174,11 @@ export function deriveEvent(doc: EventDoc, auth: Authorisation): DerivedEvent {
         },
       };
     case "HandOffOffered":
-      return { ...base, kind: Kind.HandOffOffered, related: [], values: { batchId, to: doc.to, ...common } };
+      return { ...base, kind: Kind.HandOffOffered, related: [], values: { batchId, to: checkedAddress(doc.to, "doc.to"), ...common } };
     case "HandOffAccepted":
-      return { ...base, kind: Kind.HandOffAccepted, related: [], values: { batchId, from: doc.from, ...common } };
+      return { ...base, kind: Kind.HandOffAccepted, related: [], values: { batchId, from: checkedAddress(doc.from, "doc.from"), ...common } };
     case "HandOffCancelled":
-      return { ...base, kind: Kind.HandOffCancelled, related: [], values: { batchId, to: doc.to, ...common } };
+      return { ...base, kind: Kind.HandOffCancelled, related: [], values: { batchId, to: checkedAddress(doc.to, "doc.to"), ...common } };
     case "Split": {
       const units = new Set(doc.children.map((c) => c.quantity.unit));
       if (units.size !== 1) throw new DocumentError("DOC_INCONSISTENT", "split children must share one unit");

@@ -4,6 +4,7 @@
  */
 import type { FastifyPluginAsync } from "fastify";
 import { Type } from "typebox";
+import { getAddress } from "ethers";
 import { ApiError, ErrorBody } from "../http/errors.ts";
 import type { Store } from "../store/store.ts";
 import { Actor } from "../protocol/answer.ts";
@@ -56,6 +57,12 @@ export const chainRoutes: FastifyPluginAsync<ChainRoutesOptions> = async (app, {
     },
     async (request) => {
       const { address } = request.params as { address: string };
+      try {
+        getAddress(address);
+      } catch {
+        // Mixed case is an EIP-55 checksum, and a wrong one means a mistyped address (as for a signed event's).
+        throw new ApiError("INVALID_ADDRESS", `${address} is written in mixed case but its EIP-55 checksum is wrong`, { field: "address" });
+      }
       const actor = await actorView(store, address);
       if (actor.name === null && actor.roles.length === 0) {
         throw new ApiError("NOT_FOUND", `no profile or role is recorded for ${address}`);

@@ -10,6 +10,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import { Type } from "typebox";
 import type { Deployments } from "../chain/contracts.ts";
+import { MAX_LINK_LENGTH } from "../gs1/digital-link.ts";
 import { ErrorBody } from "../http/errors.ts";
 import type { Store } from "../store/store.ts";
 import { resolveQueryRef, resolveRef } from "./batch-state.ts";
@@ -28,7 +29,7 @@ export interface QueryRoutesOptions {
 const IdParam = Type.Object({
   id: Type.String({
     minLength: 1,
-    maxLength: 2048,
+    maxLength: MAX_LINK_LENGTH,
     description:
       "the batch: a 0x batchId, or a GS1 Digital Link URL or path with a lot, URL-encoded as one path segment " +
       "(e.g. %2F01%2F08801234000017%2F10%2FJJ-2611-A)",

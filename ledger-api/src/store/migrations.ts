@@ -254,4 +254,32 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // ingest/ingestor.ts reads the log itself for two admission rules, so they hold across restarts and, with a
+    // shared store, across API instances: a signer's nonce is single-use across every kind (the contract sees only
+    // the lifecycle kinds), and Observed events are budgeted per signer and lot over a sliding day.
+    version: 5,
+    name: "log_signers",
+    sql: `
+      -- signer: the lower-case 0x address of the entry's signer; nonce: the decimal nonce the entry spent.
+      ALTER TABLE log_entries ADD COLUMN signer TEXT;
+      ALTER TABLE log_entries ADD COLUMN nonce TEXT;
+      UPDATE log_entries SET
+        signer = lower(json_extract(body, '$.signer')),
+        nonce = json_extract(body, '$.values.nonce')
+      WHERE json_valid(body);
+      -- Observed events could reuse a nonce before this version: the first use keeps it, later ones spent none.
+      CREATE INDEX log_entries_nonce_backfill ON log_entries(signer, nonce, idx);
+      UPDATE log_entries SET nonce = NULL
+      WHERE nonce IS NOT NULL AND EXISTS (
+        SELECT 1 FROM log_entries AS earlier
+        WHERE earlier.signer = log_entries.signer AND earlier.nonce = log_entries.nonce AND earlier.idx < log_entries.idx
+      );
+      DROP INDEX log_entries_nonce_backfill;
+      -- One entry per (signer, nonce); NULLs (entries spending none) are distinct.
+      CREATE UNIQUE INDEX log_entries_nonce ON log_entries(signer, nonce);
+      -- A signer's observations of a lot since a time: the observation budget's count.
+      CREATE INDEX log_entries_observations ON log_entries(batch_id, signer, received_at) WHERE kind = 10;
+    `,
+  },
 ];

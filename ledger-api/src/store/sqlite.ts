@@ -48,7 +48,7 @@ import type {
 } from "./chain-writers.ts";
 import type { Migration } from "./migrations.ts";
 import { SchemaTooNewError, StoreClosedError, StoreCorruptError } from "./store.ts";
-import type { Checkpoint, KeyReceipt, Store, StoreStats, StoreTx, StoredEntry } from "./store.ts";
+import type { Checkpoint, KeyReceipt, ObservationCount, Store, StoreStats, StoreTx, StoredEntry } from "./store.ts";
 import type {
   ActorProfile,
   AnchorRow,
@@ -74,6 +74,9 @@ export interface SqliteStoreOptions {
 }
 
 const ENTRY_COLUMNS = "idx, key, batch_id, kind, prev_idx, leaf_hash, entry, body, received_at";
+/** Written with each entry besides what StoredEntry reads back: for the ingest's nonce and observation rules. */
+const INSERT_COLUMNS = `${ENTRY_COLUMNS}, signer, nonce`;
+const OBSERVED = 10;
 
 function toEntry(row: Row): StoredEntry {
   return {
@@ -109,6 +112,27 @@ class LogReads {
     this.ofBatch = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM log_entries WHERE batch_id = ? ORDER BY idx`);
     this.nodeStmt = db.prepare("SELECT hash FROM log_nodes WHERE level = ? AND idx = ?");
     this.maxIdx = db.prepare("SELECT max(idx) AS idx FROM log_entries");
+    this.db = db;
+  }
+
+  private readonly db: DatabaseSync;
+  private nonceStmt: StatementSync | undefined;
+  private observationsStmt: StatementSync | undefined;
+
+  // Prepared on first use: a store opened with only the first migrations (tests of older databases) has no
+  // signer / nonce columns.
+  get nonceOwner(): StatementSync {
+    this.nonceStmt ??= this.db.prepare("SELECT key FROM log_entries WHERE signer = ? AND nonce = ?");
+    return this.nonceStmt;
+  }
+
+  get observations(): StatementSync {
+    // Served by the partial index log_entries_observations (the kind must be the literal it is declared with).
+    this.observationsStmt ??= this.db.prepare(
+      `SELECT count(*) AS n, min(received_at) AS oldest FROM log_entries
+       WHERE kind = ${OBSERVED} AND batch_id = ? AND signer = ? AND received_at > ?`,
+    );
+    return this.observationsStmt;
   }
 
   entry(index: number): StoredEntry | undefined {
@@ -182,6 +206,7 @@ export class SqliteStore implements Store {
   private rollbacks = 0;
   private root: Hash;
   private readonly insertEntry: StatementSync;
+  private readonly withSigners: boolean;
   private readonly insertNode: StatementSync;
   private readonly writerReads: LogReads;
   private readonly readerReads: LogReads;
@@ -201,7 +226,11 @@ export class SqliteStore implements Store {
     this.frontier = frontier;
     this.path = path;
     this.root = frontier.root();
-    this.insertEntry = writer.prepare(`INSERT INTO log_entries (${ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    // Without the signer / nonce columns only in a database opened with the first migrations alone (tests).
+    this.withSigners = writer.prepare("SELECT 1 FROM pragma_table_info('log_entries') WHERE name = 'nonce'").get() !== undefined;
+    this.insertEntry = this.withSigners
+      ? writer.prepare(`INSERT INTO log_entries (${INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      : writer.prepare(`INSERT INTO log_entries (${ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insertNode = writer.prepare("INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)");
     this.writerReads = new LogReads(writer);
     this.readerReads = new LogReads(reader);
@@ -254,6 +283,7 @@ export class SqliteStore implements Store {
             r.entry,
             r.body,
             r.receivedAt,
+            ...(this.withSigners ? [r.signer, r.nonce ?? null] : []),
           );
         }
         for (const n of g.nodes) this.insertNode.run(n.level, n.index, n.hash);
@@ -340,6 +370,19 @@ export class SqliteStore implements Store {
   async entriesOfBatch(batchId: string): Promise<StoredEntry[]> {
     this.assertOpen();
     return this.readerReads.entriesOfBatch(batchId);
+  }
+
+  async nonceSpentBy(signer: string, nonce: string): Promise<string | undefined> {
+    this.assertOpen();
+    const row = this.readerReads.nonceOwner.get(signer.toLowerCase(), nonce);
+    return row === undefined ? undefined : str(row, "key");
+  }
+
+  async observationsSince(batchId: string, signer: string, sinceMs: number): Promise<ObservationCount> {
+    this.assertOpen();
+    const row = this.readerReads.observations.get(batchId.toLowerCase(), signer.toLowerCase(), sinceMs);
+    const oldest = optInt(row, "oldest");
+    return { count: int(row as Row, "n"), ...(oldest === undefined ? {} : { oldest }) };
   }
 
   async latestRoot(): Promise<Hash> {

@@ -41,6 +41,12 @@ export interface StoredEntry {
 /** Where a logged key's entry is: what a resubmission's receipt needs. */
 export type KeyReceipt = Pick<AppendResult, "index" | "leafHash" | "prevIndex">;
 
+/** How many Observed entries a count found, and when the oldest of them was received (ms since the epoch). */
+export interface ObservationCount {
+  readonly count: number;
+  readonly oldest?: number;
+}
+
 /** A tree size and its RFC 9162 root: what the anchorer commits on chain. */
 export interface Checkpoint {
   readonly size: number;
@@ -77,6 +83,13 @@ export interface LogStore extends NodeReader {
    * but are filed under another id (the Split that created a child lot) are not included; follow lineage for them.
    */
   entriesOfBatch(batchId: string): Promise<StoredEntry[]>;
+  /**
+   * The key of the entry that spent `nonce` (decimal) of `signer`, or undefined. Every entry appended with a nonce
+   * spends it: a group that would spend one twice is refused whole (SQLite: a unique index).
+   */
+  nonceSpentBy(signer: string, nonce: string): Promise<string | undefined>;
+  /** `signer`'s Observed entries of `batchId` received after `sinceMs` (ms since the epoch), and the oldest's time. */
+  observationsSince(batchId: string, signer: string, sinceMs: number): Promise<ObservationCount>;
   /** Root of the committed tree (EMPTY_ROOT when empty). */
   latestRoot(): Promise<Hash>;
   /** Size and root of the committed tree, taken together (never a root of one size paired with another size). */

@@ -1,11 +1,15 @@
 /**
- * role: the signer held a role the kind needs (protocol/roles.ts, the contract's rule; Observed: any supply-chain
- * role; HandOffCancelled needs none). For an event the ledger recorded, when it recorded it (the contract checked);
- * otherwise at the verified block.
+ * role: the signer held a role the kind needs (protocol/roles.ts, the contract's rule; HandOffCancelled needs none).
+ * For an event the ledger recorded, when it recorded it (the contract checked); otherwise at the verified block.
+ *
+ * Observed (the server's admission rule, ingest/ingestor.ts; the contract never sees observations): the signer holds
+ * INSPECTOR or REGULATOR, or holds an actor role and held the lot or was offered it at that point of the answer's own
+ * history. The server's other admission rules for observations, the per-lot budget and nonces spent once across the
+ * log, need the whole log and are not checked here.
  */
 import { getAddress } from "ethers";
-import type { TimelineEntry } from "../protocol/answer.ts";
-import { ROLE_IDS, rolesFor } from "../protocol/roles.ts";
+import type { Provenance, TimelineEntry } from "../protocol/answer.ts";
+import { OBSERVER_ROLES, OVERSIGHT_ROLES, ROLE_IDS, rolesFor, type RoleName } from "../protocol/roles.ts";
 import type { KindName } from "../protocol/typed-data.ts";
 import { fail, memo, ok, type Check, type Context, type OnChainPosition } from "./check.ts";
 
@@ -42,4 +46,52 @@ export async function checkRole(ctx: Context, entry: TimelineEntry, kind: KindNa
     return fail(name, `${signer} holds no ${roles.join(" / ")} role on the ledger (block ${ctx.block}), which ${kind} needs`);
   }
   return ok(name, `${signer} holds ${role} on the ledger (block ${ctx.block})`);
+}
+
+/**
+ * Who held the answer's lot, and who was offered it, just before `entry`: its own lifecycle entries and the Split that
+ * created it, replayed in log order as the contract applies them (a refused one changed nothing). The ingest judged
+ * the observation in the same order, since the relay submits in log order.
+ */
+function partiesBefore(answer: Provenance, entry: TimelineEntry): { custodian?: string; offerTo?: string } {
+  let custodian: string | undefined;
+  let offerTo: string | undefined;
+  const history = answer.timeline
+    .filter((t) => (t.relation === "own" || t.relation === "created") && t.index < entry.index && t.chain?.status !== "refused")
+    .sort((a, b) => a.index - b.index);
+  for (const t of history) {
+    const signer = t.signer.address.toLowerCase();
+    const values = t.values as Record<string, unknown>;
+    if (t.kind === "Registered" || (t.kind === "Split" && t.relation === "created") || (t.kind === "Merged" && t.relation === "own")) {
+      custodian = signer;
+      offerTo = undefined;
+    } else if (t.kind === "HandOffOffered") offerTo = String(values.to).toLowerCase();
+    else if (t.kind === "HandOffAccepted") {
+      custodian = signer;
+      offerTo = undefined;
+    } else if (t.kind === "HandOffCancelled") offerTo = undefined;
+  }
+  return { ...(custodian ? { custodian } : {}), ...(offerTo ? { offerTo } : {}) };
+}
+
+/** An Observed entry's signer: an inspector or the regulator, or a party to the lot then, holding an actor role. */
+export async function checkObserver(ctx: Context, answer: Provenance, entry: TimelineEntry): Promise<Check<"role">> {
+  const name = "role";
+  const signer = getAddress(entry.signer.address);
+  const holds = (roles: readonly RoleName[]) =>
+    Promise.all(roles.map((r) => memo(ctx, `role:${r}:${signer}`, () => ctx.reader.hasRole(ctx.ledger, ROLE_IDS[r], signer, ctx.block))));
+  const oversight = OVERSIGHT_ROLES[(await holds(OVERSIGHT_ROLES)).indexOf(true)];
+  if (oversight !== undefined) return ok(name, `${signer} holds ${oversight} on the ledger (block ${ctx.block}), which may observe any lot`);
+  const { custodian, offerTo } = partiesBefore(answer, entry);
+  const party = signer.toLowerCase() === custodian ? "held the lot" : signer.toLowerCase() === offerTo ? "was offered the lot" : undefined;
+  if (party === undefined) {
+    return fail(
+      name,
+      `${signer} neither held the lot nor was offered it at this point of its history, nor holds INSPECTOR / REGULATOR ` +
+        `(block ${ctx.block}): only they may record observations of it`,
+    );
+  }
+  const role = OBSERVER_ROLES[(await holds(OBSERVER_ROLES)).indexOf(true)];
+  if (role === undefined) return fail(name, `${signer} ${party} but holds no actor role on the ledger (block ${ctx.block})`);
+  return ok(name, `${signer} ${party} at this point of its history and holds ${role} on the ledger (block ${ctx.block})`);
 }

@@ -28,7 +28,7 @@ import type { ChainReader } from "./chain-reader.ts";
 import { batchAt, fail, guard, sameHex, worst, type Check, type Context, type OnChainPosition, type Status } from "./check.ts";
 import { checkDocument, checkSignature } from "./document-checks.ts";
 import { checkHistory, checkInclusion } from "./inclusion-checks.ts";
-import { checkRole, roleRecordedOnChain } from "./role-checks.ts";
+import { checkObserver, checkRole, roleRecordedOnChain } from "./role-checks.ts";
 
 export { httpRpc, providerReader, rpcReader, type ChainReader } from "./chain-reader.ts";
 export { worst, type BatchCheckName, type Check, type CheckName, type EntryCheckName, type Status } from "./check.ts";
@@ -113,7 +113,11 @@ async function verifyEntry(
     checks = await Promise.all([
       guard("document", () => checkDocument(ctx, entry, kind)),
       guard("signature", () => checkSignature(ctx, answer, entry, kind)),
-      guard("role", async () => roleRecordedOnChain(entry, kind, await chain, positions) ?? checkRole(ctx, entry, kind)),
+      guard("role", async () =>
+        kind === "Observed"
+          ? checkObserver(ctx, answer, entry)
+          : (roleRecordedOnChain(entry, kind, await chain, positions) ?? checkRole(ctx, entry, kind)),
+      ),
       guard("inclusion", () => checkInclusion(ctx, entry, kind)),
       ...(chain ? [chain] : []),
     ]);

@@ -15,7 +15,7 @@ import { createHash } from "node:crypto";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import type { Deployments } from "../chain/contracts.ts";
-import { formatDigitalLink } from "../gs1/digital-link.ts";
+import { formatDigitalLink, MAX_LINK_LENGTH } from "../gs1/digital-link.ts";
 import { ApiError, ErrorBody } from "../http/errors.ts";
 import { requireBatch, resolveRef } from "../query/batch-state.ts";
 import { provenanceOf } from "../query/provenance.ts";
@@ -33,7 +33,7 @@ export interface LabelRoutesOptions {
 const IdParam = Type.Object({
   id: Type.String({
     minLength: 1,
-    maxLength: 2048,
+    maxLength: MAX_LINK_LENGTH,
     description: "the batch: a 0x batchId, or a GS1 Digital Link URL or path, URL-encoded as one path segment",
   }),
 });

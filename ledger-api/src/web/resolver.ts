@@ -34,7 +34,7 @@ import type { Deployments } from "../chain/contracts.ts";
 import { decompress } from "../gs1/compression.ts";
 import { canonicalQuery, parseDigitalLink, type DigitalLink } from "../gs1/digital-link.ts";
 import { Gs1Error } from "../gs1/keys.ts";
-import { ApiError, ErrorBody } from "../http/errors.ts";
+import { ApiError, ErrorBody, errorBody } from "../http/errors.ts";
 import { CACHE_CONTROL, sendCached } from "../query/http-cache.ts";
 import { Provenance } from "../protocol/answer.ts";
 import { provenanceOf } from "../query/provenance.ts";
@@ -358,11 +358,7 @@ export const resolverRoutes: FastifyPluginAsync<ResolverOptions> = async (app, o
     const wantsLinkset = link.linkType === "linkset" || link.linkType === "all";
     const linkTypeAsked = link.linkType !== undefined && !wantsLinkset ? linkTypeName(link.linkType) : undefined;
     if (accepted === undefined && link.linkType === undefined) {
-      return reply.code(406).send({
-        statusCode: 406,
-        code: "NOT_ACCEPTABLE",
-        message: `this URI is served as ${OFFERS.map(([, m]) => m).join(", ")}`,
-      });
+      return reply.code(406).send(errorBody("NOT_ACCEPTABLE", `this URI is served as ${OFFERS.map(([, m]) => m).join(", ")}`));
     }
 
     let answer: Provenance;
@@ -380,9 +376,10 @@ export const resolverRoutes: FastifyPluginAsync<ResolverOptions> = async (app, o
         const first = targets?.[0];
         if (first === undefined) {
           return reply.code(404).send({
-            statusCode: 404,
-            code: "NOT_FOUND",
-            message: `this batch has no link of type "${link.linkType}"; it has ${[...links.keys()].map((k) => `gs1:${k}`).join(", ")}`,
+            ...errorBody(
+              "NOT_FOUND",
+              `this batch has no link of type "${link.linkType}"; it has ${[...links.keys()].map((k) => `gs1:${k}`).join(", ")}`,
+            ),
             linkTypes: [...links.keys()].map((k) => `gs1:${k}`),
           });
         }

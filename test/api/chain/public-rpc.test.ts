@@ -115,6 +115,15 @@ describe("POST /rpc: the read-only chain window for verifiers", function () {
     }
   });
 
+  it("takes a request as sent: an id that is not an integer, a string or null is a 400, not coerced (was a 500)", async function () {
+    for (const id of [["a"], [1], true, {}]) {
+      const res = await rpc({ jsonrpc: "2.0", id, method: "eth_chainId" });
+      expect(res.statusCode, JSON.stringify(id)).to.equal(400);
+      expect((res.json as { code: string }).code).to.equal("SCHEMA_VIOLATION");
+    }
+    expect((await rpc({ jsonrpc: "2.0", id: "7", method: "eth_chainId" })).json).to.include({ id: "7" });
+  });
+
   it("lets the verifier reach the same verdict through it as from the node, batched or one call at a time", async function () {
     const keys = demoBatches.tangerineStallLots[0]!;
     const answer = (await ledger.get(`/v1/batches/${encodeURIComponent(`/01/${keys.gtin}/10/${keys.lot}`)}/provenance`)).json as unknown as Provenance;

@@ -203,6 +203,75 @@ describe("POST /v1/events refusals", function () {
     });
   });
 
+  describe("times before 1970 and addresses with a wrong checksum", function () {
+    /** The address with one letter's case flipped: still mixed case, its EIP-55 checksum now wrong. */
+    function badChecksum(address: string): string {
+      const i = address.slice(2).search(/[a-fA-F]/) + 2;
+      const c = address[i] as string;
+      return address.slice(0, i) + (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase()) + address.slice(i + 1);
+    }
+
+    for (const time of ["1969-12-31T23:59:59Z", "1900-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "1970-01-01T00:59:59+01:00"]) {
+      it(`refuses occurredAt ${time}, signed or not, with 400 SCHEMA_VIOLATION naming doc.occurredAt`, async function () {
+        const batch = freshBatch();
+        const doc = { ...docs.registered(batch), occurredAt: time } as EventDoc;
+        const json = await refuses(ledger, unsigned(doc, addr("cooperative")), { status: 400, code: "SCHEMA_VIOLATION", index: 0 });
+        expect(json.field).to.equal("doc.occurredAt");
+        // A real signature over the same document with a later time, the time then changed: refused the same way.
+        const signed = await sign("cooperative", docs.registered(batch));
+        await refuses(ledger, { ...signed, doc: { ...signed.doc, occurredAt: time } }, { status: 400, code: "SCHEMA_VIOLATION", index: 0 });
+        const observed = { kind: "Observed", batch, occurredAt: time, note: "x" } as EventDoc;
+        await refuses(ledger, unsigned(observed, addr("cooperative")), { status: 400, code: "SCHEMA_VIOLATION", index: 0 });
+      });
+    }
+
+    for (const date of ["1969-12-31", "1900-01-01", "0001-01-01"]) {
+      it(`refuses harvestDate ${date} with 400 SCHEMA_VIOLATION naming doc.harvestDate`, async function () {
+        const doc = docs.registered(freshBatch(), { harvestDate: date });
+        const json = await refuses(ledger, unsigned(doc, addr("cooperative")), { status: 400, code: "SCHEMA_VIOLATION", index: 0 });
+        expect(json.field).to.equal("doc.harvestDate");
+        expect(json.message).to.include(date);
+      });
+    }
+
+    it("accepts the first second of 1970 (the smallest time a uint64 holds)", async function () {
+      const batch = freshBatch();
+      await accepted(ledger, await sign("cooperative", docs.registered(batch, { occurredAt: "1970-01-01T00:00:00Z", harvestDate: "1970-01-01" })));
+    });
+
+    it("refuses a signer spelled with a wrong EIP-55 checksum with 400 INVALID_ADDRESS naming signer", async function () {
+      const signed = await sign("cooperative", docs.registered(freshBatch()));
+      const json = await refuses(ledger, { ...signed, signer: badChecksum(signed.signer) }, { status: 400, code: "INVALID_ADDRESS", index: 0 });
+      expect(json.field).to.equal("signer");
+    });
+
+    it("refuses a hand-off to or from an address with a wrong checksum, naming the field", async function () {
+      const batch = freshBatch();
+      await accepted(ledger, await sign("cooperative", docs.registered(batch)));
+      const offer = docs.offer(batch, badChecksum(addr("wholesaler")));
+      const json = await refuses(ledger, unsigned(offer, addr("cooperative")), { status: 400, code: "INVALID_ADDRESS", index: 0 });
+      expect(json.field).to.equal("doc.to");
+      const accept = docs.accept(batch, badChecksum(addr("cooperative")));
+      expect((await refuses(ledger, unsigned(accept, addr("wholesaler")), { status: 400, code: "INVALID_ADDRESS" })).field).to.equal("doc.from");
+    });
+
+    it("accepts addresses written all in lower case as the same actors", async function () {
+      const batch = freshBatch();
+      const register = await sign("cooperative", docs.registered(batch));
+      await accepted(ledger, { ...register, signer: register.signer.toLowerCase() });
+      const offer = await sign("cooperative", docs.offer(batch, addr("wholesaler").toLowerCase()));
+      await accepted(ledger, { ...offer, signer: offer.signer.toLowerCase() });
+      await accepted(ledger, await sign("wholesaler", docs.accept(batch, addr("cooperative").toLowerCase())));
+    });
+
+    it("refuses GET /v1/actors/{address} with a wrong checksum with 400 INVALID_ADDRESS", async function () {
+      const res = await ledger.get(`/v1/actors/${badChecksum(addr("stall"))}`);
+      expect(res.statusCode).to.equal(400);
+      expect(res.json.code).to.equal("INVALID_ADDRESS");
+      expect((await ledger.get(`/v1/actors/${addr("stall").toLowerCase()}`)).statusCode).to.equal(200);
+    });
+  });
+
   describe("the HTTP envelope", function () {
     it("refuses malformed JSON with 400", async function () {
       await expectRefusal(
@@ -301,6 +370,15 @@ describe("POST /v1/events refusals", function () {
     it("refuses an expired deadline with 400 SIGNATURE_EXPIRED", async function () {
       const signed = await sign("cooperative", docs.registered(freshBatch()), { deadline: Math.floor(Date.now() / 1000) - 60 });
       await refuses(ledger, signed, { status: 400, code: "SIGNATURE_EXPIRED", index: 0 });
+    });
+
+    it("answers a logged event resubmitted after its deadline with its receipt, not SIGNATURE_EXPIRED", async function () {
+      const deadline = Math.floor(Date.now() / 1000) + 2;
+      const signed = await sign("cooperative", docs.registered(freshBatch()), { deadline });
+      const [first] = await accepted(ledger, signed);
+      await new Promise((r) => setTimeout(r, 3_100)); // the server's clock, not the chain's, judges deadlines
+      const [again] = await accepted(ledger, signed);
+      expect(again).to.include({ index: first!.index, duplicate: true });
     });
   });
 

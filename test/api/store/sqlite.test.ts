@@ -11,7 +11,7 @@ import { MIGRATIONS } from "../../../ledger-api/src/store/migrations.ts";
 import type { Migration } from "../../../ledger-api/src/store/migrations.ts";
 import { DB_FILE, SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";
 import { SchemaTooNewError, StoreClosedError, StoreCorruptError } from "../../../ledger-api/src/store/store.ts";
-import { appendItem, cleanup, h, hex, mth, tempDir } from "../log/fixtures.ts";
+import { appendItem, cleanup, h, hex, mth, SIGNATURE, SIGNER, tempDir } from "../log/fixtures.ts";
 
 /** Every complete subtree of a tree of `size` leaves. */
 function completeRefs(size: number): NodeRef[] {
@@ -305,6 +305,71 @@ describe("SqliteStore", function () {
         }
         expect(error).to.be.instanceOf(StoreClosedError);
       }
+    });
+  });
+
+  describe("signers' nonces and observations", function () {
+    const OTHER = "0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc";
+    /** Item `n` signed by `signer` with `nonce`, of `kind`, about `batch`, received at `receivedAt`. */
+    function signed(n: number, nonce: string, options: { signer?: string; kind?: number; batch?: string; receivedAt?: number } = {}) {
+      const item = appendItem(n, options.batch ?? "lot", `-${nonce}`);
+      const signer = options.signer ?? SIGNER;
+      return {
+        ...item,
+        nonce,
+        receivedAt: options.receivedAt ?? item.receivedAt,
+        entry: { ...item.entry, signer, kind: options.kind ?? 10 },
+        body: JSON.stringify({ doc: {}, values: { nonce }, signer, signature: SIGNATURE }),
+      };
+    }
+
+    it("names the entry that spent a signer's nonce, per signer", async function () {
+      const store = await openStore();
+      const [first] = await store.appendBatch([signed(1, "7"), signed(2, "8", { signer: OTHER })]);
+      expect(first).to.include({ index: 0 });
+      expect(await store.nonceSpentBy(SIGNER.toUpperCase().replace("0X", "0x"), "7")).to.equal(h("event-1-7"));
+      expect(await store.nonceSpentBy(SIGNER, "8")).to.equal(undefined);
+      expect(await store.nonceSpentBy(OTHER, "8")).to.equal(h("event-2-8"));
+    });
+
+    it("refuses a group that would spend a signer's nonce twice, whole", async function () {
+      const store = await openStore();
+      await store.appendBatch([signed(1, "7")]);
+      let failed = false;
+      try {
+        await store.appendBatch([signed(2, "9"), signed(3, "7")]);
+      } catch {
+        failed = true;
+      }
+      expect(failed).to.equal(true);
+      expect(await store.size()).to.equal(1);
+      expect(await store.nonceSpentBy(SIGNER, "9")).to.equal(undefined);
+    });
+
+    it("counts a signer's observations of a lot since a time, with the oldest's time", async function () {
+      const store = await openStore();
+      await store.appendBatch([
+        signed(1, "1", { receivedAt: 1000 }),
+        signed(2, "2", { receivedAt: 2000 }),
+        signed(3, "3", { receivedAt: 3000 }),
+        signed(4, "4", { receivedAt: 3000, kind: 4 }),
+        signed(5, "5", { receivedAt: 3000, batch: "other lot" }),
+        signed(6, "6", { receivedAt: 3000, signer: OTHER }),
+      ]);
+      expect(await store.observationsSince(h("lot"), SIGNER, 1000)).to.deep.equal({ count: 2, oldest: 2000 });
+      expect(await store.observationsSince(h("lot"), SIGNER, 0)).to.deep.equal({ count: 3, oldest: 1000 });
+      expect(await store.observationsSince(h("lot"), SIGNER, 3000)).to.deep.equal({ count: 0 });
+    });
+
+    it("migrates a log in which observations reused a nonce: the first use keeps it, the rest spent none", async function () {
+      const old = await openStore({ migrations: MIGRATIONS.slice(0, MIGRATIONS.findIndex((m) => m.name === "log_signers")) });
+      await old.appendBatch([signed(1, "5"), signed(2, "5"), signed(3, "6", { kind: 4 })]);
+      await old.close();
+      const store = await openStore();
+      expect(await store.size()).to.equal(3);
+      expect(await store.nonceSpentBy(SIGNER, "5")).to.equal(h("event-1-5"));
+      expect(await store.nonceSpentBy(SIGNER, "6")).to.equal(h("event-3-6"));
+      expect(await store.observationsSince(h("lot"), SIGNER, 0)).to.deep.equal({ count: 2, oldest: 1_700_000_000_001 });
     });
   });
 });

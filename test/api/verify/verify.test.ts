@@ -358,6 +358,37 @@ describe("verifying a provenance answer against the chain", function () {
       expect((await verify(await provenance(stallLot))).status).to.equal("verified");
     });
 
+    it("fails the role of an observation signed by the lot's former holder; an inspector's or the regulator's verifies", async function () {
+      const lot = await provenance(stallLot);
+      const original = lot.timeline.find((t) => t.kind === "Observed")!;
+      const domain = ledgerDomain(BigInt(ledger.chain.deployments.chainId), ledger.chain.deployments.ledger);
+      /** The lot's observation as if `actor` had signed it (a server that logged what its admission refuses). */
+      const signedBy = async (actor: "wholesaler" | "lab" | "regulator") => {
+        const a = clone(lot);
+        const t = a.timeline.find((e) => e.index === original.index)!;
+        const wallet = ledger.chain.actors[actor];
+        const values = { ...(t.values as Record<string, string>), nonce: "515151" };
+        const typed = decodeEntryBody(Kind.Observed, JSON.stringify({ doc: {}, values, signer: wallet.address, signature: "0x" })).values;
+        t.values = values;
+        t.signer = { ...t.signer, address: wallet.address.toLowerCase() };
+        t.signature = await wallet.signTypedData(domain, { Observed: [...TYPES[Kind.Observed].Observed!] }, typed);
+        t.eventHash = eventHash(domain, Kind.Observed, typed);
+        return { v: await verify(a), index: t.index };
+      };
+      // The wholesaler held the lot until the stall accepted it, before the observation: no longer a party.
+      const former = await signedBy("wholesaler");
+      expect(checkOf(former.v, former.index, "signature").status).to.equal("verified");
+      expect(checkOf(former.v, former.index, "role").status).to.equal("failed");
+      expect(checkOf(former.v, former.index, "role").detail).to.match(/neither held the lot nor was offered it/);
+      for (const actor of ["lab", "regulator"] as const) {
+        const { v, index } = await signedBy(actor);
+        expect(checkOf(v, index, "role"), actor).to.include({ status: "verified" });
+        expect(checkOf(v, index, "role").detail, actor).to.match(/may observe any lot/);
+      }
+      // The stall itself, which held it then.
+      expect(checkOf(await verify(lot), original.index, "role").detail).to.match(/held the lot at this point of its history and holds HANDLER/);
+    });
+
     it("fails a refused chain record with the contract's reason", async function () {
       const a = clone(answer);
       const t = entryOf(a, "Inspected");
