@@ -2,7 +2,8 @@
  * The market safety centre's answer (GET /v1/market, and the /market page drawn from it): one market, the stalls the
  * authority lists (members.ts), and what the records say about it:
  * - stalls and what each holds (counts here; the lots behind each count at /v1/market/stalls/{stall});
- * - supply: lots arriving at the market's stalls per day, by origin country and region;
+ * - supply: lots arriving at the market's stalls per day, by origin country and region, over the last SUPPLY_DAYS
+ *   days with arrivals (`?days=` up to a year);
  * - lab tests per day (count, passed, failed, pass rate), the analytes that failed, and pre-harvest interval
  *   violations (a pesticide applied fewer days before the harvest than its `preHarvestIntervalDays`);
  * - imports with and without customs clearance (ledger-wide, and held in the market);
@@ -21,12 +22,12 @@ import { Hex32 } from "../protocol/answer.ts";
 import { linkOf } from "../query/batch-state.ts";
 import type { ActorProfile, MarketFigures, MarketPesticideRow, MarketTestRow } from "../store/store.ts";
 import { glnText, marketStalls, stallKey, type MarketScope } from "./members.ts";
-import { openRecalls, RecallReach, type MarketContext } from "./reach.ts";
+import { openRecalls, ReachSummary, type MarketContext } from "./reach.ts";
 
 /** Rows of each list (failed tests, violations) the overview carries; the charts count them all. */
 const LIST_LIMIT = 100;
 /** The charts span at most this many days, ending at the latest day with data. */
-const MAX_DAYS = 366;
+export const MAX_DAYS = 366;
 /** Countries drawn as their own series; the rest are summed as "other". */
 const MAX_COUNTRY_SERIES = 12;
 
@@ -113,7 +114,7 @@ export const MarketOverview = Type.Object(
       pendingInMarket: Type.Integer(),
       links: Type.Object({ cleared: Link, pending: Link, clearedInMarket: Link, pendingInMarket: Link }),
     }),
-    recalls: Type.Array(RecallReach),
+    recalls: Type.Array(ReachSummary),
   },
   { title: "MarketOverview" },
 );
@@ -123,6 +124,9 @@ export interface OverviewContext extends MarketContext {
   readonly scope: MarketScope;
   readonly marketName: string;
 }
+
+/** Days the supply chart spans by default, ending on the latest arrival (`?days=` asks for up to MAX_DAYS). */
+export const SUPPLY_DAYS = 30;
 
 /** Consecutive days from the first to the last of `days`, at most MAX_DAYS ending at the last. */
 function span(days: Iterable<number>): number[] {
@@ -254,11 +258,11 @@ function stallView(p: ActorProfile, figures: MarketFigures, recalled: ReadonlyMa
   };
 }
 
-export async function marketOverview(ctx: OverviewContext): Promise<MarketOverview> {
+export async function marketOverview(ctx: OverviewContext, supplyDays: number = SUPPLY_DAYS): Promise<MarketOverview> {
   await ctx.projection.catchUp();
   const stalls = await marketStalls(ctx.store, ctx.scope);
   const accounts = stalls.map((s) => s.account);
-  const figures = await ctx.store.marketFigures(accounts, LIST_LIMIT);
+  const figures = await ctx.store.marketFigures(accounts, LIST_LIMIT, Math.min(MAX_DAYS, supplyDays));
   const recalls = await openRecalls(ctx, figures.recalled);
   // Recalled lots per stall, from the reaches: an active lot under any open recall counts once.
   const members = new Set(accounts);

@@ -100,42 +100,64 @@ export async function reachOf(ctx: MarketContext, ref: BatchRef): Promise<Recall
   return reachOfSource(ctx, source, state.batchId);
 }
 
-/** The reach of the recall of `source`, a lot recalled itself. */
-export async function reachOfSource(ctx: MarketContext, source: string, asked: string = source): Promise<RecallReach> {
+interface ReachRows {
+  readonly recall: Static<typeof RecallView>;
+  readonly depth: ReadonlyMap<string, number>;
+  readonly holdings: readonly LotHolding[];
+  readonly acks: readonly MarketAckRow[];
+  readonly truncated: boolean;
+}
+
+/** What a reach is made of: the recall, the affected lots' depths and holdings, their acknowledgements. */
+async function reachRows(ctx: MarketContext, source: string, actorOf: ReturnType<typeof actorCache>): Promise<ReachRows> {
   const { store } = ctx;
   await ctx.projection.catchUp();
-  const actorOf = actorCache(store);
   const [recall, down] = await Promise.all([recallOf(store, source, actorOf), store.descendants(source, { limit: REACH_LIMIT })]);
   if (recall === null) throw new Error(`batch ${source} was named as recalled but the index holds no recall for it`);
   const depth = new Map<string, number>([[source, 0]]);
   for (const e of down) if (!depth.has(e.child)) depth.set(e.child, e.depth);
   const ids = [...depth.keys()];
-  const [holdings, acks] = await Promise.all([
-    store.lotHoldings({ batchIds: ids, activeOnly: false }, ids.length),
-    store.recallAcks(ids),
-  ]);
+  const [holdings, acks] = await Promise.all([store.lotHoldings({ batchIds: ids, activeOnly: false }, ids.length), store.recallAcks(ids)]);
   const byId = new Map(holdings.map((h) => [h.batchId, h]));
-  const lots = await Promise.all(
-    ids.map(async (id) => {
-      const h = byId.get(id);
-      if (h === undefined) throw new Error(`lineage names batch ${id}, which the index does not hold`);
-      return reachLot(ctx, h, depth.get(id) ?? 0, recall.eventHash, acks, actorOf);
-    }),
-  );
-  const active = lots.filter((l) => l.mustAcknowledge);
+  const ordered = ids.map((id) => {
+    const h = byId.get(id);
+    if (h === undefined) throw new Error(`lineage names batch ${id}, which the index does not hold`);
+    return h;
+  });
   return {
-    asked: asked.toLowerCase(),
     recall: { ...recall, inherited: false },
-    lots,
-    summary: {
-      lots: lots.length,
-      active: active.length,
-      atRetail: active.filter((l) => l.retail).length,
-      acknowledged: active.filter((l) => l.acknowledged).length,
-      awaiting: active.filter((l) => !l.acknowledged).length,
-    },
+    depth,
+    holdings: ordered,
+    acks,
     truncated: down.length >= REACH_LIMIT || down.some((e) => e.depth >= 64),
   };
+}
+
+/** The acknowledgements of `recallEventHash` on lot `h`, and whether its custodian's is among them. */
+function acksOf(h: LotHolding, recallEventHash: string | null, acks: readonly MarketAckRow[]): { mine: MarketAckRow[]; acknowledged: boolean } {
+  const mine = acks.filter((a) => a.batchId === h.batchId && recallEventHash !== null && a.recallEventHash === recallEventHash);
+  return { mine, acknowledged: mine.some((a) => a.signer === h.custodian) };
+}
+
+function summaryOf(lots: readonly { mustAcknowledge: boolean; retail: boolean; acknowledged: boolean }[]): RecallReach["summary"] {
+  const active = lots.filter((l) => l.mustAcknowledge);
+  return {
+    lots: lots.length,
+    active: active.length,
+    atRetail: active.filter((l) => l.retail).length,
+    acknowledged: active.filter((l) => l.acknowledged).length,
+    awaiting: active.filter((l) => !l.acknowledged).length,
+  };
+}
+
+/** The reach of the recall of `source`, a lot recalled itself. */
+export async function reachOfSource(ctx: MarketContext, source: string, asked: string = source): Promise<RecallReach> {
+  const actorOf = actorCache(ctx.store);
+  const rows = await reachRows(ctx, source, actorOf);
+  const lots = await Promise.all(
+    rows.holdings.map((h) => reachLot(ctx, h, rows.depth.get(h.batchId) ?? 0, rows.recall.eventHash, rows.acks, actorOf)),
+  );
+  return { asked: asked.toLowerCase(), recall: rows.recall, lots, summary: summaryOf(lots), truncated: rows.truncated };
 }
 
 async function reachLot(
@@ -147,7 +169,7 @@ async function reachLot(
   actorOf: ReturnType<typeof actorCache>,
 ): Promise<ReachLot> {
   const custodian = await actorOf(h.custodian);
-  const mine = acks.filter((a) => a.batchId === h.batchId && recallEventHash !== null && a.recallEventHash === recallEventHash);
+  const { mine, acknowledged } = acksOf(h, recallEventHash, acks);
   return {
     batchId: h.batchId,
     gtin: h.gtin ?? null,
@@ -160,14 +182,71 @@ async function reachLot(
     quantity: quantityOf(h.quantity, h.unit),
     custodian,
     retail: custodian.retail,
-    since: h.since === undefined ? null : { at: iso(h.since.at), eventHash: h.since.eventHash, blockNumber: h.since.blockNumber ?? null },
+    since: sinceOf(h),
     mustAcknowledge: h.status === "active",
-    acknowledged: mine.some((a) => a.signer === h.custodian),
+    acknowledged,
     acknowledgements: mine.map((a) => ({ eventHash: a.eventHash, logIndex: a.index, signer: a.signer, at: iso(a.at) })),
   };
 }
 
-/** Every open recall's reach: one per lot recalled itself. */
-export async function openRecalls(ctx: MarketContext, recalled: readonly string[]): Promise<RecallReach[]> {
-  return Promise.all(recalled.map((id) => reachOfSource(ctx, id)));
+function sinceOf(h: LotHolding): Static<typeof Since> | null {
+  return h.since === undefined ? null : { at: iso(h.since.at), eventHash: h.since.eventHash, blockNumber: h.since.blockNumber ?? null };
+}
+
+/** A reach as the safety centre lists it: the holder by name and retail flag from its profile, no roles. */
+export const ReachSummaryLot = Type.Object({
+  batchId: Hex32,
+  lot: Type.Union([Type.String(), Type.Null()]),
+  link: Type.Union([Type.String(), Type.Null()]),
+  product: Type.Union([Type.String(), Type.Null()]),
+  depth: Type.Integer(),
+  status: BatchStatusView,
+  custodian: Type.Object({ address: Type.String(), name: Type.Union([Type.String(), Type.Null()]), retail: Type.Boolean() }),
+  since: Type.Union([Since, Type.Null()]),
+  mustAcknowledge: Type.Boolean(),
+  acknowledged: Type.Boolean(),
+});
+
+export const ReachSummary = Type.Object(
+  {
+    recall: RecallView,
+    lots: Type.Array(ReachSummaryLot),
+    summary: Type.Index(RecallReach, ["summary"]),
+    truncated: Type.Boolean(),
+    link: Type.String({ description: "the full reach: GET /v1/recalls/{lot}/reach" }),
+  },
+  { title: "RecallReachSummary" },
+);
+export type ReachSummary = Static<typeof ReachSummary>;
+
+export async function reachSummaryOfSource(ctx: MarketContext, source: string): Promise<ReachSummary> {
+  const rows = await reachRows(ctx, source, actorCache(ctx.store));
+  const lots = rows.holdings.map((h) => {
+    const { acknowledged } = acksOf(h, rows.recall.eventHash, rows.acks);
+    return {
+      batchId: h.batchId,
+      lot: h.lot ?? null,
+      link: linkOf(ctx.publicBaseUrl, h.gtin, h.lot).link,
+      product: h.product ?? null,
+      depth: rows.depth.get(h.batchId) ?? 0,
+      status: h.status,
+      custodian: { address: h.custodian, name: h.custodianName ?? null, retail: h.custodianRetail },
+      since: sinceOf(h),
+      mustAcknowledge: h.status === "active",
+      acknowledged,
+      retail: h.custodianRetail,
+    };
+  });
+  return {
+    recall: rows.recall,
+    lots: lots.map(({ retail: _r, ...l }) => l),
+    summary: summaryOf(lots),
+    truncated: rows.truncated,
+    link: `/v1/recalls/${source}/reach`,
+  };
+}
+
+/** Every open recall's reach, as the safety centre lists it: one per lot recalled itself. */
+export async function openRecalls(ctx: MarketContext, recalled: readonly string[]): Promise<ReachSummary[]> {
+  return Promise.all(recalled.map((id) => reachSummaryOfSource(ctx, id)));
 }

@@ -18,7 +18,7 @@ import { resolveQueryRef, resolveRef } from "../query/batch-state.ts";
 import { sendCached } from "../query/http-cache.ts";
 import type { ActorProfile, Store } from "../store/store.ts";
 import { findStall, inMarket, marketStalls, type MarketScope } from "./members.ts";
-import { MarketLot, marketLotView, MarketOverview, marketOverview } from "./overview.ts";
+import { MarketLot, marketLotView, MarketOverview, marketOverview, MAX_DAYS, SUPPLY_DAYS } from "./overview.ts";
 import type { MarketProjection } from "./projection.ts";
 import { reachOf, RecallReach } from "./reach.ts";
 import { StallDisplay, stallDisplay, stallProfile, StallProfile } from "./stall.ts";
@@ -59,6 +59,10 @@ const LotsQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIST, default: 1000 })),
 });
 
+const DaysQuery = Type.Object({
+  days: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_DAYS, description: `days the supply chart spans, ending on the latest arrival (default ${SUPPLY_DAYS})` })),
+});
+
 const LotList = Type.Object({ lots: Type.Array(MarketLot), truncated: Type.Boolean() }, { title: "MarketLotList" });
 
 const cached = { 304: Type.Null({ description: "not modified" }), "4xx": ErrorBody };
@@ -95,10 +99,11 @@ export const marketRoutes: FastifyPluginAsync<MarketRoutesOptions> = async (app,
       schema: {
         tags: ["market"],
         summary: "The market safety centre: stalls, supply by origin, lab tests, imports, open recalls and their reach",
+        querystring: DaysQuery,
         response: { 200: MarketOverview, ...cached },
       },
     },
-    async (request, reply) => sendCached(request, reply, await marketOverview(ctx)),
+    async (request, reply) => sendCached(request, reply, await marketOverview(ctx, (request.query as { days?: number }).days)),
   );
 
   app.get(

@@ -116,6 +116,9 @@ export interface LotHolding {
   readonly gtin: string | undefined;
   readonly lot: string | undefined;
   readonly custodian: string;
+  /** The custodian's profile name and retail flag (ActorRegistry), when it has a profile. */
+  readonly custodianName: string | undefined;
+  readonly custodianRetail: boolean;
   readonly quantity: bigint;
   readonly unit: string;
   readonly status: "active" | "split" | "merged";
@@ -136,7 +139,7 @@ export interface LotHolding {
 export interface MarketFigures {
   /** Active lots per custodian among `accounts`. */
   readonly holdings: readonly { readonly account: string; readonly lots: number; readonly imported: number }[];
-  /** Arrivals at `accounts` per day, origin country and region. */
+  /** Arrivals at `accounts` per day, origin country and region, over the `supplyDays` days up to the latest arrival. */
   readonly supply: readonly { readonly day: number; readonly country: string; readonly region: string; readonly lots: number }[];
   /** Lab tests per day (ledger-wide: lots are tested upstream, before they reach a stall). */
   readonly tests: readonly { readonly day: number; readonly tests: number; readonly passed: number }[];
@@ -170,8 +173,11 @@ export interface MarketStore {
   retailProfiles(): Promise<ActorProfile[]>;
   /** Lots matching `filter`, custodian then batch id order, at most `limit`. */
   lotHoldings(filter: HoldingFilter, limit: number): Promise<LotHolding[]>;
-  /** The safety centre's aggregates for the stalls `accounts`, each list at most `limit` rows. */
-  marketFigures(accounts: readonly string[], limit: number): Promise<MarketFigures>;
+  /**
+   * The safety centre's aggregates for the stalls `accounts`, each list at most `limit` rows, supply over the
+   * `supplyDays` days that end on the day of the latest arrival at one of them.
+   */
+  marketFigures(accounts: readonly string[], limit: number, supplyDays: number): Promise<MarketFigures>;
   /** Acknowledgements recorded on these lots, in log order. */
   recallAcks(batchIds: readonly string[]): Promise<MarketAckRow[]>;
 }

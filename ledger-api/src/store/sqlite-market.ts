@@ -89,6 +89,8 @@ function toHolding(row: Row): LotHolding {
     gtin: optStr(row, "gtin"),
     lot: optStr(row, "lot"),
     custodian,
+    custodianName: optStr(row, "custodian_name"),
+    custodianRetail: optInt(row, "custodian_retail") === 1,
     quantity: big(row, "quantity"),
     unit: str(row, "unit"),
     status: str(row, "status") as LotHolding["status"],
@@ -211,8 +213,9 @@ export class SqliteMarket implements MarketStore {
     const sql = `
       SELECT b.batch_id, b.gtin, b.lot, b.custodian, b.quantity, b.unit, b.status, b.imported, b.customs_cleared,
         b.recalled, m.product, m.country, m.region, m.farm, m.harvest_date, m.holder, m.held_since, m.held_event,
-        e.block_number AS held_block
+        e.block_number AS held_block, p.name AS custodian_name, p.retail AS custodian_retail
       FROM batches b
+      LEFT JOIN profiles p ON p.account = b.custodian
       LEFT JOIN market_lots m ON m.batch_id = b.batch_id
       LEFT JOIN lifecycle_events e ON e.event_hash = m.held_event
       ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`}
@@ -220,7 +223,7 @@ export class SqliteMarket implements MarketStore {
     return this.reader.prepare(sql).all(...params, limit).map(toHolding);
   }
 
-  async marketFigures(accounts: readonly string[], limit: number): Promise<MarketFigures> {
+  async marketFigures(accounts: readonly string[], limit: number, supplyDays: number): Promise<MarketFigures> {
     const ids = accounts.map(lower);
     const inList = ids.length === 0 ? "NULL" : marks(ids.length);
     const holdings = this.reader
@@ -230,12 +233,14 @@ export class SqliteMarket implements MarketStore {
       )
       .all(...ids)
       .map((r) => ({ account: str(r, "custodian"), lots: int(r, "lots"), imported: int(r, "imported") }));
+    // The window ends on the latest arrival's day, not today, so a market whose records stopped still shows them.
+    const latest = optInt(this.reader.prepare(`SELECT max(day) AS d FROM market_arrivals WHERE receiver IN (${inList})`).get(...ids), "d");
     const supply = this.reader
       .prepare(
-        `SELECT day, country, region, count(*) AS lots FROM market_arrivals WHERE receiver IN (${inList})
+        `SELECT day, country, region, count(*) AS lots FROM market_arrivals WHERE receiver IN (${inList}) AND day > ?
          GROUP BY day, country, region ORDER BY day, country, region`,
       )
-      .all(...ids)
+      .all(...ids, (latest ?? 0) - supplyDays)
       .map((r) => ({ day: int(r, "day"), country: str(r, "country"), region: str(r, "region"), lots: int(r, "lots") }));
     const tests = this.stmt("reader", "SELECT day, count(*) AS tests, sum(passed) AS passed FROM market_tests GROUP BY day ORDER BY day")
       .all()

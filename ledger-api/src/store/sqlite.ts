@@ -631,9 +631,9 @@ export class SqliteStore implements Store {
     this.assertOpen();
     return this.market.lotHoldings(filter, limit);
   }
-  marketFigures(accounts: readonly string[], limit: number): Promise<MarketFigures> {
+  marketFigures(accounts: readonly string[], limit: number, supplyDays: number): Promise<MarketFigures> {
     this.assertOpen();
-    return this.market.marketFigures(accounts, limit);
+    return this.market.marketFigures(accounts, limit, supplyDays);
   }
   recallAcks(batchIds: readonly string[]): Promise<MarketAckRow[]> {
     this.assertOpen();

@@ -15,7 +15,7 @@ import type { MarketPageConfig } from "./market-page.ts";
 const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#637939", "#843c39"];
 
 const config = JSON.parse(document.getElementById("market-config")?.textContent ?? "{}") as MarketPageConfig;
-const overview = JSON.parse(document.getElementById("market-data")?.textContent ?? "null") as MarketOverview;
+const overview = JSON.parse(document.getElementById("market-data")?.textContent ?? "null") as Pick<MarketOverview, "supply" | "tests">;
 
 function seconds(days: readonly string[]): number[] {
   return days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);

@@ -3,7 +3,7 @@
  * (market/overview.ts) as a page. Tables are server-rendered, every figure a link to the records behind it (the JSON
  * list of its lots, each lot's shopper page and provenance answer, the log entry of a test or an interval
  * violation). The two time series are uPlot charts drawn by the page's script (market-client.ts, /assets/market.js)
- * from the same overview, embedded as JSON; each chart's container carries the data its uPlot instance holds in
+ * from the same overview (its `supply` and `tests`), embedded as JSON; each chart's container carries the data its uPlot instance holds in
  * `data-chart-data` (and `window.marketCharts` holds the instances), so a test can compare a chart with the API.
  *
  * Stable test ids: `market-name`, `stalls`, `stall-{key}`, `supply-chart`, `supply-table`, `regions-table`,
@@ -13,7 +13,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { MarketOverview } from "../market/overview.ts";
-import type { ReachLot, RecallReach } from "../market/reach.ts";
+import type { ReachSummary } from "../market/reach.ts";
 import { parseDigitalLink } from "../gs1/digital-link.ts";
 import { html, jsonForScript, SafeHtml } from "./html.ts";
 import { countryName, formatDate, formatDateTime, HTML_LANG, LANGS, MESSAGES, type Lang } from "./i18n.ts";
@@ -86,23 +86,23 @@ function tile(label: string, value: SafeHtml | string | number, bad = false): Sa
   return html`<div class="tile${bad ? " bad" : ""}"><strong>${value}</strong>${label}</div>`;
 }
 
-function reachRow(t: CentreMessages, lang: Lang, lot: ReachLot): SafeHtml {
+function reachRow(t: CentreMessages, lang: Lang, lot: ReachSummary["lots"][number]): SafeHtml {
   const name = lot.lot ?? lot.batchId;
   return html`<tr data-testid="reach-${name}" data-acknowledged="${lot.acknowledged ? "true" : "false"}" data-status="${lot.status}">
 <td>${a(pagePath(lot.link, lang), name)} <span class="note">${lot.product ?? ""}</span><br><a href="/v1/batches/${lot.batchId}/provenance">JSON</a></td>
-<td>${lot.custodian.name ?? lot.custodian.address}${lot.retail ? html` <span class="note">(${t.retail})</span>` : ""}</td>
+<td>${lot.custodian.name ?? lot.custodian.address}${lot.custodian.retail ? html` <span class="note">(${t.retail})</span>` : ""}</td>
 <td>${lot.since === null ? "" : html`<time datetime="${lot.since.at}">${formatDateTime(lot.since.at, lang)}</time>`}</td>
 <td>${!lot.mustAcknowledge ? html`<span class="note">${lot.status}</span>` : lot.acknowledged ? html`<span class="ok">✓</span>` : html`<span class="bad">✗</span>`}</td>
 </tr>`;
 }
 
-function recallSection(t: CentreMessages, lang: Lang, reach: RecallReach): SafeHtml {
+function recallSection(t: CentreMessages, lang: Lang, reach: ReachSummary): SafeHtml {
   const source = reach.lots[0];
   const name = reach.recall.lot ?? reach.recall.batchId;
   return html`<div class="recall" data-testid="recall-${name}">
 <h3>${source?.product ?? ""} · ${a(pagePath(source?.link ?? null, lang), name)}</h3>
 <p>${reach.recall.reason ?? ""}${reach.recall.reference === null ? "" : html` · ${reach.recall.reference}`}${reach.recall.recalledAt === null ? "" : html` · <time datetime="${reach.recall.recalledAt}">${formatDateTime(reach.recall.recalledAt, lang)}</time>`}</p>
-<p class="note">${t.lots}: ${reach.summary.lots} · ${t.retail}: ${reach.summary.atRetail} · ${t.ack}: ${reach.summary.acknowledged} · ${t.awaiting}: <span class="${reach.summary.awaiting > 0 ? "bad" : "ok"}">${reach.summary.awaiting}</span> · <a href="/v1/recalls/${reach.recall.batchId}/reach">JSON</a></p>
+<p class="note">${t.lots}: ${reach.summary.lots} · ${t.retail}: ${reach.summary.atRetail} · ${t.ack}: ${reach.summary.acknowledged} · ${t.awaiting}: <span class="${reach.summary.awaiting > 0 ? "bad" : "ok"}">${reach.summary.awaiting}</span> · <a href="${reach.link}">JSON</a></p>
 <table><thead><tr><th>${t.lot}</th><th>${t.holder}</th><th>${t.since}</th><th>${t.ack}</th></tr></thead>
 <tbody>${reach.lots.map((l) => reachRow(t, lang, l))}</tbody></table>
 </div>`;
@@ -185,7 +185,7 @@ ${stalls.map(
   )}</nav></header>
 <main>${body}</main>
 <script type="application/json" id="market-config">${jsonForScript(config)}</script>
-<script type="application/json" id="market-data">${jsonForScript(overview)}</script>
+<script type="application/json" id="market-data">${jsonForScript({ supply: overview.supply, tests: overview.tests })}</script>
 <script nonce="${opts.nonce}">${new SafeHtml(`(function(){var s=document.createElement("script");s.src=JSON.parse(document.getElementById("market-config").textContent).clientUrl;document.head.appendChild(s);})();`)}</script>
 </body>
 </html>

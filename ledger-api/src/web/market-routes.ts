@@ -13,7 +13,7 @@ import { Type } from "typebox";
 import type { Deployments } from "../chain/contracts.ts";
 import { ApiError, ErrorBody } from "../http/errors.ts";
 import { findStall, type MarketScope } from "../market/members.ts";
-import { marketOverview } from "../market/overview.ts";
+import { MAX_DAYS, marketOverview } from "../market/overview.ts";
 import type { MarketProjection } from "../market/projection.ts";
 import { stallDisplay } from "../market/stall.ts";
 import type { Store } from "../store/store.ts";
@@ -35,6 +35,10 @@ export interface MarketPagesOptions {
 }
 
 const Lang = Type.Object({ lang: Type.Optional(Type.String({ description: "ko, zh or en" })) });
+const CentreQuery = Type.Object({
+  lang: Type.Optional(Type.String({ description: "ko, zh or en" })),
+  days: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_DAYS, description: "days the supply chart spans" })),
+});
 const html = { 200: { content: { "text/html": { schema: Type.String() } } }, "4xx": ErrorBody };
 
 export const marketPages: FastifyPluginAsync<MarketPagesOptions> = async (app, opts) => {
@@ -92,14 +96,14 @@ export const marketPages: FastifyPluginAsync<MarketPagesOptions> = async (app, o
       schema: {
         tags: ["market"],
         summary: "The market safety centre: stalls, supply by origin, lab tests, imports, open recalls and their reach, with charts",
-        querystring: Lang,
+        querystring: CentreQuery,
         response: html,
       },
     },
     async (request, reply) => {
-      const { lang: asked } = request.query as { lang?: string };
+      const { lang: asked, days } = request.query as { lang?: string; days?: number };
       const lang = chooseLang(request.headers["accept-language"] ?? opts.marketLang, asked);
-      const overview = await marketOverview(opts);
+      const overview = await marketOverview(opts, days);
       const n = nonce();
       const page = marketPage(overview, { lang, nonce: n, clientUrl: await assets.url("market.js"), langHref: langHref(request) });
       return send(reply, lang, n, page);
