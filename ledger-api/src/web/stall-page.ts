@@ -50,25 +50,25 @@ header.stall h1{font-size:64px;margin:0;line-height:1.05;font-weight:800}
 header.stall p{margin:4px 0 0;font-size:28px;color:#e8f2ea}
 header.stall .status{text-align:right}
 header.stall .status p:first-child{font-size:36px;font-weight:700;color:#fff}
-main.lots{flex:1;display:grid;grid-template-columns:repeat(3,1fr);grid-template-rows:repeat(2,1fr);gap:22px;padding:22px 36px;min-height:0}
-article.lot{display:flex;gap:18px;background:#fff;color:#111;border-radius:14px;padding:20px 22px;min-height:0;overflow:hidden;border:5px solid #fff}
+main.lots{flex:1;display:grid;grid-template-columns:repeat(2,1fr);grid-template-rows:repeat(2,minmax(0,1fr));gap:22px;padding:20px 36px;min-height:0}
+article.lot{display:flex;gap:18px;background:#fff;color:#111;border-radius:14px;padding:14px 22px;min-height:0;overflow:hidden;border:5px solid #fff}
 article.lot[hidden]{display:none}
 article.lot.recalled{border-color:#d0001b}
 article.lot .body{flex:1;min-width:0}
-.product{font-size:40px;line-height:1.1;margin:0 0 4px;font-weight:800}
+.product{font-size:44px;line-height:1.1;margin:0 0 2px;font-weight:800;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .lotno{margin:0 0 8px;font-size:24px;color:#444}
-.fact{border-top:2px solid #e4e4e4;padding:6px 0;position:relative}
-.fact .k{display:block;font-size:20px;text-transform:uppercase;letter-spacing:.04em;color:#555;font-weight:700}
-.fact .v{display:block;font-size:28px}
-.fact .v.small{font-size:22px;color:#333}
-.analytes{border-collapse:collapse;font-size:21px;margin-top:2px}
-.analytes td{padding:0 14px 0 0}
+.fact{border-top:2px solid #e4e4e4;padding:4px 0;position:relative}
+.fact .k{display:inline-block;min-width:7.5em;font-size:20px;text-transform:uppercase;letter-spacing:.04em;color:#555;font-weight:700}
+.fact .v{display:inline;font-size:27px}
+.fact .v.small{display:block;font-size:22px;color:#333}
+.analytes{display:block;font-size:21px;color:#333}
+.analytes span{margin-right:18px;white-space:nowrap}
 .ok{color:#0b6b2c}
 .bad{color:#c4001a;font-weight:800}
 .muted{color:#666}
-.qr{display:flex;flex-direction:column;align-items:center;justify-content:flex-start;width:230px;text-decoration:none;color:#111;font-size:20px;text-align:center}
-.qr img{width:220px;height:220px;image-rendering:pixelated;background:#fff}
-.badge{display:inline-block;font-size:18px;padding:1px 12px;border-radius:18px;border:2px solid #888;color:#333;background:#eee;margin-top:2px}
+.qr{display:flex;flex-direction:column;align-items:center;justify-content:flex-start;width:210px;flex:none;text-decoration:none;color:#111;font-size:20px;text-align:center}
+.qr img{width:200px;height:200px;image-rendering:pixelated;background:#fff}
+.badge{display:inline-block;font-size:18px;padding:0 12px;border-radius:18px;border:2px solid #888;color:#333;background:#eee;margin-left:10px;vertical-align:middle}
 .badge[data-state=verified]{border-color:#0b6b2c;color:#fff;background:#0b6b2c}
 .badge[data-state=pending]{border-color:#9a5c00;color:#4a2c00;background:#ffe3a3}
 .badge[data-state=failed]{border-color:#c4001a;color:#fff;background:#c4001a}
@@ -114,7 +114,7 @@ export function stallPage(display: StallDisplay, opts: StallPageOptions): string
     rpcUrl: opts.rpcUrl,
     eventsUrl: `/stalls/${key}/events`,
     displayUrl: `/v1/stalls/${key}/display`,
-    perPage: 6,
+    perPage: 4,
     pageMs: 12_000,
     messages: MESSAGES[lang].client,
     clientUrl: opts.clientUrl,

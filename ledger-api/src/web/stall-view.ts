@@ -73,18 +73,17 @@ function labFact(t: DisplayMessages, lang: Lang, answer: Provenance): SafeHtml {
   if (!entry) return html`<div class="fact" data-testid="fact-lab"><span class="k">${t.lab}</span><span class="v muted">${t.noLab}</span></div>`;
   const d = entry.document as InspectedDoc;
   return html`<div class="fact" data-testid="fact-lab" data-passed="${d.passed ? "true" : "false"}"><span class="k">${t.lab}</span>
-<span class="v"><strong class="${d.passed ? "ok" : "bad"}">${d.passed ? `✓ ${t.labPass}` : `✗ ${t.labFail}`}</strong> · ${day(d.occurredAt, lang)} · ${d.lab.name}</span>
-<table class="analytes"><tbody>${d.analytes.slice(0, 4).map((a) => {
+<span class="v"><strong class="${d.passed ? "ok" : "bad"}">${d.passed ? `✓ ${t.labPass}` : `✗ ${t.labFail}`}</strong> · ${day(d.occurredAt, lang)}</span>
+<span class="analytes">${d.analytes.slice(0, 3).map((a) => {
     const ok = a.value <= a.limit;
-    return html`<tr data-analyte="${a.name}" data-result="${ok ? "pass" : "fail"}"><td>${a.name}</td><td class="${ok ? "ok" : "bad"}">${a.value} ${unitLabel(a.unit)}</td><td class="muted">${t.limit} ${a.limit}</td></tr>`;
-  })}</tbody></table>
+    return html`<span data-analyte="${a.name}" data-result="${ok ? "pass" : "fail"}">${a.name} <b class="${ok ? "ok" : "bad"}">${a.value}</b>/${a.limit} ${unitLabel(a.unit)}</span>`;
+  })}</span>
 ${badge(lang, entry)}</div>`;
 }
 
 function customsFact(t: DisplayMessages, lang: Lang, answer: Provenance): SafeHtml {
-  if (!answer.batch.imported) {
-    return html`<div class="fact" data-testid="fact-customs"><span class="k">${t.customs}</span><span class="v muted">${t.domestic}</span></div>`;
-  }
+  // A domestic lot has no customs line: the screen's room goes to what the shopper needs.
+  if (!answer.batch.imported) return html``;
   const entry = latest(answer.timeline.filter((e) => e.kind === "CustomsCleared" && shared(e)));
   if (!entry) {
     return html`<div class="fact" data-testid="fact-customs" data-cleared="false"><span class="k">${t.customs}</span><span class="v bad">✗ ${t.customsPending}</span></div>`;
@@ -121,7 +120,7 @@ ${labFact(t, lang, answer)}
 ${customsFact(t, lang, answer)}
 ${custodyFact(t, lang, answer, stall.toLowerCase())}
 </div>
-${href === null ? "" : html`<a class="qr" href="${href}"><img src="/v1/batches/${batch.batchId}/qr.svg" alt="QR ${name}" width="220" height="220"><span>${t.scan}</span></a>`}
+${href === null ? "" : html`<a class="qr" href="${href}"><img src="/v1/batches/${batch.batchId}/qr.svg" alt="QR ${name}" width="200" height="200"><span>${t.scan}</span></a>`}
 </article>`;
 }
 
