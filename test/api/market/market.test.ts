@@ -222,6 +222,44 @@ describe("the market: recall reach, acknowledgements, the safety centre and the 
     });
   });
 
+  describe("who may acknowledge a recall", function () {
+    let recallHash: string;
+    before(async function () {
+      recallHash = ((await ledger.get(`/v1/recalls/${id(R)}/reach`)).json as unknown as RecallReach).recall.eventHash ?? "";
+    });
+
+    async function refused(actor: DemoActorName, keys: Keys, hash: string): Promise<{ statusCode: number; code: unknown }> {
+      const size = await ledger.services.store.size();
+      const res = await submit(actor, recallAckDoc(keys, hash, at(7, 13)));
+      expect(await ledger.services.store.size(), "nothing is logged on a refusal").to.equal(size);
+      return { statusCode: res.statusCode, code: res.json.code };
+    }
+
+    it("refuses a party that does not hold the recalled lot (403 RECALL_ACK_NOT_CUSTODIAN)", async function () {
+      expect(await refused("wholesaler", R1, recallHash)).to.deep.equal({ statusCode: 403, code: "RECALL_ACK_NOT_CUSTODIAN" });
+    });
+
+    it("refuses an acknowledgement of a lot that was never recalled (409 RECALL_ACK_NOT_RECALLED)", async function () {
+      expect(await refused("stall", demoBatches.beef, recallHash)).to.deep.equal({ statusCode: 409, code: "RECALL_ACK_NOT_RECALLED" });
+    });
+
+    it("refuses an acknowledgement naming an event that is not this lot's recall (409 RECALL_ACK_NOT_RECALLED)", async function () {
+      const spinachRecall = ((await ledger.get(`/v1/recalls/${batchIdOf(demoBatches.spinach.gtin, demoBatches.spinach.lot)}/reach`)).json as unknown as RecallReach).recall.eventHash ?? "";
+      expect(await refused("cooperative", M, spinachRecall)).to.deep.equal({ statusCode: 409, code: "RECALL_ACK_NOT_RECALLED" });
+    });
+
+    it("refuses an acknowledgement that names no recall in its note (422 DOC_INCONSISTENT)", async function () {
+      expect(await refused("cooperative", M, "RECALL-26-0400")).to.deep.equal({ statusCode: 422, code: "DOC_INCONSISTENT" });
+    });
+
+    it("admits the custodian of a lot merged from a recalled parent", async function () {
+      const res = await submit("cooperative", recallAckDoc(M, recallHash, at(7, 14)));
+      expect(res.statusCode, JSON.stringify(res.json)).to.equal(202);
+      const after = (await ledger.get(`/v1/recalls/${id(R)}/reach`)).json as unknown as RecallReach;
+      expect(after.summary).to.deep.include({ acknowledged: 2, awaiting: 0 });
+    });
+  });
+
   describe("stalls a market does not have", function () {
     it("answers 404 UNKNOWN_STALL for a GLN no retail actor has, on the JSON and the page", async function () {
       for (const url of ["/v1/stalls/8800000000000/display", "/stalls/8800000000000/display", "/v1/market/stalls/8800000000000"]) {
