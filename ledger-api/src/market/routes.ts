@@ -178,9 +178,10 @@ export const marketRoutes: FastifyPluginAsync<MarketRoutesOptions> = async (app,
     async (request, reply) => {
       const profile = await stallOf((request.params as { stall: string }).stall, false);
       const raw = reply.raw;
+      const live = (): boolean => !raw.writableEnded && !raw.destroyed;
       const display = {
-        send: (event: string, data: string) => void raw.write(`event: ${event}\ndata: ${data}\n\n`),
-        ping: () => void raw.write(": ping\n\n"),
+        send: (event: string, data: string) => void (live() && raw.write(`event: ${event}\ndata: ${data}\n\n`)),
+        ping: () => void (live() && raw.write(": ping\n\n")),
         end: () => raw.end(),
       };
       if (!opts.watch.hasRoom(profile.account)) {
@@ -196,14 +197,28 @@ export const marketRoutes: FastifyPluginAsync<MarketRoutesOptions> = async (app,
       });
       // The browser reconnects by itself after a dropped stream; two seconds keeps a restarted server's displays live.
       raw.write("retry: 2000\n\n");
-      const disconnect = await opts.watch.connect(profile.account, display);
-      if (disconnect === undefined) {
-        // Another display took the last place meanwhile: say so in the stream and close it; the browser retries.
-        raw.write(`event: refused\ndata: ${JSON.stringify({ code: "OVERLOADED" })}\n\n`);
+      // A display that goes away while it is being connected is removed as soon as connecting ends.
+      let gone = false;
+      let disconnect: (() => void) | undefined;
+      raw.on("close", () => {
+        gone = true;
+        disconnect?.();
+      });
+      raw.on("error", () => undefined);
+      try {
+        disconnect = await opts.watch.connect(profile.account, display);
+      } catch (err) {
+        request.log.warn({ err }, "a stall display could not be connected");
         raw.end();
         return reply;
       }
-      request.raw.on("close", disconnect);
+      if (disconnect === undefined) {
+        // Another display took the last place meanwhile: say so in the stream and close it; the browser retries.
+        display.send("refused", JSON.stringify({ code: "OVERLOADED" }));
+        raw.end();
+      } else if (gone) {
+        disconnect();
+      }
       return reply;
     },
   );

@@ -74,7 +74,8 @@ async function shownLots(store: Store, account: string): Promise<{ ids: string[]
 }
 
 /** The digest of everything a stall's view is built from; see the header. */
-export async function stallVersion(store: Store, projection: MarketProjection, account: string): Promise<string> {
+export async function stallVersion(store: Store, projection: MarketProjection, stall: string): Promise<string> {
+  const account = stall.toLowerCase();
   await projection.catchUp();
   const { ids, more } = await shownLots(store, account);
   const hash = createHash("sha256").update(`${account}|${more}`);

@@ -17,6 +17,7 @@ import type { MarketOverview } from "../../../ledger-api/src/market/overview.ts"
 import type { StallDisplay } from "../../../ledger-api/src/market/stall.ts";
 import { stallVersion } from "../../../ledger-api/src/market/stall.ts";
 import { MarketProjection } from "../../../ledger-api/src/market/projection.ts";
+import { StallWatch } from "../../../ledger-api/src/market/watch.ts";
 import { startLedger, type Ledger } from "../harness.ts";
 
 type Keys = { readonly gtin: string; readonly lot: string };
@@ -257,6 +258,43 @@ describe("the market: recall reach, acknowledgements, the safety centre and the 
       expect(res.statusCode, JSON.stringify(res.json)).to.equal(202);
       const after = (await ledger.get(`/v1/recalls/${id(R)}/reach`)).json as unknown as RecallReach;
       expect(after.summary).to.deep.include({ acknowledged: 2, awaiting: 0 });
+    });
+  });
+
+  describe("live updates of a stall's display", function () {
+    it("are derived from the store: a watch of another instance announces a hand-off ingested through this one", async function () {
+      // A second API instance on the same database has its own projection and watch and shares nothing else.
+      const projection = new MarketProjection(ledger.services.store);
+      const watch = new StallWatch({ store: ledger.services.store, projection, maxConnections: 4, maxPerStall: 1 });
+      const versions: string[] = [];
+      const display = { send: (_event: string, data: string) => void versions.push(data), ping() {}, end() {} };
+      try {
+        const disconnect = await watch.connect(address("stall"), display);
+        expect(disconnect).to.be.a("function");
+        expect(versions).to.have.length(1);
+        await watch.tick();
+        await watch.tick();
+        expect(versions, "nothing moved, nothing is sent").to.have.length(1);
+        const lot: Keys = { gtin: GTIN, lot: "RC-LIVE" };
+        for (const step of [
+          { actor: "cooperative", doc: { kind: "Registered", batch: lot, occurredAt: at(8), product: "Jeju Hallabong tangerines", origin: { country: "KR", region: "Jeju-do, Jeju-si", farm: { name: "Orchard 9" } }, harvestDate: "2026-11-07", quantity: { value: 20, unit: "kg" }, imported: false } },
+          { actor: "cooperative", doc: { kind: "HandOffOffered", batch: lot, occurredAt: at(8, 10), to: address("stall") } },
+          { actor: "stall", doc: { kind: "HandOffAccepted", batch: lot, occurredAt: at(8, 11), from: address("cooperative") } },
+        ] as const) {
+          expect((await submit(step.actor, step.doc as EventDoc)).statusCode).to.equal(202);
+          await ledger.sync();
+        }
+        await watch.tick();
+        expect(versions).to.have.length(2);
+        expect(versions[1]).to.equal(await stallVersion(ledger.services.store, projection, address("stall")));
+        // Bounded: the stall's one place is taken.
+        expect(watch.hasRoom(address("stall"))).to.equal(false);
+        expect(await watch.connect(address("stall"), display)).to.equal(undefined);
+        disconnect?.();
+        expect(watch.hasRoom(address("stall"))).to.equal(true);
+      } finally {
+        watch.close();
+      }
     });
   });
 
