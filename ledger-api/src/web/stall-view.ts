@@ -20,7 +20,7 @@ import type { DisplayRecall, StallDisplay } from "../market/stall.ts";
 import type { Provenance, TimelineEntry } from "../protocol/answer.ts";
 import type { CustomsClearedDoc, InspectedDoc } from "../protocol/documents.ts";
 import type { Static } from "typebox";
-import { parseDigitalLink } from "../gs1/digital-link.ts";
+import { parseLinkPath } from "../gs1/link-path.ts";
 import { html, type SafeHtml } from "./html.ts";
 import { countryName, formatDate, MESSAGES, unitLabel, type Lang } from "./i18n.ts";
 import { DISPLAY, type DisplayMessages } from "./market-i18n.ts";
@@ -46,7 +46,7 @@ function country(code: string, lang: Lang): SafeHtml {
 function pagePath(answer: Provenance, lang: Lang): string | null {
   if (answer.batch.link === null) return null;
   try {
-    return `${parseDigitalLink(answer.batch.link).path}?lang=${lang}`;
+    return `${parseLinkPath(answer.batch.link).path}?lang=${lang}`;
   } catch {
     return null;
   }
