@@ -1,6 +1,7 @@
 /**
  * The market's screens in a real browser (Debian's Chromium, playwright-core) against a live ledger (anvil, the API,
- * the demo story; test/browser/harness.ts):
+ * the demo story and the demo market; test/browser/harness.ts):
+ * - the demo market as `npm start` loads it: twelve stalls, a recall reaching three of them, one acknowledged;
  * - a stall's display at 1920x1080 in Korean, Chinese and English, every lot verified in the browser;
  * - a hand-off to the stall appearing on its display without a reload (server-sent events);
  * - a recall turning the display into the red alert within 5 s of being recorded;
@@ -13,6 +14,7 @@ import type { Browser, Page } from "playwright-core";
 import { LedgerClient, signEvent } from "../../ledger-api/src/client/client.ts";
 import { demoActors, demoBatches, type DemoActorName } from "../../ledger-api/src/demo/story.ts";
 import { demoWallet } from "../../ledger-api/src/demo/load.ts";
+import { acknowledgedLot, marketBatches } from "../../ledger-api/src/demo/market-story.ts";
 import type { EventDoc } from "../../ledger-api/src/protocol/documents.ts";
 import type { MarketOverview } from "../../ledger-api/src/market/overview.ts";
 import { buildWebBundle } from "../../ledger-api/src/web/bundle.ts";
@@ -35,7 +37,7 @@ describe("the market's screens in a browser", function () {
 
   before(async function () {
     await buildWebBundle();
-    live = await startLiveLedger();
+    live = await startLiveLedger({ market: true });
     browser = await launchChromium();
     client = new LedgerClient(live.baseUrl);
     await mkdir(SHOTS, { recursive: true });
@@ -79,6 +81,21 @@ describe("the market's screens in a browser", function () {
     await page.locator("article.lot[data-verification]").nth(count - 1).waitFor({ timeout: 90_000 });
     return page.$$eval("article.lot", (els) => els.map((e) => e.getAttribute("data-verification") ?? ""));
   }
+
+  it("loads the demo market: twelve stalls, supply from seven countries, a recall reaching three stalls, one acknowledged", async function () {
+    const overview = (await (await fetch(`${live.baseUrl}/v1/market`)).json()) as MarketOverview;
+    expect(overview.stalls).to.have.length(12);
+    expect(overview.stalls.every((s) => s.lots > 0), "every stall holds lots").to.equal(true);
+    expect(overview.supply.countries.map((c) => c.country)).to.include.members(["KR", "AU", "PH", "CN", "NZ"]);
+    expect(overview.imports.pending, "the mangoes still at customs").to.be.at.least(1);
+    expect(overview.tests.totals.failed).to.be.at.least(2);
+    expect(overview.tests.totals.phiViolations).to.be.at.least(1);
+    const chili = overview.recalls.find((r) => r.recall.lot === marketBatches.chili.lot);
+    const stalls = new Set(chili?.lots.filter((l) => l.mustAcknowledge && l.custodian.retail).map((l) => l.custodian.address));
+    expect(stalls.size).to.equal(3);
+    expect(chili?.summary).to.deep.include({ atRetail: 3, acknowledged: 1, awaiting: 2 });
+    expect(chili?.lots.find((l) => l.lot === acknowledgedLot.lot)?.acknowledged).to.equal(true);
+  });
 
   for (const { lang, acceptLanguage, words } of LANGUAGES) {
     it(`shows the stall's lots at 1920x1080 in ${lang}, each verified in the browser`, async function () {

@@ -281,10 +281,12 @@ export class Ingestor {
       await this.overlay.judge(this.pending, now, (overlay) => {
         const log = new LogRules(this.uncommitted, facts, this.observationsPerLotPerDay, nowMs);
         for (const p of fresh) {
-          this.judge(overlay, p, inFlight, now, log);
+          // An acknowledgement is judged as one first, so its refusal says what is wrong with it (a party that is
+          // not the custodian, a lot under no recall); then as any observation.
           const ack = acks.get(p.eventHash);
           const refused = ack && !inFlight.has(p.eventHash) ? judgeRecallAck(overlay, ack.doc, p.signer, p.batchId, ack.named) : undefined;
           if (refused) throw refusal(p.position, refused);
+          this.judge(overlay, p, inFlight, now, log);
         }
       });
       for (const p of fresh) {

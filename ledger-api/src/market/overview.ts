@@ -279,7 +279,9 @@ export async function marketOverview(ctx: OverviewContext, supplyDays: number = 
       perStall.set(holder, r);
     }
   }
-  const stallViews = stalls.map((p) => stallView(p, figures, perStall));
+  // By name, numbers in names counted as numbers: "Stall 2" before "Stall 11".
+  const byName = new Intl.Collator("en", { numeric: true }).compare;
+  const stallViews = stalls.map((p) => stallView(p, figures, perStall)).sort((a, b) => byName(a.name, b.name) || a.account.localeCompare(b.account));
   return {
     market: {
       name: ctx.marketName,
