@@ -14,7 +14,7 @@ import { chromium, type Browser } from "playwright-core";
 import { buildApp } from "../../ledger-api/src/app.ts";
 import { startLocalChain, type LocalChain } from "../../ledger-api/src/chain/local-chain.ts";
 import { loadConfig } from "../../ledger-api/src/config.ts";
-import { LOCAL_KEYS, demoWallet, ensureDemoDeployment, loadDemo } from "../../ledger-api/src/demo/load.ts";
+import { LOCAL_KEYS, demoWallet, describeDemoLoad, ensureDemoDeployment, loadDemo } from "../../ledger-api/src/demo/load.ts";
 import { openLedgerServices, type LedgerServices } from "../../ledger-api/src/services.ts";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -87,7 +87,8 @@ export async function startLiveLedger(options: LiveLedgerOptions = {}): Promise<
     // The ingest rules read roles from the chain index: index the deployment's grants before the first event, or
     // a loaded machine races the indexer's poll and the demo is refused (SIGNER_LACKS_ROLE).
     await services.indexer.syncOnce();
-    await loadDemo(baseUrl, { market: options.market ?? false });
+    const load = await loadDemo(baseUrl, { market: options.market ?? false });
+    if (load.refused.length > 0) throw new Error(`the demo was refused in part: ${describeDemoLoad(load)}`);
     // Relay everything (each pass ingests new entries, sends what is ready and settles what was sent), then anchor
     // and index. Done when the relay has looked at every entry and has nothing pending or in flight.
     const { store } = services;
