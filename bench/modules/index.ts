@@ -4,5 +4,6 @@
  */
 import type { BenchModule } from "../lib/types.ts";
 import { ingest } from "./ingest.ts";
+import { market } from "./market.ts";
 
-export const MODULES: readonly BenchModule[] = [ingest];
+export const MODULES: readonly BenchModule[] = [ingest, market];

@@ -19,6 +19,10 @@ import { logRoutes } from "./query/log-routes.ts";
 import { queryRoutes } from "./query/routes.ts";
 import type { LedgerServices } from "./services.ts";
 import { labelRoutes } from "./web/labels.ts";
+import { MarketProjection } from "./market/projection.ts";
+import { marketRoutes } from "./market/routes.ts";
+import { StallWatch } from "./market/watch.ts";
+import { marketPages } from "./web/market-routes.ts";
 import { resolverRoutes } from "./web/resolver.ts";
 
 const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
@@ -101,5 +105,15 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
   };
   await app.register(labelRoutes, web);
   await app.register(resolverRoutes, web);
+  // The market screens share one projection (its catch-up runs once for concurrent readers) and one watch.
+  const projection = new MarketProjection(store);
+  const market = {
+    ...web,
+    scope: { glnPrefix: config.market.glnPrefix, actors: config.market.actors },
+    marketName: config.market.name,
+    projection,
+  };
+  await app.register(marketRoutes, { ...market, watch: new StallWatch({ store, projection, maxConnections: config.market.maxDisplays }) });
+  await app.register(marketPages, { ...market, marketLang: config.market.lang });
   return app;
 }

@@ -56,6 +56,23 @@ export interface Config {
   readonly headersTimeoutMs: number;
   /** An idle keep-alive connection is closed after this. */
   readonly keepAliveTimeoutMs: number;
+  /** The market the safety centre (/market) covers: see `MarketConfig`. */
+  readonly market: MarketConfig;
+}
+
+/**
+ * One market: the retail actors whose GLN starts with `glnPrefix` or whose address is in `actors` (with neither,
+ * every retail actor), its name on the safety centre, the language its stall displays fall back to, and how many
+ * displays one instance streams to.
+ */
+export interface MarketConfig {
+  readonly name: string;
+  readonly glnPrefix: string | undefined;
+  /** Lower-case addresses. */
+  readonly actors: readonly string[];
+  /** ko, zh or en; undefined: a display follows its browser's Accept-Language. */
+  readonly lang: "ko" | "zh" | "en" | undefined;
+  readonly maxDisplays: number;
 }
 
 export class ConfigError extends Error {
@@ -91,6 +108,33 @@ function url(env: Env, name: string, fallback: string | undefined): string | und
     throw new ConfigError(`${name} must be an http(s) or ws(s) URL, got "${raw}"`);
   }
   return raw.replace(/\/+$/, "");
+}
+
+function marketConfig(env: Env): MarketConfig {
+  const prefix = env.MARKET_GLN_PREFIX || undefined;
+  if (prefix !== undefined && !/^[0-9]{1,13}$/.test(prefix)) {
+    throw new ConfigError(`MARKET_GLN_PREFIX must be 1 to 13 digits (the start of the market's stalls' GLNs), got "${prefix}"`);
+  }
+  const actors = (env.MARKET_ACTORS ?? "")
+    .split(",")
+    .map((a) => a.trim())
+    .filter((a) => a !== "");
+  for (const a of actors) {
+    if (!/^0x[0-9a-fA-F]{40}$/.test(a)) throw new ConfigError(`MARKET_ACTORS must be comma-separated 0x addresses, got "${a}"`);
+  }
+  const lang = env.MARKET_LANG || undefined;
+  if (lang !== undefined && lang !== "ko" && lang !== "zh" && lang !== "en") {
+    throw new ConfigError(`MARKET_LANG must be ko, zh or en, got "${lang}"`);
+  }
+  const name = env.MARKET_NAME || "Market";
+  if (name.length > 120) throw new ConfigError("MARKET_NAME must be at most 120 characters");
+  return {
+    name,
+    glnPrefix: prefix,
+    actors: [...new Set(actors.map((a) => a.toLowerCase()))],
+    lang,
+    maxDisplays: int(env, "MARKET_DISPLAYS_MAX", 1000, 1, 100_000),
+  };
 }
 
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
@@ -131,5 +175,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     requestTimeoutMs,
     headersTimeoutMs,
     keepAliveTimeoutMs: int(env, "KEEP_ALIVE_TIMEOUT_MS", 72_000, 1),
+    market: marketConfig(env),
   };
 }

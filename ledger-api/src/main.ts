@@ -23,6 +23,7 @@ import { loadConfig, ConfigError } from "./config.ts";
 import {
   LOCAL_KEYS,
   demoBatchUrls,
+  demoMarketUrls,
   demoClock,
   demoRolesIndexed,
   demoWallet,
@@ -34,7 +35,8 @@ import { openLedgerServices } from "./services.ts";
 import { buildWebBundle } from "./web/bundle.ts";
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  // In local mode the demo market has a name of its own unless MARKET_NAME gives one.
+  const config = loadConfig(process.env.RPC_URL ? process.env : { MARKET_NAME: "Mangwon Market (demo)", ...process.env });
   const log = pino({ level: process.env.LOG_LEVEL ?? "info" });
   // Routine chain progress (every indexed range, every relayed transaction) is debug; problems are not.
   const chainLog = log.child({ component: "chain" });
@@ -129,7 +131,7 @@ async function main(): Promise<void> {
     // At every start: a load cut short (Ctrl-C, a kill) is completed, and steps already logged come back as duplicates.
     try {
       await demoRolesIndexed(services.store);
-      console.log(describeDemoLoad(await loadDemo(apiUrl, { clock: demoClock(config.dataDir) })));
+      console.log(describeDemoLoad(await loadDemo(apiUrl, { clock: demoClock(config.dataDir), market: true })));
     } catch (err) {
       // Ctrl-C in the middle of the load closes the server under it: the next start completes the story.
       if (stopping) return;
@@ -152,6 +154,10 @@ async function main(): Promise<void> {
   for (const { label, url } of demoBatchUrls(config.publicBaseUrl)) {
     const sheet = `${config.publicBaseUrl}/v1/batches/${encodeURIComponent(new URL(url).pathname)}/label`;
     console.log(`  ${label}\n    ${url}\n    ${sheet}`);
+  }
+  if (chain && process.env.DEMO !== "0") {
+    console.log("The demo market: its safety centre and each stall's display (1920x1080; ?lang=ko|zh|en):");
+    for (const { label, url } of demoMarketUrls(config.publicBaseUrl)) console.log(`  ${label}\n    ${url}`);
   }
 }
 

@@ -17,9 +17,14 @@ import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { expect } from "chai";
 import { demoStory } from "../../ledger-api/src/demo/story.ts";
+import { demoMarketStory } from "../../ledger-api/src/demo/market-story.ts";
+import { demoMarketUrls } from "../../ledger-api/src/demo/load.ts";
 import { DB_FILE } from "../../ledger-api/src/store/sqlite.ts";
 
-const STEPS = demoStory(new Date(), () => "0x" + "00".repeat(20)).length;
+// npm start tells the demo story and then the demo market.
+const STEPS = demoStory(new Date(), () => "0x" + "00".repeat(20)).length + demoMarketStory(new Date(), () => "0x" + "00".repeat(20)).length;
+/** The four batches' URLs and their labels', then the safety centre's and every stall display's. */
+const PRINTED_URLS = 8 + demoMarketUrls("http://x").length;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -83,7 +88,7 @@ async function until(server: Server, what: string, done: () => boolean | Promise
   }
 }
 
-/** Every URL a started server printed: the demo batches' Digital Links and their label sheets. */
+/** Every URL a started server printed: the demo batches' Digital Links and their label sheets, the market's screens. */
 function printedUrls(output: string): string[] {
   const start = output.indexOf("Demo batches:");
   if (start === -1) return [];
@@ -155,8 +160,9 @@ describe("npm start interrupted while it loads the demo, then started again", fu
     const port = await freePort();
     const third = start(dataDir, port, await freePort());
     servers.push(third);
-    // The banner ends with the four batches' URLs and their labels' (stdout may deliver them in several chunks).
-    await until(third, "banner", () => printedUrls(third.output).length === 8, 180_000, 200);
+    // The banner ends with the four batches' URLs and their labels', then the market's screens (stdout may deliver
+    // them in several chunks).
+    await until(third, "banner", () => printedUrls(third.output).length === PRINTED_URLS, 180_000, 200);
     expect(third.output).to.include(`Demo story: ${STEPS} signed events, ${STEPS - afterKill} logged now, ${afterKill} already in the log`);
     const urls = printedUrls(third.output);
     // A lot made by a split is known once the split is mined and indexed (issue 13 item 6): wait for that, not longer.

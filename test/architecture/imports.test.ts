@@ -31,14 +31,17 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   client: ["protocol", "gs1", "epcis/mapping.ts", "epcis/output.ts"],
   verify: ["protocol", "gs1", ...LOG_MATH],
   query: ["protocol", "log", "store", "http", "gs1", "chain/contracts.ts"],
-  web: ["query", "verify", "protocol", "store", "http", "gs1", "chain/contracts.ts"],
+  web: ["query", "verify", "protocol", "store", "http", "gs1", "chain/contracts.ts", "market"],
   demo: ["chain", "client", "protocol", "gs1"],
+  // The market screens' data: a projection of the log, the recall reach, the safety centre's figures, the displays'
+  // views and their live updates; its pages are web/'s.
+  market: ["protocol", "log", "store", "http", "gs1", "query", "chain/contracts.ts"],
   // The EPCIS interface: its mapping and output stay free of the store and HTTP so the client can ship them.
   epcis: ["protocol", "gs1", "store", "http", "ingest", "query", "chain/contracts.ts"],
 };
 
 /** The browser bundles' entry points (web/bundle.ts WEB_BUNDLES): everything they reach runs in a browser. */
-const BROWSER_ENTRIES = ["verify/browser.ts", "web/shopper-client.ts"];
+const BROWSER_ENTRIES = ["verify/browser.ts", "web/shopper-client.ts", "web/stall-client.ts", "web/market-client.ts"];
 
 interface Import {
   /** The importing file, relative to src/. */

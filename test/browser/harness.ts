@@ -14,7 +14,7 @@ import { chromium, type Browser } from "playwright-core";
 import { buildApp } from "../../ledger-api/src/app.ts";
 import { startLocalChain, type LocalChain } from "../../ledger-api/src/chain/local-chain.ts";
 import { loadConfig } from "../../ledger-api/src/config.ts";
-import { LOCAL_KEYS, demoWallet, ensureDemoDeployment, loadDemo } from "../../ledger-api/src/demo/load.ts";
+import { LOCAL_KEYS, demoWallet, describeDemoLoad, ensureDemoDeployment, loadDemo } from "../../ledger-api/src/demo/load.ts";
 import { openLedgerServices, type LedgerServices } from "../../ledger-api/src/services.ts";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -39,6 +39,8 @@ export interface LiveLedger {
 }
 
 export interface LiveLedgerOptions {
+  /** Load the demo market too (demo/market-story.ts): twelve stalls, a recall reaching three. */
+  readonly market?: boolean;
   /**
    * Where pages send phones for chain reads: "node" (anvil's own JSON-RPC, the default) or "api" (the server's
    * read-only /rpc, as `npm start` does by default).
@@ -85,7 +87,8 @@ export async function startLiveLedger(options: LiveLedgerOptions = {}): Promise<
     // The ingest rules read roles from the chain index: index the deployment's grants before the first event, or
     // a loaded machine races the indexer's poll and the demo is refused (SIGNER_LACKS_ROLE).
     await services.indexer.syncOnce();
-    await loadDemo(baseUrl);
+    const load = await loadDemo(baseUrl, { market: options.market ?? false });
+    if (load.refused.length > 0) throw new Error(`the demo was refused in part: ${describeDemoLoad(load)}`);
     // Relay everything (each pass ingests new entries, sends what is ready and settles what was sent), then anchor
     // and index. Done when the relay has looked at every entry and has nothing pending or in flight.
     const { store } = services;
@@ -94,7 +97,10 @@ export async function startLiveLedger(options: LiveLedgerOptions = {}): Promise<
       (await store.relayRows("pending")).length > 0 ||
       (await store.relayRows("sent")).length > 0;
     for (let pass = 0; await unsettled(); pass++) {
-      if (pass === 40) throw new Error("the demo story did not settle on chain in 40 relay passes");
+      if (pass === 80) {
+        const refused = (await store.relayRows("refused")).map((r) => `${r.index}: ${r.errorName ?? ""} ${r.error ?? ""}`);
+        throw new Error(`the demo story did not settle on chain in 80 relay passes (${(await store.relayRows("pending")).length} pending, refused: ${refused.join("; ")})`);
+      }
       await services.syncOnce();
     }
     await services.anchorer.anchorNow();

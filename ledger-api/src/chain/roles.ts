@@ -21,16 +21,30 @@ export interface ActorGrant {
   };
 }
 
-export async function applyGrants(admin: Signer, deployments: Deployments, grants: readonly ActorGrant[]): Promise<number> {
+export interface GrantOptions {
+  /**
+   * Send every transaction before waiting for any (all are awaited before returning). Only for a signer that numbers
+   * its own nonces (ethers' NonceManager); a local chain with 1 s blocks then takes seconds, not one block per grant.
+   */
+  readonly pipelined?: boolean;
+}
+
+export async function applyGrants(admin: Signer, deployments: Deployments, grants: readonly ActorGrant[], options: GrantOptions = {}): Promise<number> {
   const ledger = new Contract(deployments.ledger, abiOf("ProvenanceLedger"), admin);
   const anchor = new Contract(deployments.anchor, abiOf("LogAnchor"), admin);
   let sent = 0;
+  const mined: Promise<unknown>[] = [];
+  const send = async (tx: Promise<{ wait(): Promise<unknown> }>): Promise<void> => {
+    const receipt = (await tx).wait();
+    if (options.pipelined) mined.push(receipt);
+    else await receipt;
+  };
   for (const grant of grants) {
     for (const role of grant.roles) {
       const contract = role === "ANCHORER" ? anchor : ledger;
       const id = ROLE_IDS[role];
       if (await contract.getFunction("hasRole")(id, grant.account)) continue;
-      await (await contract.getFunction("grantRole")(id, grant.account)).wait();
+      await send(contract.getFunction("grantRole")(id, grant.account));
       sent++;
     }
     if (grant.profile) {
@@ -54,9 +68,10 @@ export async function applyGrants(admin: Signer, deployments: Deployments, grant
       ) {
         continue;
       }
-      await (await ledger.getFunction("setProfile")(grant.account, wanted)).wait();
+      await send(ledger.getFunction("setProfile")(grant.account, wanted));
       sent++;
     }
   }
+  await Promise.all(mined);
   return sent;
 }

@@ -15,17 +15,21 @@ import { deployContracts, readDeployments, writeDeployments, type Deployments } 
 import { applyGrants } from "../chain/roles.ts";
 import { LedgerApiError, LedgerClient, signEvent } from "../client/client.ts";
 import { DEV_MNEMONIC } from "../chain/local-chain.ts";
-import { demoActors, demoBatches, demoStory, type DemoActorName } from "./story.ts";
+import { demoActors, demoBatches, demoStory, type DemoActor, type DemoActorName } from "./story.ts";
+import { demoMarketStory, marketStalls, withRecallHash, type MarketStallName, type MarketStep } from "./market-story.ts";
 import { formatDigitalLink } from "../gs1/digital-link.ts";
 
 export function demoWallet(keyIndex: number): HDNodeWallet {
   return HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${keyIndex}`);
 }
 
-export function demoWallets(): Record<DemoActorName, HDNodeWallet> {
+/** Every demo actor: the story's and the demo market's stalls (market-story.ts). */
+export const allDemoActors: Readonly<Record<DemoActorName | MarketStallName, DemoActor>> = { ...demoActors, ...marketStalls };
+
+export function demoWallets(): Record<DemoActorName | MarketStallName, HDNodeWallet> {
   return Object.fromEntries(
-    Object.entries(demoActors).map(([name, actor]) => [name, demoWallet(actor.keyIndex)]),
-  ) as Record<DemoActorName, HDNodeWallet>;
+    Object.entries(allDemoActors).map(([name, actor]) => [name, demoWallet(actor.keyIndex)]),
+  ) as Record<DemoActorName | MarketStallName, HDNodeWallet>;
 }
 
 /** What makes every step of the demo the same signed event at every start. */
@@ -100,6 +104,11 @@ export interface LoadDemoOptions {
   readonly clock?: DemoClock;
   /** Called after each step is answered, with the number of steps answered so far. */
   readonly onStep?: (answered: number) => void;
+  /**
+   * Also tell the demo market (market-story.ts: eleven more stalls, a dozen lots from seven countries, a recall
+   * reaching three stalls), after the story. `npm start` does; its stalls need their roles (ensureDemoDeployment).
+   */
+  readonly market?: boolean;
 }
 
 /**
@@ -111,14 +120,26 @@ export async function loadDemo(baseUrl: string, options: LoadDemoOptions = {}): 
   const client = new LedgerClient(baseUrl);
   const wallets = demoWallets();
   const domain = await client.domain();
-  const story = demoStory(new Date(clock.startedAt), (name) => wallets[name].address);
+  const now = new Date(clock.startedAt);
+  const story: MarketStep[] = demoStory(now, (name) => wallets[name].address);
+  // The market's steps come after the story's, so a data directory loaded before keeps its steps' nonces.
+  const offset = story.length;
+  if (options.market) {
+    story.push(...demoMarketStory(now, (name) => wallets[name].address).map((s) => (s.acknowledges === undefined ? s : { ...s, acknowledges: s.acknowledges + offset })));
+  }
+  const hashes = new Map<number, string>();
   let logged = 0;
   let alreadyLogged = 0;
   const refused: { step: number; code: string; message: string }[] = [];
   for (const [i, step] of story.entries()) {
-    const signed = await signEvent(wallets[step.actor], domain, step.doc, { nonce: demoNonce(clock, i), deadline: clock.deadline });
+    const actor = step.actor as DemoActorName | MarketStallName;
+    // An acknowledgement names its recall's event hash, known once the recall step was answered.
+    const recallHash = step.acknowledges === undefined ? undefined : hashes.get(step.acknowledges);
+    const doc = recallHash === undefined ? step.doc : withRecallHash(step.doc, recallHash);
+    const signed = await signEvent(wallets[actor], domain, doc, { nonce: demoNonce(clock, i), deadline: clock.deadline });
     try {
       const [receipt] = await client.submit([signed]);
+      if (receipt) hashes.set(i, receipt.eventHash);
       if (receipt?.duplicate) alreadyLogged++;
       else logged++;
     } catch (err) {
@@ -170,6 +191,15 @@ export function demoBatchUrls(publicBaseUrl: string): { label: string; url: stri
   ].map(({ label, keys }) => ({ label, url: formatDigitalLink(publicBaseUrl, keys) }));
 }
 
+/** The market's screens in the demo: the safety centre and each stall's display. */
+export function demoMarketUrls(publicBaseUrl: string): { label: string; url: string }[] {
+  const stalls = Object.values(allDemoActors).filter((a) => a.profile.retail);
+  return [
+    { label: "Market safety centre", url: `${publicBaseUrl}/market` },
+    ...stalls.map((a) => ({ label: `Display of ${a.profile.name}`, url: `${publicBaseUrl}/stalls/${a.profile.gln}/display` })),
+  ];
+}
+
 /** Dev-mnemonic key indices of the local chain's operators (the demo actors use 3 and up). */
 export const LOCAL_KEYS = { deployer: 0, relayer: 1, anchorer: 2 } as const;
 
@@ -186,12 +216,12 @@ export async function ensureDemoDeployment(provider: Provider, file: string): Pr
   await applyGrants(deployer, deployments, [
     { account: demoWallet(LOCAL_KEYS.relayer).address, roles: ["RELAYER"] },
     { account: demoWallet(LOCAL_KEYS.anchorer).address, roles: ["ANCHORER"] },
-    ...Object.entries(demoActors).map(([name, actor]) => ({
-      account: wallets[name as DemoActorName].address,
+    ...Object.entries(allDemoActors).map(([name, actor]) => ({
+      account: wallets[name as DemoActorName | MarketStallName].address,
       roles: actor.roles,
       profile: actor.profile,
     })),
-  ]);
+  ], { pipelined: true });
   writeDeployments(file, deployments);
   return deployments;
 }

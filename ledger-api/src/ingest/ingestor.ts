@@ -27,12 +27,14 @@ import type { Appender, Receipt } from "../log/appender.ts";
 import { bytesToHex } from "../log/hash.ts";
 import type { Store } from "../store/store.ts";
 import { ApiError, type ErrorCode } from "../http/errors.ts";
-import { Kind } from "../protocol/typed-data.ts";
+import { Kind, KIND_NAMES } from "../protocol/typed-data.ts";
 import { decodeEntryBody } from "../protocol/entry-body.ts";
 import type { LedgerEvent, Verdict } from "./rules.ts";
 import type { LayeredView } from "./ledger-view.ts";
 import { OBSERVER_ROLES, OVERSIGHT_ROLES, ROLE_NAMES } from "../protocol/roles.ts";
 import { PendingOverlay } from "./pending-overlay.ts";
+import { judgeRecallAck, recallAckClaim, type NamedRecall } from "./recall-ack-rules.ts";
+import { recallAckOf } from "../protocol/recall-ack.ts";
 import type { Preparer } from "./ingest-pool.ts";
 import { checkSignedEvent, type PreparedEvent, type Refusal } from "./prepare.ts";
 import type { SignedEvent } from "../protocol/documents.ts";
@@ -250,6 +252,15 @@ export class Ingestor {
   /** Steps 4 and 5 under the lock; resolves once the group is committed. */
   private async admitAndAppend(fresh: readonly Prepared[]): Promise<Map<string, Receipt>> {
     if (fresh.length === 0) return new Map();
+    // Recall acknowledgements name a logged Recalled event: read those before the lock (judging is synchronous).
+    const acks = new Map<string, { doc: NonNullable<ReturnType<typeof recallAckClaim>>; named: NamedRecall | undefined }>();
+    for (const p of fresh) {
+      const doc = p.kind === Kind.Observed ? recallAckClaim(p.body) : undefined;
+      if (doc === undefined) continue;
+      const hash = recallAckOf(doc)?.recallEventHash;
+      const entry = hash === undefined ? undefined : await this.store.entryByKey(hash);
+      acks.set(p.eventHash, { doc, named: entry && { kindName: KIND_NAMES[entry.kind] ?? "", batchId: entry.batchId } });
+    }
     let release!: () => void;
     const previous = this.lock;
     this.lock = new Promise((resolve) => (release = resolve));
@@ -269,7 +280,14 @@ export class Ingestor {
       // Judged against the index with every pending event laid over it, in log order (kept across requests).
       await this.overlay.judge(this.pending, now, (overlay) => {
         const log = new LogRules(this.uncommitted, facts, this.observationsPerLotPerDay, nowMs);
-        for (const p of fresh) this.judge(overlay, p, inFlight, now, log);
+        for (const p of fresh) {
+          // An acknowledgement is judged as one first, so its refusal says what is wrong with it (a party that is
+          // not the custodian, a lot under no recall); then as any observation.
+          const ack = acks.get(p.eventHash);
+          const refused = ack && !inFlight.has(p.eventHash) ? judgeRecallAck(overlay, ack.doc, p.signer, p.batchId, ack.named) : undefined;
+          if (refused) throw refusal(p.position, refused);
+          this.judge(overlay, p, inFlight, now, log);
+        }
       });
       for (const p of fresh) {
         if (p.kind === Kind.Observed || inFlight.has(p.eventHash)) continue;

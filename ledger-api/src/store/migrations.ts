@@ -282,4 +282,87 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX log_entries_observations ON log_entries(batch_id, signer, received_at) WHERE kind = 10;
     `,
   },
+  {
+    // market/ (store/market-store.ts): the market screens' projection of the log, kept by market/projection.ts
+    // behind its own cursor like the EPCIS index (rebuildable: reset the cursor to 0 and empty the tables), plus
+    // indexes on the chain index's batches that the safety centre's grouped reads run on.
+    version: 6,
+    name: "market",
+    sql: `
+      CREATE TABLE market_cursor (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        next_idx INTEGER NOT NULL CHECK (next_idx >= 0)
+      );
+      INSERT INTO market_cursor (id, next_idx) VALUES (1, 0);
+
+      -- A lot's origin (its own Registered document, or its parent's for a split lot, its first parent's for a
+      -- merged one) and who the log says took it last, since when (unix ms) and by which event.
+      CREATE TABLE market_lots (
+        batch_id TEXT PRIMARY KEY,
+        product TEXT NOT NULL,
+        country TEXT NOT NULL,
+        region TEXT NOT NULL,
+        farm TEXT NOT NULL,
+        harvest_date TEXT NOT NULL,
+        imported INTEGER NOT NULL,
+        holder TEXT NOT NULL,
+        held_since INTEGER NOT NULL,
+        held_event TEXT NOT NULL
+      );
+      CREATE INDEX market_lots_origin ON market_lots(country, region);
+
+      -- One row per accepted hand-off; day = whole UTC days since 1970; origin copied from market_lots.
+      CREATE TABLE market_arrivals (
+        idx INTEGER PRIMARY KEY,
+        batch_id TEXT NOT NULL,
+        receiver TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        country TEXT NOT NULL,
+        region TEXT NOT NULL
+      );
+      -- Supply per day and origin for a set of receivers is read from this index alone.
+      CREATE INDEX market_arrivals_receiver ON market_arrivals(receiver, day, country, region);
+
+      -- One row per lab test; failed is a JSON array of the analytes over their limits.
+      CREATE TABLE market_tests (
+        idx INTEGER PRIMARY KEY,
+        batch_id TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        passed INTEGER NOT NULL,
+        lab TEXT NOT NULL,
+        failed TEXT NOT NULL
+      );
+      CREATE INDEX market_tests_day ON market_tests(day, passed);
+      CREATE INDEX market_tests_failed ON market_tests(passed, idx);
+
+      -- One row per pesticide application, with the interval check made when it was indexed.
+      CREATE TABLE market_pesticides (
+        idx INTEGER PRIMARY KEY,
+        batch_id TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        substance TEXT NOT NULL,
+        phi_days INTEGER NOT NULL,
+        harvest_date TEXT,
+        days_before_harvest INTEGER,
+        violation INTEGER NOT NULL
+      );
+      CREATE INDEX market_pesticides_violation ON market_pesticides(violation, day, idx);
+
+      -- One row per recall acknowledgement (protocol/recall-ack.ts).
+      CREATE TABLE market_acks (
+        idx INTEGER PRIMARY KEY,
+        batch_id TEXT NOT NULL,
+        recall_event TEXT NOT NULL,
+        signer TEXT NOT NULL,
+        event_hash TEXT NOT NULL,
+        at INTEGER NOT NULL
+      );
+      CREATE INDEX market_acks_batch ON market_acks(batch_id, idx);
+
+      -- The chain index's batches, read by holder (counts per stall), by import state and by own recall.
+      CREATE INDEX batches_custodian_state ON batches(custodian, status, imported, customs_cleared);
+      CREATE INDEX batches_imports ON batches(imported, status, customs_cleared);
+      CREATE INDEX batches_recalled ON batches(recalled, batch_id);
+    `,
+  },
 ];

@@ -35,6 +35,8 @@ import { IndexSql } from "./sqlite-index.ts";
 import { SqliteChainWriters } from "./sqlite-chain-writers.ts";
 import { SqliteEpcis } from "./sqlite-epcis.ts";
 import type { CaptureJobRecord, EpcisFilter, EpcisIndexRow } from "./epcis-store.ts";
+import { SqliteMarket } from "./sqlite-market.ts";
+import type { HoldingFilter, LotHolding, MarketAckRow, MarketDelta, MarketFigures, MarketLotRow } from "./market-store.ts";
 import type {
   AnchorIntent,
   AnchorOutcome,
@@ -218,6 +220,7 @@ export class SqliteStore implements Store {
   private frontier: Frontier;
   private readonly chainWriters: SqliteChainWriters;
   private readonly epcis: SqliteEpcis;
+  private readonly market: SqliteMarket;
   readonly path: string;
 
   private constructor(writer: DatabaseSync, reader: DatabaseSync, frontier: Frontier, path: string) {
@@ -238,6 +241,7 @@ export class SqliteStore implements Store {
     this.indexReader = new IndexSql(reader);
     this.chainWriters = new SqliteChainWriters(writer, reader, (fn) => this.exclusive(async () => this.inWriteTx(fn)));
     this.epcis = new SqliteEpcis(writer, reader, (fn) => this.exclusive(async () => this.inWriteTx(fn)));
+    this.market = new SqliteMarket(writer, reader, (fn) => this.exclusive(async () => this.inWriteTx(fn)));
   }
 
   /** Opens (creating if needed) `<dataDir>/ledger.db`, migrates it and reloads the log frontier. */
@@ -602,6 +606,38 @@ export class SqliteStore implements Store {
   captureJob(captureId: string): Promise<CaptureJobRecord | undefined> {
     this.assertOpen();
     return this.epcis.captureJob(captureId);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // The market screens' projection and reads (MarketStore): implemented in sqlite-market.ts; plain delegations.
+
+  marketCursor(): Promise<number> {
+    this.assertOpen();
+    return this.market.marketCursor();
+  }
+  indexMarket(from: number, to: number, delta: MarketDelta): Promise<boolean> {
+    this.assertOpen();
+    return this.market.indexMarket(from, to, delta);
+  }
+  marketLots(batchIds: readonly string[]): Promise<MarketLotRow[]> {
+    this.assertOpen();
+    return this.market.marketLots(batchIds);
+  }
+  retailProfiles(): Promise<ActorProfile[]> {
+    this.assertOpen();
+    return this.market.retailProfiles();
+  }
+  lotHoldings(filter: HoldingFilter, limit: number): Promise<LotHolding[]> {
+    this.assertOpen();
+    return this.market.lotHoldings(filter, limit);
+  }
+  marketFigures(accounts: readonly string[], limit: number, supplyDays: number): Promise<MarketFigures> {
+    this.assertOpen();
+    return this.market.marketFigures(accounts, limit, supplyDays);
+  }
+  recallAcks(batchIds: readonly string[]): Promise<MarketAckRow[]> {
+    this.assertOpen();
+    return this.market.recallAcks(batchIds);
   }
 
   // ---------------------------------------------------------------------------------------------------------------

@@ -14,12 +14,14 @@ import type { AppendItem, AppendResult } from "../log/sequencer.ts";
 import type { IndexStore } from "./index-store.ts";
 import type { AnchorStore, RelayStore } from "./chain-writers.ts";
 import type { EpcisStore } from "./epcis-store.ts";
+import type { MarketStore } from "./market-store.ts";
 
 export type { AppendItem, AppendResult } from "../log/sequencer.ts";
 // The chain index's and the chain writers' types and interfaces live in their own files.
 export * from "./index-store.ts";
 export type * from "./chain-writers.ts";
 export type * from "./epcis-store.ts";
+export type * from "./market-store.ts";
 
 /** A committed log entry as stored. */
 export interface StoredEntry {
@@ -113,9 +115,11 @@ export interface StoreStats {
 
 /**
  * EpcisStore (epcis-store.ts) is the EPCIS interface's: a query index projected from the log and the capture jobs;
- * five methods, two tables plus a cursor.
+ * five methods, two tables plus a cursor. MarketStore (market-store.ts) is the market screens': a projection of the
+ * log (lot origins and holders, arrivals, lab tests, pesticide intervals, recall acknowledgements) and the grouped
+ * reads of the safety centre; seven methods, five tables plus a cursor.
  */
-export interface Store extends LogStore, IndexStore, AnchorStore, RelayStore, EpcisStore {
+export interface Store extends LogStore, IndexStore, AnchorStore, RelayStore, EpcisStore, MarketStore {
   /**
    * Runs `fn` in one write transaction: committed if it resolves, rolled back if it rejects (the rejection is
    * passed on). Write transactions, including appendBatch, run one at a time in call order.

@@ -1,7 +1,9 @@
 /**
  * Builds the browser bundles into ledger-api/web-dist/, each one minified IIFE for ES2020:
  * - `verify.js` (verify/browser.ts): the verifier on `globalThis.LedgerVerify`, for anyone's own page;
- * - `shopper.js` (web/shopper-client.ts): the shopper page's script, the verifier and the page's renderer in one.
+ * - `shopper.js` (web/shopper-client.ts): the shopper page's script, the verifier and the page's renderer in one;
+ * - `stall.js` (web/stall-client.ts): a stall display's script, the verifier and the display's renderer;
+ * - `market.js` (web/market-client.ts): the safety centre's charts, with uPlot.
  * `npm run build:web` calls it; `npm start` rebuilds at each start so the bundles never lag the code.
  *
  * esbuild is imported on first use, so a server that never builds the bundles does not need it installed.
@@ -20,6 +22,8 @@ export const WEB_DIST_DIR = path.resolve(HERE, "../../web-dist");
 export const WEB_BUNDLES = {
   "verify.js": path.resolve(HERE, "../verify/browser.ts"),
   "shopper.js": path.resolve(HERE, "shopper-client.ts"),
+  "stall.js": path.resolve(HERE, "stall-client.ts"),
+  "market.js": path.resolve(HERE, "market-client.ts"),
 } as const;
 
 export type WebBundleName = keyof typeof WEB_BUNDLES;

@@ -26,8 +26,6 @@
  * The page's script is served from /assets/shopper.js and the bare verifier from /assets/verify.js: bundles built
  * into ledger-api/web-dist/ by web/bundle.ts (404 until they are built).
  */
-import { createHash, randomBytes } from "node:crypto";
-import { readFile, stat } from "node:fs/promises";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
 import type { Deployments } from "../chain/contracts.ts";
@@ -41,12 +39,9 @@ import { provenanceOf } from "../query/provenance.ts";
 import type { Store } from "../store/store.ts";
 import { chooseLang, HTML_LANG, LANGS, type Lang } from "./i18n.ts";
 import { errorPage, shopperPage, type ErrorPageKind, type PageFrame } from "./page.ts";
+import { AssetReader, ASSETS, contentSecurityPolicy, nonce, WEB_DIST, type AssetName } from "./page-http.ts";
 
-/** Where web/bundle.ts writes the browser bundles. */
-export const WEB_DIST = new URL("../../web-dist/", import.meta.url);
-
-/** The bundles served under /assets/ (web/bundle.ts WEB_BUNDLES). */
-const ASSETS = ["shopper.js", "verify.js"] as const;
+export { WEB_DIST } from "./page-http.ts";
 
 export interface ResolverOptions {
   readonly store: Store;
@@ -200,30 +195,6 @@ export function negotiate(accept: string | undefined): Representation | undefine
 // ---------------------------------------------------------------------------------------------------------------
 // The plugin
 
-function nonce(): string {
-  return randomBytes(16).toString("base64");
-}
-
-/** The CSP of every page: only our own inline style and script (by nonce), the verifier from us, RPC to the chain. */
-function contentSecurityPolicy(n: string, rpcUrl: string): string {
-  let rpcOrigin = "";
-  try {
-    rpcOrigin = new URL(rpcUrl).origin;
-  } catch {
-    rpcOrigin = "";
-  }
-  return [
-    "default-src 'none'",
-    `script-src 'self' 'nonce-${n}' 'wasm-unsafe-eval'`,
-    `style-src 'nonce-${n}'`,
-    `connect-src 'self' ${rpcOrigin}`.trim(),
-    "img-src 'self' data:",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join("; ");
-}
-
 function splitUrl(url: string): { path: string; query: string } {
   const q = url.indexOf("?");
   return q === -1 ? { path: url, query: "" } : { path: url.slice(0, q), query: url.slice(q + 1) };
@@ -260,27 +231,8 @@ export const resolverRoutes: FastifyPluginAsync<ResolverOptions> = async (app, o
   const rpcUrl = opts.publicRpcUrl;
   const webDist = opts.webDist ?? WEB_DIST;
 
-  /**
-   * Each bundle's bytes and content hash, re-read when the file changes (npm start rebuilds it). Pages name the bundle
-   * with its hash (`?v=`), so a phone caches it for good and a new build is a new URL.
-   */
-  const assets = new Map<string, { mtimeMs: number; source: Buffer; hash: string }>();
-  async function asset(file: (typeof ASSETS)[number]): Promise<{ source: Buffer; hash: string } | undefined> {
-    const url = new URL(file, webDist);
-    let mtimeMs: number;
-    try {
-      mtimeMs = (await stat(url)).mtimeMs;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw err;
-    }
-    const known = assets.get(file);
-    if (known?.mtimeMs === mtimeMs) return known;
-    const source = await readFile(url);
-    const loaded = { mtimeMs, source, hash: createHash("sha256").update(source).digest("base64url").slice(0, 16) };
-    assets.set(file, loaded);
-    return loaded;
-  }
+  const assets = new AssetReader(webDist);
+  const asset = (file: AssetName) => assets.get(file);
 
   function frameFor(request: FastifyRequest, lang: Lang): PageFrame {
     const { path, query } = splitUrl(request.url);
@@ -457,14 +409,14 @@ export const resolverRoutes: FastifyPluginAsync<ResolverOptions> = async (app, o
     {
       schema: {
         tags: ["resolver"],
-        summary: "The browser bundles: shopper.js (the shopper page's script, with the verifier) and verify.js (the verifier alone)",
+        summary: "The browser bundles: shopper.js (the shopper page's script, with the verifier), verify.js (the verifier alone), stall.js (the stall display's, with the verifier) and market.js (the safety centre's charts, with uPlot)",
         params: Type.Object({ file: Type.Union(ASSETS.map((f) => Type.Literal(f))) }),
         querystring: Type.Object({ v: Type.Optional(Type.String({ description: "content hash, as pages name the bundle: cached for good" })) }),
         response: { 200: { content: { "text/javascript": { schema: Type.String() } } }, "4xx": ErrorBody },
       },
     },
     async (request, reply) => {
-      const { file } = request.params as { file: (typeof ASSETS)[number] };
+      const { file } = request.params as { file: AssetName };
       const { v } = request.query as { v?: string };
       const found = await asset(file);
       if (!found) throw new ApiError("NOT_FOUND", `the browser bundle ${file} is not built (npm run build:web)`);
