@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from "node:os";
 import path from "node:path";
+import type { AdmissionLimits } from "./http/admission.ts";
 
 export interface Config {
   /** Where the store (ledger.db) and the local chain's state live. */
@@ -58,6 +59,8 @@ export interface Config {
   readonly keepAliveTimeoutMs: number;
   /** The market the safety centre (/market) covers: see `MarketConfig`. */
   readonly market: MarketConfig;
+  /** Load shedding: bounded admission and process pressure limits (http/admission.ts). */
+  readonly admission: AdmissionLimits;
 }
 
 /**
@@ -146,6 +149,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const requestTimeoutMs = int(env, "REQUEST_TIMEOUT_MS", 30_000, 1);
   // Node refuses a headers timeout longer than the request timeout.
   const headersTimeoutMs = int(env, "HEADERS_TIMEOUT_MS", Math.min(10_000, requestTimeoutMs), 1, requestTimeoutMs);
+  const maxEventsPerRequest = int(env, "MAX_EVENTS_PER_REQUEST", 500, 1, 10_000);
   return {
     dataDir,
     host,
@@ -161,7 +165,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     anchorIntervalMs: int(env, "ANCHOR_INTERVAL_MS", 10_000, 100),
     confirmations: int(env, "CONFIRMATIONS", 1, 0, 256),
     bodyLimit: int(env, "BODY_LIMIT", 1_048_576, 1024),
-    maxEventsPerRequest: int(env, "MAX_EVENTS_PER_REQUEST", 500, 1, 10_000),
+    maxEventsPerRequest,
     ingestWorkers: int(env, "INGEST_WORKERS", availableParallelism(), 0, 64),
     rpcCallsPerMinute: int(env, "RPC_CALLS_PER_MINUTE", 6000, 0),
     trustProxyHops: int(env, "TRUST_PROXY_HOPS", 0, 0, 10),
@@ -176,5 +180,33 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     headersTimeoutMs,
     keepAliveTimeoutMs: int(env, "KEEP_ALIVE_TIMEOUT_MS", 72_000, 1),
     market: marketConfig(env),
+    admission: admissionLimits(env, maxEventsPerRequest),
   };
+}
+
+const MiB = 2 ** 20;
+
+/**
+ * Defaults sized for a 2-core machine: ingest is CPU-bound on one event loop (signatures go to a worker), so a few
+ * requests' worth of events in progress keep it busy and more only add latency; queries are synchronous SQLite
+ * reads, so two at once keep one core busy while the other serves everything else.
+ */
+function admissionLimits(env: Env, maxEventsPerRequest: number): AdmissionLimits {
+  const limits: AdmissionLimits = {
+    ingestEventsInFlight: int(env, "INGEST_EVENTS_IN_FLIGHT", Math.max(1000, maxEventsPerRequest), 1),
+    ingestQueue: int(env, "INGEST_QUEUE", 16, 0, 100_000),
+    queriesInFlight: int(env, "QUERIES_IN_FLIGHT", 2, 1, 1000),
+    queriesQueue: int(env, "QUERIES_QUEUE", 32, 0, 100_000),
+    maxWaitMs: int(env, "ADMISSION_MAX_WAIT_MS", 1000, 0, 600_000),
+    maxEventLoopDelayMs: int(env, "MAX_EVENT_LOOP_DELAY_MS", 1000, 0),
+    maxHeapUsedBytes: int(env, "MAX_HEAP_MB", 2048, 0) * MiB,
+    maxRssBytes: int(env, "MAX_RSS_MB", 3072, 0) * MiB,
+  };
+  // One request at the per-request maximum must fit, or it could never run.
+  if (limits.ingestEventsInFlight < maxEventsPerRequest) {
+    throw new ConfigError(
+      `INGEST_EVENTS_IN_FLIGHT (${limits.ingestEventsInFlight}) must be at least MAX_EVENTS_PER_REQUEST (${maxEventsPerRequest})`,
+    );
+  }
+  return limits;
 }

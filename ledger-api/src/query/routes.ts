@@ -46,6 +46,7 @@ const KeysQuery = Type.Object({
 const cached = {
   304: Type.Null({ description: "not modified: the If-None-Match ETag is current" }),
   "4xx": ErrorBody,
+  503: ErrorBody,
 };
 
 const PROVENANCE_DESCRIPTION =
@@ -69,6 +70,7 @@ export const queryRoutes: FastifyPluginAsync<QueryRoutesOptions> = async (app, o
   app.get(
     "/v1/batches/:id/provenance",
     {
+      config: { admission: "queries" },
       schema: {
         tags: ["provenance"],
         summary: "Provenance of a batch, by Digital Link or batchId",
@@ -86,6 +88,7 @@ export const queryRoutes: FastifyPluginAsync<QueryRoutesOptions> = async (app, o
   app.get(
     "/v1/batches/provenance",
     {
+      config: { admission: "queries" },
       schema: {
         tags: ["provenance"],
         summary: "Provenance of a batch, by GTIN and lot",
@@ -100,6 +103,7 @@ export const queryRoutes: FastifyPluginAsync<QueryRoutesOptions> = async (app, o
   app.get(
     "/v1/batches/:id/trace",
     {
+      config: { admission: "queries" },
       schema: {
         tags: ["provenance"],
         summary: "Ancestor and descendant lots of a batch, by Digital Link or batchId",
@@ -117,6 +121,7 @@ export const queryRoutes: FastifyPluginAsync<QueryRoutesOptions> = async (app, o
   app.get(
     "/v1/batches/trace",
     {
+      config: { admission: "queries" },
       schema: {
         tags: ["provenance"],
         summary: "Ancestor and descendant lots of a batch, by GTIN and lot",

@@ -69,11 +69,12 @@ export const labelRoutes: FastifyPluginAsync<LabelRoutesOptions> = async (app, o
   app.get(
     "/v1/batches/:id/qr.svg",
     {
+      config: { admission: "queries" },
       schema: {
         tags: ["labels"],
         summary: "QR code (SVG) holding the batch's GS1 Digital Link URI",
         params: IdParam,
-        response: { 200: { content: { "image/svg+xml": { schema: Type.String() } } }, "4xx": ErrorBody },
+        response: { 200: { content: { "image/svg+xml": { schema: Type.String() } } }, "4xx": ErrorBody, 503: ErrorBody },
       },
     },
     async (request, reply) => {
@@ -87,6 +88,7 @@ export const labelRoutes: FastifyPluginAsync<LabelRoutesOptions> = async (app, o
   app.get(
     "/v1/batches/:id/qr.png",
     {
+      config: { admission: "queries" },
       schema: {
         tags: ["labels"],
         summary: "QR code (PNG) holding the batch's GS1 Digital Link URI",
@@ -94,7 +96,7 @@ export const labelRoutes: FastifyPluginAsync<LabelRoutesOptions> = async (app, o
         querystring: Type.Object({
           scale: Type.Optional(Type.Integer({ minimum: 1, maximum: 32, description: "pixels per module, default 8" })),
         }),
-        response: { 200: { content: { "image/png": { schema: Type.String({ format: "binary" }) } } }, "4xx": ErrorBody },
+        response: { 200: { content: { "image/png": { schema: Type.String({ format: "binary" }) } } }, "4xx": ErrorBody, 503: ErrorBody },
       },
     },
     async (request, reply) => {
@@ -109,6 +111,7 @@ export const labelRoutes: FastifyPluginAsync<LabelRoutesOptions> = async (app, o
   app.get(
     "/v1/batches/:id/label",
     {
+      config: { admission: "queries" },
       schema: {
         tags: ["labels"],
         summary: "Printable label page (A4): product, lot, origin, harvest date, QR code and GS1 element string",
@@ -117,7 +120,7 @@ export const labelRoutes: FastifyPluginAsync<LabelRoutesOptions> = async (app, o
           copies: Type.Optional(Type.Integer({ minimum: 1, maximum: 60, description: "labels on the sheet, default 1" })),
           lang: Type.Optional(Type.Union(LANGS.map((l) => Type.Literal(l)), { description: "default: from Accept-Language" })),
         }),
-        response: { 200: { content: { "text/html": { schema: Type.String() } } }, "4xx": ErrorBody },
+        response: { 200: { content: { "text/html": { schema: Type.String() } } }, "4xx": ErrorBody, 503: ErrorBody },
       },
     },
     async (request, reply) => {

@@ -384,11 +384,15 @@ export const resolverRoutes: FastifyPluginAsync<ResolverOptions> = async (app, o
         },
       },
       "4xx": ErrorBody,
+      503: ErrorBody,
     },
   };
-  app.get("/01/:gtin/10/:lot", { schema }, resolve);
-  app.get("/01/:gtin/10/:lot/21/:serial", { schema }, resolve);
-  app.get("/01/:gtin", { schema: { hide: true } }, resolve);
+  // The page and the answer are what a scan costs: through the queries gate, like the provenance route. A compressed
+  // link is only redirected: no gate.
+  const config = { admission: "queries" } as const;
+  app.get("/01/:gtin/10/:lot", { config, schema }, resolve);
+  app.get("/01/:gtin/10/:lot/21/:serial", { config, schema }, resolve);
+  app.get("/01/:gtin", { config, schema: { hide: true } }, resolve);
   const compressedSchema = {
     tags: ["resolver"],
     summary: "A compressed GS1 Digital Link: 301 to its uncompressed, canonical URI",
