@@ -88,6 +88,7 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
   }
   await app.register(queryRoutes, {
     store,
+    pendingLots: services.ingestor,
     deployments: services.deployments,
     publicBaseUrl: config.publicBaseUrl,
     publicRpcUrl: config.publicRpcUrl,
@@ -102,6 +103,7 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
   });
   const web = {
     store,
+    pendingLots: services.ingestor,
     deployments: services.deployments,
     publicBaseUrl: config.publicBaseUrl,
     publicRpcUrl: config.publicRpcUrl,

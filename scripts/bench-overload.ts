@@ -1,0 +1,340 @@
+/**
+ * Overload: what `npm start`'s server does when far more work arrives than it can do. Starts the server as `npm start`
+ * runs it (`node ledger-api/src/main.ts`, local anvil, demo story, default limits) in a temp dir, then drives it with
+ * autocannon (every connection sends its next request as soon as the previous one is answered; 10 s client timeout):
+ *
+ *   ingest-200    200 connections POSTing 100-event bodies (Observed events of a lot of their own, each signed once)
+ *   ingest-1000   the same with 1,000 connections
+ *   query-1000    1,000 connections GETting a demo lot's provenance, right after the ingest flood
+ *
+ * For each run: responses by status, latency of the accepted (2xx) and of the refused (503) answers, client timeouts
+ * and errors, events acknowledged (202) against events the log gained (a difference means events stored for a
+ * submitter who never got the receipt), /healthz answered during the run (probed every 500 ms), and the API
+ * process's peak RSS (sampled every 250 ms from /proc).
+ *
+ *   node scripts/bench-overload.ts [--duration 60] [--runs ingest-200,ingest-1000,query-1000] [--bodies 3000]
+ *
+ * Bodies are signed before the runs (native libsecp256k1; the EIP-712 digest from the server's own derivation), one
+ * pool shared by the ingest runs; a run that exhausts it says so, since repeated bodies are answered as duplicates.
+ */
+import autocannon from "autocannon";
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { concat, getBytes, hexlify, keccak256, TypedDataEncoder, type TypedDataDomain } from "ethers";
+import { TYPES } from "../ledger-api/src/protocol/typed-data.ts";
+import { signEvent } from "../ledger-api/src/client/client.ts";
+import { demoWallets } from "../ledger-api/src/demo/load.ts";
+import { demoBatches } from "../ledger-api/src/demo/story.ts";
+import type { EventDoc, SignedEvent } from "../ledger-api/src/protocol/documents.ts";
+import { deriveEvent } from "../ledger-api/src/protocol/typed-values.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: "string", default: "60" },
+    runs: { type: "string", default: "ingest-200,ingest-1000,query-1000" },
+    bodies: { type: "string", default: "3000" },
+    events: { type: "string", default: "100" },
+  },
+});
+const DURATION_S = Number(args.duration);
+const RUNS = args.runs.split(",").map((r) => r.trim()).filter(Boolean);
+const BODIES = Number(args.bodies);
+const EVENTS_PER_BODY = Number(args.events);
+
+interface NativeSigner {
+  ecdsaSign(msg32: Uint8Array, privateKey: Uint8Array): { signature: Uint8Array; recid: number };
+}
+const native = createRequire(import.meta.url)("secp256k1/bindings") as NativeSigner;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+function ms(x: number): string {
+  if (Number.isNaN(x)) return "-";
+  return x >= 1000 ? `${(x / 1000).toFixed(1)} s` : `${x.toFixed(0)} ms`;
+}
+
+async function rssOf(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+  const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+  return kb === undefined ? 0 : Number(kb) * 1024;
+}
+
+async function json<T>(url: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(url, init);
+  if (!res.ok) throw new Error(`${init?.method ?? "GET"} ${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+async function logSize(base: string): Promise<number> {
+  return (await json<{ size: number }>(`${base}/v1/log/checkpoint`)).size;
+}
+
+/** `count` bodies of EVENTS_PER_BODY Observed events on `batch`, signed by `key` with fresh nonces. */
+function signBodies(domain: TypedDataDomain, key: string, signer: string, batch: { gtin: string; lot: string }, count: number): string[] {
+  const doc: EventDoc = { kind: "Observed", batch, occurredAt: "2026-11-20T08:00:00Z", readings: [{ type: "Temperature", value: 3.5, unit: "CEL" }] };
+  const deadline = Math.floor(Date.now() / 1000) + 86_400;
+  const encoder = TypedDataEncoder.from(TYPES[deriveEvent(doc, { nonce: "1", deadline }).kind] as Record<string, { name: string; type: string }[]>);
+  const domainSeparator = TypedDataEncoder.hashDomain(domain);
+  const privateKey = getBytes(key);
+  const bodies: string[] = [];
+  let nonce = BigInt(Date.now()) * 1_000_000n;
+  for (let b = 0; b < count; b++) {
+    const events: SignedEvent[] = [];
+    for (let i = 0; i < EVENTS_PER_BODY; i++) {
+      const n = String(nonce++);
+      const { values } = deriveEvent(doc, { nonce: n, deadline });
+      const digest = keccak256(concat(["0x1901", domainSeparator, encoder.hash(values as unknown as Record<string, unknown>)]));
+      const { signature, recid } = native.ecdsaSign(getBytes(digest), privateKey);
+      events.push({ doc, signer, nonce: n, deadline, signature: hexlify(signature) + (27 + recid).toString(16) });
+    }
+    bodies.push(JSON.stringify(events));
+  }
+  return bodies;
+}
+
+/** Signed bodies not yet stored: each is sent until the server takes it. Once used up, bodies repeat (duplicates). */
+class BodyPool {
+  private readonly fresh: string[];
+  private readonly returned: string[] = [];
+  private used = 0;
+  exhausted = false;
+  constructor(bodies: string[]) {
+    this.fresh = bodies;
+  }
+  take(): string {
+    const back = this.returned.pop();
+    if (back !== undefined) return back;
+    if (this.used >= this.fresh.length) this.exhausted = true;
+    return this.fresh[this.used++ % this.fresh.length] as string;
+  }
+  giveBack(body: string): void {
+    this.returned.push(body);
+  }
+}
+
+interface RunResult {
+  readonly name: string;
+  readonly requests: number;
+  readonly byStatus: Record<string, number>;
+  readonly okLatency: { p50: number; p99: number };
+  readonly refusedLatency: { p50: number; p99: number };
+  readonly timeouts: number;
+  readonly errors: number;
+  readonly acknowledgedEvents: number;
+  readonly storedEvents: number;
+  readonly health: { probes: number; ok: number; p50: number; max: number };
+  readonly peakRssMiB: number;
+  readonly poolExhausted: boolean;
+}
+
+async function run(
+  name: string,
+  base: string,
+  pid: number,
+  connections: number,
+  request: autocannon.Request,
+  pool: BodyPool | undefined,
+): Promise<RunResult> {
+  const before = await logSize(base);
+  const latencies = new Map<number, number[]>();
+  let peakRss = await rssOf(pid);
+  let stop = false;
+  const rssLoop = (async () => {
+    while (!stop) {
+      peakRss = Math.max(peakRss, await rssOf(pid));
+      await sleep(250);
+    }
+  })();
+  const health: number[] = [];
+  let healthOk = 0;
+  let probes = 0;
+  const healthLoop = (async () => {
+    while (!stop) {
+      const t0 = performance.now();
+      probes++;
+      try {
+        const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(10_000) });
+        await res.arrayBuffer();
+        if (res.status === 200) healthOk++;
+        health.push(performance.now() - t0);
+      } catch {
+        health.push(10_000);
+      }
+      await sleep(500);
+    }
+  })();
+
+  let done!: (result: autocannon.Result) => void;
+  let failed!: (err: Error) => void;
+  const finished = new Promise<autocannon.Result>((resolve, reject) => ((done = resolve), (failed = reject)));
+  const instance = autocannon(
+    {
+      url: base,
+      connections,
+      duration: DURATION_S,
+      timeout: 10,
+      requests: [
+        pool
+          ? {
+              ...request,
+              // Each request takes an unused body; a refused one is not stored, so its body goes back for reuse.
+              setupRequest: (req: autocannon.Request, context: object) => {
+                const body = pool.take();
+                (context as { body?: string }).body = body;
+                return { ...req, body };
+              },
+              onResponse: (status: number, _body: string, context: object) => {
+                const { body } = context as { body?: string };
+                if (status !== 202 && body !== undefined) pool.giveBack(body);
+              },
+            }
+          : request,
+      ],
+    },
+    (err, result) => (err ? failed(err as Error) : done(result)),
+  );
+  instance.on("response", (_client, statusCode, _bytes, responseTime) => {
+    const list = latencies.get(statusCode) ?? [];
+    list.push(responseTime);
+    latencies.set(statusCode, list);
+  });
+  const result = await finished;
+  // Requests the client gave up on may still be committing: let them finish before counting what the log gained.
+  await sleep(3000);
+  stop = true;
+  await Promise.all([rssLoop, healthLoop]);
+  const after = await logSize(base);
+
+  const all = (pred: (s: number) => boolean) => [...latencies].filter(([s]) => pred(s)).flatMap(([, l]) => l).sort((a, b) => a - b);
+  const ok = all((s) => s >= 200 && s < 300);
+  const refused = all((s) => s === 503 || s === 429);
+  const byStatus = Object.fromEntries([...latencies].map(([s, l]) => [String(s), l.length]));
+  const accepted = (latencies.get(202) ?? []).length;
+  health.sort((a, b) => a - b);
+  return {
+    name,
+    requests: result.requests.total,
+    byStatus,
+    okLatency: { p50: quantile(ok, 0.5), p99: quantile(ok, 0.99) },
+    refusedLatency: { p50: quantile(refused, 0.5), p99: quantile(refused, 0.99) },
+    timeouts: result.timeouts,
+    errors: result.errors,
+    acknowledgedEvents: accepted * EVENTS_PER_BODY,
+    storedEvents: after - before,
+    health: { probes, ok: healthOk, p50: quantile(health, 0.5), max: health.at(-1) ?? NaN },
+    peakRssMiB: Math.round(peakRss / 2 ** 20),
+    poolExhausted: pool?.exhausted ?? false,
+  };
+}
+
+function report(r: RunResult): void {
+  const statuses = Object.entries(r.byStatus).map(([s, n]) => `${s}: ${n}`).join(", ");
+  console.log(`\n${r.name} (${DURATION_S} s)`);
+  console.log(`  responses ${statuses || "none"}; client timeouts ${r.timeouts}, errors ${r.errors}`);
+  console.log(`  accepted latency p50 ${ms(r.okLatency.p50)}, p99 ${ms(r.okLatency.p99)}; refused latency p50 ${ms(r.refusedLatency.p50)}, p99 ${ms(r.refusedLatency.p99)}`);
+  if (r.name.startsWith("ingest")) {
+    // Requests still in progress when the run stops finish and commit after their client has left: at most the
+    // ingest gate's events in flight.
+    console.log(`  events acknowledged (202) ${r.acknowledgedEvents}, stored ${r.storedEvents}: ${r.storedEvents - r.acknowledgedEvents} stored without a receipt (in progress when the client stopped)${r.poolExhausted ? "; body pool exhausted: later requests were duplicates" : ""}`);
+  }
+  console.log(`  /healthz during the run: ${r.health.ok}/${r.health.probes} answered 200, p50 ${ms(r.health.p50)}, max ${ms(r.health.max)}`);
+  console.log(`  API process peak RSS ${r.peakRssMiB} MiB`);
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), "ledger-overload-"));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  let output = "";
+  const server = spawn(process.execPath, ["ledger-api/src/main.ts"], {
+    env: { ...process.env, DATA_DIR: dir, PORT: String(port), CHAIN_PORT: String(await freePort()), LOG_LEVEL: "warn" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  server.stdout!.on("data", (c: Buffer) => (output += c.toString()));
+  server.stderr!.on("data", (c: Buffer) => (output += c.toString()));
+  try {
+    const started = Date.now();
+    while (!output.includes("Demo batches:")) {
+      if (server.exitCode !== null) throw new Error(`the server exited ${server.exitCode}:\n${output}`);
+      if (Date.now() - started > 180_000) throw new Error(`the server did not come up in 180 s:\n${output}`);
+      await sleep(200);
+    }
+    const pid = server.pid as number;
+    const demoLot = encodeURIComponent(`/01/${demoBatches.tangerines.gtin}/10/${demoBatches.tangerines.lot}`);
+    // The demo lot answers once its Registered event is indexed.
+    while ((await fetch(`${base}/v1/batches/${demoLot}/provenance`)).status !== 200) await sleep(500);
+
+    // The ingest runs observe a lot of their own, so the query run's demo lot keeps its size.
+    const { domain } = await json<{ domain: TypedDataDomain }>(`${base}/v1/chain`);
+    const wallets = demoWallets();
+    const batch = { gtin: demoBatches.tangerines.gtin, lot: `BENCH-${Date.now() % 1_000_000}` };
+    const registered = await signEvent(wallets.cooperative, domain, {
+      kind: "Registered",
+      batch,
+      occurredAt: "2026-11-19T08:00:00Z",
+      product: "Jeju Hallabong tangerines",
+      origin: { country: "KR", region: "Jeju-do", farm: { name: "Bench Orchard" } },
+      harvestDate: "2026-11-18",
+      quantity: { value: 1000, unit: "kg" },
+      imported: false,
+    });
+    await json(`${base}/v1/events`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(registered) });
+
+    const ingestRuns = RUNS.filter((r) => r.startsWith("ingest")).length;
+    const t0 = performance.now();
+    const stall = wallets.stall;
+    const bodies = ingestRuns === 0 ? [] : signBodies(domain, stall.privateKey, stall.address, batch, BODIES);
+    console.log(`signed ${bodies.length} bodies of ${EVENTS_PER_BODY} events in ${ms(performance.now() - t0)}`);
+    if (bodies.length > 0) {
+      // One body through the front door first: the fast signing must produce what the server accepts.
+      const probe = await fetch(`${base}/v1/events`, { method: "POST", headers: { "content-type": "application/json" }, body: bodies[0] });
+      if (probe.status !== 202) throw new Error(`a signed body was refused: ${probe.status} ${await probe.text()}`);
+    }
+    const pool = new BodyPool(bodies.slice(1));
+
+    console.log(`server pid ${pid}, ${base}; ${RUNS.join(", ")}; machine: ${(await readFile("/proc/loadavg", "utf8")).trim()} (load average)`);
+    for (const name of RUNS) {
+      const [kind, n] = name.split("-");
+      const connections = Number(n);
+      const result =
+        kind === "ingest"
+          ? await run(name, base, pid, connections, { method: "POST", path: "/v1/events", headers: { "content-type": "application/json" } }, pool)
+          : await run(name, base, pid, connections, { method: "GET", path: `/v1/batches/${demoLot}/provenance` }, undefined);
+      report(result);
+    }
+  } finally {
+    if (server.exitCode === null) {
+      const exited = new Promise((resolve) => server.once("exit", resolve));
+      server.kill("SIGINT");
+      await Promise.race([exited, sleep(15_000)]);
+      if (server.exitCode === null) server.kill("SIGKILL");
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
