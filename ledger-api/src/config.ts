@@ -193,7 +193,7 @@ const MiB = 2 ** 20;
  */
 function admissionLimits(env: Env, maxEventsPerRequest: number): AdmissionLimits {
   const limits: AdmissionLimits = {
-    ingestEventsInFlight: int(env, "INGEST_EVENTS_IN_FLIGHT", Math.max(1000, maxEventsPerRequest), 1),
+    ingestEventsInFlight: int(env, "INGEST_EVENTS_IN_FLIGHT", Math.max(500, maxEventsPerRequest), 1),
     ingestQueue: int(env, "INGEST_QUEUE", 16, 0, 100_000),
     queriesInFlight: int(env, "QUERIES_IN_FLIGHT", 2, 1, 1000),
     queriesQueue: int(env, "QUERIES_QUEUE", 32, 0, 100_000),
