@@ -210,3 +210,33 @@ describe("load shedding", function () {
     expect(ledger.app.admission.queries.stats()).to.include({ inFlight: 0, queued: 0 });
   });
 });
+
+describe("load shedding under process pressure", function () {
+  let ledger: Ledger;
+  before(async function () {
+    // A heap limit every process is past: under-pressure's next sample (once a second) puts the service under pressure.
+    ledger = await startLedger({ env: { MAX_HEAP_MB: "1" } });
+    for (let i = 0; i < 200 && !ledger.app.isUnderPressure(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(ledger.app.isUnderPressure()).to.equal(true);
+  });
+  after(async function () {
+    await ledger?.close();
+  });
+
+  it("refuses reads and submissions with 503 OVERLOADED and Retry-After, storing nothing", async function () {
+    const size = await ledger.services.store.size();
+    const submitted = await ledger.app.inject({ method: "POST", url: "/v1/events", payload: await ledger.sign("cooperative", registered()) });
+    expect(submitted.statusCode).to.equal(503);
+    expect(submitted.json()).to.include({ code: "OVERLOADED" });
+    expect(submitted.json().message).to.match(/under pressure \(heapUsedBytes/);
+    expect(submitted.headers["retry-after"]).to.equal("5");
+    expect(await ledger.services.store.size()).to.equal(size);
+    const read = await ledger.app.inject({ method: "GET", url: "/v1/log/checkpoint" });
+    expect(read.statusCode).to.equal(503);
+  });
+
+  it("keeps answering /healthz and /metrics", async function () {
+    expect((await ledger.get("/healthz")).statusCode).to.equal(200);
+    expect((await ledger.app.inject({ method: "GET", url: "/metrics" })).statusCode).to.equal(200);
+  });
+});
