@@ -1,6 +1,7 @@
 /**
  * Overload: what `npm start`'s server does when far more work arrives than it can do. Starts the server as `npm start`
- * runs it (`node ledger-api/src/main.ts`, local anvil, demo story, default limits) in a temp dir, then drives it with
+ * runs it (`hardhat build --quiet`, then `node ledger-api/src/main.ts`: local anvil, demo story, default limits, or
+ * the limits in the environment) in a temp dir, then drives it with
  * autocannon (every connection sends its next request as soon as the previous one is answered; 10 s client timeout):
  *
  *   ingest-200    200 connections POSTing 100-event bodies (Observed events of a lot of their own, each signed once)
@@ -18,7 +19,7 @@
  * pool shared by the ingest runs; a run that exhausts it says so, since repeated bodies are answered as duplicates.
  */
 import autocannon from "autocannon";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
@@ -267,6 +268,8 @@ async function main(): Promise<void> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   let output = "";
+  // As `npm start`: the contracts built (a coverage build left by `npm test` would not deploy), then the server.
+  execFileSync(process.execPath, ["node_modules/.bin/hardhat", "build", "--quiet"], { stdio: "inherit" });
   const server = spawn(process.execPath, ["ledger-api/src/main.ts"], {
     env: { ...process.env, DATA_DIR: dir, PORT: String(port), CHAIN_PORT: String(await freePort()), LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "pipe"],
@@ -323,6 +326,9 @@ async function main(): Promise<void> {
           : await run(name, base, pid, connections, { method: "GET", path: `/v1/batches/${demoLot}/provenance` }, undefined);
       report(result);
     }
+  } catch (err) {
+    console.error(`server output:\n${output.slice(-4000)}`);
+    throw err;
   } finally {
     if (server.exitCode === null) {
       const exited = new Promise((resolve) => server.once("exit", resolve));

@@ -108,6 +108,10 @@ async function admission(app: FastifyInstance, { gates, limits }: AdmissionOptio
     maxRssBytes: limits.maxRssBytes,
     pressureHandler: (request, reply, type, value) => {
       if (request.routeOptions.config.shed === false) return undefined;
+      // Infinity is under-pressure's word for "no sample": one stall longer than its one-second sample (a GC pause, a
+      // starved CPU), already over when this request runs. Shedding for it would refuse a whole second of requests
+      // (the demo loader's at start-up, say) for a stall that no longer is; the gates bound the work anyway.
+      if (type === "eventLoopDelay" && !Number.isFinite(Number(value))) return undefined;
       const what = type === "eventLoopDelay" ? `event-loop delay ${Math.round(Number(value))} ms` : `${type} ${Math.round(Number(value) / 2 ** 20)} MiB`;
       return Promise.reject(overloaded(reply, `the service is under pressure (${what})`, PRESSURE_RETRY_AFTER_S));
     },
