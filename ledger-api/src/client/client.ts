@@ -37,10 +37,10 @@ export async function signEvent(
   return { doc, signer: await signer.getAddress(), nonce, deadline, signature };
 }
 
-/** A refusal from the API, with its stable code. */
 /** Attempts of one request while the server answers 503 with Retry-After (load shedding). */
 const RETRIES_WHEN_OVERLOADED = 5;
 
+/** A refusal from the API, with its stable code. */
 export class LedgerApiError extends Error {
   override readonly name = "LedgerApiError";
   readonly status: number;
