@@ -19,7 +19,7 @@
  * pool shared by the ingest runs; a run that exhausts it says so, since repeated bodies are answered as duplicates.
  */
 import autocannon from "autocannon";
-import { execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
@@ -73,6 +73,37 @@ function quantile(sorted: readonly number[], q: number): number {
 function ms(x: number): string {
   if (Number.isNaN(x)) return "-";
   return x >= 1000 ? `${(x / 1000).toFixed(1)} s` : `${x.toFixed(0)} ms`;
+}
+
+/**
+ * The kernel's count of connections it could not queue for accept() because a listening socket's backlog was full
+ * (TcpExt ListenOverflows). It counts every listener of this network namespace: other processes' overflows show too.
+ */
+async function listenOverflows(): Promise<number> {
+  const lines = (await readFile("/proc/net/netstat", "utf8").catch(() => "")).split("\n").filter((l) => l.startsWith("TcpExt:"));
+  const names = lines[0]?.split(/\s+/) ?? [];
+  const values = lines[1]?.split(/\s+/) ?? [];
+  const i = names.indexOf("ListenOverflows");
+  return i < 0 ? NaN : Number(values[i]);
+}
+
+/** Connections waiting in the listening socket's accept queue (ss's Recv-Q for a listener), and its backlog (Send-Q). */
+async function acceptQueue(port: number): Promise<{ queued: number; backlog: number }> {
+  const out = await new Promise<string>((resolve) =>
+    execFile("ss", ["-ltnH", `sport = :${port}`], (err, stdout) => resolve(err ? "" : stdout)),
+  );
+  const [, recvQ, sendQ] = out.trim().split(/\s+/);
+  return { queued: Number(recvQ ?? NaN), backlog: Number(sendQ ?? NaN) };
+}
+
+/** What the server itself counted, from /metrics: responses by status, of every route. */
+async function serverResponses(base: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^ledger_http_request_duration_seconds_count\{[^}]*status="(\d+)"[^}]*\} (\d+)$/gm)) {
+    out.set(m[1] as string, (out.get(m[1] as string) ?? 0) + Number(m[2]));
+  }
+  return out;
 }
 
 async function rssOf(pid: number): Promise<number> {
@@ -147,23 +178,37 @@ interface RunResult {
   readonly health: { probes: number; ok: number; p50: number; max: number };
   readonly peakRssMiB: number;
   readonly poolExhausted: boolean;
+  /** Responses the server counted during the run, by status (/metrics; includes the /healthz probes). */
+  readonly serverByStatus: Record<string, number>;
+  /** Most connections seen waiting in the listener's accept queue, and its backlog. */
+  readonly acceptQueue: { peak: number; backlog: number };
+  /** Connections the kernel dropped for a full accept queue during the run (whole network namespace). */
+  readonly listenOverflows: number;
 }
 
 async function run(
   name: string,
   base: string,
+  port: number,
   pid: number,
   connections: number,
   request: autocannon.Request,
   pool: BodyPool | undefined,
 ): Promise<RunResult> {
   const before = await logSize(base);
+  const serverBefore = await serverResponses(base);
+  const overflowsBefore = await listenOverflows();
   const latencies = new Map<number, number[]>();
   let peakRss = await rssOf(pid);
+  let peakQueued = 0;
+  let backlog = NaN;
   let stop = false;
   const rssLoop = (async () => {
     while (!stop) {
-      peakRss = Math.max(peakRss, await rssOf(pid));
+      const [rss, queue] = await Promise.all([rssOf(pid), acceptQueue(port)]);
+      peakRss = Math.max(peakRss, rss);
+      if (queue.queued > peakQueued) peakQueued = queue.queued;
+      if (!Number.isNaN(queue.backlog)) backlog = queue.backlog;
       await sleep(250);
     }
   })();
@@ -226,6 +271,11 @@ async function run(
   stop = true;
   await Promise.all([rssLoop, healthLoop]);
   const after = await logSize(base);
+  const overflows = (await listenOverflows()) - overflowsBefore;
+  const serverAfter = await serverResponses(base);
+  const serverByStatus = Object.fromEntries(
+    [...serverAfter].map(([s, n]) => [s, n - (serverBefore.get(s) ?? 0)] as const).filter(([, n]) => n > 0),
+  );
 
   const all = (pred: (s: number) => boolean) => [...latencies].filter(([s]) => pred(s)).flatMap(([, l]) => l).sort((a, b) => a - b);
   const ok = all((s) => s >= 200 && s < 300);
@@ -246,6 +296,9 @@ async function run(
     health: { probes, ok: healthOk, p50: quantile(health, 0.5), max: health.at(-1) ?? NaN },
     peakRssMiB: Math.round(peakRss / 2 ** 20),
     poolExhausted: pool?.exhausted ?? false,
+    serverByStatus,
+    acceptQueue: { peak: peakQueued, backlog },
+    listenOverflows: overflows,
   };
 }
 
@@ -259,6 +312,12 @@ function report(r: RunResult): void {
     // ingest gate's events in flight.
     console.log(`  events acknowledged (202) ${r.acknowledgedEvents}, stored ${r.storedEvents}: ${r.storedEvents - r.acknowledgedEvents} stored without a receipt (in progress when the client stopped)${r.poolExhausted ? "; body pool exhausted: later requests were duplicates" : ""}`);
   }
+  const server = Object.entries(r.serverByStatus).map(([s, n]) => `${s}: ${n}`).join(", ");
+  console.log(`  the server counted ${server || "nothing"} (with the /healthz probes)`);
+  console.log(
+    `  accept queue: at most ${r.acceptQueue.peak} connections waiting (backlog ${r.acceptQueue.backlog}); ` +
+      `connections dropped for a full accept queue: ${r.listenOverflows} (kernel counter, every listener of this namespace)`,
+  );
   console.log(`  /healthz during the run: ${r.health.ok}/${r.health.probes} answered 200, p50 ${ms(r.health.p50)}, max ${ms(r.health.max)}`);
   console.log(`  API process peak RSS ${r.peakRssMiB} MiB`);
 }
@@ -322,8 +381,8 @@ async function main(): Promise<void> {
       const connections = Number(n);
       const result =
         kind === "ingest"
-          ? await run(name, base, pid, connections, { method: "POST", path: "/v1/events", headers: { "content-type": "application/json" } }, pool)
-          : await run(name, base, pid, connections, { method: "GET", path: `/v1/batches/${demoLot}/provenance` }, undefined);
+          ? await run(name, base, port, pid, connections, { method: "POST", path: "/v1/events", headers: { "content-type": "application/json" } }, pool)
+          : await run(name, base, port, pid, connections, { method: "GET", path: `/v1/batches/${demoLot}/provenance` }, undefined);
       report(result);
     }
   } catch (err) {

@@ -11,6 +11,15 @@
  *
  * FIFO without barging: a light request never overtakes a heavy one at the head of the queue, so a 500-event request
  * is not starved by a stream of 1-event ones.
+ *
+ * Admitted work starts on a later turn of the event loop, never in the turn that admitted it. The work behind the
+ * gates is largely synchronous (SQLite reads and writes behind async functions, an answer serialised in one piece):
+ * started at once, a request's whole work would run in the microtasks of the socket read that brought it, and the
+ * next waiter's right after it, before the event loop reads the next socket. Requests would then never meet in the
+ * gate: every one would find room, none would be refused, the wait limit's timer could not fire, and the real queue
+ * would grow unseen in the sockets until clients time out (1,000 connections of provenance queries: no 503, 951
+ * client timeouts). Deferred, every request that has arrived is read and counted (admitted, queued or refused at
+ * once) before the next piece of work runs, and timers fire between two pieces.
  */
 
 export class OverloadedError extends Error {
@@ -75,11 +84,15 @@ export class AdmissionGate {
   }
 
   /**
-   * A place for a request whose work may start later. Throws OverloadedError when every place is taken, except
-   * that a request which could run at once (room, nobody waiting) always gets one: a queue of 0 means "no waiting".
+   * A place for a request whose work may start later. Throws OverloadedError when every place is taken: the queue's
+   * places, plus one while there is room and nobody waits (a request that can start at once; so a queue of 0 means
+   * "no waiting", not "nothing runs"). Places held by requests still reading their bodies count, so a burst that
+   * arrives before any of it has started takes at most that many places (the rule used to let every request of a
+   * burst in while nothing was in flight).
    */
   reserve(): Ticket {
-    if (this.queued >= this.maxQueued && !(this.waiters.length === 0 && this.inFlight < this.capacity)) {
+    const places = this.maxQueued + (this.waiters.length === 0 && this.inFlight < this.capacity ? 1 : 0);
+    if (this.queued >= places) {
       this.refused++;
       throw new OverloadedError(
         this.name,
@@ -90,13 +103,16 @@ export class AdmissionGate {
     return new Ticket(this);
   }
 
-  /** @internal Ticket.start: runs now if there is room and nobody is ahead, else waits its turn. */
+  /**
+   * @internal Ticket.start: takes the room now if there is room and nobody is ahead, else waits its turn; either way
+   * the work starts on a later turn of the event loop (see the header).
+   */
   acquire(weight: number, signal: AbortSignal | undefined): Promise<void> {
     const w = Math.min(Math.max(1, weight), this.capacity);
     if (this.waiters.length === 0 && this.inFlight + w <= this.capacity) {
       this.queued--;
       this.inFlight += w;
-      return Promise.resolve();
+      return nextTurn();
     }
     return new Promise<void>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
@@ -117,7 +133,7 @@ export class AdmissionGate {
         resolve: () => {
           clearTimeout(timer);
           signal?.removeEventListener("abort", onAbort);
-          resolve();
+          void nextTurn().then(resolve);
         },
         reject: leave,
       };
@@ -154,6 +170,11 @@ export class AdmissionGate {
   }
 }
 
+/** Resolves after the event loop's next pass over I/O and timers (setImmediate). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** One request's place at a gate: reserved, then running, then released (each at most once). */
 export class Ticket {
   private readonly gate: AdmissionGate;
@@ -173,6 +194,8 @@ export class Ticket {
    * always run alone). Rejects with OverloadedError after the gate's maxWaitMs, ClientGoneError if `signal` aborts.
    */
   async start(weight: number, signal?: AbortSignal): Promise<void> {
+    // Given back before it started: its client went away (the connection closed while the body was read).
+    if (this.state === "released") throw new ClientGoneError("the request's place was given back before it started");
     if (this.state !== "reserved") throw new Error(`ticket is ${this.state}, not reserved`);
     if (signal?.aborted) {
       this.release();

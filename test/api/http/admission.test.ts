@@ -1,11 +1,13 @@
 /**
  * Load shedding (http/admission.ts): work beyond the admission bounds is refused at once with 503 OVERLOADED and
  * Retry-After and leaves nothing behind; health, metrics and cheap reads keep answering while the gates are full; a
- * client that has gone before its request was admitted gets nothing appended. The gates are filled by holding their
- * room from the test (the app's own gate objects), so no test depends on timing.
+ * client that has gone before its request was admitted gets nothing appended. The first tests fill the gates by
+ * holding their room from the test (the app's own gate objects); the last ones fill them with real work: answers
+ * built from the store and requests arriving together on real sockets. No test depends on timing: they count turns
+ * of the event loop and what the gates hold.
  */
 import { expect } from "chai";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import type { EventDoc, SignedEvent } from "../../../ledger-api/src/protocol/documents.ts";
 import type { Ticket } from "../../../ledger-api/src/http/admission-gate.ts";
@@ -238,5 +240,162 @@ describe("load shedding under process pressure", function () {
   it("keeps answering /healthz and /metrics", async function () {
     expect((await ledger.get("/healthz")).statusCode).to.equal(200);
     expect((await ledger.app.inject({ method: "GET", url: "/metrics" })).statusCode).to.equal(200);
+  });
+});
+
+/**
+ * The gates with real work in them: answers built from the store, requests on real sockets. The work behind the
+ * queries gate is mostly synchronous (SQLite reads), so what matters is what the event loop does between two pieces
+ * of it, not how long anything takes: nothing here depends on timing.
+ */
+describe("load shedding of real work", function () {
+  let ledger: Ledger;
+  let port: number;
+  const BIG = { gtin: "08801234000017", lot: "LS-BIG" };
+  /** Enough entries that building the answer takes several turns of the event loop (query/provenance.ts TURN). */
+  const BIG_ENTRIES = 600;
+  before(async function () {
+    ledger = await startLedger({
+      env: { QUERIES_IN_FLIGHT: "1", QUERIES_QUEUE: "1", INGEST_QUEUE: "2", ADMISSION_MAX_WAIT_MS: "600000" },
+    });
+    for (const batch of [BATCH, BIG]) {
+      const res = await ledger.post(await ledger.sign("cooperative", { ...registered(), batch }));
+      expect(res.statusCode, JSON.stringify(res.json)).to.equal(202);
+    }
+    const readings = await Promise.all(
+      Array.from({ length: BIG_ENTRIES }, (_, i) => ledger.sign("stall", { ...observed(i), batch: BIG })),
+    );
+    for (let i = 0; i < readings.length; i += 500) {
+      const res = await ledger.post(readings.slice(i, i + 500));
+      expect(res.statusCode, JSON.stringify(res.json)).to.equal(202);
+    }
+    const address = await ledger.app.listen({ host: "127.0.0.1", port: 0 });
+    port = Number(new URL(address).port);
+  });
+  after(async function () {
+    await ledger?.close();
+  });
+  // A test that fails half-way leaves its connections open: closed here, so the server can close.
+  const open: Socket[] = [];
+  afterEach(function () {
+    for (const socket of open.splice(0)) socket.destroy();
+  });
+
+  /** Connections to the server, resolved once the server has accepted every one of them. */
+  async function connections(n: number): Promise<Socket[]> {
+    let accepted = 0;
+    const onConnection = () => accepted++;
+    ledger.app.server.on("connection", onConnection);
+    try {
+      const sockets = await Promise.all(
+        Array.from(
+          { length: n },
+          () =>
+            new Promise<Socket>((resolve, reject) => {
+              const socket = connect({ host: "127.0.0.1", port });
+              socket.once("connect", () => resolve(socket)).once("error", reject);
+            }),
+        ),
+      );
+      open.push(...sockets);
+      await until(() => accepted === n);
+      return sockets;
+    } finally {
+      ledger.app.server.off("connection", onConnection);
+    }
+  }
+
+  /** The status and Retry-After of the response a socket receives before the server closes it. */
+  function response(socket: Socket): Promise<{ status: number; retryAfter: string | undefined }> {
+    return new Promise((resolve) => {
+      let text = "";
+      const done = () =>
+        resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]), retryAfter: /^retry-after: *(\S+)/im.exec(text)?.[1] });
+      // A refused upload is closed under the client's feet: the rest of its body meets a reset, which is expected.
+      socket.setEncoding("latin1").on("data", (chunk: string) => (text += chunk)).once("close", done).on("error", () => undefined);
+    });
+  }
+
+  /**
+   * Sends one GET per path, each on its own connection, all written in the same turn of the event loop once the
+   * server has accepted every connection: the server finds them all waiting in its sockets at once, as it does when
+   * many clients arrive together. Resolves to each response's status and Retry-After.
+   */
+  async function together(paths: readonly string[]): Promise<{ status: number; retryAfter: string | undefined }[]> {
+    const sockets = await connections(paths.length);
+    const answers = sockets.map(response);
+    sockets.forEach((socket, i) => socket.write(`GET ${paths[i]} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`));
+    return Promise.all(answers);
+  }
+
+  it("refuses at once, with 503 and Retry-After, the queries that arrive together beyond the gate's slot and queue", async function () {
+    const path = `/v1/batches/provenance?gtin=${BATCH.gtin}&lot=${BATCH.lot}`;
+    const answers = await together(Array.from({ length: 12 }, () => path));
+    // One slot and one queue place: the first two are answered; the ten the gate had no room for are refused, not
+    // served one after another while their clients wait.
+    expect(answers.filter((a) => a.status === 200)).to.have.length(2);
+    expect(answers.filter((a) => a.status === 503 && a.retryAfter === "1")).to.have.length(10);
+    expect(ledger.app.admission.queries.stats()).to.include({ inFlight: 0, queued: 0 });
+  });
+
+  it("refuses uploads beyond the ingest queue before reading their bodies, when they arrive together with nothing running", async function () {
+    const gate = ledger.app.admission.ingest;
+    const events = await Promise.all(Array.from({ length: 6 }, (_, i) => ledger.sign("stall", observed(1000 + i))));
+    const bodies = events.map((e) => JSON.stringify([e]));
+    const sockets = await connections(bodies.length);
+    const answers = sockets.map(response);
+    const { refused } = gate.stats();
+    // Headers only: every request asks for a place before a byte of its body has arrived.
+    sockets.forEach((socket, i) =>
+      socket.write(
+        `POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(bodies[i] as string)}\r\nConnection: close\r\n\r\n`,
+      ),
+    );
+    // Two queue places, and one more while the gate has room and nobody waits: the other three are refused now.
+    await until(() => gate.stats().refused === refused + 3);
+    expect(gate.stats().queued).to.equal(3);
+    sockets.forEach((socket, i) => socket.write(bodies[i] as string));
+    const statuses = await Promise.all(answers);
+    expect(statuses.map((a) => a.status).sort()).to.deep.equal([202, 202, 202, 503, 503, 503]);
+    expect(statuses.filter((a) => a.status === 503).every((a) => a.retryAfter === "1")).to.equal(true);
+    expect(await stored(ledger, events)).to.equal(3);
+    expect(gate.stats()).to.include({ inFlight: 0, queued: 0 });
+  });
+
+  it("answers a cheap read while an expensive answer is being built, before that answer is done", async function () {
+    const gate = ledger.app.admission.queries;
+    let done = false;
+    const expensive = ledger.app
+      .inject({ method: "GET", url: `/v1/batches/provenance?gtin=${BIG.gtin}&lot=${BIG.lot}` })
+      .finally(() => (done = true));
+    await until(() => gate.stats().inFlight === 1);
+    // A few more turns: the admitted work has started (a start waits one turn) and is under way.
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(done, "the expensive answer was built in one go, holding the event loop").to.equal(false);
+
+    const cheap = await ledger.get("/v1/log/checkpoint");
+    expect(cheap.statusCode).to.equal(200);
+    expect(done, "the cheap read waited for the expensive answer").to.equal(false);
+    expect(gate.stats().inFlight).to.equal(1);
+
+    const res = await expensive;
+    expect(res.statusCode).to.equal(200);
+    expect((res.json() as { timeline: unknown[] }).timeline).to.have.length(BIG_ENTRIES + 1);
+  });
+
+  it("refuses a second expensive query at once while the first holds the only slot and the queue is taken", async function () {
+    const gate = ledger.app.admission.queries;
+    const url = `/v1/batches/provenance?gtin=${BIG.gtin}&lot=${BIG.lot}`;
+    let done = false;
+    const first = ledger.app.inject({ method: "GET", url }).finally(() => (done = true));
+    const second = ledger.app.inject({ method: "GET", url });
+    await until(() => gate.stats().inFlight === 1 && gate.stats().queued === 1);
+    const third = await ledger.app.inject({ method: "GET", url });
+    expect(third.statusCode).to.equal(503);
+    expect(third.json()).to.include({ code: "OVERLOADED" });
+    expect(third.headers["retry-after"]).to.equal("1");
+    expect(done, "the refusal waited for the answer in progress").to.equal(false);
+    expect((await first).statusCode).to.equal(200);
+    expect((await second).statusCode).to.equal(200);
   });
 });
