@@ -9,9 +9,12 @@
  *   query-1000    1,000 connections GETting a demo lot's provenance, right after the ingest flood
  *
  * For each run: responses by status, latency of the accepted (2xx) and of the refused (503) answers, client timeouts
- * and errors, events acknowledged (202) against events the log gained (a difference means events stored for a
- * submitter who never got the receipt), /healthz answered during the run (probed every 500 ms), and the API
- * process's peak RSS (sampled every 250 ms from /proc).
+ * and errors, events acknowledged (202, not duplicates) against events the log gained (a difference means events
+ * stored for a submitter who never saw the receipt), /healthz answered during the run (probed every 500 ms), and the
+ * API process's peak RSS (sampled every 250 ms from /proc). To tell where a slow answer waited: what the server
+ * counted (/metrics: responses by status and the time from reading each request to answering it), the listening
+ * socket's accept queue (ss) and the kernel's count of connections dropped for a full one, and this process's own
+ * event-loop delay (autocannon runs here: a client too busy to read its sockets makes answers look late).
  *
  *   node scripts/bench-overload.ts [--duration 60] [--runs ingest-200,ingest-1000,query-1000] [--bodies 3000]
  *
@@ -25,6 +28,7 @@ import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { concat, getBytes, hexlify, keccak256, TypedDataEncoder, type TypedDataDomain } from "ethers";
 import { TYPES } from "../ledger-api/src/protocol/typed-data.ts";
@@ -96,12 +100,32 @@ async function acceptQueue(port: number): Promise<{ queued: number; backlog: num
   return { queued: Number(recvQ ?? NaN), backlog: Number(sendQ ?? NaN) };
 }
 
-/** What the server itself counted, from /metrics: responses by status, of every route. */
-async function serverResponses(base: string): Promise<Map<string, number>> {
+/** Server-side counts of one status: responses, and how many were sent within 0.1 s and 1 s of the request being read. */
+interface ServerCount {
+  readonly n: number;
+  readonly within100ms: number;
+  readonly within1s: number;
+}
+
+/**
+ * What the server itself counted, from /metrics (ledger_http_request_duration_seconds): responses of the benchmarked
+ * routes (every route but /healthz and /metrics) by status, with the time from reading each request to answering it.
+ */
+async function serverResponses(base: string): Promise<Map<string, ServerCount>> {
   const text = await (await fetch(`${base}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const m of text.matchAll(/^ledger_http_request_duration_seconds_count\{[^}]*status="(\d+)"[^}]*\} (\d+)$/gm)) {
-    out.set(m[1] as string, (out.get(m[1] as string) ?? 0) + Number(m[2]));
+  const out = new Map<string, ServerCount>();
+  const add = (status: string, field: keyof ServerCount, value: number) => {
+    const c = out.get(status) ?? { n: 0, within100ms: 0, within1s: 0 };
+    out.set(status, { ...c, [field]: c[field] + value });
+  };
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("ledger_http_request_duration_seconds") || /route="\/(healthz|metrics)"/.test(line)) continue;
+    const status = /status="(\d+)"/.exec(line)?.[1];
+    const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (status === undefined) continue;
+    if (line.startsWith("ledger_http_request_duration_seconds_count")) add(status, "n", value);
+    else if (line.includes('le="0.1"')) add(status, "within100ms", value);
+    else if (line.includes('le="1"')) add(status, "within1s", value);
   }
   return out;
 }
@@ -178,12 +202,14 @@ interface RunResult {
   readonly health: { probes: number; ok: number; p50: number; max: number };
   readonly peakRssMiB: number;
   readonly poolExhausted: boolean;
-  /** Responses the server counted during the run, by status (/metrics; includes the /healthz probes). */
-  readonly serverByStatus: Record<string, number>;
+  /** Responses the server counted during the run, by status (/metrics; without the /healthz probes). */
+  readonly serverByStatus: Record<string, ServerCount>;
   /** Most connections seen waiting in the listener's accept queue, and its backlog. */
   readonly acceptQueue: { peak: number; backlog: number };
   /** Connections the kernel dropped for a full accept queue during the run (whole network namespace). */
   readonly listenOverflows: number;
+  /** This process's (the client's) event-loop delay during the run, ms. */
+  readonly clientLoopDelay: { p99: number; max: number };
 }
 
 async function run(
@@ -199,6 +225,10 @@ async function run(
   const serverBefore = await serverResponses(base);
   const overflowsBefore = await listenOverflows();
   const latencies = new Map<number, number[]>();
+  const clientLoop = monitorEventLoopDelay({ resolution: 10 });
+  clientLoop.enable();
+  // Receipts of events this run logged (a repeated body is answered 202 with its original receipts, marked duplicate).
+  let freshReceipts = 0;
   let peakRss = await rssOf(pid);
   let peakQueued = 0;
   let backlog = NaN;
@@ -250,9 +280,17 @@ async function run(
                 (context as { body?: string }).body = body;
                 return { ...req, body };
               },
-              onResponse: (status: number, _body: string, context: object) => {
+              onResponse: (status: number, answer: string, context: object) => {
                 const { body } = context as { body?: string };
                 if (status !== 202 && body !== undefined) pool.giveBack(body);
+                if (status === 202) {
+                  try {
+                    const { receipts = [] } = JSON.parse(answer) as { receipts?: { duplicate?: boolean }[] };
+                    freshReceipts += receipts.filter((r) => r.duplicate === false).length;
+                  } catch {
+                    // Not a list of receipts: counted as none.
+                  }
+                }
               },
             }
           : request,
@@ -266,6 +304,7 @@ async function run(
     latencies.set(statusCode, list);
   });
   const result = await finished;
+  clientLoop.disable();
   // Requests the client gave up on may still be committing: let them finish before counting what the log gained.
   await sleep(3000);
   stop = true;
@@ -274,14 +313,18 @@ async function run(
   const overflows = (await listenOverflows()) - overflowsBefore;
   const serverAfter = await serverResponses(base);
   const serverByStatus = Object.fromEntries(
-    [...serverAfter].map(([s, n]) => [s, n - (serverBefore.get(s) ?? 0)] as const).filter(([, n]) => n > 0),
+    [...serverAfter]
+      .map(([s, c]) => {
+        const b = serverBefore.get(s) ?? { n: 0, within100ms: 0, within1s: 0 };
+        return [s, { n: c.n - b.n, within100ms: c.within100ms - b.within100ms, within1s: c.within1s - b.within1s }] as const;
+      })
+      .filter(([, c]) => c.n > 0),
   );
 
   const all = (pred: (s: number) => boolean) => [...latencies].filter(([s]) => pred(s)).flatMap(([, l]) => l).sort((a, b) => a - b);
   const ok = all((s) => s >= 200 && s < 300);
   const refused = all((s) => s === 503 || s === 429);
   const byStatus = Object.fromEntries([...latencies].map(([s, l]) => [String(s), l.length]));
-  const accepted = (latencies.get(202) ?? []).length;
   health.sort((a, b) => a - b);
   return {
     name,
@@ -291,7 +334,7 @@ async function run(
     refusedLatency: { p50: quantile(refused, 0.5), p99: quantile(refused, 0.99) },
     timeouts: result.timeouts,
     errors: result.errors,
-    acknowledgedEvents: accepted * EVENTS_PER_BODY,
+    acknowledgedEvents: freshReceipts,
     storedEvents: after - before,
     health: { probes, ok: healthOk, p50: quantile(health, 0.5), max: health.at(-1) ?? NaN },
     peakRssMiB: Math.round(peakRss / 2 ** 20),
@@ -299,6 +342,7 @@ async function run(
     serverByStatus,
     acceptQueue: { peak: peakQueued, backlog },
     listenOverflows: overflows,
+    clientLoopDelay: { p99: clientLoop.percentile(99) / 1e6, max: clientLoop.max / 1e6 },
   };
 }
 
@@ -310,14 +354,19 @@ function report(r: RunResult): void {
   if (r.name.startsWith("ingest")) {
     // Requests still in progress when the run stops finish and commit after their client has left: at most the
     // ingest gate's events in flight.
-    console.log(`  events acknowledged (202) ${r.acknowledgedEvents}, stored ${r.storedEvents}: ${r.storedEvents - r.acknowledgedEvents} stored without a receipt (in progress when the client stopped)${r.poolExhausted ? "; body pool exhausted: later requests were duplicates" : ""}`);
+    console.log(`  events logged with a receipt the client saw (202, not duplicates) ${r.acknowledgedEvents}, log grew by ${r.storedEvents}: ${r.storedEvents - r.acknowledgedEvents} logged without a receipt seen (in progress when the client stopped, or answered after its timeout)${r.poolExhausted ? "; body pool exhausted: later requests were duplicates" : ""}`);
   }
-  const server = Object.entries(r.serverByStatus).map(([s, n]) => `${s}: ${n}`).join(", ");
-  console.log(`  the server counted ${server || "nothing"} (with the /healthz probes)`);
+  const pct = (part: number, n: number) => `${Math.round((100 * part) / n)}%`;
+  const server = Object.entries(r.serverByStatus)
+    .map(([s, c]) => `${s}: ${c.n} (${pct(c.within100ms, c.n)} within 0.1 s, ${pct(c.within1s, c.n)} within 1 s)`)
+    .join(", ");
+  // Answers the client gave up on, or that arrived after the run, are counted here but not above.
+  console.log(`  the server counted ${server || "nothing"}, each from reading its request to answering it`);
   console.log(
     `  accept queue: at most ${r.acceptQueue.peak} connections waiting (backlog ${r.acceptQueue.backlog}); ` +
       `connections dropped for a full accept queue: ${r.listenOverflows} (kernel counter, every listener of this namespace)`,
   );
+  console.log(`  the client's own event-loop delay: p99 ${ms(r.clientLoopDelay.p99)}, max ${ms(r.clientLoopDelay.max)}`);
   console.log(`  /healthz during the run: ${r.health.ok}/${r.health.probes} answered 200, p50 ${ms(r.health.p50)}, max ${ms(r.health.max)}`);
   console.log(`  API process peak RSS ${r.peakRssMiB} MiB`);
 }
