@@ -96,8 +96,10 @@ async function acceptQueue(port: number): Promise<{ queued: number; backlog: num
   const out = await new Promise<string>((resolve) =>
     execFile("ss", ["-ltnH", `sport = :${port}`], (err, stdout) => resolve(err ? "" : stdout)),
   );
-  const [, recvQ, sendQ] = out.trim().split(/\s+/);
-  return { queued: Number(recvQ ?? NaN), backlog: Number(sendQ ?? NaN) };
+  // One line per listening socket (several share the port with SO_REUSEPORT): connections waiting in all of them.
+  const lines = out.trim().split("\n").filter(Boolean).map((l) => l.trim().split(/\s+/));
+  const queued = lines.reduce((sum, [, recvQ]) => sum + Number(recvQ), 0);
+  return { queued: lines.length === 0 ? NaN : queued, backlog: Number(lines[0]?.[2] ?? NaN) };
 }
 
 /** Server-side counts of one status: responses, and how many were sent within 0.1 s and 1 s of the request being read. */
@@ -204,10 +206,14 @@ interface RunResult {
   readonly poolExhausted: boolean;
   /** Responses the server counted during the run, by status (/metrics; without the /healthz probes). */
   readonly serverByStatus: Record<string, ServerCount>;
-  /** Most connections seen waiting in the listener's accept queue, and its backlog. */
+  /** Most connections seen waiting in the listeners' accept queues, and the backlog of each. */
   readonly acceptQueue: { peak: number; backlog: number };
   /** Connections the kernel dropped for a full accept queue during the run (whole network namespace). */
   readonly listenOverflows: number;
+  /** When the client timeouts happened, seconds into the run. */
+  readonly timedOutAt: readonly number[];
+  /** The server's longest event-loop stall seen during the run (its /metrics), ms. */
+  readonly serverLoopMaxMs: number;
   /** This process's (the client's) event-loop delay during the run, ms. */
   readonly clientLoopDelay: { p99: number; max: number };
 }
@@ -243,6 +249,7 @@ async function run(
     }
   })();
   const health: number[] = [];
+  let serverLoopMax = 0;
   let healthOk = 0;
   let probes = 0;
   const healthLoop = (async () => {
@@ -254,6 +261,10 @@ async function run(
         await res.arrayBuffer();
         if (res.status === 200) healthOk++;
         health.push(performance.now() - t0);
+        // The server's longest event-loop stall since the previous scrape (prom-client resets it on each one).
+        const metrics = await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+        const lag = Number(/^ledger_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(metrics)?.[1]);
+        if (lag > serverLoopMax) serverLoopMax = lag;
       } catch {
         health.push(10_000);
       }
@@ -298,6 +309,12 @@ async function run(
     },
     (err, result) => (err ? failed(err as Error) : done(result)),
   );
+  // When in the run the client gave up on its requests (seconds since the start): at the start, or all along.
+  const started = performance.now();
+  const timedOutAt: number[] = [];
+  instance.on("reqError", (err: Error) => {
+    if (err.message === "request timed out") timedOutAt.push((performance.now() - started) / 1000);
+  });
   instance.on("response", (_client, statusCode, _bytes, responseTime) => {
     const list = latencies.get(statusCode) ?? [];
     list.push(responseTime);
@@ -342,6 +359,8 @@ async function run(
     serverByStatus,
     acceptQueue: { peak: peakQueued, backlog },
     listenOverflows: overflows,
+    timedOutAt,
+    serverLoopMaxMs: serverLoopMax * 1000,
     clientLoopDelay: { p99: clientLoop.percentile(99) / 1e6, max: clientLoop.max / 1e6 },
   };
 }
@@ -366,6 +385,11 @@ function report(r: RunResult): void {
     `  accept queue: at most ${r.acceptQueue.peak} connections waiting (backlog ${r.acceptQueue.backlog}); ` +
       `connections dropped for a full accept queue: ${r.listenOverflows} (kernel counter, every listener of this namespace)`,
   );
+  if (r.timedOutAt.length > 0) {
+    const t = [...r.timedOutAt].sort((a, b) => a - b);
+    console.log(`  client timeouts happened ${quantile(t, 0).toFixed(1)} to ${(t.at(-1) as number).toFixed(1)} s into the run (median ${quantile(t, 0.5).toFixed(1)} s)`);
+  }
+  console.log(`  the server's longest event-loop stall ${ms(r.serverLoopMaxMs)}`);
   console.log(`  the client's own event-loop delay: p99 ${ms(r.clientLoopDelay.p99)}, max ${ms(r.clientLoopDelay.max)}`);
   console.log(`  /healthz during the run: ${r.health.ok}/${r.health.probes} answered 200, p50 ${ms(r.health.p50)}, max ${ms(r.health.max)}`);
   console.log(`  API process peak RSS ${r.peakRssMiB} MiB`);
