@@ -14,6 +14,7 @@ import { epcisRoutes } from "./epcis/routes.ts";
 import errorHandler, { clientErrorHandler, frameworkErrors } from "./http/error-handler.ts";
 import { MAX_ENCODED_LINK_LENGTH } from "./gs1/digital-link.ts";
 import finiteNumbers from "./http/finite-numbers.ts";
+import listeners from "./http/listen.ts";
 import ops from "./http/ops.ts";
 import { ingestRoutes } from "./ingest/routes.ts";
 import { logRoutes } from "./query/log-routes.ts";
@@ -58,6 +59,7 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
   });
   await app.register(errorHandler);
   await app.register(finiteNumbers);
+  await app.register(listeners);
   // First of all hooks: an overloaded service refuses before it reads a body or builds an answer.
   await app.register(admission, { gates: admissionGates(config.admission), limits: config.admission });
   // A shopper's phone on a market's mobile signal: the page script (about 180 KB) and the answers travel compressed.

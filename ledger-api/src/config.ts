@@ -11,6 +11,14 @@ export interface Config {
   readonly dataDir: string;
   readonly host: string;
   readonly port: number;
+  /**
+   * Connections the kernel holds for the API before it accepts them (listen(2)'s backlog; the kernel caps it at
+   * net.core.somaxconn). A connection that finds it full is dropped and its client retries only after 1, 3, 7 s:
+   * a burst of new connections beyond it meets client timeouts instead of the admission gates' quick 503s.
+   */
+  readonly listenBacklog: number;
+  /** Listening sockets sharing the port (SO_REUSEPORT, Linux): each accepts one connection per event-loop turn. */
+  readonly listenSockets: number;
   /** The base of every QR code: `{publicBaseUrl}/01/{gtin}/10/{lot}`. Must be reachable by shoppers' phones. */
   readonly publicBaseUrl: string;
   /** EVM JSON-RPC endpoint; unset means `npm start` runs a local chain. */
@@ -154,6 +162,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     dataDir,
     host,
     port,
+    listenBacklog: int(env, "LISTEN_BACKLOG", 4096, 1, 65_535),
+    listenSockets: int(env, "LISTEN_SOCKETS", 8, 1, 64),
     publicBaseUrl,
     rpcUrl: url(env, "RPC_URL", undefined),
     // Default: this server's read-only /rpc, reachable wherever the pages are (chain/public-rpc.ts).
@@ -188,8 +198,9 @@ const MiB = 2 ** 20;
 
 /**
  * Defaults sized for a 2-core machine: ingest is CPU-bound on one event loop (signatures go to a worker), so a few
- * requests' worth of events in progress keep it busy and more only add latency; queries are synchronous SQLite
- * reads, so two at once keep one core busy while the other serves everything else.
+ * requests' worth of events in progress keep it busy and more only add latency. Queries are synchronous SQLite reads
+ * on that same event loop, so more in flight adds no parallelism: two slots and a queue that drains well within the
+ * wait limit keep the answers coming while the loop still reads (and refuses) every other request between them.
  */
 function admissionLimits(env: Env, maxEventsPerRequest: number): AdmissionLimits {
   const limits: AdmissionLimits = {
