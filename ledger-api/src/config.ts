@@ -157,7 +157,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const requestTimeoutMs = int(env, "REQUEST_TIMEOUT_MS", 30_000, 1);
   // Node refuses a headers timeout longer than the request timeout.
   const headersTimeoutMs = int(env, "HEADERS_TIMEOUT_MS", Math.min(10_000, requestTimeoutMs), 1, requestTimeoutMs);
-  const maxEventsPerRequest = int(env, "MAX_EVENTS_PER_REQUEST", 500, 1, 10_000);
+  const bodyLimit = int(env, "BODY_LIMIT", 1_048_576, 1024);
   return {
     dataDir,
     host,
@@ -174,8 +174,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     anchorEvery: int(env, "ANCHOR_EVERY", 256, 1),
     anchorIntervalMs: int(env, "ANCHOR_INTERVAL_MS", 10_000, 100),
     confirmations: int(env, "CONFIRMATIONS", 1, 0, 256),
-    bodyLimit: int(env, "BODY_LIMIT", 1_048_576, 1024),
-    maxEventsPerRequest,
+    bodyLimit,
+    maxEventsPerRequest: int(env, "MAX_EVENTS_PER_REQUEST", 500, 1, 10_000),
     ingestWorkers: int(env, "INGEST_WORKERS", availableParallelism(), 0, 64),
     rpcCallsPerMinute: int(env, "RPC_CALLS_PER_MINUTE", 6000, 0),
     trustProxyHops: int(env, "TRUST_PROXY_HOPS", 0, 0, 10),
@@ -190,21 +190,21 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     headersTimeoutMs,
     keepAliveTimeoutMs: int(env, "KEEP_ALIVE_TIMEOUT_MS", 72_000, 1),
     market: marketConfig(env),
-    admission: admissionLimits(env, maxEventsPerRequest),
+    admission: admissionLimits(env, bodyLimit),
   };
 }
 
 const MiB = 2 ** 20;
 
 /**
- * Defaults sized for a 2-core machine: ingest is CPU-bound on one event loop (signatures go to a worker), so a few
- * requests' worth of events in progress keep it busy and more only add latency. Queries are synchronous SQLite reads
- * on that same event loop, so more in flight adds no parallelism: two slots and a queue that drains well within the
- * wait limit keep the answers coming while the loop still reads (and refuses) every other request between them.
+ * Defaults sized for a 2-core machine: ingest's CPU work is on its workers, so a megabyte of uploads in progress
+ * (some 1,700 events, or one body at BODY_LIMIT) keeps them busy and more only adds latency. Queries are synchronous
+ * SQLite reads on the event loop, so more in flight adds no parallelism: two slots and a queue that drains well
+ * within the wait limit keep the answers coming while the loop still reads (and refuses) every other request.
  */
-function admissionLimits(env: Env, maxEventsPerRequest: number): AdmissionLimits {
+function admissionLimits(env: Env, bodyLimit: number): AdmissionLimits {
   const limits: AdmissionLimits = {
-    ingestEventsInFlight: int(env, "INGEST_EVENTS_IN_FLIGHT", Math.max(500, maxEventsPerRequest), 1),
+    ingestBytesInFlight: int(env, "INGEST_BYTES_IN_FLIGHT", Math.max(MiB, bodyLimit), 1),
     ingestQueue: int(env, "INGEST_QUEUE", 16, 0, 100_000),
     queriesInFlight: int(env, "QUERIES_IN_FLIGHT", 2, 1, 1000),
     queriesQueue: int(env, "QUERIES_QUEUE", 32, 0, 100_000),
@@ -213,11 +213,9 @@ function admissionLimits(env: Env, maxEventsPerRequest: number): AdmissionLimits
     maxHeapUsedBytes: int(env, "MAX_HEAP_MB", 2048, 0) * MiB,
     maxRssBytes: int(env, "MAX_RSS_MB", 3072, 0) * MiB,
   };
-  // One request at the per-request maximum must fit, or it could never run.
-  if (limits.ingestEventsInFlight < maxEventsPerRequest) {
-    throw new ConfigError(
-      `INGEST_EVENTS_IN_FLIGHT (${limits.ingestEventsInFlight}) must be at least MAX_EVENTS_PER_REQUEST (${maxEventsPerRequest})`,
-    );
+  // A body at the size limit must fit, or it would only ever run alone.
+  if (limits.ingestBytesInFlight < bodyLimit) {
+    throw new ConfigError(`INGEST_BYTES_IN_FLIGHT (${limits.ingestBytesInFlight}) must be at least BODY_LIMIT (${bodyLimit})`);
   }
   return limits;
 }

@@ -54,7 +54,10 @@ export interface GateOptions {
 
 export interface GateStats {
   readonly inFlight: number;
+  /** Requests holding a place, not running yet: reading their body, or waiting for room. */
   readonly queued: number;
+  /** Of those, the ones waiting for room. */
+  readonly waiting: number;
   readonly refused: number;
 }
 
@@ -87,7 +90,7 @@ export class AdmissionGate {
   }
 
   stats(): GateStats {
-    return { inFlight: this.inFlight, queued: this.queued, refused: this.refused };
+    return { inFlight: this.inFlight, queued: this.queued, waiting: this.waiters.length, refused: this.refused };
   }
 
   /**

@@ -5,8 +5,10 @@
  * Two layers:
  * - Bounded admission gates (admission-gate.ts) in front of the routes that cost the most. A route declares its gate
  *   in its options, `config: { admission: "ingest" | "queries" }`:
- *     ingest   POST /v1/events, weighed in events: a bounded number of events in progress, a bounded queue of
- *              requests (reading their bodies or waiting), each waiting a bounded time;
+ *     ingest   POST /v1/events, weighed in body bytes: a bounded amount of uploaded data in progress, a bounded
+ *              queue of requests (reading their bodies or waiting), each waiting a bounded time. Bytes, not events:
+ *              the body goes to the ingest workers unparsed, so its events are counted only once the work is under
+ *              way, and the work of parsing, checking and hashing them grows with its size;
  *     queries  provenance, trace, the shopper page, label and QR codes, one unit each, so one expensive answer holds
  *              one of a few slots and the cheap routes (receipts, checkpoint, proofs, /healthz) never wait behind it.
  *   The place in the queue is taken when the request arrives, before its body is read; the work starts right before
@@ -27,8 +29,8 @@ import { ApiError } from "./errors.ts";
 export type GateName = "ingest" | "queries";
 
 export interface AdmissionLimits {
-  /** Events being checked and appended at once (POST /v1/events). */
-  readonly ingestEventsInFlight: number;
+  /** Bytes of POST /v1/events bodies being checked and appended at once. */
+  readonly ingestBytesInFlight: number;
   /** POST /v1/events requests holding a place without running yet (reading their body, or waiting for room). */
   readonly ingestQueue: number;
   /** Expensive queries (provenance, trace, page, label, QR) running at once. */
@@ -51,7 +53,7 @@ export function admissionGates(limits: AdmissionLimits): Gates {
   return {
     ingest: new AdmissionGate({
       name: "ingest",
-      capacity: limits.ingestEventsInFlight,
+      capacity: limits.ingestBytesInFlight,
       maxQueued: limits.ingestQueue,
       maxWaitMs: limits.maxWaitMs,
     }),
@@ -91,6 +93,14 @@ interface Admission {
   readonly ticket: Ticket;
   /** Aborted when the client closes the connection before the answer was sent. */
   readonly gone: AbortController;
+}
+
+/** What a request weighs at its gate: an upload its body's bytes (read by now), a query one. */
+function weightOf(gate: GateName, request: FastifyRequest): number {
+  if (gate !== "ingest") return 1;
+  const body = request.body;
+  if (Buffer.isBuffer(body)) return body.length;
+  return typeof body === "string" ? Buffer.byteLength(body) : Number(request.headers["content-length"]) || 1;
 }
 
 function overloaded(reply: FastifyReply, message: string, retryAfter: number): ApiError {
@@ -151,8 +161,7 @@ async function admission(app: FastifyInstance, { gates, limits }: AdmissionOptio
       const entry = admitted.get(request);
       if (entry === undefined) throw new Error(`no admission for ${request.method} ${request.url}`);
       const { ticket, gone } = entry;
-      // An ingest request weighs its events (the body is an array by now); a query weighs one.
-      const weight = gate === "ingest" && Array.isArray(request.body) ? request.body.length : 1;
+      const weight = weightOf(gate, request);
       try {
         await ticket.start(weight, gone.signal);
       } catch (err) {

@@ -64,7 +64,8 @@ describe("load shedding", function () {
     ledger = await startLedger({
       env: {
         MAX_EVENTS_PER_REQUEST: "10",
-        INGEST_EVENTS_IN_FLIGHT: "10",
+        BODY_LIMIT: "65536",
+        INGEST_BYTES_IN_FLIGHT: "65536",
         INGEST_QUEUE: "1",
         QUERIES_IN_FLIGHT: "1",
         QUERIES_QUEUE: "0",
@@ -73,7 +74,7 @@ describe("load shedding", function () {
     });
     const res = await ledger.post(await ledger.sign("cooperative", registered()));
     expect(res.statusCode).to.equal(202);
-    batchEvents = await Promise.all(Array.from({ length: 40 }, (_, i) => ledger.sign("stall", observed(i))));
+    batchEvents = await Promise.all(Array.from({ length: 50 }, (_, i) => ledger.sign("cooperative", observed(i))));
   });
   after(async function () {
     await ledger?.close();
@@ -117,6 +118,24 @@ describe("load shedding", function () {
         (gate as { maxWaitMs: number }).maxWaitMs = original;
         held.release();
       }
+    });
+
+    it("weighs an upload by its bytes: one that does not fit beside the work in progress waits for it", async function () {
+      const gate = ledger.app.admission.ingest;
+      // Work in progress holding all the room but a kilobyte; a 10-event upload is several.
+      const held = gate.reserve();
+      await held.start(gate.capacity - 1024);
+      const events = batchEvents.slice(40, 50);
+      const waiting = ledger.post(events);
+      try {
+        await until(() => gate.stats().waiting === 1);
+        expect(await stored(ledger, events)).to.equal(0);
+      } finally {
+        held.release();
+      }
+      expect((await waiting).statusCode).to.equal(202);
+      expect(await stored(ledger, events)).to.equal(10);
+      expect(gate.stats()).to.include({ inFlight: 0, queued: 0 });
     });
 
     it("gives the place back when a request is refused before its work starts (schema violation)", async function () {
@@ -168,14 +187,19 @@ describe("load shedding", function () {
       expect(res.statusCode).to.equal(200);
       expect(res.json.status).to.equal("ok");
       expect(res.json.load).to.deep.include({
-        ingest: { inFlight: 10, queued: 1, refused: (res.json.load as { ingest: { refused: number } }).ingest.refused },
+        ingest: {
+          inFlight: ledger.app.admission.ingest.capacity,
+          queued: 1,
+          waiting: 1,
+          refused: (res.json.load as { ingest: { refused: number } }).ingest.refused,
+        },
       });
     });
 
     it("answers /metrics with each gate's work in flight and queue", async function () {
       const res = await ledger.app.inject({ method: "GET", url: "/metrics" });
       expect(res.statusCode).to.equal(200);
-      expect(res.body).to.match(/^ledger_admission_in_flight\{gate="ingest"\} 10$/m);
+      expect(res.body).to.match(new RegExp(`^ledger_admission_in_flight\\{gate="ingest"\\} ${ledger.app.admission.ingest.capacity}$`, "m"));
       expect(res.body).to.match(/^ledger_admission_queued\{gate="ingest"\} 1$/m);
       expect(res.body).to.match(/^ledger_admission_in_flight\{gate="queries"\} 1$/m);
     });
@@ -263,7 +287,7 @@ describe("load shedding of real work", function () {
       expect(res.statusCode, JSON.stringify(res.json)).to.equal(202);
     }
     const readings = await Promise.all(
-      Array.from({ length: BIG_ENTRIES }, (_, i) => ledger.sign("stall", { ...observed(i), batch: BIG })),
+      Array.from({ length: BIG_ENTRIES }, (_, i) => ledger.sign("cooperative", { ...observed(i), batch: BIG })),
     );
     for (let i = 0; i < readings.length; i += 500) {
       const res = await ledger.post(readings.slice(i, i + 500));
@@ -340,7 +364,7 @@ describe("load shedding of real work", function () {
 
   it("refuses uploads beyond the ingest queue before reading their bodies, when they arrive together with nothing running", async function () {
     const gate = ledger.app.admission.ingest;
-    const events = await Promise.all(Array.from({ length: 6 }, (_, i) => ledger.sign("stall", observed(1000 + i))));
+    const events = await Promise.all(Array.from({ length: 6 }, (_, i) => ledger.sign("cooperative", observed(1000 + i))));
     const bodies = events.map((e) => JSON.stringify([e]));
     const sockets = await connections(bodies.length);
     const answers = sockets.map(response);
