@@ -157,7 +157,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const requestTimeoutMs = int(env, "REQUEST_TIMEOUT_MS", 30_000, 1);
   // Node refuses a headers timeout longer than the request timeout.
   const headersTimeoutMs = int(env, "HEADERS_TIMEOUT_MS", Math.min(10_000, requestTimeoutMs), 1, requestTimeoutMs);
-  const bodyLimit = int(env, "BODY_LIMIT", 1_048_576, 1024);
   return {
     dataDir,
     host,
@@ -174,7 +173,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     anchorEvery: int(env, "ANCHOR_EVERY", 256, 1),
     anchorIntervalMs: int(env, "ANCHOR_INTERVAL_MS", 10_000, 100),
     confirmations: int(env, "CONFIRMATIONS", 1, 0, 256),
-    bodyLimit,
+    bodyLimit: int(env, "BODY_LIMIT", 1_048_576, 1024),
     maxEventsPerRequest: int(env, "MAX_EVENTS_PER_REQUEST", 500, 1, 10_000),
     ingestWorkers: int(env, "INGEST_WORKERS", availableParallelism(), 0, 64),
     rpcCallsPerMinute: int(env, "RPC_CALLS_PER_MINUTE", 6000, 0),
@@ -190,21 +189,23 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     headersTimeoutMs,
     keepAliveTimeoutMs: int(env, "KEEP_ALIVE_TIMEOUT_MS", 72_000, 1),
     market: marketConfig(env),
-    admission: admissionLimits(env, bodyLimit),
+    admission: admissionLimits(env),
   };
 }
 
+const KiB = 2 ** 10;
 const MiB = 2 ** 20;
 
 /**
- * Defaults sized for a 2-core machine: ingest's CPU work is on its workers, so a megabyte of uploads in progress
- * (some 1,700 events, or one body at BODY_LIMIT) keeps them busy and more only adds latency. Queries are synchronous
- * SQLite reads on the event loop, so more in flight adds no parallelism: two slots and a queue that drains well
- * within the wait limit keep the answers coming while the loop still reads (and refuses) every other request.
+ * Defaults sized for a 2-core machine: ingest's CPU work is on its workers, so a quarter megabyte of uploads in
+ * progress (some 400 events) keeps them busy and more only adds latency; a larger body runs alone. Queries are
+ * synchronous SQLite reads on the event loop, so more in flight adds no parallelism: two slots and a queue that
+ * drains well within the wait limit keep the answers coming while the loop still reads (and refuses) every other
+ * request.
  */
-function admissionLimits(env: Env, bodyLimit: number): AdmissionLimits {
-  const limits: AdmissionLimits = {
-    ingestBytesInFlight: int(env, "INGEST_BYTES_IN_FLIGHT", Math.max(MiB, bodyLimit), 1),
+function admissionLimits(env: Env): AdmissionLimits {
+  return {
+    ingestBytesInFlight: int(env, "INGEST_BYTES_IN_FLIGHT", 256 * KiB, 1024),
     ingestQueue: int(env, "INGEST_QUEUE", 16, 0, 100_000),
     queriesInFlight: int(env, "QUERIES_IN_FLIGHT", 2, 1, 1000),
     queriesQueue: int(env, "QUERIES_QUEUE", 32, 0, 100_000),
@@ -213,9 +214,4 @@ function admissionLimits(env: Env, bodyLimit: number): AdmissionLimits {
     maxHeapUsedBytes: int(env, "MAX_HEAP_MB", 2048, 0) * MiB,
     maxRssBytes: int(env, "MAX_RSS_MB", 3072, 0) * MiB,
   };
-  // A body at the size limit must fit, or it would only ever run alone.
-  if (limits.ingestBytesInFlight < bodyLimit) {
-    throw new ConfigError(`INGEST_BYTES_IN_FLIGHT (${limits.ingestBytesInFlight}) must be at least BODY_LIMIT (${bodyLimit})`);
-  }
-  return limits;
 }
