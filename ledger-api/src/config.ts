@@ -4,12 +4,21 @@
  */
 import { availableParallelism } from "node:os";
 import path from "node:path";
+import type { AdmissionLimits } from "./http/admission.ts";
 
 export interface Config {
   /** Where the store (ledger.db) and the local chain's state live. */
   readonly dataDir: string;
   readonly host: string;
   readonly port: number;
+  /**
+   * Connections the kernel holds for the API before it accepts them (listen(2)'s backlog; the kernel caps it at
+   * net.core.somaxconn). A connection that finds it full is dropped and its client retries only after 1, 3, 7 s:
+   * a burst of new connections beyond it meets client timeouts instead of the admission gates' quick 503s.
+   */
+  readonly listenBacklog: number;
+  /** Listening sockets sharing the port (SO_REUSEPORT, Linux): each accepts one connection per event-loop turn. */
+  readonly listenSockets: number;
   /** The base of every QR code: `{publicBaseUrl}/01/{gtin}/10/{lot}`. Must be reachable by shoppers' phones. */
   readonly publicBaseUrl: string;
   /** EVM JSON-RPC endpoint; unset means `npm start` runs a local chain. */
@@ -58,6 +67,8 @@ export interface Config {
   readonly keepAliveTimeoutMs: number;
   /** The market the safety centre (/market) covers: see `MarketConfig`. */
   readonly market: MarketConfig;
+  /** Load shedding: bounded admission and process pressure limits (http/admission.ts). */
+  readonly admission: AdmissionLimits;
 }
 
 /**
@@ -150,6 +161,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     dataDir,
     host,
     port,
+    listenBacklog: int(env, "LISTEN_BACKLOG", 4096, 1, 65_535),
+    listenSockets: int(env, "LISTEN_SOCKETS", 8, 1, 64),
     publicBaseUrl,
     rpcUrl: url(env, "RPC_URL", undefined),
     // Default: this server's read-only /rpc, reachable wherever the pages are (chain/public-rpc.ts).
@@ -176,5 +189,29 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     headersTimeoutMs,
     keepAliveTimeoutMs: int(env, "KEEP_ALIVE_TIMEOUT_MS", 72_000, 1),
     market: marketConfig(env),
+    admission: admissionLimits(env),
+  };
+}
+
+const KiB = 2 ** 10;
+const MiB = 2 ** 20;
+
+/**
+ * Defaults sized for a 2-core machine: ingest's CPU work is on its workers, so a quarter megabyte of uploads in
+ * progress (some 400 events) keeps them busy and more only adds latency; a larger body runs alone. Queries are
+ * synchronous SQLite reads on the event loop, so more in flight adds no parallelism: two slots and a queue that
+ * drains well within the wait limit keep the answers coming while the loop still reads (and refuses) every other
+ * request.
+ */
+function admissionLimits(env: Env): AdmissionLimits {
+  return {
+    ingestBytesInFlight: int(env, "INGEST_BYTES_IN_FLIGHT", 256 * KiB, 1024),
+    ingestQueue: int(env, "INGEST_QUEUE", 16, 0, 100_000),
+    queriesInFlight: int(env, "QUERIES_IN_FLIGHT", 2, 1, 1000),
+    queriesQueue: int(env, "QUERIES_QUEUE", 32, 0, 100_000),
+    maxWaitMs: int(env, "ADMISSION_MAX_WAIT_MS", 1000, 0, 600_000),
+    maxEventLoopDelayMs: int(env, "MAX_EVENT_LOOP_DELAY_MS", 1000, 0),
+    maxHeapUsedBytes: int(env, "MAX_HEAP_MB", 2048, 0) * MiB,
+    maxRssBytes: int(env, "MAX_RSS_MB", 3072, 0) * MiB,
   };
 }

@@ -84,6 +84,13 @@ export interface Context {
   readonly memo: Map<string, Promise<unknown>>;
   /** The batch's ancestors as the chain records them (getBatch().parents, followed up), lower-case. */
   ancestors: ReadonlySet<string>;
+  /**
+   * For a lot the chain does not hold yet: the lots its logged Split or Merge (in the answer) names, and their chain
+   * ancestors. What it inherits through them is pending until that Split or Merge is on chain.
+   */
+  pendingAncestors: ReadonlySet<string>;
+  /** The lots a pending lot's logged Split or Merge names (empty once the chain holds the lot). */
+  pendingParents: readonly string[];
 }
 
 export function memo<T>(ctx: Context, key: string, fn: () => Promise<T>): Promise<T> {
