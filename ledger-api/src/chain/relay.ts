@@ -11,9 +11,11 @@
  *     entry's signed EIP-712 digest, or the row is refused as RelayBodyInvalid without a transaction. Pending rows are
  *     taken in log order into a group of up to `groupSize`. A group of one is sent as its single call: simulated by
  *     eth_estimateGas, a custom error there refuses the row with that error, no gas spent. A larger group is
- *     simulated by eth_call of relayGroup: each call the contract would refuse is refused locally with its error (the
- *     same recording as a single call's) and left out, and the gas of the rest is estimated (a group whose limit
- *     would pass `maxGroupGas` is cut short; the calls cut off wait for the next pass). Either way the transaction is
+ *     simulated by eth_call of relayGroup while its gas is estimated: each call the contract would refuse is refused
+ *     locally with its error (the same recording as a single call's) and left out, and the estimate bounds the rest
+ *     (a group whose limit would pass `maxGroupGas` is cut short; the calls cut off wait for the next pass). A group
+ *     the contract refuses as a whole (a call reverting without a reason) is sent entry by entry, as single calls.
+ *     The groups of one pass are simulated together and then sent in log order. Either way the transaction is
  *     signed with the next explicit nonce and stored before the broadcast: a single call's row 'sent' {nonce, tx hash,
  *     raw tx}; a group's raw transaction once (a relay group) with every row of it 'sent' {nonce, tx hash, group}, in
  *     one store transaction. Only then are the raw bytes broadcast.
@@ -54,13 +56,13 @@
  * to 'pending' and re-sent, which may then land after entries that followed it in the log.
  */
 import { Contract, Interface, getAddress } from "ethers";
-import type { Log, Provider, Signer } from "ethers";
+import type { FeeData, Log, Provider, Signer, TransactionReceipt } from "ethers";
 import { decodeEntry } from "../log/entry.ts";
 import type { RelayGroup, RelayRecord, RelaySettlement, RelayStore } from "../store/chain-writers.ts";
 import type { LogStore } from "../store/store.ts";
 import { isFinal, type DurableBlock } from "./finality.ts";
 import { PollLoop } from "./poll-loop.ts";
-import { callsOfGroupTx, encodeGroup, groupOutcomes, simulatedCalls, type GroupCall } from "./relay-group.ts";
+import { callsOfGroupTx, encodeGroup, gasUsedOnce, groupOutcomes, simulatedCalls, type GroupCall, type SimulatedCall } from "./relay-group.ts";
 import { EntryBodyError, decodeEntryBody } from "../protocol/entry-body.ts";
 import { Kind, LEDGER_METHODS, batchIdOf, eventHash, ledgerDomain } from "../protocol/typed-data.ts";
 import type { EventValues, ValuesOf } from "../protocol/typed-data.ts";
@@ -105,7 +107,7 @@ export interface RelayOptions {
   readonly maxGroupGas?: number;
   /** Pause between passes of the background loop. Default 500 ms. */
   readonly pollMs?: number;
-  /** Most log entries ingested per pass. Default 500. */
+  /** Most log entries ingested per pass. Default 500, or twice what a pass may send (maxInFlight x groupSize). */
   readonly ingestBatch?: number;
   /** First block to search for events recorded by someone else (the ledger's deploy block). Default 0. */
   readonly fromBlock?: number;
@@ -159,15 +161,30 @@ interface Prepared extends GroupCall {
 
 /** What the sending part of one pass keeps from one transaction to the next. */
 interface Sending {
-  /** Batches touched by an entry in flight: an entry touching one waits. */
+  /** Batches touched by an entry in flight or in a group of this pass: an entry touching one waits. */
   readonly busy: Set<string>;
   /** Transactions that may still be sent in this pass. */
   slots: number;
   /** The next relayer nonce, read once per pass on the first send. */
   nonce: number | undefined;
+  /** The network's fees, read once per pass on the first send. */
+  fees: FeeData | undefined;
   sent: number;
   refused: number;
+  /** Broadcasts under way (each of bytes already stored). */
+  readonly broadcasts: Promise<void>[];
 }
+
+/** What the contract would do with a group now (Relay.judge). */
+type Judged =
+  | { readonly kind: "single"; readonly gas: bigint; readonly refusal?: undefined }
+  | { readonly kind: "single"; readonly refusal: DecodedError }
+  /**
+   * `gasLimit`: enough for the calls it records (left out: the ones it refuses); undefined when it could not be
+   * found (the estimate was refused).
+   */
+  | { readonly kind: "group"; readonly calls: readonly SimulatedCall[]; readonly gasLimit: bigint | undefined }
+  | { readonly kind: "whole"; readonly refusal: DecodedError };
 
 /** The entry cannot be relayed as stored; refused locally with `refusal`. */
 class Unrelayable extends Error {
@@ -241,6 +258,8 @@ export class Relay {
   private readonly durableBlock: DurableBlock | undefined;
   private lastProgressAt: number;
 
+  /** Whether the node answers eth_createAccessList (gasUsedOnce); set false on the first "unsupported". */
+  private accessLists = true;
   private domain: TypedDataDomain | undefined;
   private from: string | undefined;
   private readonly prepared = new Map<number, Prepared>();
@@ -261,7 +280,7 @@ export class Relay {
     this.maxGroupGas = BigInt(posInt("maxGroupGas", options.maxGroupGas ?? 12_000_000, 100_000));
     this.pollMs = posInt("pollMs", options.pollMs ?? 500, 1);
     this.loop = new PollLoop("relay", () => this.syncOnce(), this.pollMs, this.logger);
-    this.ingestBatch = posInt("ingestBatch", options.ingestBatch ?? 500, 1);
+    this.ingestBatch = posInt("ingestBatch", options.ingestBatch ?? Math.max(500, 2 * this.maxInFlight * this.groupSize), 1);
     this.fromBlock = posInt("fromBlock", options.fromBlock ?? 0, 0);
     this.durableBlock = options.durableBlock;
     this.lastProgressAt = this.clock.now();
@@ -453,7 +472,9 @@ export class Relay {
 
   /**
    * Sends pending rows in log order, in transactions of up to `groupSize` entries; stops at the first row that must
-   * wait for an in-flight transaction.
+   * wait for an in-flight transaction. The groups of a pass touch disjoint batches (a row touching an earlier group's
+   * batch ends the pass's groups), so they are simulated all at once, against the same state, and then signed,
+   * stored and broadcast one by one in log order (nonce order).
    */
   private async sendPending(): Promise<{ sent: number; refused: number }> {
     const inFlight = await this.store.relayRows("sent");
@@ -463,10 +484,16 @@ export class Relay {
       transactions.add(row.txHash!); // a group's rows share one
       for (const id of (await this.prepare(row.index)).touched) busy.add(id);
     }
-    const sending: Sending = { busy, slots: this.maxInFlight - transactions.size, nonce: undefined, sent: 0, refused: 0 };
+    const sending: Sending = { busy, slots: this.maxInFlight - transactions.size, nonce: undefined, fees: undefined, sent: 0, refused: 0, broadcasts: [] };
     if (sending.slots <= 0) return sending;
+    const groups: Prepared[][] = [];
     let group: Prepared[] = [];
-    let go = true;
+    const close = (): void => {
+      groups.push(group);
+      // Every row of the group, refused or not: what follows on its batches waits for the next pass.
+      for (const p of group) for (const id of p.touched) busy.add(id);
+      group = [];
+    };
     for (const row of await this.store.relayRows("pending", sending.slots * this.groupSize + 4 * this.maxInFlight)) {
       let p: Prepared;
       try {
@@ -480,33 +507,95 @@ export class Relay {
       if (touches(p, busy)) break; // keep log order within a batch's history
       group.push(p);
       if (group.length === this.groupSize) {
-        go = await this.sendGroup(group, sending);
-        group = [];
-        if (!go || sending.slots <= 0) break;
+        close();
+        if (groups.length === sending.slots) break;
       }
     }
-    if (go && group.length > 0 && sending.slots > 0) await this.sendGroup(group, sending);
+    if (group.length > 0 && groups.length < sending.slots) close();
+    const judged = await Promise.all(groups.map((g) => this.judge(g)));
+    try {
+      for (const [i, verdict] of judged.entries()) await this.send(groups[i]!, verdict, sending);
+    } finally {
+      await Promise.all(sending.broadcasts);
+    }
     return sending;
   }
 
   /**
-   * Sends `group` (entries in log order, none touching a batch in flight) as one transaction: simulated, its refused
-   * calls refused locally, the rest signed, stored and broadcast. False when the pass must send nothing more (some
-   * entries of the group were left pending, and later entries must not overtake them).
+   * What the contract would do with `group` now, without sending anything. A single entry: the gas estimate of its
+   * call, or the custom error it would revert with. A group: each call's outcome (eth_call of relayGroup) and a gas
+   * limit for the calls it records, found in two executions where the node allows: the gas the whole group uses
+   * (gasUsedOnce), then the eth_call at that figure with headroom, which both simulates every call and shows the
+   * limit runs the group (a call starved of gas would revert it whole). That limit also covers the group without
+   * the calls it refuses (a refused call's effects, warm slots included, are undone; the calls after it see the same
+   * state either way). Otherwise, or if that call reverts, an unlimited eth_call and eth_estimateGas, side by side.
+   * `whole` is the contract's refusal of the group as a whole (a call reverting without a reason, say).
    */
-  private async sendGroup(group: readonly Prepared[], sending: Sending): Promise<boolean> {
-    if (group.length === 1) return this.sendSingle(group[0]!, sending);
+  private async judge(group: readonly Prepared[]): Promise<Judged> {
     const from = await this.sender();
-    let verdicts;
+    if (group.length === 1) {
+      try {
+        return { kind: "single", gas: await this.provider.estimateGas({ from, to: this.address, data: group[0]!.data }) };
+      } catch (e) {
+        const decoded = this.decode(e);
+        if (decoded === undefined) throw e; // not the contract's answer (node down, ...): retry next pass
+        return { kind: "single", refusal: decoded };
+      }
+    }
+    const tx = { from, to: this.address, data: encodeGroup(this.iface, group) };
+    const gasUsed = this.accessLists ? await gasUsedOnce(this.provider, tx) : undefined;
+    if (gasUsed === "unsupported") {
+      this.accessLists = false;
+      this.logger.info({}, "relay: the node has no eth_createAccessList; group gas comes from eth_estimateGas");
+    }
+    if (typeof gasUsed === "bigint") {
+      const gasLimit = withHeadroom(gasUsed);
+      try {
+        return { kind: "group", calls: simulatedCalls(this.iface, await this.provider.call({ ...tx, gasLimit }), group.length), gasLimit };
+      } catch (e) {
+        if (this.decode(e) === undefined) throw e; // else: judged again below, without a limit
+      }
+    }
     try {
-      const returned = await this.provider.call({ from, to: this.address, data: encodeGroup(this.iface, group) });
-      verdicts = simulatedCalls(this.iface, returned, group.length);
+      const [returned, gas] = await Promise.all([
+        this.provider.call(tx),
+        this.provider.estimateGas(tx).catch((e: unknown) => {
+          if (this.decode(e) === undefined) throw e;
+          return undefined; // the contract's refusal: the call above says which
+        }),
+      ]);
+      return { kind: "group", calls: simulatedCalls(this.iface, returned, group.length), gasLimit: gas === undefined ? undefined : withHeadroom(gas) };
     } catch (e) {
-      if (this.decode(e) === undefined) throw e; // not the contract's answer (node down, ...): retry next pass
-      return this.sendEachAlone(group, sending);
+      const decoded = this.decode(e);
+      if (decoded === undefined) throw e;
+      return { kind: "whole", refusal: decoded };
+    }
+  }
+
+  /** Acts on what `judge` found for `group`: refusals recorded, the rest sent as one transaction. */
+  private async send(group: readonly Prepared[], judged: Judged, sending: Sending): Promise<void> {
+    if (judged.kind === "single") {
+      if (judged.refusal !== undefined) {
+        await this.refuse(group[0]!.index, judged.refusal);
+        sending.refused++;
+      } else await this.sendSingle(group[0]!, judged.gas, sending);
+      return;
+    }
+    if (judged.kind === "whole") {
+      // The contract refused the group, not one of its calls: each entry goes as its own call, as with groupSize 1,
+      // until one must wait for another just sent.
+      this.logger.warn({ first: group[0]!.index, calls: group.length, error: judged.refusal.text }, "relay: group refused as a whole; sending its entries one by one");
+      const sent = new Set<string>();
+      for (const p of group) {
+        if (sending.slots <= 0 || touches(p, sent)) break;
+        const verdict = await this.judge([p]);
+        await this.send([p], verdict, sending);
+        for (const id of p.touched) sent.add(id);
+      }
+      return;
     }
     let calls: Prepared[] = [];
-    for (const [i, verdict] of verdicts.entries()) {
+    for (const [i, verdict] of judged.calls.entries()) {
       if (verdict.recorded) calls.push(group[i]!);
       else {
         // Left out: a refused call has no effect, so the others' simulated outcomes stand without it.
@@ -514,83 +603,72 @@ export class Relay {
         sending.refused++;
       }
     }
-    if (calls.length <= 1) return calls.length === 0 || this.sendSingle(calls[0]!, sending);
-    let cut = false;
-    let gasLimit: bigint;
-    for (;;) {
-      let gas: bigint;
-      try {
-        gas = await this.provider.estimateGas({ from, to: this.address, data: encodeGroup(this.iface, calls) });
-      } catch (e) {
-        if (this.decode(e) === undefined) throw e;
-        return this.sendEachAlone(calls, sending);
-      }
-      gasLimit = withHeadroom(gas);
-      if (gasLimit <= this.maxGroupGas) break;
-      // Too big for one transaction: keep a head that fits; the tail waits for the next pass, in order.
+    if (calls.length === 0) return;
+    if (calls.length === 1) return this.send(calls, await this.judge(calls), sending);
+    const gasLimit = judged.gasLimit;
+    if (gasLimit === undefined) {
+      return this.send(calls, { kind: "whole", refusal: { name: "GroupGas", text: "no gas limit runs it whole" } }, sending);
+    }
+    if (gasLimit > this.maxGroupGas) {
+      // Too big for one transaction: a head that fits goes (judged again alone); the tail waits for the next pass.
       const keep = Math.max(1, Math.floor((calls.length * Number(this.maxGroupGas)) / Number(gasLimit)));
       calls = calls.slice(0, Math.min(keep, calls.length - 1));
-      cut = true;
-      if (calls.length === 1) {
-        await this.sendSingle(calls[0]!, sending);
-        return false;
-      }
+      return this.send(calls, await this.judge(calls), sending);
     }
-    sending.nonce ??= await this.nextNonce();
-    const nonce = sending.nonce;
-    const signed = await signTx(this.signer, { to: this.address, data: encodeGroup(this.iface, calls), gasLimit }, nonce);
+    const nonce = await this.nonceFor(sending);
+    const request = { to: this.address, data: encodeGroup(this.iface, calls), gasLimit, ...(await this.feesFor(sending)) };
+    const signed = await signTx(this.signer, request, nonce);
     const id = await this.store.markRelayGroupSent(
       calls.map((p) => p.index),
       { nonce, txHash: signed.hash, rawTx: signed.raw },
       this.now(),
     );
-    const err = await broadcast(this.provider, signed.raw);
-    if (err !== undefined) this.logger.warn({ group: id, err: err.message }, "relay broadcast failed; settle retries");
+    this.broadcastStored(sending, signed.raw, { group: id });
     this.logger.info({ group: id, calls: calls.length, first: calls[0]!.index, nonce, txHash: signed.hash }, "relay: group sent");
-    for (const p of calls) for (const id of p.touched) sending.busy.add(id);
-    sending.nonce++;
+    sending.nonce = nonce + 1;
     sending.slots--;
     sending.sent += calls.length;
-    return !cut;
+  }
+
+  /** Sends one entry as its own lifecycle call, with the gas its estimate found. */
+  private async sendSingle(p: Prepared, gas: bigint, sending: Sending): Promise<void> {
+    const nonce = await this.nonceFor(sending);
+    const signed = await signTx(this.signer, { to: this.address, data: p.data, gasLimit: withHeadroom(gas), ...(await this.feesFor(sending)) }, nonce);
+    await this.store.markRelaySent(p.index, { nonce, txHash: signed.hash, rawTx: signed.raw }, this.now());
+    this.broadcastStored(sending, signed.raw, { index: p.index });
+    this.logger.info({ index: p.index, kind: p.kind, nonce, txHash: signed.hash }, "relay: sent");
+    sending.nonce = nonce + 1;
+    sending.slots--;
+    sending.sent++;
   }
 
   /**
-   * The contract refused the group as a whole, not one of its calls (a call reverting without a reason, say): each
-   * entry goes as its own call instead, as with `groupSize` 1, until one must wait for another just sent.
+   * Broadcasts stored bytes without waiting for the node's answer before the next transaction is signed and stored
+   * (the pass awaits them all before it ends): the requests leave in nonce order, and a failure only means the
+   * settling passes re-broadcast the same bytes.
    */
-  private async sendEachAlone(group: readonly Prepared[], sending: Sending): Promise<boolean> {
-    this.logger.warn({ first: group[0]!.index, calls: group.length }, "relay: group refused as a whole; sending its entries one by one");
-    for (const p of group) {
-      if (sending.slots <= 0 || touches(p, sending.busy)) break;
-      await this.sendSingle(p, sending);
-    }
-    return false;
+  private broadcastStored(sending: Sending, raw: string, what: object): void {
+    sending.broadcasts.push(
+      broadcast(this.provider, raw).then((err) => {
+        if (err !== undefined) this.logger.warn({ ...what, err: err.message }, "relay broadcast failed; settle retries");
+      }),
+    );
   }
 
-  /** Sends one entry as its own lifecycle call (simulated by the gas estimate). True: nothing is left behind. */
-  private async sendSingle(p: Prepared, sending: Sending): Promise<boolean> {
-    let gas: bigint;
-    try {
-      gas = await this.provider.estimateGas({ from: await this.sender(), to: this.address, data: p.data });
-    } catch (e) {
-      const decoded = this.decode(e);
-      if (decoded === undefined) throw e; // not the contract's answer (node down, ...): retry next pass
-      await this.refuse(p.index, decoded);
-      sending.refused++;
-      return true;
-    }
+  private async nonceFor(sending: Sending): Promise<number> {
     sending.nonce ??= await this.nextNonce();
-    const nonce = sending.nonce;
-    const signed = await signTx(this.signer, { to: this.address, data: p.data, gasLimit: withHeadroom(gas) }, nonce);
-    await this.store.markRelaySent(p.index, { nonce, txHash: signed.hash, rawTx: signed.raw }, this.now());
-    const err = await broadcast(this.provider, signed.raw);
-    if (err !== undefined) this.logger.warn({ index: p.index, err: err.message }, "relay broadcast failed; settle retries");
-    this.logger.info({ index: p.index, kind: p.kind, nonce, txHash: signed.hash }, "relay: sent");
-    for (const id of p.touched) sending.busy.add(id);
-    sending.nonce++;
-    sending.slots--;
-    sending.sent++;
-    return true;
+    return sending.nonce;
+  }
+
+  /**
+   * The network's fees and the chain id, read once per pass for every transaction it signs (rather than once per
+   * transaction by the signer); none on a network without EIP-1559 fees, where the signer fills in the gas price.
+   */
+  private async feesFor(sending: Sending): Promise<{ chainId?: bigint; maxFeePerGas?: bigint; maxPriorityFeePerGas?: bigint }> {
+    sending.fees ??= await this.provider.getFeeData();
+    const { maxFeePerGas, maxPriorityFeePerGas } = sending.fees;
+    const chainId = BigInt(this.domain!.chainId!);
+    return maxFeePerGas !== null && maxPriorityFeePerGas !== null ? { chainId, maxFeePerGas, maxPriorityFeePerGas } : {};
   }
 
   private decode(e: unknown): DecodedError | undefined {
@@ -607,6 +685,10 @@ export class Relay {
     // never be mined any more.
     const minedNonce = await this.provider.getTransactionCount(await this.sender(), "latest");
     const head = await this.provider.getBlockNumber();
+    // Every receipt at once (one round trip for the node), then each transaction settled in turn.
+    const hashes = [...new Set(rows.map((row) => row.txHash!))];
+    const found = await Promise.all(hashes.map((hash) => this.provider.getTransactionReceipt(hash)));
+    const receipts = new Map(hashes.map((hash, i) => [hash, found[i] ?? null]));
     const groups = new Map<number, RelayRecord[]>();
     for (const row of rows) {
       if (row.group !== undefined) {
@@ -615,10 +697,10 @@ export class Relay {
         groups.set(row.group, members);
         continue;
       }
-      count(tally, await this.settleOne(row, minedNonce, head));
+      count(tally, await this.settleOne(row, receipts.get(row.txHash!) ?? null, minedNonce, head));
     }
     for (const [group, members] of groups) {
-      const settled = await this.settleGroup(group, members, minedNonce, head);
+      const settled = await this.settleGroup(group, members, receipts.get(members[0]!.txHash!) ?? null, minedNonce, head);
       tally.confirmed += settled.confirmed;
       tally.refused += settled.refused;
     }
@@ -629,13 +711,13 @@ export class Relay {
   private async settleGroup(
     group: number,
     rows: readonly RelayRecord[],
+    receipt: TransactionReceipt | null,
     minedNonce: number,
     head: number,
   ): Promise<{ confirmed: number; refused: number }> {
     const tally = { confirmed: 0, refused: 0 };
     const txHash = rows[0]!.txHash!;
     const nonce = rows[0]!.nonce!;
-    const receipt = await this.provider.getTransactionReceipt(txHash);
     if (receipt !== null) {
       if (!this.final(receipt.blockNumber, head)) return tally;
       const calls = callsOfGroupTx(this.iface, (await this.storedGroup(group)).rawTx);
@@ -705,10 +787,9 @@ export class Relay {
     }
   }
 
-  private async settleOne(row: RelayRecord, minedNonce: number, head: number): Promise<string> {
+  private async settleOne(row: RelayRecord, receipt: TransactionReceipt | null, minedNonce: number, head: number): Promise<string> {
     const txHash = row.txHash!;
     const nonce = row.nonce!;
-    const receipt = await this.provider.getTransactionReceipt(txHash);
     if (receipt !== null) {
       if (!this.final(receipt.blockNumber, head)) return "waiting";
       if (receipt.status === 1) {

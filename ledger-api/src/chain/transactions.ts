@@ -51,10 +51,13 @@ export interface SignedTx {
 /**
  * Fills in chain id, fees and (unless given) the gas limit, signs with an explicit `nonce` and returns the raw bytes.
  * Nothing is sent. The signer must hold its key locally (an ethers Wallet): a JSON-RPC signer cannot sign without
- * sending, and then the raw bytes could not be stored first.
+ * sending, and then the raw bytes could not be stored first. A request that already names its chain id, gas limit
+ * and EIP-1559 fees is signed as it is, without asking the node anything.
  */
 export async function signTx(signer: Signer, request: TransactionRequest, nonce: number): Promise<SignedTx> {
-  const populated = await signer.populateTransaction({ ...request, nonce });
+  const complete =
+    request.chainId != null && request.gasLimit != null && request.maxFeePerGas != null && request.maxPriorityFeePerGas != null;
+  const populated = complete ? { ...request, type: 2, nonce } : await signer.populateTransaction({ ...request, nonce });
   const raw = await signer.signTransaction(populated);
   const tx = Transaction.from(raw);
   if (tx.hash === null || tx.nonce !== nonce) throw new Error("signed transaction lost its hash or nonce");
