@@ -183,7 +183,7 @@ type Judged =
    * `gasLimit`: enough for the calls it records (left out: the ones it refuses); undefined when it could not be
    * found (the estimate was refused).
    */
-  | { readonly kind: "group"; readonly calls: readonly SimulatedCall[]; readonly gasLimit: bigint | undefined }
+  | { readonly kind: "group"; readonly calls: readonly SimulatedCall[]; readonly gasLimit: bigint | undefined; readonly data: string }
   | { readonly kind: "whole"; readonly refusal: DecodedError };
 
 /** The entry cannot be relayed as stored; refused locally with `refusal`. */
@@ -551,7 +551,8 @@ export class Relay {
     if (typeof gasUsed === "bigint") {
       const gasLimit = withHeadroom(gasUsed);
       try {
-        return { kind: "group", calls: simulatedCalls(this.iface, await this.provider.call({ ...tx, gasLimit }), group.length), gasLimit };
+        const returned = await this.provider.call({ ...tx, gasLimit });
+        return { kind: "group", calls: simulatedCalls(this.iface, returned, group.length), gasLimit, data: tx.data };
       } catch (e) {
         if (this.decode(e) === undefined) throw e; // else: judged again below, without a limit
       }
@@ -564,7 +565,8 @@ export class Relay {
           return undefined; // the contract's refusal: the call above says which
         }),
       ]);
-      return { kind: "group", calls: simulatedCalls(this.iface, returned, group.length), gasLimit: gas === undefined ? undefined : withHeadroom(gas) };
+      const gasLimit = gas === undefined ? undefined : withHeadroom(gas);
+      return { kind: "group", calls: simulatedCalls(this.iface, returned, group.length), gasLimit, data: tx.data };
     } catch (e) {
       const decoded = this.decode(e);
       if (decoded === undefined) throw e;
@@ -616,7 +618,8 @@ export class Relay {
       return this.send(calls, await this.judge(calls), sending);
     }
     const nonce = await this.nonceFor(sending);
-    const request = { to: this.address, data: encodeGroup(this.iface, calls), gasLimit, ...(await this.feesFor(sending)) };
+    const data = calls.length === group.length ? judged.data : encodeGroup(this.iface, calls);
+    const request = { to: this.address, data, gasLimit, ...(await this.feesFor(sending)) };
     const signed = await signTx(this.signer, request, nonce);
     const id = await this.store.markRelayGroupSent(
       calls.map((p) => p.index),

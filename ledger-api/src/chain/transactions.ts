@@ -3,7 +3,7 @@
  * bytes that are stored before they are broadcast, broadcasting those bytes idempotently, confirmations, and decoding
  * a contract's custom error from whatever error object the provider threw.
  */
-import { Interface, Transaction, isHexString } from "ethers";
+import { Interface, Transaction, isHexString, keccak256 } from "ethers";
 import type { Contract, FeeData, InterfaceAbi, Provider, Signer, TransactionRequest } from "ethers";
 
 /** The subset of a pino / Fastify logger the chain writers use. */
@@ -57,7 +57,12 @@ export interface SignedTx {
 export async function signTx(signer: Signer, request: TransactionRequest, nonce: number): Promise<SignedTx> {
   const complete =
     request.chainId != null && request.gasLimit != null && request.maxFeePerGas != null && request.maxPriorityFeePerGas != null;
-  const populated = complete ? { ...request, type: 2, nonce } : await signer.populateTransaction({ ...request, nonce });
+  if (complete) {
+    // Built here with `nonce`, so the bytes carry it; a typed transaction's hash is the keccak of its bytes.
+    const raw = await signer.signTransaction({ ...request, type: 2, nonce });
+    return { raw, hash: keccak256(raw).toLowerCase(), nonce };
+  }
+  const populated = await signer.populateTransaction({ ...request, nonce });
   const raw = await signer.signTransaction(populated);
   const tx = Transaction.from(raw);
   if (tx.hash === null || tx.nonce !== nonce) throw new Error("signed transaction lost its hash or nonce");
