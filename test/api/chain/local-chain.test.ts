@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { HDNodeWallet } from "ethers";
-import { anvilBinary, readPidFile } from "../../../ledger-api/src/chain/anvil-process.ts";
+import { anvilBinary, isAlive, readPidFile } from "../../../ledger-api/src/chain/anvil-process.ts";
 import { DEV_MNEMONIC, SNAPSHOT_FILE } from "../../../ledger-api/src/chain/local-chain.ts";
 import { LedgerClient, signEvent } from "../../../ledger-api/src/client/client.ts";
 import { demoActors } from "../../../ledger-api/src/demo/story.ts";
@@ -47,13 +47,9 @@ async function runUntil(script: string, args: string[], marker: string) {
   return { child, output: () => out };
 }
 
+/** Running, as the server judges it: an exited process its new parent has not reaped yet (a zombie) is not. */
 function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return isAlive(pid);
 }
 
 describe("the local chain's process", function () {
