@@ -148,6 +148,13 @@ export const BatchView = Type.Object(
     onChain: Type.Boolean({ description: "false until the chain index records the batch; state is then the Registered document's" }),
     createdBlock: Nullable(Type.Integer()),
     createdTx: Nullable(Type.String()),
+    updatedBlock: Nullable(
+      Type.Integer({
+        description:
+          "the block of the batch's newest on-chain event the index holds: the batch's state and its on-chain hash chain " +
+          "(completeness.head) stand as of this block; null until the batch is on chain",
+      }),
+    ),
   },
   { title: "ProvenanceBatch" },
 );

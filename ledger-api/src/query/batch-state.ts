@@ -105,6 +105,8 @@ export interface KnownBatch extends Omit<IndexedBatch, "createdBlock" | "created
   readonly onChain: boolean;
   readonly createdBlock: number | null;
   readonly createdTx: string | null;
+  /** The block of its newest indexed event: its state (and head) stand as of this block. */
+  readonly updatedBlock: number | null;
 }
 
 /**
@@ -114,7 +116,7 @@ export interface KnownBatch extends Omit<IndexedBatch, "createdBlock" | "created
 export async function batchState(store: Store, batchId: string, entries?: readonly StoredEntry[]): Promise<KnownBatch | undefined> {
   const indexed = await store.batch(batchId);
   if (indexed) {
-    const { ancestry: _a, updatedBlock: _u, ...rest } = indexed;
+    const { ancestry: _a, ...rest } = indexed;
     return { ...rest, onChain: true };
   }
   const own = entries ?? (await store.entriesOfBatch(batchId));
@@ -142,6 +144,7 @@ export async function batchState(store: Store, batchId: string, entries?: readon
     onChain: false,
     createdBlock: null,
     createdTx: null,
+    updatedBlock: null,
   };
 }
 

@@ -138,6 +138,7 @@ async function batchView(
     onChain: state.onChain,
     createdBlock: state.createdBlock,
     createdTx: state.createdTx,
+    updatedBlock: state.updatedBlock,
   };
 }
 

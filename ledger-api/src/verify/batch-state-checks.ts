@@ -2,13 +2,13 @@
  * The batch's state as the answer shows it, against the chain:
  * - recall: the answer's recall state is the chain's, now: a recall is never excused as lag.
  * - custodian, quantity: the answer's custodian and quantity (with its unit) are the chain's; pending when they were
- *   at the block the answer's state stands at but the chain has moved on (see checkBatchField).
+ *   at the block the answer's state stands at (check.ts answerBlock) but the chain has moved on (see checkBatchField).
  * - names: every name the answer gives an address (signers, registrant, custodian, offeree, recaller) is the name
  *   the authority set for it in ActorRegistry (profileOf): the page shows who did what by name.
  */
 import type { Actor, Provenance } from "../protocol/answer.ts";
 import type { OnChainBatch } from "./chain-reader.ts";
-import { batchAt, fail, ok, pending, type Check, type Context } from "./check.ts";
+import { answerBlock, batchAt, fail, ok, pending, type Check, type Context } from "./check.ts";
 
 export async function checkRecall(ctx: Context, answer: Provenance): Promise<Check<"recall">> {
   const name = "recall";
@@ -17,20 +17,6 @@ export async function checkRecall(ctx: Context, answer: Provenance): Promise<Che
     return fail(name, `the answer says ${answer.batch.recalled ? "recalled" : "not recalled"}, the chain says ${recalled ? "recalled" : "not recalled"}`);
   }
   return ok(name, recalled ? "recalled, as the chain says" : "not recalled (nor any ancestor), as the chain says");
-}
-
-/**
- * The newest block whose events the answer's batch state reflects: that of its latest lifecycle record the server's
- * index holds ("recorded"). The index trails the chain by its confirmation depth, so an answer can be a block or two
- * behind what the verifier reads.
- */
-function stateBlock(answer: Provenance): number | undefined {
-  let block: number | undefined;
-  for (const e of answer.timeline) {
-    const at = e.chain?.blockNumber;
-    if (e.relation !== "inherited" && e.chain?.status === "recorded" && typeof at === "number") block = Math.max(block ?? 0, at);
-  }
-  return block;
 }
 
 /**
@@ -48,7 +34,7 @@ async function checkBatchField<N extends "custodian" | "quantity">(
   const now = await batchAt(ctx, ctx.batchId, ctx.block);
   if (now.status === 0) return pending(name, `the batch is not on chain yet; ${shown} is the server's word`);
   if (field(now) === shown) return ok(name, `${shown}, as the chain says`);
-  const at = stateBlock(answer);
+  const at = answerBlock(answer);
   if (at !== undefined && at < ctx.block && field(await batchAt(ctx, ctx.batchId, at)) === shown) {
     return pending(name, `${shown} as of block ${at}, where the answer stands; the chain has since recorded ${field(now)}: look again in a moment`);
   }

@@ -3,6 +3,7 @@
  * a check that throws becomes a failure, and the state one verification shares across its checks (the chain view
  * it reads at one block, and each chain read made once).
  */
+import type { Provenance } from "../protocol/answer.ts";
 import type { ChainReader, OnChainBatch } from "./chain-reader.ts";
 
 export type Status = "verified" | "pending" | "failed";
@@ -93,6 +94,27 @@ export function memo<T>(ctx: Context, key: string, fn: () => Promise<T>): Promis
     ctx.memo.set(key, p);
   }
   return p;
+}
+
+/**
+ * The block the answer stands at: the newest block whose events its batch state and hash chain reflect. That is the
+ * batch's `updatedBlock` (its newest event the server's index held), or a lifecycle record the answer shows as
+ * indexed ("recorded") if one is newer (the server reads the batch row and the records one after the other, and its
+ * index may have moved in between). Undefined when the answer shows nothing on chain.
+ *
+ * The server's index trails the chain by its confirmation depth (and, locally, a durable snapshot), and a page keeps
+ * the answer it was rendered with, so a verifier usually reads a newer block than this. Comparisons the chain has
+ * since moved past are made again at this block: true there means pending (look again), never verified. The block is
+ * the answer's own claim: a server that claims an older one gets pending at best, and an answer that leaves out an
+ * event the chain held at the block it claims still fails.
+ */
+export function answerBlock(answer: Provenance): number | undefined {
+  let block = answer.batch.updatedBlock ?? undefined;
+  for (const e of answer.timeline) {
+    const at = e.chain?.blockNumber;
+    if (e.relation !== "inherited" && e.chain?.status === "recorded" && typeof at === "number") block = Math.max(block ?? 0, at);
+  }
+  return block;
 }
 
 /** A batch's on-chain record at `block`, read once per verification. */
