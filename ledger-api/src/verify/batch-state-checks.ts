@@ -2,13 +2,13 @@
  * The batch's state as the answer shows it, against the chain:
  * - recall: the answer's recall state is the chain's, now: a recall is never excused as lag.
  * - custodian, quantity: the answer's custodian and quantity (with its unit) are the chain's; pending when they were
- *   at the block the answer's state stands at (check.ts answerBlock) but the chain has moved on (see checkBatchField).
+ *   at the block the answer's state stands at (check.ts stateBlock) but the chain has moved on (see checkBatchField).
  * - names: every name the answer gives an address (signers, registrant, custodian, offeree, recaller) is the name
  *   the authority set for it in ActorRegistry (profileOf): the page shows who did what by name.
  */
 import type { Actor, Provenance } from "../protocol/answer.ts";
 import type { OnChainBatch } from "./chain-reader.ts";
-import { answerBlock, batchAt, fail, ok, pending, type Check, type Context } from "./check.ts";
+import { batchAt, fail, ok, pending, stateBlock, type Check, type Context } from "./check.ts";
 
 export async function checkRecall(ctx: Context, answer: Provenance): Promise<Check<"recall">> {
   const name = "recall";
@@ -34,7 +34,7 @@ async function checkBatchField<N extends "custodian" | "quantity">(
   const now = await batchAt(ctx, ctx.batchId, ctx.block);
   if (now.status === 0) return pending(name, `the batch is not on chain yet; ${shown} is the server's word`);
   if (field(now) === shown) return ok(name, `${shown}, as the chain says`);
-  const at = answerBlock(answer);
+  const at = stateBlock(answer);
   if (at !== undefined && at < ctx.block && field(await batchAt(ctx, ctx.batchId, at)) === shown) {
     return pending(name, `${shown} as of block ${at}, where the answer stands; the chain has since recorded ${field(now)}: look again in a moment`);
   }

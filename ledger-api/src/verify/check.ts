@@ -96,25 +96,41 @@ export function memo<T>(ctx: Context, key: string, fn: () => Promise<T>): Promis
   return p;
 }
 
-/**
- * The block the answer stands at: the newest block whose events its batch state and hash chain reflect. That is the
- * batch's `updatedBlock` (its newest event the server's index held), or a lifecycle record the answer shows as
- * indexed ("recorded") if one is newer (the server reads the batch row and the records one after the other, and its
- * index may have moved in between). Undefined when the answer shows nothing on chain.
- *
- * The server's index trails the chain by its confirmation depth (and, locally, a durable snapshot), and a page keeps
- * the answer it was rendered with, so a verifier usually reads a newer block than this. Comparisons the chain has
- * since moved past are made again at this block: true there means pending (look again), never verified. The block is
- * the answer's own claim: a server that claims an older one gets pending at best, and an answer that leaves out an
- * event the chain held at the block it claims still fails.
+/*
+ * The blocks an answer stands at. The server's index trails the chain by its confirmation depth (and, locally, a
+ * durable snapshot), and a page keeps the answer it was rendered with, so a verifier usually reads a newer block than
+ * these. Comparisons the chain has since moved past are made again at the answer's block: true there means pending
+ * (look again), never verified. The blocks are the answer's own claims: a server that claims older ones gets pending
+ * at best, and an answer that leaves out an event the chain held at the block it claims still fails.
  */
-export function answerBlock(answer: Provenance): number | undefined {
-  let block = answer.batch.updatedBlock ?? undefined;
+
+/** The newest block a lifecycle record of the batch the answer shows as indexed ("recorded") was mined in. */
+function newestRecorded(answer: Provenance): number | undefined {
+  let block: number | undefined;
   for (const e of answer.timeline) {
     const at = e.chain?.blockNumber;
     if (e.relation !== "inherited" && e.chain?.status === "recorded" && typeof at === "number") block = Math.max(block ?? 0, at);
   }
   return block;
+}
+
+/**
+ * The block the answer's batch state (custodian, quantity) stands at: the batch's `updatedBlock`, read with that
+ * state from the server's index; for a batch the index did not hold yet, its newest record shown as indexed.
+ */
+export function stateBlock(answer: Provenance): number | undefined {
+  return answer.batch.updatedBlock ?? newestRecorded(answer);
+}
+
+/**
+ * The block the answer's events stand at: its state's block, or a record it shows as indexed if one is newer (the
+ * server reads the batch row and the records one after the other, and its index may move in between). Undefined when
+ * the answer shows nothing on chain.
+ */
+export function answerBlock(answer: Provenance): number | undefined {
+  const state = stateBlock(answer);
+  const recorded = newestRecorded(answer);
+  return state === undefined || recorded === undefined ? (state ?? recorded) : Math.max(state, recorded);
 }
 
 /** A batch's on-chain record at `block`, read once per verification. */

@@ -310,6 +310,23 @@ describe("verifying a provenance answer against the chain", function () {
       expect(v.status).to.equal("pending");
     });
 
+    it("leaves the custodian pending, not failed, when the answer's batch state was read before the index took in a hand-off its timeline shows", async function () {
+      // The server reads the batch row, then the records: an index range applied in between gives an answer whose
+      // state stands at an older block than its newest indexed record.
+      const a = clone(answer);
+      const offered = a.timeline.find((t) => t.kind === "HandOffOffered" && t.relation === "own")!;
+      a.batch.custodian = a.batch.registrant;
+      a.batch.offeredTo = a.timeline.find((t) => t.kind === "HandOffAccepted" && t.relation === "own")!.signer;
+      a.batch.status = "active";
+      a.batch.updatedBlock = offered.chain!.blockNumber!;
+      const v = await verify(a);
+      expect(failures(v)).to.deep.equal([]);
+      const custodian = batchCheck(v, "custodian");
+      expect(custodian.status, custodian.detail).to.equal("pending");
+      expect(custodian.detail).to.match(new RegExp(`as of block ${offered.chain!.blockNumber}, where the answer stands`));
+      expect(batchCheck(v, "head").status).to.equal("verified");
+    });
+
     it("fails the quantity when the answer shows more than the chain holds, or in another unit", async function () {
       const more = clone(answer);
       more.batch.quantity = { ...more.batch.quantity, value: (BigInt(more.batch.quantity.value) + 1n).toString() };
