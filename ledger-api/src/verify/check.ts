@@ -128,9 +128,9 @@ export function stateBlock(answer: Provenance): number | undefined {
  * the answer shows nothing on chain.
  */
 export function answerBlock(answer: Provenance): number | undefined {
-  const state = stateBlock(answer);
+  const state = answer.batch.updatedBlock;
   const recorded = newestRecorded(answer);
-  return state === undefined || recorded === undefined ? (state ?? recorded) : Math.max(state, recorded);
+  return state === null ? recorded : Math.max(state, recorded ?? state);
 }
 
 /** A batch's on-chain record at `block`, read once per verification. */
