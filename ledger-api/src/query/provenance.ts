@@ -203,6 +203,7 @@ async function batchView(
     onChain: state.onChain,
     createdBlock: state.createdBlock,
     createdTx: state.createdTx,
+    updatedBlock: state.updatedBlock,
   };
 }
 

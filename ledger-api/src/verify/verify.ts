@@ -232,7 +232,7 @@ export async function verifyProvenance(answer: unknown, reader: ChainReader, opt
       ? [fail("batch", `asked for ${options.batchId}, the answer is about ${batchId}`)]
       : []),
     await guard("history", () => checkHistory(valid.timeline)),
-    await guard("head", () => checkHead(ctx, valid.timeline, positions)),
+    await guard("head", () => checkHead(ctx, valid, positions)),
     ...(await state),
   ];
   return verification(batchId, { chainId: chainId.toString(), block, ledger, anchor, pinned }, entries, batch);
