@@ -31,8 +31,9 @@
  *
  * Fees. A transaction still pending in the node `feeBumpAfterMs` after it was stored is replaced: same nonce and
  * call, fees raised by 12.5% (or to the network's current ones), stored in the row before it is broadcast, at most
- * `maxFeeBumps` times per row in this process. If the replaced copy lands instead, the new hash never gets a receipt,
- * its nonce is consumed, and the row is settled from the event log like any transaction whose nonce went elsewhere.
+ * `maxFeeBumps` times per send (counted in the row, so a restart or a new leader continues the count). If the
+ * replaced copy lands instead, the new hash never gets a receipt, its nonce is consumed, and the row is settled from
+ * the event log like any transaction whose nonce went elsewhere.
  *
  * Not covered: reorgs deeper than `confirmations` (chain/recovery.ts redoes what such a reorg, or a lost local chain,
  * took away); a mined revert that replays cleanly (e.g. out of gas) is put back
@@ -360,7 +361,6 @@ export class Relay {
 
   private forget(index: number): void {
     this.prepared.delete(index);
-    this.feeBumper.forget(index);
   }
 
   /** Inserts 'pending' rows for the lifecycle entries after the cursor and moves the cursor past them. */
@@ -503,7 +503,7 @@ export class Relay {
 
   /** Replaces a transaction pending for `feeBumpAfterMs` with the same one at higher fees (see the module comment). */
   private async bumpIfStuck(row: RelayRecord): Promise<void> {
-    const bumped = await this.feeBumper.bumpIfStuck(row.index, row.rawTx!, row.updatedAt, (next) =>
+    const bumped = await this.feeBumper.bumpIfStuck(row.feeBumps, row.rawTx!, row.updatedAt, (next) =>
       this.store.replaceRelayTx(row.index, { rawTx: next.raw, txHash: next.hash }, this.now()),
     );
     if (bumped) {

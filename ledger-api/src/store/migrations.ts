@@ -1,5 +1,6 @@
 /**
- * Schema migrations of the embedded (SQLite) store, in order. Migration i (1-based) brings the schema from version
+ * Schema migrations of the embedded (SQLite) store, in order (postgres-migrations.ts keeps the PostgreSQL schema at
+ * the same version numbers). Migration i (1-based) brings the schema from version
  * i-1 to version i; the store applies the missing ones in one transaction at open and records each in
  * `schema_migrations`. Never edit or reorder a released migration: a database that already ran it would silently
  * differ from a fresh one. Append a new entry instead.
@@ -363,6 +364,16 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX batches_custodian_state ON batches(custodian, status, imported, customs_cleared);
       CREATE INDEX batches_imports ON batches(imported, status, customs_cleared);
       CREATE INDEX batches_recalled ON batches(recalled, batch_id);
+    `,
+  },
+  {
+    // Fee bumps counted in the rows they raise, so a restart (or, on PostgreSQL, another instance taking over)
+    // continues the count instead of allowing another maxFeeBumps.
+    version: 7,
+    name: "fee_bumps",
+    sql: `
+      ALTER TABLE anchor_intents ADD COLUMN fee_bumps INTEGER NOT NULL DEFAULT 0 CHECK (fee_bumps >= 0);
+      ALTER TABLE relay_entries ADD COLUMN fee_bumps INTEGER NOT NULL DEFAULT 0 CHECK (fee_bumps >= 0);
     `,
   },
 ];

@@ -30,7 +30,8 @@ import { StoreCorruptError } from "./store.ts";
 export type WriteTx = <T>(fn: () => T) => Promise<T>;
 
 const INTENT_COLUMNS =
-  "id, size, root, previous_size, previous_root, nonce, raw_tx, tx_hash, status, block_number, failure, created_at, updated_at";
+  "id, size, root, previous_size, previous_root, nonce, raw_tx, tx_hash, status, block_number, failure, fee_bumps, " +
+  "created_at, updated_at";
 
 function toIntent(row: Row): AnchorIntent {
   return {
@@ -45,12 +46,14 @@ function toIntent(row: Row): AnchorIntent {
     status: str(row, "status") as AnchorIntentStatus,
     blockNumber: optInt(row, "block_number"),
     failure: optStr(row, "failure"),
+    feeBumps: int(row, "fee_bumps"),
     createdAt: int(row, "created_at"),
     updatedAt: int(row, "updated_at"),
   };
 }
 
-const RELAY_COLUMNS = "idx, kind, actor, status, nonce, tx_hash, raw_tx, block_number, error_name, error, updated_at";
+const RELAY_COLUMNS =
+  "idx, kind, actor, status, nonce, tx_hash, raw_tx, block_number, error_name, error, fee_bumps, updated_at";
 
 function toRelay(row: Row): RelayRecord {
   return {
@@ -64,6 +67,7 @@ function toRelay(row: Row): RelayRecord {
     blockNumber: optInt(row, "block_number"),
     errorName: optStr(row, "error_name"),
     error: optStr(row, "error"),
+    feeBumps: int(row, "fee_bumps"),
     updatedAt: int(row, "updated_at"),
   };
 }
@@ -114,7 +118,7 @@ function prepareWrites(writer: DatabaseSync): WriterStatements {
        WHERE id = ? AND status = 'sent' RETURNING ${INTENT_COLUMNS}`,
     ),
     replaceIntentTx: writer.prepare(
-      `UPDATE anchor_intents SET raw_tx = ?, tx_hash = ?, updated_at = ?
+      `UPDATE anchor_intents SET raw_tx = ?, tx_hash = ?, fee_bumps = fee_bumps + 1, updated_at = ?
        WHERE id = ? AND status = 'sent' RETURNING ${INTENT_COLUMNS}`,
     ),
     intentById: writer.prepare(`SELECT ${INTENT_COLUMNS} FROM anchor_intents WHERE id = ?`),
@@ -125,10 +129,11 @@ function prepareWrites(writer: DatabaseSync): WriterStatements {
     ),
     relaySent: writer.prepare(
       `UPDATE relay_entries SET status = 'sent', nonce = ?, tx_hash = ?, raw_tx = ?, error_name = NULL, error = NULL,
-         updated_at = ? WHERE idx = ? AND status = 'pending'`,
+         fee_bumps = 0, updated_at = ? WHERE idx = ? AND status = 'pending'`,
     ),
     relayReplaceTx: writer.prepare(
-      "UPDATE relay_entries SET tx_hash = ?, raw_tx = ?, updated_at = ? WHERE idx = ? AND status = 'sent'",
+      `UPDATE relay_entries SET tx_hash = ?, raw_tx = ?, fee_bumps = fee_bumps + 1, updated_at = ?
+       WHERE idx = ? AND status = 'sent'`,
     ),
     relayConfirmed: writer.prepare(
       `UPDATE relay_entries SET status = 'confirmed', block_number = ?, tx_hash = coalesce(?, tx_hash),

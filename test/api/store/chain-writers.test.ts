@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { AnchorIntentOpenError, ChainWriterStateError } from "../../../ledger-api/src/store/chain-writers.ts";
-import { SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";
-import { appendItem, cleanup, tempDir } from "../log/fixtures.ts";
+import type { Store } from "../../../ledger-api/src/store/store.ts";
+import { appendItem } from "../log/fixtures.ts";
+import { forEachDriver, locations, type StoreLocation } from "./drivers.ts";
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -23,16 +24,16 @@ const intent = (size: number, tx: string) => ({
   createdAt: 1,
 });
 
-describe("SqliteStore chain-writer tables", function () {
-  let dir: string;
-  let store: SqliteStore;
+forEachDriver("Store chain-writer tables", (driver) => {
+  const made = locations(driver);
+  let loc: StoreLocation;
+  let store: Store;
   beforeEach(async function () {
-    dir = await tempDir();
-    store = await SqliteStore.open(dir);
+    loc = await made.create();
+    store = await loc.open();
   });
   afterEach(async function () {
-    await store.close().catch(() => undefined);
-    await cleanup(dir);
+    await made.removeAll();
   });
 
   it("keeps at most one anchor intent in flight and settles each only from 'sent', durably across reopen", async function () {
@@ -40,14 +41,16 @@ describe("SqliteStore chain-writer tables", function () {
     expect(a).to.include({ status: "sent", root: "0x" + "aa".repeat(32), blockNumber: undefined });
     expect(await rejection(store.recordAnchorIntent(intent(5, "02")))).to.be.instanceOf(AnchorIntentOpenError);
     await store.close();
-    store = await SqliteStore.open(dir);
+    store = await loc.open();
     expect((await store.openAnchorIntent())?.id).to.equal(a.id);
     // A fee bump replaces the transaction of the intent in flight, durably, and only of that one.
     const bumped = await store.replaceAnchorTx(a.id, { rawTx: "0x02F9", txHash: "0x" + "0A".repeat(32) }, 2);
     expect(bumped).to.include({ id: a.id, status: "sent", nonce: 3, rawTx: "0x02f9", txHash: "0x" + "0a".repeat(32), updatedAt: 2 });
+    // The bump is counted in the intent, so a restart (or another leader) does not start the count again.
+    expect(bumped.feeBumps).to.equal(1);
     await store.close();
-    store = await SqliteStore.open(dir);
-    expect((await store.openAnchorIntent())?.txHash).to.equal("0x" + "0a".repeat(32));
+    store = await loc.open();
+    expect(await store.openAnchorIntent()).to.include({ txHash: "0x" + "0a".repeat(32), feeBumps: 1 });
     await store.settleAnchorIntent(a.id, { status: "confirmed", blockNumber: 9 }, 2);
     expect(await rejection(store.replaceAnchorTx(a.id, { rawTx: "0x02", txHash: "0x" + "0b".repeat(32) }, 3))).to.be.instanceOf(
       ChainWriterStateError,
@@ -85,8 +88,9 @@ describe("SqliteStore chain-writer tables", function () {
     expect(await store.maxRelayNonce()).to.equal(7);
     await store.markRelaySent(0, { nonce: 8, txHash: "0x" + "22".repeat(32), rawTx: "0x02" }, 5);
     // A fee bump replaces the transaction of a 'sent' row, and of no other.
+    expect((await store.relayRecord(0))?.feeBumps).to.equal(0);
     await store.replaceRelayTx(0, { rawTx: "0x02AA", txHash: "0x" + "33".repeat(32) }, 5);
-    expect(await store.relayRecord(0)).to.include({ status: "sent", nonce: 8, rawTx: "0x02aa", txHash: "0x" + "33".repeat(32) });
+    expect(await store.relayRecord(0)).to.include({ status: "sent", nonce: 8, rawTx: "0x02aa", txHash: "0x" + "33".repeat(32), feeBumps: 1 });
     expect(await rejection(store.replaceRelayTx(2, { rawTx: "0x02", txHash: "0x" + "44".repeat(32) }, 5))).to.be.instanceOf(
       ChainWriterStateError,
     );

@@ -1,0 +1,274 @@
+/**
+ * The PostgreSQL side of the chain writers' tables (anchor intents, the relay cursor and relay rows), mirroring
+ * sqlite-chain-writers.ts. PostgresStore hands it a `write` function that runs a body as one write transaction and,
+ * once a leader lease governs the store, only while this instance holds it (the fencing check, postgres.ts); reads go
+ * to the pool and see committed state. Every transition is a compare-and-set on the status column, checked by the
+ * number of rows changed.
+ */
+import { first, int, optInt, optStr, str, type Row, type Sql } from "./postgres-rows.ts";
+import { insertRows } from "./postgres-index.ts";
+import { AnchorIntentOpenError, ChainWriterStateError } from "./chain-writers.ts";
+import type {
+  AnchorIntent,
+  AnchorIntentStatus,
+  AnchorOutcome,
+  AnchorStore,
+  NewAnchorIntent,
+  NewRelayRow,
+  RelayRecord,
+  RelayRefusal,
+  RelaySent,
+  RelayStatus,
+  RelayStore,
+} from "./chain-writers.ts";
+import { StoreCorruptError } from "./store.ts";
+
+/** Runs `fn` as one fenced write transaction, after every earlier write transaction of this store object. */
+export type PgWriteTx = <T>(fn: (tx: Sql) => Promise<T>) => Promise<T>;
+
+const INTENT_COLUMNS =
+  "id, size, root, previous_size, previous_root, nonce, raw_tx, tx_hash, status, block_number, failure, fee_bumps, " +
+  "created_at, updated_at";
+
+function toIntent(row: Row): AnchorIntent {
+  return {
+    id: int(row, "id"),
+    size: int(row, "size"),
+    root: str(row, "root"),
+    previousSize: int(row, "previous_size"),
+    previousRoot: str(row, "previous_root"),
+    nonce: int(row, "nonce"),
+    rawTx: str(row, "raw_tx"),
+    txHash: str(row, "tx_hash"),
+    status: str(row, "status") as AnchorIntentStatus,
+    blockNumber: optInt(row, "block_number"),
+    failure: optStr(row, "failure"),
+    feeBumps: int(row, "fee_bumps"),
+    createdAt: int(row, "created_at"),
+    updatedAt: int(row, "updated_at"),
+  };
+}
+
+const RELAY_COLUMNS =
+  "idx, kind, actor, status, nonce, tx_hash, raw_tx, block_number, error_name, error, fee_bumps, updated_at";
+
+function toRelay(row: Row): RelayRecord {
+  return {
+    index: int(row, "idx"),
+    kind: int(row, "kind"),
+    actor: str(row, "actor"),
+    status: str(row, "status") as RelayStatus,
+    nonce: optInt(row, "nonce"),
+    txHash: optStr(row, "tx_hash"),
+    rawTx: optStr(row, "raw_tx"),
+    blockNumber: optInt(row, "block_number"),
+    errorName: optStr(row, "error_name"),
+    error: optStr(row, "error"),
+    feeBumps: int(row, "fee_bumps"),
+    updatedAt: int(row, "updated_at"),
+  };
+}
+
+const lower = (hex: string): string => hex.toLowerCase();
+
+export class PgChainWriters implements AnchorStore, RelayStore {
+  private readonly write: PgWriteTx;
+  private readonly read: Sql;
+
+  constructor(read: Sql, write: PgWriteTx) {
+    this.read = read;
+    this.write = write;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // AnchorStore
+
+  recordAnchorIntent(intent: NewAnchorIntent): Promise<AnchorIntent> {
+    return this.write(async (tx) => {
+      const open = first(await tx.query("SELECT id FROM anchor_intents WHERE status = 'sent'"));
+      if (open !== undefined) throw new AnchorIntentOpenError(int(open, "id"));
+      const row = first(
+        await tx.query(
+          `INSERT INTO anchor_intents (size, root, previous_size, previous_root, nonce, raw_tx, tx_hash, status,
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'sent', $8, $8) RETURNING ${INTENT_COLUMNS}`,
+          [
+            intent.size,
+            lower(intent.root),
+            intent.previousSize,
+            lower(intent.previousRoot),
+            intent.nonce,
+            lower(intent.rawTx),
+            lower(intent.txHash),
+            intent.createdAt,
+          ],
+        ),
+      );
+      if (row === undefined) throw new StoreCorruptError("anchor intent insert returned no row");
+      return toIntent(row);
+    });
+  }
+
+  async openAnchorIntent(): Promise<AnchorIntent | undefined> {
+    const row = first(await this.read.query(`SELECT ${INTENT_COLUMNS} FROM anchor_intents WHERE status = 'sent'`));
+    return row === undefined ? undefined : toIntent(row);
+  }
+
+  settleAnchorIntent(id: number, outcome: AnchorOutcome, at: number): Promise<AnchorIntent> {
+    return this.write(async (tx) => {
+      const params =
+        outcome.status === "confirmed"
+          ? ["confirmed", outcome.blockNumber, null, at, id]
+          : ["failed", null, outcome.failure, at, id];
+      const row = first(
+        await tx.query(
+          `UPDATE anchor_intents SET status = $1, block_number = $2, failure = $3, updated_at = $4
+           WHERE id = $5 AND status = 'sent' RETURNING ${INTENT_COLUMNS}`,
+          params,
+        ),
+      );
+      if (row === undefined) throw new ChainWriterStateError(`anchor intent ${id} cannot become ${outcome.status}: it is ${await this.intentStatus(tx, id)}`);
+      return toIntent(row);
+    });
+  }
+
+  replaceAnchorTx(id: number, tx: { readonly rawTx: string; readonly txHash: string }, at: number): Promise<AnchorIntent> {
+    return this.write(async (sql) => {
+      const row = first(
+        await sql.query(
+          `UPDATE anchor_intents SET raw_tx = $1, tx_hash = $2, fee_bumps = fee_bumps + 1, updated_at = $3
+           WHERE id = $4 AND status = 'sent' RETURNING ${INTENT_COLUMNS}`,
+          [lower(tx.rawTx), lower(tx.txHash), at, id],
+        ),
+      );
+      if (row === undefined) throw new ChainWriterStateError(`anchor intent ${id} cannot take a new transaction: it is ${await this.intentStatus(sql, id)}`);
+      return toIntent(row);
+    });
+  }
+
+  private async intentStatus(sql: Sql, id: number): Promise<string> {
+    const row = first(await sql.query("SELECT status FROM anchor_intents WHERE id = $1", [id]));
+    return row === undefined ? "unknown" : str(row, "status");
+  }
+
+  async lastConfirmedAnchorIntent(): Promise<AnchorIntent | undefined> {
+    const row = first(
+      await this.read.query(
+        `SELECT ${INTENT_COLUMNS} FROM anchor_intents WHERE status = 'confirmed' ORDER BY size DESC LIMIT 1`,
+      ),
+    );
+    return row === undefined ? undefined : toIntent(row);
+  }
+
+  async anchorIntents(): Promise<AnchorIntent[]> {
+    return (await this.read.query(`SELECT ${INTENT_COLUMNS} FROM anchor_intents ORDER BY id`)).rows.map(toIntent);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // RelayStore
+
+  async relayCursor(): Promise<number> {
+    const row = first(await this.read.query("SELECT next_idx FROM relay_cursor WHERE id = 1"));
+    if (row === undefined) throw new StoreCorruptError("relay_cursor has no row");
+    return int(row, "next_idx");
+  }
+
+  advanceRelayCursor(from: number, to: number, rows: readonly NewRelayRow[], at: number): Promise<void> {
+    return this.write(async (tx) => {
+      if (to < from) throw new RangeError(`relay cursor cannot move back from ${from} to ${to}`);
+      const moved = await tx.query("UPDATE relay_cursor SET next_idx = $1 WHERE id = 1 AND next_idx = $2", [to, from]);
+      if (moved.rowCount !== 1) {
+        const row = first(await tx.query("SELECT next_idx FROM relay_cursor WHERE id = 1"));
+        throw new ChainWriterStateError(`relay cursor is at ${row?.next_idx}, not ${from}`);
+      }
+      for (const r of rows) {
+        if (r.index < from || r.index >= to) throw new RangeError(`relay row ${r.index} outside [${from}, ${to})`);
+      }
+      await insertRows(
+        tx,
+        "relay_entries",
+        [["idx", "bigint"], ["kind", "integer"], ["actor", "text"], ["status", "text"], ["updated_at", "bigint"]],
+        rows.map((r) => [r.index, r.kind, lower(r.actor), "pending", at]),
+      );
+    });
+  }
+
+  async relayRows(status: RelayStatus, limit?: number): Promise<RelayRecord[]> {
+    // LIMIT NULL is no limit.
+    const result = await this.read.query(
+      `SELECT ${RELAY_COLUMNS} FROM relay_entries WHERE status = $1 ORDER BY idx LIMIT $2`,
+      [status, limit ?? null],
+    );
+    return result.rows.map(toRelay);
+  }
+
+  async relayRecord(index: number): Promise<RelayRecord | undefined> {
+    const row = first(await this.read.query(`SELECT ${RELAY_COLUMNS} FROM relay_entries WHERE idx = $1`, [index]));
+    return row === undefined ? undefined : toRelay(row);
+  }
+
+  async maxRelayNonce(): Promise<number | undefined> {
+    // Rows reset to pending keep their old nonce, so this also covers nonces whose transactions never landed.
+    return optInt(first(await this.read.query("SELECT max(nonce) AS n FROM relay_entries")), "n");
+  }
+
+  markRelaySent(index: number, sent: RelaySent, at: number): Promise<void> {
+    return this.transition(index, "sent", (tx) =>
+      tx.query(
+        `UPDATE relay_entries SET status = 'sent', nonce = $1, tx_hash = $2, raw_tx = $3, error_name = NULL,
+           error = NULL, fee_bumps = 0, updated_at = $4 WHERE idx = $5 AND status = 'pending'`,
+        [sent.nonce, lower(sent.txHash), lower(sent.rawTx), at, index],
+      ),
+    );
+  }
+
+  replaceRelayTx(index: number, tx: { readonly rawTx: string; readonly txHash: string }, at: number): Promise<void> {
+    return this.transition(index, "sent", (sql) =>
+      sql.query(
+        `UPDATE relay_entries SET tx_hash = $1, raw_tx = $2, fee_bumps = fee_bumps + 1, updated_at = $3
+         WHERE idx = $4 AND status = 'sent'`,
+        [lower(tx.txHash), lower(tx.rawTx), at, index],
+      ),
+    );
+  }
+
+  markRelayConfirmed(index: number, blockNumber: number, at: number, txHash?: string): Promise<void> {
+    return this.transition(index, "confirmed", (tx) =>
+      tx.query(
+        `UPDATE relay_entries SET status = 'confirmed', block_number = $1, tx_hash = coalesce($2, tx_hash),
+           updated_at = $3 WHERE idx = $4 AND status = 'sent'`,
+        [blockNumber, txHash === undefined ? null : lower(txHash), at, index],
+      ),
+    );
+  }
+
+  markRelayRefused(index: number, refusal: RelayRefusal, at: number): Promise<void> {
+    return this.transition(index, "refused", (tx) =>
+      tx.query(
+        `UPDATE relay_entries SET status = 'refused', error_name = $1, error = $2, block_number = $3, updated_at = $4
+         WHERE idx = $5 AND status IN ('pending', 'sent')`,
+        [refusal.errorName, refusal.error, refusal.blockNumber ?? null, at, index],
+      ),
+    );
+  }
+
+  resetRelay(index: number, reason: string, at: number): Promise<void> {
+    return this.transition(index, "pending", (tx) =>
+      tx.query(
+        `UPDATE relay_entries SET status = 'pending', tx_hash = NULL, raw_tx = NULL, block_number = NULL,
+           error_name = NULL, error = $1, updated_at = $2 WHERE idx = $3 AND status = 'sent'`,
+        [reason, at, index],
+      ),
+    );
+  }
+
+  private transition(index: number, to: RelayStatus, run: (tx: Sql) => Promise<{ rowCount: number | null }>): Promise<void> {
+    return this.write(async (tx) => {
+      if ((await run(tx)).rowCount !== 1) {
+        const row = first(await tx.query("SELECT status FROM relay_entries WHERE idx = $1", [index]));
+        throw new ChainWriterStateError(
+          `relay row ${index} cannot become ${to}: it is ${row === undefined ? "missing" : str(row, "status")}`,
+        );
+      }
+    });
+  }
+}
