@@ -152,11 +152,12 @@ export function driver(name: DriverName): StoreDriver {
   return name === "sqlite" ? sqlite : postgres;
 }
 
-/** Runs `suite` once per driver, inside a describe block named `${title} (${driver})`. */
-export function forEachDriver(title: string, suite: (driver: StoreDriver) => void): void {
+/** Runs `suite` once per driver, inside a describe block named `${title} (${driver})` (60 s per test: shared CI). */
+export function forEachDriver(title: string, suite: (this: Mocha.Suite, driver: StoreDriver) => void): void {
   for (const d of DRIVERS) {
     describe(`${title} (${d.name})`, function () {
-      suite(d);
+      this.timeout(60_000);
+      suite.call(this, d);
     });
   }
 }
