@@ -209,7 +209,9 @@ export class Anchorer {
 
   async status(): Promise<AnchorerStatus> {
     const { size: logSize } = await this.store.checkpoint();
-    const anchoredSize = Math.min(this.head.size, logSize);
+    // The store's record too: on an instance that does not run the anchorer (another leads), `head` stays unread.
+    const confirmed = (await this.store.lastConfirmedAnchorIntent())?.size ?? 0;
+    const anchoredSize = Math.min(Math.max(this.head.size, confirmed), logSize);
     let lagMs = 0;
     if (logSize > anchoredSize) {
       const oldest = await this.store.entry(anchoredSize);

@@ -625,7 +625,8 @@ export class PostgresStore implements Store {
         await client.query("BEGIN");
         if (fenced && this.fence !== undefined) {
           const current = int(first(await client.query("SELECT epoch FROM leader_lease WHERE id = 1 FOR SHARE")) ?? {}, "epoch");
-          if (current !== this.fence) throw new NotLeaderError(this.fence, current);
+          // Epoch 0 is the lease row before anyone ever held it: a fence of 0 (no lease held) never matches.
+          if (this.fence === 0 || current !== this.fence) throw new NotLeaderError(this.fence, current);
         }
         const result = await fn(client);
         await client.query("COMMIT");
