@@ -240,9 +240,12 @@ export class PostgresStore implements Store {
 
   /** The head's frontier, checked against the entries table and the last leaf once at open. */
   private static async checkedFrontier(pool: pg.Pool): Promise<Frontier> {
-    const head = first(await pool.query("SELECT size FROM log_head WHERE id = 1"));
-    const size = int(head ?? {}, "size");
-    const stored = (optInt(first(await pool.query("SELECT max(idx) AS idx FROM log_entries")), "idx") ?? -1) + 1;
+    // One statement, one snapshot: other instances may be appending while this one opens.
+    const row = first(
+      await pool.query("SELECT (SELECT size FROM log_head WHERE id = 1) AS size, (SELECT max(idx) FROM log_entries) AS idx"),
+    );
+    const size = int(row ?? {}, "size");
+    const stored = (optInt(row, "idx") ?? -1) + 1;
     if (stored !== size) throw new StoreCorruptError(`log_head says ${size} entries, log_entries holds ${stored}`);
     if (size > 0) {
       const last = first(await pool.query("SELECT leaf_hash FROM log_entries WHERE idx = $1", [size - 1]));
