@@ -83,7 +83,7 @@ describe("three API instances on one PostgreSQL store, the leader killed at rand
   const env = {
     ANCHOR_EVERY: "16",
     ANCHOR_INTERVAL_MS: "1000",
-    LEADER_LEASE_MS: "900",
+    LEADER_LEASE_MS: "1500",
     FEE_BUMP_AFTER_MS: "0",
   };
   function start(): Promise<Instance> {
@@ -131,7 +131,11 @@ describe("three API instances on one PostgreSQL store, the leader killed at rand
     const acknowledged = new Map<string, number>();
 
     async function submit(signed: SignedEvent): Promise<void> {
-      for (let attempt = 0; attempt < 200; attempt++) {
+      for (let attempt = 0; attempt < 400; attempt++) {
+        if (alive.length === 0) {
+          await sleep(100);
+          continue;
+        }
         const target = rng.pick(alive);
         try {
           const res = await fetch(`${target.url}/v1/events`, {
@@ -157,7 +161,7 @@ describe("three API instances on one PostgreSQL store, the leader killed at rand
         }
         await sleep(50);
       }
-      throw new Error("an event could not be submitted in 200 attempts");
+      throw new Error("an event could not be submitted in 400 attempts");
     }
 
     let killing = true;
@@ -171,26 +175,27 @@ describe("three API instances on one PostgreSQL store, the leader killed at rand
 
     async function killer(): Promise<number[]> {
       const epochs: number[] = [];
-      const replacements: Promise<Instance>[] = [];
+      let replacement: Promise<Instance> | undefined;
       for (let kill = 0; kill < KILLS; kill++) {
         await sleep(rng.int(1000, 3500));
+        // Three instances at every kill: the previous kill's replacement is up first.
+        await replacement;
         const leader = await leaderOf(alive);
         alive.splice(alive.indexOf(leader), 1);
         await leader.kill();
         // Another instance takes over (the dead one's lease session is gone), while a replacement starts.
         const successor = await leaderOf(alive);
         epochs.push(Number((await (await fetch(`${successor.url}/healthz`)).json()).leader.epoch));
-        replacements.push(start());
+        replacement = start();
       }
-      await Promise.all(replacements);
+      await replacement;
       killing = false;
       return epochs;
     }
 
     const [epochs] = await Promise.all([killer(), ...Array.from({ length: SUBMITTERS }, (_, k) => submitter(k))]);
-    expect(epochs, "each kill handed the lease to a new epoch").to.deep.equal(
-      epochs.map((_, i) => epochs[0]! + i),
-    );
+    // Each kill handed the lease on (more often too, if a loaded machine let a lease lapse: fencing covers that).
+    epochs.forEach((e, i) => i > 0 && expect(e, `epoch after kill ${i + 1}`).to.be.above(epochs[i - 1]!));
 
     // The last leader resumes: every lifecycle entry relayed and confirmed, the whole log anchored.
     const s = store!;
