@@ -76,7 +76,8 @@ export interface Instance {
 
 export interface InstanceOptions {
   readonly chain: SharedChain;
-  readonly databaseUrl: string;
+  /** The shared PostgreSQL store; undefined: the instance's own SQLite store in a temporary DATA_DIR. */
+  readonly databaseUrl: string | undefined;
   readonly name: string;
   /** Extra environment (ANCHOR_EVERY, LEADER_LEASE_MS, ...). */
   readonly env?: Readonly<Record<string, string>>;
@@ -91,7 +92,7 @@ export async function startInstance(options: InstanceOptions): Promise<Instance>
     env: {
       ...process.env,
       DATA_DIR: dataDir,
-      DATABASE_URL: options.databaseUrl,
+      DATABASE_URL: options.databaseUrl ?? "",
       RPC_URL: options.chain.rpcUrl,
       DEPLOYMENTS_FILE: options.chain.deploymentsFile,
       RELAYER_KEY: demoWallet(LOCAL_KEYS.relayer).privateKey,
@@ -104,6 +105,10 @@ export async function startInstance(options: InstanceOptions): Promise<Instance>
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  // However this process ends (a failed test run included), the instance does not outlive it.
+  const orphanGuard = (): void => void child.kill("SIGKILL");
+  process.once("exit", orphanGuard);
+  child.once("exit", () => process.removeListener("exit", orphanGuard));
   let output = "";
   child.stdout?.on("data", (b: Buffer) => (output += b.toString()));
   child.stderr?.on("data", (b: Buffer) => (output += b.toString()));
