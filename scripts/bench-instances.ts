@@ -216,7 +216,7 @@ try {
       startInstance({ chain, databaseUrl, name: `bench-${n++}`, env: { LEADER_LEASE_MS: LEASE_MS, LOG_LEVEL: "error" } });
     try {
       for (let i = 0; i < setup.instances; i++) instances.push(await start());
-      const tag = setup.name.replace(/\W+/g, "");
+      const tag = `S${SETUPS.indexOf(setup)}`;
       process.stderr.write(`${setup.name}: ingest of ${EVENTS} events ...\n`);
       const ing = await ingest(instances, chain, tag);
       process.stderr.write(`${setup.name}: provenance reads for ${SECONDS} s ...\n`);
