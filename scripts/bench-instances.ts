@@ -20,10 +20,10 @@
  */
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
-import { ledgerDomain } from "../ledger-api/src/chain/typed-data.ts";
+import { ledgerDomain } from "../ledger-api/src/protocol/typed-data.ts";
 import { signEvent } from "../ledger-api/src/client/client.ts";
 import { demoWallets } from "../ledger-api/src/demo/load.ts";
-import type { EventDoc } from "../ledger-api/src/ingest/documents.ts";
+import type { EventDoc } from "../ledger-api/src/protocol/documents.ts";
 import { health, leaderOf, startInstance, startSharedChain, type Instance, type SharedChain } from "../test/api/instances.ts";
 import { startPgCluster, type PgCluster } from "../test/api/store/postgres-cluster.ts";
 

@@ -37,9 +37,11 @@ interface TableSpec {
   readonly columns: readonly (readonly [name: string, type: PgType])[];
   /** An identity column whose sequence must continue after the copied values. */
   readonly identity?: string;
+  /** A one-row table a migration fills (a cursor at 0): the copy replaces that row. */
+  readonly singleton?: boolean;
 }
 
-/** Every table of the current schema (migrations 1..4), in an order the foreign keys accept. */
+/** Every table of the current schema (migrations 1..5), in an order the foreign keys accept. */
 const TABLES: readonly TableSpec[] = [
   {
     name: "log_entries",
@@ -120,7 +122,7 @@ const TABLES: readonly TableSpec[] = [
       ["failure", "text"], ["fee_bumps", "integer"], ["created_at", "bigint"], ["updated_at", "bigint"],
     ],
   },
-  { name: "relay_cursor", key: ["id"], columns: [["id", "integer"], ["next_idx", "bigint"]] },
+  { name: "relay_cursor", key: ["id"], singleton: true, columns: [["id", "integer"], ["next_idx", "bigint"]] },
   {
     name: "relay_entries",
     key: ["idx"],
@@ -130,10 +132,27 @@ const TABLES: readonly TableSpec[] = [
       ["fee_bumps", "integer"], ["updated_at", "bigint"],
     ],
   },
+  { name: "epcis_cursor", key: ["id"], singleton: true, columns: [["id", "integer"], ["next_idx", "bigint"]] },
+  {
+    name: "epcis_events",
+    key: ["idx"],
+    columns: [
+      ["idx", "bigint"], ["event_type", "text"], ["event_time", "bigint"], ["biz_step", "text"], ["biz_location", "text"],
+    ],
+  },
+  { name: "epcis_event_lots", key: ["batch_id", "idx"], columns: [["batch_id", "text"], ["idx", "bigint"]] },
+  {
+    name: "epcis_capture_jobs",
+    key: ["capture_id"],
+    columns: [
+      ["capture_id", "text"], ["created_at", "bigint"], ["finished_at", "bigint"], ["running", "boolean"],
+      ["success", "boolean"], ["error_behaviour", "text"], ["errors", "text"], ["events", "text"],
+    ],
+  },
 ];
 
 /** The schema version this copy knows every table of; a store of another version is refused. */
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 
 const BATCH_ROWS = 1000;
 
@@ -272,19 +291,21 @@ export async function copySqliteToPostgres(options: CopyOptions): Promise<CopyRe
 
 async function copyTables(db: DatabaseSync, client: pg.Client, progress?: (p: CopyProgress) => void): Promise<void> {
   // Appenders wait, and the emptiness checked below holds until COMMIT.
-  await client.query("LOCK TABLE log_head, relay_cursor, anchor_intents IN EXCLUSIVE MODE");
+  await client.query("LOCK TABLE log_head, relay_cursor, epcis_cursor, anchor_intents IN EXCLUSIVE MODE");
   if (int(first(await client.query("SELECT size FROM log_head WHERE id = 1")) ?? {}, "size") !== 0) {
     throw new TargetNotEmptyError("its log holds entries");
   }
   for (const spec of TABLES) {
+    if (spec.singleton) {
+      // The row its migration inserted, still at 0: replaced by the source's.
+      const row = first(await client.query(`SELECT count(*) AS n, max(next_idx) AS at FROM ${spec.name}`)) ?? {};
+      if (int(row, "n") !== 1 || int(row, "at") !== 0) throw new TargetNotEmptyError(`${spec.name} has moved`);
+      await client.query(`DELETE FROM ${spec.name}`);
+      continue;
+    }
     const row = first(await client.query(`SELECT count(*) AS n FROM ${spec.name}`));
-    const expected = spec.name === "relay_cursor" ? 1 : 0;
-    if (int(row ?? {}, "n") !== expected) throw new TargetNotEmptyError(`table ${spec.name}`);
+    if (int(row ?? {}, "n") !== 0) throw new TargetNotEmptyError(`table ${spec.name}`);
   }
-  if (int(first(await client.query("SELECT next_idx FROM relay_cursor WHERE id = 1")) ?? {}, "next_idx") !== 0) {
-    throw new TargetNotEmptyError("its relay cursor has moved");
-  }
-  await client.query("DELETE FROM relay_cursor");
 
   const counts = TABLES.map((spec) => Number(db.prepare(`SELECT count(*) AS n FROM ${spec.name}`).get()?.n));
   const total = counts.reduce((a, b) => a + b, 0);

@@ -3,9 +3,14 @@
  * (postgres.ts) owns the pool and the transactions: `apply` and `reset` run on a transaction's client, every read on
  * the pool (committed state). The SQL mirrors sqlite-index.ts statement for statement, so both drivers answer the
  * same; a range's rows go in with one multi-row INSERT per table instead of one round trip per row.
+ *
+ * The inherited recall (`recalledAncestor`) is the contract's own walk (protocol/lineage.ts firstRecalled), as in
+ * sqlite-index.ts; the walk reads synchronously, so the batch's whole ancestry (recall flag, ancestry count, parents in
+ * order) is read first in one recursive query, then walked in memory.
  */
-import { nextHead, ZERO_HASH } from "../chain/typed-data.ts";
-import { big, bool, first, int, optStr, str, type Row, type Sql } from "./postgres-rows.ts";
+import { firstRecalled, type LineageNode } from "../protocol/lineage.ts";
+import { nextHead, ZERO_HASH } from "../protocol/typed-data.ts";
+import { big, bool, first, int, optStr, str, strs, type Row, type Sql } from "./postgres-rows.ts";
 import { IndexCursorConflictError, StoreCorruptError } from "./store.ts";
 import type {
   ActorProfile,
@@ -167,14 +172,16 @@ const READS = {
   children: `SELECT ${LINEAGE_COLUMNS} FROM lineage WHERE parent = $1 ORDER BY seq`,
   ancestors: traceSql("up"),
   descendants: traceSql("down"),
-  recalledAncestor: `
+  // Every ancestor of $1 (and $1) up to $2 edges away, with what the recall walk reads of each.
+  lineageNodes: `
     WITH RECURSIVE up(id, depth) AS (
       SELECT $1::text, 0
       UNION
       SELECT l.parent, up.depth + 1 FROM lineage l JOIN up ON l.child = up.id WHERE up.depth < $2
     )
-    SELECT b.batch_id FROM up JOIN batches b ON b.batch_id = up.id WHERE b.recalled
-    ORDER BY up.depth LIMIT 1`,
+    SELECT b.batch_id, b.recalled, b.ancestry,
+      ARRAY(SELECT l.parent FROM lineage l WHERE l.child = b.batch_id ORDER BY l.seq) AS parents
+    FROM (SELECT DISTINCT id FROM up) u JOIN batches b ON b.batch_id = u.id`,
   event: `SELECT ${EVENT_COLUMNS} FROM lifecycle_events WHERE event_hash = $1`,
   // As in sqlite-index.ts: the batch's own events, the Split that created it and the Merge that consumed it.
   eventsOfBatch: `
@@ -370,8 +377,14 @@ export class PgIndexReads {
   }
 
   async recalledAncestor(batchId: string): Promise<string | undefined> {
-    const row = first(await this.sql.query(READS.recalledAncestor, [lower(batchId), DEFAULT_MAX_DEPTH]));
-    return row === undefined ? undefined : str(row, "batch_id");
+    const { rows } = await this.sql.query(READS.lineageNodes, [lower(batchId), DEFAULT_MAX_DEPTH]);
+    const nodes = new Map<string, LineageNode>(
+      rows.map((row) => [
+        str(row, "batch_id"),
+        { recalled: bool(row, "recalled"), ancestry: int(row, "ancestry"), parents: strs(row, "parents") },
+      ]),
+    );
+    return firstRecalled((id) => nodes.get(lower(id)), lower(batchId));
   }
 
   async lifecycleEvent(eventHash: string): Promise<LifecycleEventRow | undefined> {

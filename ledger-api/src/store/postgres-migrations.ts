@@ -205,6 +205,47 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   },
   {
     version: 4,
+    name: "epcis",
+    sql: `
+      -- The EPCIS query index and capture jobs (store/epcis-store.ts); see migrations.ts.
+      CREATE TABLE epcis_cursor (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        next_idx BIGINT NOT NULL CHECK (next_idx >= 0)
+      );
+      INSERT INTO epcis_cursor (id, next_idx) VALUES (1, 0);
+
+      CREATE TABLE epcis_events (
+        idx BIGINT PRIMARY KEY,
+        event_type TEXT NOT NULL,
+        event_time BIGINT NOT NULL,
+        biz_step TEXT,
+        biz_location TEXT
+      );
+      CREATE INDEX epcis_events_time ON epcis_events(event_time, idx);
+      CREATE INDEX epcis_events_biz_step ON epcis_events(biz_step, idx);
+      CREATE INDEX epcis_events_biz_location ON epcis_events(biz_location, idx);
+
+      CREATE TABLE epcis_event_lots (
+        batch_id TEXT NOT NULL,
+        idx BIGINT NOT NULL,
+        PRIMARY KEY (batch_id, idx)
+      );
+      CREATE INDEX epcis_event_lots_idx ON epcis_event_lots(idx);
+
+      CREATE TABLE epcis_capture_jobs (
+        capture_id TEXT PRIMARY KEY,
+        created_at BIGINT NOT NULL,
+        finished_at BIGINT,
+        running BOOLEAN NOT NULL,
+        success BOOLEAN NOT NULL,
+        error_behaviour TEXT NOT NULL,
+        errors TEXT NOT NULL,
+        events TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 5,
     name: "fee_bumps",
     sql: `
       ALTER TABLE anchor_intents ADD COLUMN fee_bumps INTEGER NOT NULL DEFAULT 0 CHECK (fee_bumps >= 0);

@@ -80,6 +80,12 @@ export function bool(row: Row, col: string): boolean {
   return v;
 }
 
+export function strs(row: Row, col: string): string[] {
+  const v = row[col];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw new StoreCorruptError(`column ${col}: expected text[]`);
+  return v;
+}
+
 /** uint256 values are stored as decimal TEXT so nothing is rounded. */
 export function big(row: Row, col: string): bigint {
   return BigInt(str(row, col));

@@ -32,6 +32,8 @@ import { sequence } from "../log/sequencer.ts";
 import type { AppendItem, AppendResult, SequencedGroup } from "../log/sequencer.ts";
 import { AdmissionLock } from "./postgres-admission.ts";
 import { PgChainWriters } from "./postgres-chain-writers.ts";
+import { PgEpcis } from "./postgres-epcis.ts";
+import type { CaptureJobRecord, EpcisFilter, EpcisIndexRow } from "./epcis-store.ts";
 import { applyChainBatch, insertRows, PgIndexReads, resetIndex } from "./postgres-index.ts";
 import { PgLeaderLease } from "./postgres-lease.ts";
 import { PG_MIGRATIONS, type PgMigration } from "./postgres-migrations.ts";
@@ -180,6 +182,7 @@ export class PostgresStore implements Store {
   private readonly config: pg.ClientConfig;
   private readonly indexReads: PgIndexReads;
   private readonly chainWriters: PgChainWriters;
+  private readonly epcis: PgEpcis;
   private readonly admission: AdmissionLock;
   private readonly leases: PgLeaderLease[] = [];
   private closed = false;
@@ -201,6 +204,8 @@ export class PostgresStore implements Store {
     this.frontier = frontier;
     this.indexReads = new PgIndexReads(pool);
     this.chainWriters = new PgChainWriters(pool, (fn) => this.exclusive(() => this.inTx(fn, true)));
+    // The EPCIS projection is no chain writer: any instance may extend it (its cursor guards it).
+    this.epcis = new PgEpcis(pool, (fn) => this.exclusive(() => this.inTx(fn, false)));
     const admissionWaitMs = options.admissionWaitMs ?? 10_000;
     this.admission = new AdmissionLock({
       session: new PgSession({
@@ -598,6 +603,30 @@ export class PostgresStore implements Store {
   resetRelay(index: number, reason: string, at: number): Promise<void> {
     this.assertOpen();
     return this.chainWriters.resetRelay(index, reason, at);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // EPCIS query index and capture jobs (EpcisStore): postgres-epcis.ts; plain delegations.
+
+  epcisCursor(): Promise<number> {
+    this.assertOpen();
+    return this.epcis.epcisCursor();
+  }
+  indexEpcisEvents(from: number, to: number, rows: readonly EpcisIndexRow[]): Promise<boolean> {
+    this.assertOpen();
+    return this.epcis.indexEpcisEvents(from, to, rows);
+  }
+  epcisEvents(filter: EpcisFilter, limit: number): Promise<number[]> {
+    this.assertOpen();
+    return this.epcis.epcisEvents(filter, limit);
+  }
+  saveCaptureJob(job: CaptureJobRecord): Promise<void> {
+    this.assertOpen();
+    return this.epcis.saveCaptureJob(job);
+  }
+  captureJob(captureId: string): Promise<CaptureJobRecord | undefined> {
+    this.assertOpen();
+    return this.epcis.captureJob(captureId);
   }
 
   // ---------------------------------------------------------------------------------------------------------------

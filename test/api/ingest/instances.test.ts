@@ -6,7 +6,7 @@
  * test/api/scale-out.test.ts.)
  */
 import { expect } from "chai";
-import type { EventDoc } from "../../../ledger-api/src/ingest/documents.ts";
+import type { EventDoc } from "../../../ledger-api/src/protocol/documents.ts";
 import { startLedger, type Ledger } from "../harness.ts";
 import { driver, type StoreLocation } from "../store/drivers.ts";
 
