@@ -204,6 +204,15 @@ const SETUPS: readonly Setup[] = [
 ];
 
 const cluster: PgCluster = await startPgCluster();
+// Interrupted (Ctrl-C): stop what is running, as the finally blocks below would.
+const running = { chain: undefined as SharedChain | undefined, instances: [] as Instance[] };
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    void Promise.allSettled([...running.instances.map((i) => i.kill()), running.chain?.stop()])
+      .then(() => cluster.stop())
+      .finally(() => process.exit(130));
+  });
+}
 const rows: { setup: Setup; ingest: Figures; provenance: Figures }[] = [];
 let takeoverMs: number[] = [];
 try {
@@ -211,6 +220,8 @@ try {
     const chain = await startSharedChain();
     const databaseUrl = setup.postgres ? await cluster.createDatabase() : undefined;
     const instances: Instance[] = [];
+    running.chain = chain;
+    running.instances = instances;
     let n = 0;
     const start = () =>
       startInstance({ chain, databaseUrl, name: `bench-${n++}`, env: { LEADER_LEASE_MS: LEASE_MS, LOG_LEVEL: "error" } });

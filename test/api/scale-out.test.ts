@@ -22,7 +22,7 @@ import { leaderOf, startInstance, startSharedChain, type Instance, type SharedCh
 import { mth } from "./log/fixtures.ts";
 import { testCluster } from "./store/drivers.ts";
 
-const KILLS = 4;
+const KILLS = 3;
 const SUBMITTERS = 3;
 const GTIN = "08801234000017";
 
@@ -177,7 +177,7 @@ describe("three API instances on one PostgreSQL store, the leader killed at rand
       const epochs: number[] = [];
       let replacement: Promise<Instance> | undefined;
       for (let kill = 0; kill < KILLS; kill++) {
-        await sleep(rng.int(1000, 3500));
+        await sleep(rng.int(500, 2500));
         // Three instances at every kill: the previous kill's replacement is up first.
         await replacement;
         const leader = await leaderOf(alive);
