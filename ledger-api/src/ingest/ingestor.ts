@@ -284,14 +284,15 @@ export class Ingestor {
     const now = Date.now();
     if (now - this.lastPrune < PRUNE_EVERY_MS || this.pending.length === 0) return;
     this.lastPrune = now;
-    const done = await Promise.all(
-      this.pending.map(async (p) => {
-        if (p.index < 0) return false;
-        if ((await this.store.lifecycleEvent(p.eventHash)) !== undefined) return true;
-        return (await this.store.relayRecord(p.index))?.status === "refused";
-      }),
+    // Two reads whatever the backlog (one round trip each on PostgreSQL, not one per pending event).
+    const logged = this.pending.filter((p) => p.index >= 0);
+    const [indexed, statuses] = await Promise.all([
+      this.store.indexedEvents(logged.map((p) => p.eventHash)),
+      this.store.relayStatuses(logged.map((p) => p.index)),
+    ]);
+    this.pending = this.pending.filter(
+      (p) => p.index < 0 || !(indexed.has(p.eventHash.toLowerCase()) || statuses.get(p.index) === "refused"),
     );
-    this.pending = this.pending.filter((_, i) => !done[i]);
   }
 
   /** Steps 4 and 5 under the lock and the admission hold; resolves once the group is committed. */

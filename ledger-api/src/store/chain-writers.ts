@@ -152,6 +152,8 @@ export interface RelayStore {
   /** Rows in `status`, in log order: at most `limit`, all of them when it is omitted. */
   relayRows(status: RelayStatus, limit?: number): Promise<RelayRecord[]>;
   relayRecord(index: number): Promise<RelayRecord | undefined>;
+  /** The status of each of `indices` that has a relay row, in one read. */
+  relayStatuses(indices: readonly number[]): Promise<Map<number, RelayStatus>>;
   /** The highest relayer nonce any row was ever sent with. */
   maxRelayNonce(): Promise<number | undefined>;
   /**

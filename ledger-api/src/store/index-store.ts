@@ -234,6 +234,8 @@ export interface IndexStore {
   recalledAncestor(batchId: string): Promise<string | undefined>;
 
   lifecycleEvent(eventHash: string): Promise<LifecycleEventRow | undefined>;
+  /** Which of `eventHashes` the index holds (lower-case), in one read: ingest prunes its pending events with it. */
+  indexedEvents(eventHashes: readonly string[]): Promise<Set<string>>;
   /** The batch's hash chain in order: its own events plus the Split that created it / the Merge that consumed it. */
   lifecycleEventsOfBatch(batchId: string): Promise<BatchEventRow[]>;
   nonceUsed(actor: string, nonce: bigint): Promise<boolean>;

@@ -206,6 +206,11 @@ export class PgChainWriters implements AnchorStore, RelayStore {
     return row === undefined ? undefined : toRelay(row);
   }
 
+  async relayStatuses(indices: readonly number[]): Promise<Map<number, RelayStatus>> {
+    const { rows } = await this.read.query("SELECT idx, status FROM relay_entries WHERE idx = ANY($1::bigint[])", [indices]);
+    return new Map(rows.map((row) => [int(row, "idx"), str(row, "status") as RelayStatus]));
+  }
+
   async maxRelayNonce(): Promise<number | undefined> {
     // Rows reset to pending keep their old nonce, so this also covers nonces whose transactions never landed.
     return optInt(first(await this.read.query("SELECT max(nonce) AS n FROM relay_entries")), "n");

@@ -387,6 +387,13 @@ export class PgIndexReads {
     return firstRecalled((id) => nodes.get(lower(id)), lower(batchId));
   }
 
+  async indexedEvents(eventHashes: readonly string[]): Promise<Set<string>> {
+    const { rows } = await this.sql.query("SELECT event_hash FROM lifecycle_events WHERE event_hash = ANY($1::text[])", [
+      eventHashes.map(lower),
+    ]);
+    return new Set(rows.map((row) => str(row, "event_hash")));
+  }
+
   async lifecycleEvent(eventHash: string): Promise<LifecycleEventRow | undefined> {
     const row = first(await this.sql.query(READS.event, [lower(eventHash)]));
     return row === undefined ? undefined : toEvent(row);

@@ -507,6 +507,11 @@ export class PostgresStore implements Store {
     return this.indexReads.recalledAncestor(batchId);
   }
 
+  indexedEvents(eventHashes: readonly string[]): Promise<Set<string>> {
+    this.assertOpen();
+    return this.indexReads.indexedEvents(eventHashes);
+  }
+
   lifecycleEvent(eventHash: string): Promise<LifecycleEventRow | undefined> {
     this.assertOpen();
     return this.indexReads.lifecycleEvent(eventHash);
@@ -579,6 +584,10 @@ export class PostgresStore implements Store {
   relayRecord(index: number): Promise<RelayRecord | undefined> {
     this.assertOpen();
     return this.chainWriters.relayRecord(index);
+  }
+  relayStatuses(indices: readonly number[]): Promise<Map<number, RelayStatus>> {
+    this.assertOpen();
+    return this.chainWriters.relayStatuses(indices);
   }
   maxRelayNonce(): Promise<number | undefined> {
     this.assertOpen();

@@ -316,6 +316,15 @@ export class SqliteChainWriters implements AnchorStore, RelayStore {
     return row === undefined ? undefined : toRelay(row);
   }
 
+  async relayStatuses(indices: readonly number[]): Promise<Map<number, RelayStatus>> {
+    const statuses = new Map<number, RelayStatus>();
+    for (const index of indices) {
+      const row = this.r.relayByIndex.get(index);
+      if (row !== undefined) statuses.set(index, str(row, "status") as RelayStatus);
+    }
+    return statuses;
+  }
+
   async maxRelayNonce(): Promise<number | undefined> {
     const row = this.r.maxNonce.get();
     return row === undefined ? undefined : optInt(row, "n");

@@ -152,6 +152,7 @@ const READS = {
   lineageNode: "SELECT recalled, ancestry FROM batches WHERE batch_id = ?",
   parentIds: "SELECT parent FROM lineage WHERE child = ? ORDER BY seq",
   event: `SELECT ${EVENT_COLUMNS} FROM lifecycle_events WHERE event_hash = ?`,
+  eventExists: "SELECT 1 AS x FROM lifecycle_events WHERE event_hash = ?",
   // A batch's own events, plus the Split that created it (it is a child) and the Merge that consumed it (it
   // is a parent); the UNION drops the duplicate when an event is both (a split's parent, a merge's child).
   eventsOfBatch: `
@@ -390,6 +391,12 @@ export class IndexSql {
       const parents = this.q("parentIds").all(lower(id)).map((p) => str(p, "parent"));
       return { recalled: bool(row, "recalled"), ancestry: int(row, "ancestry"), parents };
     }, lower(batchId));
+  }
+
+  indexedEvents(eventHashes: readonly string[]): Set<string> {
+    const held = new Set<string>();
+    for (const h of eventHashes) if (this.q("eventExists").get(lower(h)) !== undefined) held.add(lower(h));
+    return held;
   }
 
   lifecycleEvent(eventHash: string): LifecycleEventRow | undefined {

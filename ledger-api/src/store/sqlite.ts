@@ -525,6 +525,11 @@ export class SqliteStore implements Store {
     return this.indexReader.recalledAncestor(batchId);
   }
 
+  async indexedEvents(eventHashes: readonly string[]): Promise<Set<string>> {
+    this.assertOpen();
+    return this.indexReader.indexedEvents(eventHashes);
+  }
+
   async lifecycleEvent(eventHash: string): Promise<LifecycleEventRow | undefined> {
     this.assertOpen();
     return this.indexReader.lifecycleEvent(eventHash);
@@ -599,6 +604,10 @@ export class SqliteStore implements Store {
   relayRecord(index: number): Promise<RelayRecord | undefined> {
     this.assertOpen();
     return this.chainWriters.relayRecord(index);
+  }
+  relayStatuses(indices: readonly number[]): Promise<Map<number, RelayStatus>> {
+    this.assertOpen();
+    return this.chainWriters.relayStatuses(indices);
   }
   maxRelayNonce(): Promise<number | undefined> {
     this.assertOpen();

@@ -225,6 +225,8 @@ forEachDriver("Indexer", (driver) => {
       // Every event is one row; its nonce, from calldata (direct or relayed), is spent on chain and in the index.
       const all = [...new Set([...(await Promise.all(ids.map((id) => store.lifecycleEventsOfBatch(id)))).flat().map((e) => e.eventHash)])];
       expect(await rowCount(loc, "lifecycle_events")).to.equal(all.length);
+      const unknown = "0x" + "ab".repeat(32);
+      expect(await store.indexedEvents([...all.map((h) => h.toUpperCase().replace("0X", "0x")), unknown])).to.deep.equal(new Set(all));
       for (const h of all) {
         const e = (await store.lifecycleEvent(h))!;
         expect(e.nonce === undefined, `nonce of ${e.kind} unknown`).to.equal(false);

@@ -72,6 +72,10 @@ forEachDriver("Store chain-writer tables", (driver) => {
     expect(all.length).to.equal(n);
     expect(all.map((r) => r.index)).to.deep.equal(Array.from({ length: n }, (_, i) => i));
     expect((await store.relayRows("pending", 16)).length).to.equal(16);
+    // The statuses of many rows in one read (ingest prunes its pending events with it); rows never ingested are absent.
+    await store.markRelaySent(7, { nonce: 1, txHash: "0x" + "07".repeat(32), rawTx: "0x02" }, 2);
+    const statuses = await store.relayStatuses([0, 7, n + 5]);
+    expect([...statuses.entries()]).to.deep.equal([[0, "pending"], [7, "sent"]]);
   });
 
   it("moves the relay cursor only from where it is, with the rows of the range, and guards every row transition", async function () {
