@@ -70,6 +70,7 @@ import type {
   ChainCursor,
   Checkpoint,
   IndexedBatch,
+  KeyReceipt,
   LeaderLease,
   LeaderLeaseOptions,
   LifecycleEventRow,
@@ -375,6 +376,22 @@ export class PostgresStore implements Store {
   async entryByKey(key: string): Promise<StoredEntry | undefined> {
     this.assertOpen();
     return entryByKey(this.pool, key);
+  }
+
+  async receiptsByKeys(keys: readonly string[]): Promise<(KeyReceipt | undefined)[]> {
+    this.assertOpen();
+    // One statement (one snapshot, one round trip) for the whole request; no body or entry bytes read.
+    const { rows } = await this.pool.query(
+      "SELECT key, idx, leaf_hash, prev_idx FROM log_entries WHERE key = ANY($1::text[])",
+      [[...new Set(keys)]],
+    );
+    const found = new Map(
+      rows.map((r) => [
+        str(r, "key"),
+        { index: int(r, "idx"), leafHash: blob(r, "leaf_hash"), prevIndex: optInt(r, "prev_idx") ?? -1 },
+      ]),
+    );
+    return keys.map((key) => found.get(key));
   }
 
   async lastIndexOfBatch(batchId: string): Promise<number | undefined> {

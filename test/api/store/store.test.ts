@@ -228,6 +228,18 @@ forEachDriver("Store", (driver) => {
       expect(await store.lastIndexOfBatch(items[1]?.entry.batchId as string)).to.equal(1);
     });
 
+    it("says where each of many keys' entries is in one call, undefined for a key not logged", async function () {
+      const store = await openStore();
+      const results = await store.appendBatch([appendItem(0, "A"), appendItem(1, "B"), appendItem(2, "A")]);
+      const receipts = await store.receiptsByKeys([appendItem(2, "A").key, "0xnope", appendItem(0, "A").key, appendItem(2, "A").key]);
+      expect(receipts.map((r) => r && [r.index, r.prevIndex, hex(r.leafHash)])).to.deep.equal([
+        [2, 0, hex(results[2]!.leafHash)],
+        undefined,
+        [0, -1, hex(results[0]!.leafHash)],
+        [2, 0, hex(results[2]!.leafHash)],
+      ]);
+    });
+
     it("serves a range of entries in log order, cut at the log's end", async function () {
       const store = await openStore();
       await store.appendBatch(Array.from({ length: 10 }, (_, i) => appendItem(i)));
