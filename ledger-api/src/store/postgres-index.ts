@@ -20,6 +20,8 @@ import type {
   ChainBatch,
   ChainCursor,
   IndexedBatch,
+  IndexKeys,
+  IndexState,
   LifecycleEventRow,
   LifecycleKind,
   LineageEdge,
@@ -409,6 +411,49 @@ export class PgIndexReads {
       }
       return { ...e, batchHead: head };
     });
+  }
+
+  async state(keys: IndexKeys): Promise<IndexState> {
+    const ids = [...new Set(keys.batchIds.map(lower))];
+    const accounts = [...new Set(keys.accounts.map(lower))];
+    const [batchRows, parentRows, grantRows, profileRows, nonceRows] = await Promise.all([
+      this.sql.query(`SELECT ${BATCH_COLUMNS} FROM batches WHERE batch_id = ANY($1::text[])`, [ids]),
+      this.sql.query("SELECT child, parent FROM lineage WHERE child = ANY($1::text[]) ORDER BY seq", [ids]),
+      this.sql.query(
+        "SELECT contract, role, account, block_number FROM roles WHERE account = ANY($1::text[]) ORDER BY contract, role",
+        [accounts],
+      ),
+      this.sql.query("SELECT account, name, gln, country, retail, block_number FROM profiles WHERE account = ANY($1::text[])", [
+        accounts,
+      ]),
+      this.sql.query(
+        `SELECT s.actor, s.nonce FROM unnest($1::text[], $2::text[]) AS k(actor, nonce)
+         JOIN spent_nonces s ON s.actor = k.actor AND s.nonce = k.nonce`,
+        [keys.nonces.map(([actor]) => lower(actor)), keys.nonces.map(([, nonce]) => nonce.toString())],
+      ),
+    ]);
+    const parents = new Map<string, string[]>();
+    for (const row of parentRows.rows) {
+      const child = str(row, "child");
+      parents.set(child, [...(parents.get(child) ?? []), str(row, "parent")]);
+    }
+    const batches = new Map(batchRows.rows.map((row) => {
+      const batch = toBatch(row);
+      return [batch.batchId, { batch, parents: parents.get(batch.batchId) ?? [] }] as const;
+    }));
+    const grants = new Map<string, RoleGrant[]>();
+    for (const row of grantRows.rows) {
+      const grant: RoleGrant = {
+        contract: str(row, "contract") as RoleContract,
+        role: str(row, "role"),
+        account: str(row, "account"),
+        blockNumber: int(row, "block_number"),
+      };
+      grants.set(grant.account, [...(grants.get(grant.account) ?? []), grant]);
+    }
+    const profiles = new Map(profileRows.rows.map((row) => [str(row, "account"), toProfile(row)] as const));
+    const spentNonces = new Set(nonceRows.rows.map((row) => `${str(row, "actor")}:${str(row, "nonce")}`));
+    return { batches, grants, profiles, spentNonces };
   }
 
   async nonceUsed(actor: string, nonce: bigint): Promise<boolean> {

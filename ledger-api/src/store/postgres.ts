@@ -70,6 +70,8 @@ import type {
   ChainCursor,
   Checkpoint,
   IndexedBatch,
+  IndexKeys,
+  IndexState,
   KeyReceipt,
   LeaderLease,
   LeaderLeaseOptions,
@@ -537,6 +539,11 @@ export class PostgresStore implements Store {
   lifecycleEventsOfBatch(batchId: string): Promise<BatchEventRow[]> {
     this.assertOpen();
     return this.indexReads.lifecycleEventsOfBatch(batchId);
+  }
+
+  indexState(keys: IndexKeys): Promise<IndexState> {
+    this.assertOpen();
+    return this.indexReads.state(keys);
   }
 
   nonceUsed(actor: string, nonce: bigint): Promise<boolean> {

@@ -20,6 +20,8 @@ import type {
   ChainBatch,
   ChainCursor,
   IndexedBatch,
+  IndexKeys,
+  IndexState,
   LifecycleEventRow,
   LifecycleKind,
   LineageEdge,
@@ -416,6 +418,25 @@ export class IndexSql {
       }
       return { ...e, batchHead: head };
     });
+  }
+
+  state(keys: IndexKeys): IndexState {
+    const batches = new Map<string, { batch: IndexedBatch; parents: string[] }>();
+    for (const id of keys.batchIds) {
+      const batch = this.batch(id);
+      if (batch !== undefined) batches.set(lower(id), { batch, parents: this.parents(id).map((e) => e.parent) });
+    }
+    const grants = new Map<string, RoleGrant[]>();
+    const profiles = new Map<string, ActorProfile>();
+    for (const account of keys.accounts) {
+      const held = this.rolesOf(account);
+      if (held.length > 0) grants.set(lower(account), held);
+      const profile = this.profile(account);
+      if (profile !== undefined) profiles.set(lower(account), profile);
+    }
+    const spentNonces = new Set<string>();
+    for (const [actor, nonce] of keys.nonces) if (this.nonceUsed(actor, nonce)) spentNonces.add(`${lower(actor)}:${nonce}`);
+    return { batches, grants, profiles, spentNonces };
   }
 
   nonceUsed(actor: string, nonce: bigint): boolean {

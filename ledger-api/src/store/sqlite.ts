@@ -69,6 +69,8 @@ import type {
   ChainBatch,
   ChainCursor,
   IndexedBatch,
+  IndexKeys,
+  IndexState,
   LifecycleEventRow,
   LineageEdge,
   RoleContract,
@@ -538,6 +540,11 @@ export class SqliteStore implements Store {
   async lifecycleEventsOfBatch(batchId: string): Promise<BatchEventRow[]> {
     this.assertOpen();
     return this.indexReader.lifecycleEventsOfBatch(batchId);
+  }
+
+  async indexState(keys: IndexKeys): Promise<IndexState> {
+    this.assertOpen();
+    return this.indexReader.state(keys);
   }
 
   async nonceUsed(actor: string, nonce: bigint): Promise<boolean> {

@@ -237,6 +237,28 @@ forEachDriver("Indexer", (driver) => {
         expect(receipt?.blockHash.toLowerCase()).to.equal(e.blockHash);
       }
       expect(await store.nonceUsed(f.producer.address, 12345n)).to.equal(false);
+
+      // The same answers for many keys in one call (what ingest's rule checks read), unknown keys absent.
+      const events = await Promise.all(all.map((h) => store.lifecycleEvent(h)));
+      const accounts = [f.stall.address, f.wholesaler.address, f.outsider.address];
+      const state = await store.indexState({
+        batchIds: [...ids.map((id) => id.toUpperCase().replace("0X", "0x")), unknown],
+        accounts,
+        nonces: [...events.map((e) => [e!.actor, e!.nonce!] as const), [f.producer.address, 12345n]],
+      });
+      expect([...state.batches.keys()].sort()).to.deep.equal(ids.map((id) => id.toLowerCase()).sort());
+      for (const id of ids) {
+        expect(state.batches.get(id.toLowerCase())).to.deep.equal({
+          batch: await store.batch(id),
+          parents: (await store.parents(id)).map((e) => e.parent),
+        });
+      }
+      for (const account of accounts) {
+        const grants = await store.rolesOf(account);
+        expect(state.grants.get(account.toLowerCase()) ?? []).to.deep.equal(grants);
+        expect(state.profiles.get(account.toLowerCase())).to.deep.equal(await store.profile(account));
+      }
+      expect([...state.spentNonces].sort()).to.deep.equal(events.map((e) => `${e!.actor}:${e!.nonce}`).sort());
     });
 
     it("reads nonces and split children's GS1 keys from the calls of a relayed group, and indexes nothing of a refused call", async function () {

@@ -94,11 +94,14 @@ export function testCluster(): Promise<PgCluster> {
   return cluster;
 }
 
-// Root hook: once every test file has run, the cluster goes (stores are closed by their tests' own hooks).
-after(async function () {
-  this.timeout(30_000);
-  await (await cluster?.catch(() => undefined))?.stop();
-});
+// Root hook: once every test file has run, the cluster goes (stores are closed by their tests' own hooks). Outside
+// mocha (a benchmark script using the harness) the cluster goes when the process exits (postgres-cluster.ts).
+if (typeof after === "function") {
+  after(async function () {
+    this.timeout(30_000);
+    await (await cluster?.catch(() => undefined))?.stop();
+  });
+}
 
 const postgres: StoreDriver = {
   name: "postgres",
