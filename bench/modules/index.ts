@@ -4,6 +4,7 @@
  */
 import type { BenchModule } from "../lib/types.ts";
 import { ingest } from "./ingest.ts";
+import { instances } from "./instances.ts";
 import { market } from "./market.ts";
 
-export const MODULES: readonly BenchModule[] = [ingest, market];
+export const MODULES: readonly BenchModule[] = [ingest, market, instances];
