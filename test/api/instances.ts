@@ -1,8 +1,9 @@
 /**
  * API instances as separate processes (`node ledger-api/src/main.ts`, what `npm start` runs after its build), on
  * one chain and one store: for the scale-out test and scripts/bench-instances.ts. The chain is anvil (from
- * @foundry-rs/anvil) on a free port, mining each transaction at once, with the contracts deployed and the demo
- * actors, relayer and anchorer granted their roles; the instances reach it through RPC_URL, as in production.
+ * @foundry-rs/anvil, run by chain/local-chain.ts) on a free port, mining what waits every 25 ms, with the contracts
+ * deployed and the demo actors, relayer and anchorer granted their roles; the instances reach it through RPC_URL, as
+ * in production.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -39,7 +40,8 @@ export async function startSharedChain(): Promise<SharedChain> {
   let chain: LocalChain | undefined;
   try {
     // Coverage-instrumented contracts (hardhat test --coverage) are over the 24 KiB limit.
-    chain = await startLocalChain({ stateDir: dir, port: await freePort(), blockTimeSeconds: 0, disableCodeSizeLimit: true });
+    // Blocks without confirmations on top (the instances run with CONFIRMATIONS=0), the mempool looked at often.
+    chain = await startLocalChain({ stateDir: dir, port: await freePort(), disableCodeSizeLimit: true, confirmations: 0, mineEveryMs: 25 });
     const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 100, cacheTimeout: -1 });
     const deploymentsFile = path.join(dir, "deployments.json");
     const deployments = await ensureDemoDeployment(provider, deploymentsFile);

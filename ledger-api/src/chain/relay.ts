@@ -187,6 +187,8 @@ export class Relay {
   private readonly fromBlock: number;
   private readonly durableBlock: DurableBlock | undefined;
   private lastProgressAt: number;
+  /** The relay's rows and cursor at the last health check: progress as the store shows it. */
+  private progressSeen: string | undefined;
 
   private domain: TypedDataDomain | undefined;
   private from: string | undefined;
@@ -274,6 +276,13 @@ export class Relay {
       (i): i is number => i !== undefined,
     );
     const now = this.now();
+    // Progress as the store shows it too, so an instance whose relay does not run (another instance leads) judges
+    // the leader's relay as the leader does, instead of reporting it stuck.
+    const progress = `${cursor}:${counts.pending}:${counts.sent}:${counts.confirmed}:${counts.refused}`;
+    if (progress !== this.progressSeen) {
+      if (this.progressSeen !== undefined) this.lastProgressAt = Math.max(this.lastProgressAt, now);
+      this.progressSeen = progress;
+    }
     const oldest = waiting.length === 0 ? undefined : await this.store.entry(Math.min(...waiting));
     const oldestWaitingMs = oldest === undefined ? 0 : Math.max(0, now - oldest.receivedAt);
     const oldestSentNonce = sentRows.length === 0 ? undefined : Math.min(...sentRows.map((r) => r.nonce!));

@@ -17,6 +17,7 @@ import type {
   NewRelayRow,
   RelayRecord,
   RelayRefusal,
+  RelayRewrite,
   RelaySent,
   RelayStatus,
   RelayStore,
@@ -150,6 +151,20 @@ export class PgChainWriters implements AnchorStore, RelayStore {
     return row === undefined ? "unknown" : str(row, "status");
   }
 
+  failAnchorIntents(ids: readonly number[], failure: string, at: number): Promise<void> {
+    return this.write(async (tx) => {
+      for (const id of ids) {
+        const failed = await tx.query(
+          `UPDATE anchor_intents SET status = 'failed', failure = $1, updated_at = $2
+           WHERE id = $3 AND status IN ('sent', 'confirmed')`,
+          [failure, at, id],
+        );
+        // Thrown inside the write transaction, so the intents failed before this one are rolled back too.
+        if (failed.rowCount !== 1) throw new ChainWriterStateError(`anchor intent ${id} cannot be failed: it is ${await this.intentStatus(tx, id)}`);
+      }
+    });
+  }
+
   async lastConfirmedAnchorIntent(): Promise<AnchorIntent | undefined> {
     const row = first(
       await this.read.query(
@@ -264,6 +279,40 @@ export class PgChainWriters implements AnchorStore, RelayStore {
         [reason, at, index],
       ),
     );
+  }
+
+  async relayCounts(): Promise<Readonly<Record<RelayStatus, number>>> {
+    const counts: Record<RelayStatus, number> = { pending: 0, sent: 0, confirmed: 0, refused: 0 };
+    const { rows } = await this.read.query("SELECT status, count(*) AS n FROM relay_entries GROUP BY status");
+    for (const row of rows) counts[str(row, "status") as RelayStatus] = int(row, "n");
+    return counts;
+  }
+
+  rewriteRelayRows(rewrites: readonly RelayRewrite[], at: number): Promise<void> {
+    return this.write(async (tx) => {
+      for (const r of rewrites) {
+        const changed =
+          r.status === "pending"
+            ? await tx.query(
+                `UPDATE relay_entries SET status = 'pending', nonce = NULL, tx_hash = NULL, raw_tx = NULL,
+                   block_number = NULL, error_name = NULL, error = $1, updated_at = $2 WHERE idx = $3`,
+                [r.reason, at, r.index],
+              )
+            : await tx.query(
+                `UPDATE relay_entries SET status = 'confirmed', block_number = $1, tx_hash = $2, error_name = NULL,
+                   error = NULL, updated_at = $3 WHERE idx = $4 AND raw_tx IS NOT NULL AND nonce IS NOT NULL`,
+                [r.blockNumber, lower(r.txHash), at, r.index],
+              );
+        if (changed.rowCount !== 1) {
+          const row = first(await tx.query("SELECT status FROM relay_entries WHERE idx = $1", [r.index]));
+          throw new ChainWriterStateError(
+            row === undefined
+              ? `relay row ${r.index} is missing`
+              : `relay row ${r.index} (${str(row, "status")}) cannot be rewritten ${r.status}: it never held a transaction`,
+          );
+        }
+      }
+    });
   }
 
   private transition(index: number, to: RelayStatus, run: (tx: Sql) => Promise<{ rowCount: number | null }>): Promise<void> {

@@ -57,6 +57,7 @@ import type {
   NewRelayRow,
   RelayRecord,
   RelayRefusal,
+  RelayRewrite,
   RelaySent,
   RelayStatus,
 } from "./chain-writers.ts";
@@ -636,6 +637,18 @@ export class PostgresStore implements Store {
   resetRelay(index: number, reason: string, at: number): Promise<void> {
     this.assertOpen();
     return this.chainWriters.resetRelay(index, reason, at);
+  }
+  relayCounts(): Promise<Readonly<Record<RelayStatus, number>>> {
+    this.assertOpen();
+    return this.chainWriters.relayCounts();
+  }
+  rewriteRelayRows(rewrites: readonly RelayRewrite[], at: number): Promise<void> {
+    this.assertOpen();
+    return this.chainWriters.rewriteRelayRows(rewrites, at);
+  }
+  failAnchorIntents(ids: readonly number[], failure: string, at: number): Promise<void> {
+    this.assertOpen();
+    return this.chainWriters.failAnchorIntents(ids, failure, at);
   }
 
   // ---------------------------------------------------------------------------------------------------------------

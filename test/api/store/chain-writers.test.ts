@@ -78,6 +78,48 @@ forEachDriver("Store chain-writer tables", (driver) => {
     expect([...statuses.entries()]).to.deep.equal([[0, "pending"], [7, "sent"]]);
   });
 
+  it("lets recovery fail anchor intents and rewrite relay rows, all of them or none, and counts rows per status", async function () {
+    const a = await store.recordAnchorIntent(intent(4, "01"));
+    await store.settleAnchorIntent(a.id, { status: "confirmed", blockNumber: 9 }, 2);
+    const b = await store.recordAnchorIntent(intent(6, "02"));
+    // One unknown id fails the whole call: nothing changed.
+    expect(await rejection(store.failAnchorIntents([a.id, b.id, 999], "lost", 3))).to.be.instanceOf(ChainWriterStateError);
+    expect((await store.anchorIntents()).map((i) => i.status)).to.deep.equal(["confirmed", "sent"]);
+    await store.failAnchorIntents([a.id, b.id], "the chain lost it", 3);
+    expect((await store.anchorIntents()).map((i) => [i.status, i.failure])).to.deep.equal([
+      ["failed", "the chain lost it"],
+      ["failed", "the chain lost it"],
+    ]);
+
+    await store.appendBatch([0, 1, 2].map((n) => appendItem(n)));
+    await store.advanceRelayCursor(0, 3, [0, 1, 2].map((index) => ({ index, kind: 0, actor: "0xab" })), 1);
+    await store.markRelaySent(0, { nonce: 5, txHash: "0x" + "05".repeat(32), rawTx: "0x02" }, 2);
+    await store.markRelaySent(1, { nonce: 6, txHash: "0x" + "06".repeat(32), rawTx: "0x02" }, 2);
+    expect(await store.relayCounts()).to.deep.equal({ pending: 1, sent: 2, confirmed: 0, refused: 0 });
+    // A row that never held a transaction cannot be rewritten confirmed: nothing of the call is applied.
+    const refused = await rejection(
+      store.rewriteRelayRows(
+        [
+          { index: 0, status: "pending", reason: "lost with the chain" },
+          { index: 2, status: "confirmed", blockNumber: 7, txHash: "0x" + "07".repeat(32) },
+        ],
+        3,
+      ),
+    );
+    expect(refused).to.be.instanceOf(ChainWriterStateError);
+    expect((await store.relayRecord(0))?.status).to.equal("sent");
+    await store.rewriteRelayRows(
+      [
+        { index: 0, status: "pending", reason: "lost with the chain" },
+        { index: 1, status: "confirmed", blockNumber: 7, txHash: "0x" + "0A".repeat(32) },
+      ],
+      4,
+    );
+    expect(await store.relayRecord(0)).to.include({ status: "pending", nonce: undefined, txHash: undefined, error: "lost with the chain" });
+    expect(await store.relayRecord(1)).to.include({ status: "confirmed", blockNumber: 7, txHash: "0x" + "0a".repeat(32) });
+    expect(await store.relayCounts()).to.deep.equal({ pending: 2, sent: 0, confirmed: 1, refused: 0 });
+  });
+
   it("moves the relay cursor only from where it is, with the rows of the range, and guards every row transition", async function () {
     await store.appendBatch([0, 1, 2].map((n) => appendItem(n)));
     expect(await store.relayCursor()).to.equal(0);
