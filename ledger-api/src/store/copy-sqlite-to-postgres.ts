@@ -41,14 +41,15 @@ interface TableSpec {
   readonly singleton?: boolean;
 }
 
-/** Every table of the current schema (migrations 1..5), in an order the foreign keys accept. */
+/** Every table of the current schema (migrations 1..6), in an order the foreign keys accept. */
 const TABLES: readonly TableSpec[] = [
   {
     name: "log_entries",
     key: ["idx"],
     columns: [
       ["idx", "bigint"], ["key", "text"], ["batch_id", "text"], ["kind", "integer"], ["prev_idx", "bigint"],
-      ["leaf_hash", "bytea"], ["entry", "bytea"], ["body", "text"], ["received_at", "bigint"],
+      ["leaf_hash", "bytea"], ["entry", "bytea"], ["body", "text"], ["received_at", "bigint"], ["signer", "text"],
+      ["nonce", "text"],
     ],
   },
   { name: "log_nodes", key: ["level", "idx"], columns: [["level", "integer"], ["idx", "bigint"], ["hash", "bytea"]] },
@@ -152,7 +153,7 @@ const TABLES: readonly TableSpec[] = [
 ];
 
 /** The schema version this copy knows every table of; a store of another version is refused. */
-const SCHEMA_VERSION = 5;
+const SCHEMA_VERSION = 6;
 
 const BATCH_ROWS = 1000;
 

@@ -245,7 +245,34 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     `,
   },
   {
+    // ingest/ingestor.ts reads the log itself for two admission rules (see migrations.ts): a signer's nonce is
+    // single-use across every kind, and Observed events are budgeted per signer and lot. With several instances the
+    // unique index is what makes the first rule hold across them.
     version: 5,
+    name: "log_signers",
+    sql: `
+      ALTER TABLE log_entries ADD COLUMN signer TEXT;
+      ALTER TABLE log_entries ADD COLUMN nonce TEXT;
+      -- A body that is not JSON (none the service writes) keeps NULLs, as SQLite's json_valid guard does.
+      CREATE FUNCTION pg_temp.body_json(body text) RETURNS jsonb LANGUAGE plpgsql AS $$
+      BEGIN RETURN body::jsonb; EXCEPTION WHEN others THEN RETURN NULL; END $$;
+      UPDATE log_entries SET
+        signer = lower(pg_temp.body_json(body) ->> 'signer'),
+        nonce = pg_temp.body_json(body) -> 'values' ->> 'nonce';
+      -- Observed events could reuse a nonce before this version: the first use keeps it, later ones spent none.
+      CREATE INDEX log_entries_nonce_backfill ON log_entries(signer, nonce, idx);
+      UPDATE log_entries e SET nonce = NULL
+      WHERE e.nonce IS NOT NULL AND EXISTS (
+        SELECT 1 FROM log_entries earlier
+        WHERE earlier.signer = e.signer AND earlier.nonce = e.nonce AND earlier.idx < e.idx
+      );
+      DROP INDEX log_entries_nonce_backfill;
+      CREATE UNIQUE INDEX log_entries_nonce ON log_entries(signer, nonce);
+      CREATE INDEX log_entries_observations ON log_entries(batch_id, signer, received_at) WHERE kind = 10;
+    `,
+  },
+  {
+    version: 6,
     name: "fee_bumps",
     sql: `
       ALTER TABLE anchor_intents ADD COLUMN fee_bumps INTEGER NOT NULL DEFAULT 0 CHECK (fee_bumps >= 0);

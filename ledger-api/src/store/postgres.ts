@@ -75,6 +75,7 @@ import type {
   IndexState,
   KeyReceipt,
   LeaderLease,
+  ObservationCount,
   LeaderLeaseOptions,
   LifecycleEventRow,
   LineageEdge,
@@ -104,6 +105,8 @@ export interface PostgresStoreOptions {
 }
 
 const ENTRY_COLUMNS = "idx, key, batch_id, kind, prev_idx, leaf_hash, entry, body, received_at";
+/** Kind.Observed, as the partial index log_entries_observations names it. */
+const OBSERVED = 10;
 
 function toEntry(row: Row): StoredEntry {
   return {
@@ -197,12 +200,22 @@ export class PostgresStore implements Store {
   private frontier: Frontier;
   /** Under an admission hold: the size the log must have at the next append (it moves only with our appends). */
   private admissionSize: number | undefined;
+  /** The log has the signer / nonce columns (not in a database opened with only the first migrations: tests). */
+  private readonly withSigners: boolean;
   /** Once a lease governs this store: the epoch chain-writer writes must find in leader_lease (0: none held). */
   private fence: number | undefined;
   private rpcCleanedWindow = 0;
 
-  private constructor(pool: pg.Pool, config: pg.ClientConfig, url: string, frontier: Frontier, options: PostgresStoreOptions) {
+  private constructor(
+    pool: pg.Pool,
+    config: pg.ClientConfig,
+    url: string,
+    frontier: Frontier,
+    withSigners: boolean,
+    options: PostgresStoreOptions,
+  ) {
     this.pool = pool;
+    this.withSigners = withSigners;
     this.config = config;
     this.url = url;
     this.frontier = frontier;
@@ -240,7 +253,11 @@ export class PostgresStore implements Store {
     try {
       await migrate(pool, options.migrations ?? PG_MIGRATIONS);
       const frontier = await PostgresStore.checkedFrontier(pool);
-      return new PostgresStore(pool, config, shown.toString(), frontier, options);
+      const signers = await pool.query(
+        `SELECT 1 FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name = 'log_entries' AND column_name = 'nonce'`,
+      );
+      return new PostgresStore(pool, config, shown.toString(), frontier, signers.rows.length > 0, options);
     } catch (e) {
       await pool.end();
       throw e;
@@ -303,15 +320,18 @@ export class PostgresStore implements Store {
       lastIndexOfBatch: (batchId) => lastOfBatch.get(batchId),
     });
     if (group.rows.length === 0) return group;
+    // A (signer, nonce) already spent, in the log or twice in the group, fails the unique index: the group goes whole.
+    const signerColumns = this.withSigners ? ([["signer", "text"], ["nonce", "text"]] as const) : [];
     await insertRows(
       tx,
       "log_entries",
       [
         ["idx", "bigint"], ["key", "text"], ["batch_id", "text"], ["kind", "integer"], ["prev_idx", "bigint"],
-        ["leaf_hash", "bytea"], ["entry", "bytea"], ["body", "text"], ["received_at", "bigint"],
+        ["leaf_hash", "bytea"], ["entry", "bytea"], ["body", "text"], ["received_at", "bigint"], ...signerColumns,
       ],
       group.rows.map((r) => [
         r.index, r.key, r.batchId, r.kind, r.prevIndex < 0 ? null : r.prevIndex, r.leafHash, r.entry, r.body, r.receivedAt,
+        ...(this.withSigners ? [r.signer, r.nonce ?? null] : []),
       ]),
     );
     await insertRows(
@@ -408,6 +428,28 @@ export class PostgresStore implements Store {
       batchId.toLowerCase(),
     ]);
     return rows.map(toEntry);
+  }
+
+  async nonceSpentBy(signer: string, nonce: string): Promise<string | undefined> {
+    this.assertOpen();
+    const row = first(
+      await this.pool.query("SELECT key FROM log_entries WHERE signer = $1 AND nonce = $2", [signer.toLowerCase(), nonce]),
+    );
+    return row === undefined ? undefined : str(row, "key");
+  }
+
+  async observationsSince(batchId: string, signer: string, sinceMs: number): Promise<ObservationCount> {
+    this.assertOpen();
+    // Served by the partial index log_entries_observations (the kind must be the literal it is declared with).
+    const row = first(
+      await this.pool.query(
+        `SELECT count(*) AS n, min(received_at) AS oldest FROM log_entries
+         WHERE kind = ${OBSERVED} AND batch_id = $1 AND signer = $2 AND received_at > $3`,
+        [batchId.toLowerCase(), signer.toLowerCase(), sinceMs],
+      ),
+    );
+    const oldest = optInt(row, "oldest");
+    return { count: int(row ?? {}, "n"), ...(oldest === undefined ? {} : { oldest }) };
   }
 
   async latestRoot(): Promise<Hash> {
