@@ -41,7 +41,7 @@ interface TableSpec {
   readonly singleton?: boolean;
 }
 
-/** Every table of the current schema (migrations 1..6), in an order the foreign keys accept. */
+/** Every table of the current schema (migrations 1..7), in an order the foreign keys accept. */
 const TABLES: readonly TableSpec[] = [
   {
     name: "log_entries",
@@ -150,10 +150,42 @@ const TABLES: readonly TableSpec[] = [
       ["success", "boolean"], ["error_behaviour", "text"], ["errors", "text"], ["events", "text"],
     ],
   },
+  { name: "market_cursor", key: ["id"], singleton: true, columns: [["id", "integer"], ["next_idx", "bigint"]] },
+  {
+    name: "market_lots",
+    key: ["batch_id"],
+    columns: [
+      ["batch_id", "text"], ["product", "text"], ["country", "text"], ["region", "text"], ["farm", "text"],
+      ["harvest_date", "text"], ["imported", "boolean"], ["holder", "text"], ["held_since", "bigint"], ["held_event", "text"],
+    ],
+  },
+  {
+    name: "market_arrivals",
+    key: ["idx"],
+    columns: [["idx", "bigint"], ["batch_id", "text"], ["receiver", "text"], ["day", "integer"], ["country", "text"], ["region", "text"]],
+  },
+  {
+    name: "market_tests",
+    key: ["idx"],
+    columns: [["idx", "bigint"], ["batch_id", "text"], ["day", "integer"], ["passed", "boolean"], ["lab", "text"], ["failed", "text"]],
+  },
+  {
+    name: "market_pesticides",
+    key: ["idx"],
+    columns: [
+      ["idx", "bigint"], ["batch_id", "text"], ["day", "integer"], ["substance", "text"], ["phi_days", "integer"],
+      ["harvest_date", "text"], ["days_before_harvest", "integer"], ["violation", "boolean"],
+    ],
+  },
+  {
+    name: "market_acks",
+    key: ["idx"],
+    columns: [["idx", "bigint"], ["batch_id", "text"], ["recall_event", "text"], ["signer", "text"], ["event_hash", "text"], ["at", "bigint"]],
+  },
 ];
 
 /** The schema version this copy knows every table of; a store of another version is refused. */
-const SCHEMA_VERSION = 6;
+const SCHEMA_VERSION = 7;
 
 const BATCH_ROWS = 1000;
 
@@ -292,7 +324,7 @@ export async function copySqliteToPostgres(options: CopyOptions): Promise<CopyRe
 
 async function copyTables(db: DatabaseSync, client: pg.Client, progress?: (p: CopyProgress) => void): Promise<void> {
   // Appenders wait, and the emptiness checked below holds until COMMIT.
-  await client.query("LOCK TABLE log_head, relay_cursor, epcis_cursor, anchor_intents IN EXCLUSIVE MODE");
+  await client.query("LOCK TABLE log_head, relay_cursor, epcis_cursor, market_cursor, anchor_intents IN EXCLUSIVE MODE");
   if (int(first(await client.query("SELECT size FROM log_head WHERE id = 1")) ?? {}, "size") !== 0) {
     throw new TargetNotEmptyError("its log holds entries");
   }

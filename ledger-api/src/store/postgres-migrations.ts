@@ -273,6 +273,79 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   },
   {
     version: 6,
+    name: "market",
+    sql: `
+      -- The market screens' projection of the log (store/market-store.ts); see migrations.ts.
+      CREATE TABLE market_cursor (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        next_idx BIGINT NOT NULL CHECK (next_idx >= 0)
+      );
+      INSERT INTO market_cursor (id, next_idx) VALUES (1, 0);
+
+      CREATE TABLE market_lots (
+        batch_id TEXT PRIMARY KEY,
+        product TEXT NOT NULL,
+        country TEXT NOT NULL,
+        region TEXT NOT NULL,
+        farm TEXT NOT NULL,
+        harvest_date TEXT NOT NULL,
+        imported BOOLEAN NOT NULL,
+        holder TEXT NOT NULL,
+        held_since BIGINT NOT NULL,
+        held_event TEXT NOT NULL
+      );
+      CREATE INDEX market_lots_origin ON market_lots(country, region);
+
+      CREATE TABLE market_arrivals (
+        idx BIGINT PRIMARY KEY,
+        batch_id TEXT NOT NULL,
+        receiver TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        country TEXT NOT NULL,
+        region TEXT NOT NULL
+      );
+      CREATE INDEX market_arrivals_receiver ON market_arrivals(receiver, day, country, region);
+
+      CREATE TABLE market_tests (
+        idx BIGINT PRIMARY KEY,
+        batch_id TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        passed BOOLEAN NOT NULL,
+        lab TEXT NOT NULL,
+        failed TEXT NOT NULL
+      );
+      CREATE INDEX market_tests_day ON market_tests(day, passed);
+      CREATE INDEX market_tests_failed ON market_tests(passed, idx);
+
+      CREATE TABLE market_pesticides (
+        idx BIGINT PRIMARY KEY,
+        batch_id TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        substance TEXT NOT NULL,
+        phi_days INTEGER NOT NULL,
+        harvest_date TEXT,
+        days_before_harvest INTEGER,
+        violation BOOLEAN NOT NULL
+      );
+      CREATE INDEX market_pesticides_violation ON market_pesticides(violation, day, idx);
+
+      CREATE TABLE market_acks (
+        idx BIGINT PRIMARY KEY,
+        batch_id TEXT NOT NULL,
+        recall_event TEXT NOT NULL,
+        signer TEXT NOT NULL,
+        event_hash TEXT NOT NULL,
+        at BIGINT NOT NULL
+      );
+      CREATE INDEX market_acks_batch ON market_acks(batch_id, idx);
+
+      CREATE INDEX batches_custodian_state ON batches(custodian, status, imported, customs_cleared);
+      CREATE INDEX batches_imports ON batches(imported, status, customs_cleared);
+      CREATE INDEX batches_recalled ON batches(recalled, batch_id);
+    `,
+  },
+  {
+    version: 7,
     name: "fee_bumps",
     sql: `
       ALTER TABLE anchor_intents ADD COLUMN fee_bumps INTEGER NOT NULL DEFAULT 0 CHECK (fee_bumps >= 0);

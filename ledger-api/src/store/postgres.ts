@@ -33,6 +33,8 @@ import type { AppendItem, AppendResult, SequencedGroup } from "../log/sequencer.
 import { AdmissionLock } from "./postgres-admission.ts";
 import { PgChainWriters } from "./postgres-chain-writers.ts";
 import { PgEpcis } from "./postgres-epcis.ts";
+import { PgMarket } from "./postgres-market.ts";
+import type { HoldingFilter, LotHolding, MarketAckRow, MarketDelta, MarketFigures, MarketLotRow } from "./market-store.ts";
 import type { CaptureJobRecord, EpcisFilter, EpcisIndexRow } from "./epcis-store.ts";
 import { applyChainBatch, insertRows, PgIndexReads, resetIndex } from "./postgres-index.ts";
 import { PgLeaderLease } from "./postgres-lease.ts";
@@ -190,6 +192,7 @@ export class PostgresStore implements Store {
   private readonly indexReads: PgIndexReads;
   private readonly chainWriters: PgChainWriters;
   private readonly epcis: PgEpcis;
+  private readonly market: PgMarket;
   private readonly admission: AdmissionLock;
   private readonly leases: PgLeaderLease[] = [];
   private closed = false;
@@ -223,6 +226,8 @@ export class PostgresStore implements Store {
     this.chainWriters = new PgChainWriters(pool, (fn) => this.exclusive(() => this.inTx(fn, true)));
     // The EPCIS projection is no chain writer: any instance may extend it (its cursor guards it).
     this.epcis = new PgEpcis(pool, (fn) => this.exclusive(() => this.inTx(fn, false)));
+    // Nor is the market projection (its cursor guards it too).
+    this.market = new PgMarket(pool, (fn) => this.exclusive(() => this.inTx(fn, false)));
     const admissionWaitMs = options.admissionWaitMs ?? 10_000;
     this.admission = new AdmissionLock({
       session: new PgSession({
@@ -715,6 +720,38 @@ export class PostgresStore implements Store {
   captureJob(captureId: string): Promise<CaptureJobRecord | undefined> {
     this.assertOpen();
     return this.epcis.captureJob(captureId);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // The market screens' projection and reads (MarketStore): postgres-market.ts; plain delegations.
+
+  marketCursor(): Promise<number> {
+    this.assertOpen();
+    return this.market.marketCursor();
+  }
+  indexMarket(from: number, to: number, delta: MarketDelta): Promise<boolean> {
+    this.assertOpen();
+    return this.market.indexMarket(from, to, delta);
+  }
+  marketLots(batchIds: readonly string[]): Promise<MarketLotRow[]> {
+    this.assertOpen();
+    return this.market.marketLots(batchIds);
+  }
+  retailProfiles(): Promise<ActorProfile[]> {
+    this.assertOpen();
+    return this.market.retailProfiles();
+  }
+  lotHoldings(filter: HoldingFilter, limit: number): Promise<LotHolding[]> {
+    this.assertOpen();
+    return this.market.lotHoldings(filter, limit);
+  }
+  marketFigures(accounts: readonly string[], limit: number, supplyDays: number): Promise<MarketFigures> {
+    this.assertOpen();
+    return this.market.marketFigures(accounts, limit, supplyDays);
+  }
+  recallAcks(batchIds: readonly string[]): Promise<MarketAckRow[]> {
+    this.assertOpen();
+    return this.market.recallAcks(batchIds);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
