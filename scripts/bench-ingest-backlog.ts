@@ -4,13 +4,18 @@
  * ledger runs on Hardhat's in-process chain with the relay and indexer idle, so the backlog stays pending; for each
  * backlog size it times 20 one-event POSTs (median and p90).
  *
- *   node scripts/bench-ingest-backlog.ts [--backlog 0,1000,5000]
+ * `--driver postgres` runs it on a fresh database of a throwaway PostgreSQL cluster instead of SQLite.
+ *
+ *   node scripts/bench-ingest-backlog.ts [--backlog 0,1000,5000] [--driver sqlite|postgres]
  */
 import { parseArgs } from "node:util";
 import type { EventDoc } from "../ledger-api/src/protocol/documents.ts";
 import { startLedger } from "../test/api/harness.ts";
 
-const { values } = parseArgs({ options: { backlog: { type: "string", default: "0,1000,5000" } } });
+const { values } = parseArgs({
+  options: { backlog: { type: "string", default: "0,1000,5000" }, driver: { type: "string", default: "sqlite" } },
+});
+if (values.driver !== "sqlite" && values.driver !== "postgres") throw new Error(`--driver sqlite|postgres, not ${values.driver}`);
 const sizes = values.backlog.split(",").map(Number);
 
 const registered = (lot: string): EventDoc => ({
@@ -24,7 +29,7 @@ const registered = (lot: string): EventDoc => ({
   imported: false,
 });
 
-const ledger = await startLedger();
+const ledger = await startLedger({ driver: values.driver });
 try {
   let logged = 0;
   for (const size of sizes) {

@@ -4,7 +4,8 @@
  * (ledger-api/src/chain/recovery.ts), and with --apply resets the relay rows, anchor intents and index so the API
  * redoes it when it starts. Local mode (no RPC_URL) needs no command: `npm start` recovers by itself.
  *
- * Stop the API first: the relay, anchorer and indexer must not run while their rows are rewritten.
+ * Stop the API first (every instance, with PostgreSQL): the relay, anchorer and indexer must not run while their rows
+ * are rewritten. The command holds the store's leader lease while it applies, so a leader still running is refused.
  *
  *   RPC_URL=https://rpc.example.org RELAYER_KEY=0x.. ANCHORER_KEY=0x.. DATA_DIR=data npm run recover [-- --apply]
  *
@@ -15,7 +16,7 @@ import { JsonRpcProvider, Wallet } from "ethers";
 import { readDeployments } from "../ledger-api/src/chain/contracts.ts";
 import { applyRecovery, describeRecovery, planRecovery } from "../ledger-api/src/chain/recovery.ts";
 import { ConfigError, loadConfig } from "../ledger-api/src/config.ts";
-import { SqliteStore } from "../ledger-api/src/store/sqlite.ts";
+import { openStore } from "../ledger-api/src/store/open.ts";
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
@@ -32,7 +33,7 @@ async function main(): Promise<number> {
   const deployments = readDeployments(config.deploymentsFile);
   if (deployments === undefined) throw new ConfigError(`no deployments file at ${config.deploymentsFile}`);
   const provider = new JsonRpcProvider(config.rpcUrl, undefined, { cacheTimeout: -1 });
-  const store = await SqliteStore.open(config.dataDir);
+  const store = await openStore(config);
   try {
     const ctx = {
       store,
@@ -48,7 +49,16 @@ async function main(): Promise<number> {
       console.log("dry run: nothing was changed; run again with --apply (the API stopped) to redo it");
       return 2;
     }
-    await applyRecovery(ctx, plan);
+    // The chain workers' lease: an instance still leading makes this refuse; one that wakes up later is fenced out.
+    const lease = store.leaderLease({ holder: "npm run recover", ttlMs: 10 * 60_000 });
+    if ((await lease.acquire()) === undefined) {
+      throw new ConfigError("an API instance still runs the chain workers (it holds the leader lease): stop every instance first");
+    }
+    try {
+      await applyRecovery(ctx, plan);
+    } finally {
+      await lease.release();
+    }
     console.log("applied: start the API; the relay re-sends, the anchorer re-anchors and the indexer rebuilds");
     return 0;
   } finally {

@@ -4,7 +4,8 @@
  */
 import type { BenchModule } from "../lib/types.ts";
 import { ingest } from "./ingest.ts";
+import { instances } from "./instances.ts";
 import { market } from "./market.ts";
 import { relay } from "./relay.ts";
 
-export const MODULES: readonly BenchModule[] = [ingest, market, relay];
+export const MODULES: readonly BenchModule[] = [ingest, market, relay, instances];

@@ -86,6 +86,7 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
       deployments: services.deployments,
       send: send.bind(services.provider),
       callsPerMinute: config.rpcCallsPerMinute,
+      budget: store,
     });
   }
   await app.register(queryRoutes, {

@@ -7,8 +7,15 @@ import path from "node:path";
 import type { AdmissionLimits } from "./http/admission.ts";
 
 export interface Config {
-  /** Where the store (ledger.db) and the local chain's state live. */
+  /** Where the store (ledger.db, unless databaseUrl is set) and the local chain's state live. */
   readonly dataDir: string;
+  /** A PostgreSQL database (postgres://...) several API instances share; unset: SQLite in dataDir. */
+  readonly databaseUrl: string | undefined;
+  /**
+   * With PostgreSQL: how long the leader lease lasts without renewal. A leader that stopped renewing (frozen, cut
+   * off) is replaced after at most this plus a third of it; one whose process died, within a third of it.
+   */
+  readonly leaderLeaseMs: number;
   readonly host: string;
   readonly port: number;
   /**
@@ -111,6 +118,21 @@ function key(env: Env, name: string): string | undefined {
   return raw;
 }
 
+function databaseUrl(env: Env): string | undefined {
+  const raw = env.DATABASE_URL;
+  if (raw === undefined || raw === "") return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`DATABASE_URL must be a postgres:// URL, got "${raw.replace(/:[^:@/]*@/, ":***@")}"`);
+  }
+  if (!["postgres:", "postgresql:"].includes(parsed.protocol)) {
+    throw new ConfigError(`DATABASE_URL must be a postgres:// or postgresql:// URL, got a ${parsed.protocol} one`);
+  }
+  return raw;
+}
+
 function url(env: Env, name: string, fallback: string | undefined): string | undefined {
   const raw = env[name] || fallback;
   if (raw === undefined) return undefined;
@@ -161,6 +183,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const headersTimeoutMs = int(env, "HEADERS_TIMEOUT_MS", Math.min(10_000, requestTimeoutMs), 1, requestTimeoutMs);
   return {
     dataDir,
+    databaseUrl: databaseUrl(env),
+    leaderLeaseMs: int(env, "LEADER_LEASE_MS", 6000, 300, 600_000),
     host,
     port,
     listenBacklog: int(env, "LISTEN_BACKLOG", 4096, 1, 65_535),

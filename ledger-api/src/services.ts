@@ -10,7 +10,12 @@
  * no longer holds what it indexed, chain/recovery.ts works out what the chain lost and puts the writers and the index
  * back so they redo it. At run time the workers are stopped meanwhile, and ingest answers 503 CHAIN_UNAVAILABLE
  * until the index is rebuilt rather than judge events against a partial one.
+ *
+ * Several instances on one PostgreSQL store: every instance serves every route and ingests; the chain workers run
+ * only on the holder of the store's leader lease (chain/leadership.ts). An instance that starts as a follower does
+ * not index at start: the leader keeps the shared index current.
  */
+import { hostname } from "node:os";
 import type { Provider, Signer } from "ethers";
 import { Anchorer } from "./chain/anchorer.ts";
 import { abiOf, type Deployments } from "./chain/contracts.ts";
@@ -18,6 +23,7 @@ import type { DurableBlock } from "./chain/finality.ts";
 import { Indexer, type IndexerHaltedError } from "./chain/indexer.ts";
 import type { LocalChain } from "./chain/local-chain.ts";
 import { describeRecovery, recover, type RecoveryContext, type RecoveryPlan } from "./chain/recovery.ts";
+import { Leadership } from "./chain/leadership.ts";
 import { Relay } from "./chain/relay.ts";
 import { ledgerDomain } from "./protocol/typed-data.ts";
 import type { ChainLogger } from "./chain/transactions.ts";
@@ -26,7 +32,7 @@ import { ApiError } from "./http/errors.ts";
 import { Ingestor } from "./ingest/ingestor.ts";
 import { IngestPool, InlinePreparer, type LedgerDomain, type Preparer } from "./ingest/ingest-pool.ts";
 import { Appender } from "./log/appender.ts";
-import { SqliteStore } from "./store/sqlite.ts";
+import { openStore } from "./store/open.ts";
 import type { Store } from "./store/store.ts";
 
 export interface LedgerServicesOptions {
@@ -81,7 +87,12 @@ export interface LedgerServices {
   readonly provider: Provider;
   /** Local mode: the chain process (snapshots, restarts). */
   readonly localChain: Pick<LocalChain, "status"> | undefined;
-  /** Starts the background loops of the indexer, relay and anchorer. */
+  /** Whether this instance runs the chain workers (always, with SQLite). */
+  readonly leadership: Leadership;
+  /**
+   * Starts the leadership loop: the background loops of the indexer, relay and anchorer run while this instance holds
+   * the leader lease (at once with SQLite, or as the only instance).
+   */
   startWorkers(): Promise<void>;
   /** One pass of every worker, in data-flow order; for tests and the demo loader. */
   syncOnce(): Promise<void>;
@@ -95,7 +106,7 @@ const SILENT: ChainLogger = { info() {}, warn() {}, error() {} };
 export async function openLedgerServices(options: LedgerServicesOptions): Promise<LedgerServices> {
   const { config, provider, deployments } = options;
   const logger = options.logger ?? SILENT;
-  const store = await SqliteStore.open(config.dataDir);
+  const store = await openStore(config);
   let onHalt: (err: IndexerHaltedError) => void = () => undefined;
   try {
     const appender = new Appender(store, { maxGroupSize: Math.max(1000, config.maxEventsPerRequest) });
@@ -175,15 +186,37 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
       }
       return plan;
     };
+    const lease = store.leaderLease({
+      holder: `${hostname()}:${process.pid}:${config.port}`,
+      ttlMs: config.leaderLeaseMs,
+    });
+    // Recovery and the first index pass write what only the chain workers write: the leader's to do.
+    const leading = (await lease.acquire()) !== undefined;
     if (options.autoRecover !== undefined) {
       recovery = { running: true, runs: 0 };
-      await recoverOnce();
+      if (leading) await recoverOnce();
       recovery.running = false;
     }
 
-    // The index catches up first: the rebuilt overlay holds only what the index does not (Ingestor.init).
-    await indexer.syncOnce();
+    // The leader's index catches up first: the rebuilt overlay holds only what the index does not (Ingestor.init).
+    // A follower leaves the index to the leader, which keeps it current.
+    if (leading) await indexer.syncOnce();
     await ingestor.init();
+    const leadership = new Leadership({
+      lease,
+      renewMs: Math.max(100, Math.floor(config.leaderLeaseMs / 3)),
+      logger,
+      async elected() {
+        indexer.start();
+        await relay.start();
+        await anchorer.start();
+      },
+      async deposed() {
+        await anchorer.stop();
+        await relay.stop();
+        await indexer.stop();
+      },
+    });
 
     let started = false;
     let closing = false;
@@ -210,7 +243,8 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
         recovery.running = false;
         rebuilding = false;
       }
-      if (started && !closing && recovery.lastError === undefined) {
+      // Only the leader's workers run (the halt was its indexer's); one deposed meanwhile leaves them stopped.
+      if (started && !closing && recovery.lastError === undefined && leadership.leading) {
         await indexer.start();
         await relay.start();
         await anchorer.start();
@@ -233,11 +267,10 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
       anchorer,
       provider,
       localChain: options.localChain,
+      leadership,
       async startWorkers() {
         started = true;
-        await indexer.start();
-        await relay.start();
-        await anchorer.start();
+        await leadership.start();
       },
       async syncOnce() {
         // Send, then settle what was sent (the relay confirms on its next pass), then index the result.
@@ -252,11 +285,9 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
       },
       async close() {
         closing = true;
-        if (started) {
-          await anchorer.stop();
-          await relay.stop();
-          await indexer.stop();
-        }
+        // Gives the lease back (after stopping the workers, if leading), so another instance takes over at once.
+        if (started) await leadership.stop();
+        else await lease.release();
         await appender.close();
         await preparer.close();
         await store.close();

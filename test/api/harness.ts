@@ -1,7 +1,8 @@
 /**
  * The whole ledger in one process for API tests: Hardhat's in-process chain with the real contracts deployed and
- * the demo actors' roles granted (chain/roles.ts, as scripts/deploy.ts does), the real services on a SqliteStore in
- * a temp dir, and the Fastify app driven with `app.inject`. No mocks of our own code; workers are stepped by hand
+ * the demo actors' roles granted (chain/roles.ts, as scripts/deploy.ts does), the real services on a store of either
+ * driver (SQLite in a temp dir by default, or a fresh PostgreSQL database: store/drivers.ts), and the Fastify app
+ * driven with `app.inject`. No mocks of our own code; workers are stepped by hand
  * with `sync()` so tests never sleep.
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -24,6 +25,7 @@ import { loadConfig } from "../../ledger-api/src/config.ts";
 import { demoActors, demoStory, type DemoActorName } from "../../ledger-api/src/demo/story.ts";
 import type { EventDoc, SignedEvent } from "../../ledger-api/src/protocol/documents.ts";
 import { openLedgerServices, type LedgerServices } from "../../ledger-api/src/services.ts";
+import { driver as storeDriver, type DriverName, type StoreLocation } from "./store/drivers.ts";
 
 export const { ethers, networkHelpers } = await network.create();
 
@@ -89,14 +91,21 @@ export interface StartOptions {
   readonly chain?: Chain;
   /** Reuse a data dir (restart tests); default a fresh temp dir, removed on close. */
   readonly dataDir?: string;
+  /** The store driver (default sqlite); with postgres, a fresh database, dropped on close (unless `location`). */
+  readonly driver?: DriverName;
+  /** Reuse a store location (restart tests on either driver); not removed on close. */
+  readonly location?: StoreLocation;
   readonly env?: Record<string, string>;
 }
 
 export async function startLedger(options: StartOptions = {}): Promise<Ledger> {
   const chain = options.chain ?? (await deployChain());
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), "ledger-api-")));
+  const ownLocation = options.location === undefined && options.driver === "postgres" ? await storeDriver("postgres").create() : undefined;
+  const location = options.location ?? ownLocation;
   const config = loadConfig({
     DATA_DIR: dataDir,
+    ...location?.env,
     CONFIRMATIONS: "0",
     ANCHOR_EVERY: "1000",
     ANCHOR_INTERVAL_MS: "60000",
@@ -140,6 +149,7 @@ export async function startLedger(options: StartOptions = {}): Promise<Ledger> {
     async close() {
       await app.close();
       await services.close();
+      await ownLocation?.remove();
       if (options.dataDir === undefined) await rm(dataDir, { recursive: true, force: true });
     },
   };

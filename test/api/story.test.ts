@@ -10,11 +10,12 @@ import { demoStory } from "../../ledger-api/src/demo/story.ts";
 import { hexToBytes } from "../../ledger-api/src/log/hash.ts";
 import { verifyInclusion, proofFromHex } from "../../ledger-api/src/log/merkle.ts";
 import { ethers, startLedger, type Ledger } from "./harness.ts";
+import { forEachDriver } from "./store/drivers.ts";
 
-describe("the demo story through the API", function () {
+forEachDriver("the demo story through the API", function (driver) {
   let ledger: Ledger;
   before(async function () {
-    ledger = await startLedger();
+    ledger = await startLedger({ driver: driver.name });
   });
   after(async function () {
     await ledger?.close();

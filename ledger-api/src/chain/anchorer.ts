@@ -21,8 +21,9 @@
  *
  * Fees. A transaction still pending in the node `feeBumpAfterMs` after it was stored is replaced: the same nonce and
  * call, fees raised by 12.5% (or to the network's current ones), stored in the intent before it is broadcast, at most
- * `maxFeeBumps` times per intent in this process. Whichever of the copies lands anchors the same (size, root), and
- * step 4 settles the intent from the contract's state, so a bump cannot make an anchor land twice.
+ * `maxFeeBumps` times per intent (counted in the intent, so a restart or a new leader continues the count).
+ * Whichever of the copies lands anchors the same (size, root), and step 4 settles the intent from the contract's
+ * state, so a bump cannot make an anchor land twice.
  *
  * What this does not cover: reorgs deeper than `confirmations` (a confirmed anchor is never re-checked; chain/
  * recovery.ts fails the intents such a reorg, or a lost local chain, took away, and anchoring resumes from the chain); another
@@ -208,7 +209,9 @@ export class Anchorer {
 
   async status(): Promise<AnchorerStatus> {
     const { size: logSize } = await this.store.checkpoint();
-    const anchoredSize = Math.min(this.head.size, logSize);
+    // The store's record too: on an instance that does not run the anchorer (another leads), `head` stays unread.
+    const confirmed = (await this.store.lastConfirmedAnchorIntent())?.size ?? 0;
+    const anchoredSize = Math.min(Math.max(this.head.size, confirmed), logSize);
     let lagMs = 0;
     if (logSize > anchoredSize) {
       const oldest = await this.store.entry(anchoredSize);
@@ -313,7 +316,6 @@ export class Anchorer {
         this.clock.now(),
       );
       this.head = await this.chainHead();
-      this.feeBumper.forget(intent.id);
       this.logger.info({ intent: done.id, size: done.size, block: done.blockNumber }, "anchor confirmed");
       return undefined;
     }
@@ -339,7 +341,7 @@ export class Anchorer {
   /** Replaces a transaction pending for `feeBumpAfterMs` with the same one at higher fees (see the module comment). */
   private async bumpIfStuck(intent: AnchorIntent): Promise<AnchorIntent> {
     let replaced = intent;
-    const bumped = await this.feeBumper.bumpIfStuck(intent.id, intent.rawTx, intent.updatedAt, async (next) => {
+    const bumped = await this.feeBumper.bumpIfStuck(intent.feeBumps, intent.rawTx, intent.updatedAt, async (next) => {
       replaced = await this.store.replaceAnchorTx(intent.id, { rawTx: next.raw, txHash: next.hash }, this.clock.now());
     });
     if (bumped) {
@@ -353,7 +355,6 @@ export class Anchorer {
 
   private async fail(intent: AnchorIntent, failure: string): Promise<undefined> {
     await this.store.settleAnchorIntent(intent.id, { status: "failed", failure }, this.clock.now());
-    this.feeBumper.forget(intent.id);
     this.logger.warn({ intent: intent.id, size: intent.size, failure }, "anchor intent failed; a new one follows");
     return undefined;
   }

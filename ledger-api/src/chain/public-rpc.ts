@@ -14,12 +14,15 @@
  *
  * Each client address has a budget of calls per minute (RPC_CALLS_PER_MINUTE; a batch spends one per call). A phone
  * verifying a batch makes a few dozen; the budget is set for a market's shared Wi-Fi address, many phones behind it.
- * Over budget: 429 RATE_LIMITED with Retry-After, before the node is asked anything.
+ * Over budget: 429 RATE_LIMITED with Retry-After, before the node is asked anything. The count is the store's
+ * (SharedStateStore.spendRpcCalls): with several API instances on PostgreSQL, a client has one budget, not one per
+ * instance its requests happen to reach.
  */
 import type { FastifyPluginAsync, FastifySchemaValidationError } from "fastify";
 import { Type, type Static, type TSchema } from "typebox";
 import { Compile } from "typebox/compile";
 import { ApiError, ErrorBody } from "../http/errors.ts";
+import type { SharedStateStore } from "../store/store.ts";
 import type { Deployments } from "./contracts.ts";
 
 /** Sends one JSON-RPC call to the node; rejects with the node's error. */
@@ -30,37 +33,32 @@ export interface PublicRpcOptions {
   readonly send: RpcSend;
   /** Calls each client address may make per minute; 0 for no limit. */
   readonly callsPerMinute: number;
+  /** Where the calls spent are counted (the store, shared by every instance). */
+  readonly budget: Pick<SharedStateStore, "spendRpcCalls">;
   /** Milliseconds since the epoch (tests move it). */
   readonly now?: () => number;
 }
 
 const WINDOW_MS = 60_000;
 
-/** Calls spent per client address in fixed one-minute windows. */
+/** Calls spent per client address in fixed one-minute windows, counted by `store`. */
 class CallBudget {
-  private window = 0;
-  private spent = new Map<string, number>();
+  private readonly store: Pick<SharedStateStore, "spendRpcCalls">;
   private readonly limit: number;
   private readonly now: () => number;
 
-  constructor(limit: number, now: () => number) {
+  constructor(store: Pick<SharedStateStore, "spendRpcCalls">, limit: number, now: () => number) {
+    this.store = store;
     this.limit = limit;
     this.now = now;
   }
 
   /** Spends `calls` for `client`, or returns the seconds until its budget renews. */
-  spend(client: string, calls: number): { ok: true } | { ok: false; retryAfter: number } {
+  async spend(client: string, calls: number): Promise<{ ok: true } | { ok: false; retryAfter: number }> {
     const now = this.now();
     const window = Math.floor(now / WINDOW_MS);
-    if (window !== this.window) {
-      // A new window forgets every client: the map never outgrows one minute's callers.
-      this.window = window;
-      this.spent = new Map();
-    }
-    const used = (this.spent.get(client) ?? 0) + calls;
-    if (used > this.limit) return { ok: false, retryAfter: Math.ceil(((window + 1) * WINDOW_MS - now) / 1000) };
-    this.spent.set(client, used);
-    return { ok: true };
+    if (await this.store.spendRpcCalls(client, window, calls, this.limit)) return { ok: true };
+    return { ok: false, retryAfter: Math.ceil(((window + 1) * WINDOW_MS - now) / 1000) };
   }
 }
 
@@ -156,7 +154,7 @@ export const publicRpcRoutes: FastifyPluginAsync<PublicRpcOptions> = async (app,
     return validate;
   });
   const contracts = new Set([opts.deployments.ledger.toLowerCase(), opts.deployments.anchor.toLowerCase()]);
-  const budget = opts.callsPerMinute > 0 ? new CallBudget(opts.callsPerMinute, opts.now ?? Date.now) : undefined;
+  const budget = opts.callsPerMinute > 0 ? new CallBudget(opts.budget, opts.callsPerMinute, opts.now ?? Date.now) : undefined;
 
   async function answer(request: RpcRequest): Promise<RpcResponse> {
     const id = request.id ?? null;
@@ -183,7 +181,7 @@ export const publicRpcRoutes: FastifyPluginAsync<PublicRpcOptions> = async (app,
     },
     async (request, reply) => {
       const body = request.body as RpcRequest | RpcRequest[];
-      const spent = budget?.spend(request.ip, Array.isArray(body) ? body.length : 1);
+      const spent = await budget?.spend(request.ip, Array.isArray(body) ? body.length : 1);
       if (spent && !spent.ok) {
         reply.header("Retry-After", String(spent.retryAfter));
         throw new ApiError("RATE_LIMITED", `this address spent its ${opts.callsPerMinute} chain reads for this minute; retry in ${spent.retryAfter} s`);

@@ -47,9 +47,10 @@
  *
  * Fees. A transaction still pending in the node `feeBumpAfterMs` after it was stored is replaced: same nonce and
  * call (a group: the same calls), fees raised by 12.5% (or to the network's current ones), stored before it is
- * broadcast (a group's once, with every row's hash), at most `maxFeeBumps` times per row or group in this process.
- * If the replaced copy lands instead, the new hash never gets a receipt, its nonce is consumed, and the rows are
- * settled from the event log like any transaction whose nonce went elsewhere.
+ * broadcast (a group's once, with every row's hash), at most `maxFeeBumps` times per send of a row or per group
+ * (counted in the store, so a restart or a new leader continues the count). If the replaced copy lands instead, the
+ * new hash never gets a receipt, its nonce is consumed, and the rows are settled from the event log like any
+ * transaction whose nonce went elsewhere.
  *
  * Not covered: reorgs deeper than `confirmations` (chain/recovery.ts redoes what such a reorg, or a lost local chain,
  * took away, group or not); a mined revert that replays cleanly (e.g. out of gas) is put back
@@ -249,14 +250,15 @@ export class Relay {
   private readonly maxInFlight: number;
   private readonly groupSize: number;
   private readonly maxGroupGas: bigint;
-  /** Fee bumps of single calls, counted per row, and of groups, counted per group. */
+  /** Fee bumps of single calls and of groups (their counts are in the store: a row's, a group's). */
   private readonly feeBumper: FeeBumper;
-  private readonly groupFeeBumper: FeeBumper;
   private readonly pollMs: number;
   private readonly ingestBatch: number;
   private readonly fromBlock: number;
   private readonly durableBlock: DurableBlock | undefined;
   private lastProgressAt: number;
+  /** The relay's rows and cursor at the last health check: progress as the store shows it. */
+  private progressSeen: string | undefined;
 
   /** Whether the node answers eth_createAccessList (gasUsedOnce); set false on the first "unsupported". */
   private accessLists = true;
@@ -289,7 +291,6 @@ export class Relay {
       maxBumps: posInt("maxFeeBumps", options.maxFeeBumps ?? 8, 0),
     };
     this.feeBumper = new FeeBumper(this.signer, bumps, this.clock);
-    this.groupFeeBumper = new FeeBumper(this.signer, bumps, this.clock);
   }
 
   /**
@@ -349,6 +350,13 @@ export class Relay {
       (i): i is number => i !== undefined,
     );
     const now = this.now();
+    // Progress as the store shows it too, so an instance whose relay does not run (another instance leads) judges
+    // the leader's relay as the leader does, instead of reporting it stuck.
+    const progress = `${cursor}:${counts.pending}:${counts.sent}:${counts.confirmed}:${counts.refused}`;
+    if (progress !== this.progressSeen) {
+      if (this.progressSeen !== undefined) this.lastProgressAt = Math.max(this.lastProgressAt, now);
+      this.progressSeen = progress;
+    }
     const oldest = waiting.length === 0 ? undefined : await this.store.entry(Math.min(...waiting));
     const oldestWaitingMs = oldest === undefined ? 0 : Math.max(0, now - oldest.receivedAt);
     const oldestSentNonce = sentRows.length === 0 ? undefined : Math.min(...sentRows.map((r) => r.nonce!));
@@ -437,7 +445,6 @@ export class Relay {
 
   private forget(index: number): void {
     this.prepared.delete(index);
-    this.feeBumper.forget(index);
   }
 
   /** Inserts 'pending' rows for the lifecycle entries after the cursor and moves the cursor past them. */
@@ -752,13 +759,11 @@ export class Relay {
       }
       await this.store.settleRelayRows(settlements, this.now());
       for (const row of rows) this.prepared.delete(row.index);
-      this.groupFeeBumper.forget(group);
       return tally;
     }
     if (minedNonce > nonce) {
       // Lost (its nonce went to another transaction): each row is settled from the chain as a lost single row is.
       for (const row of rows) count(tally, await this.settleLost(row, head));
-      this.groupFeeBumper.forget(group);
       return tally;
     }
     if ((await this.provider.getTransaction(txHash)) !== null) {
@@ -779,7 +784,7 @@ export class Relay {
   /** A group's transaction pending for `feeBumpAfterMs` is replaced, once for all its rows (see the module comment). */
   private async bumpGroupIfStuck(group: number, row: RelayRecord): Promise<void> {
     const stored = await this.storedGroup(group);
-    const bumped = await this.groupFeeBumper.bumpIfStuck(group, stored.rawTx, stored.updatedAt, (next) =>
+    const bumped = await this.feeBumper.bumpIfStuck(stored.feeBumps, stored.rawTx, stored.updatedAt, (next) =>
       this.store.replaceRelayTx(row.index, { rawTx: next.raw, txHash: next.hash }, this.now()),
     );
     if (bumped) {
@@ -829,7 +834,7 @@ export class Relay {
 
   /** Replaces a transaction pending for `feeBumpAfterMs` with the same one at higher fees (see the module comment). */
   private async bumpIfStuck(row: RelayRecord): Promise<void> {
-    const bumped = await this.feeBumper.bumpIfStuck(row.index, row.rawTx!, row.updatedAt, (next) =>
+    const bumped = await this.feeBumper.bumpIfStuck(row.feeBumps, row.rawTx!, row.updatedAt, (next) =>
       this.store.replaceRelayTx(row.index, { rawTx: next.raw, txHash: next.hash }, this.now()),
     );
     if (bumped) {

@@ -106,20 +106,21 @@ export async function bumpFees(signer: Signer, raw: string, current: FeeData): P
 export interface FeeBumpPolicy {
   /** Replace a transaction still pending this long (ms) after it was stored; 0: never. */
   readonly afterMs: number;
-  /** Most replacements per transaction slot (an intent, a relay row) in this process. */
+  /** Most replacements per transaction slot (an intent, a relay row's send), counted in the store. */
   readonly maxBumps: number;
 }
 
 /**
  * The relay's and the anchorer's fee bumping: when a stored transaction has been pending for `afterMs`, sign it again
  * at higher fees (bumpFees), let the caller store the new bytes, then broadcast them. The caller's settling must not
- * depend on which copy lands (both writers settle from the chain's state or events, not from a hash).
+ * depend on which copy lands (both writers settle from the chain's state or events, not from a hash). The count of
+ * bumps so far lives in the stored row (the store increments it with the new bytes), so it survives a restart and
+ * a change of leader.
  */
 export class FeeBumper {
   private readonly signer: Signer;
   private readonly policy: FeeBumpPolicy;
   private readonly clock: Clock;
-  private readonly bumps = new Map<number, number>();
 
   constructor(signer: Signer, policy: FeeBumpPolicy, clock: Clock) {
     this.signer = signer;
@@ -128,28 +129,22 @@ export class FeeBumper {
   }
 
   /**
-   * Replaces `raw` (stored at `storedAt`, in slot `slot`) if it is stuck: `store` must persist the new transaction
-   * before it resolves, since it is broadcast right after. Returns what was done, or undefined when it is not time.
+   * Replaces `raw` (stored at `storedAt`, already replaced `done` times) if it is stuck: `store` must persist the new
+   * transaction and count the bump before it resolves, since it is broadcast right after. Returns what was done, or
+   * undefined when it is not time.
    */
   async bumpIfStuck(
-    slot: number,
+    done: number,
     raw: string,
     storedAt: number,
     store: (next: SignedTx) => Promise<void>,
   ): Promise<{ readonly next: SignedTx; readonly bump: number; readonly error: Error | undefined } | undefined> {
-    const done = this.bumps.get(slot) ?? 0;
     const { afterMs, maxBumps } = this.policy;
     if (afterMs === 0 || done >= maxBumps || this.clock.now() - storedAt < afterMs) return undefined;
     const provider = providerOf(this.signer);
     const next = await bumpFees(this.signer, raw, await provider.getFeeData());
     await store(next);
-    this.bumps.set(slot, done + 1);
     return { next, bump: done + 1, error: await broadcast(provider, next.raw) };
-  }
-
-  /** Forgets a settled slot's count. */
-  forget(slot: number): void {
-    this.bumps.delete(slot);
   }
 }
 

@@ -182,9 +182,12 @@ async function ops(app: FastifyInstance, { services }: OpsOptions): Promise<void
       if (recovery?.running) problems.push("recovering from a chain that lost blocks: the index is being rebuilt");
       else if (recovery?.lastError !== undefined) problems.push(`recovery failed: ${recovery.lastError}`);
       const local = services.localChain?.status();
+      const lead = services.leadership.status();
       const body = {
         status: problems.length === 0 ? "ok" : "unhealthy",
         problems,
+        // Several instances on one store: which one runs the indexer, relay and anchorer (epoch of its lease).
+        leader: { leading: lead.leading, epoch: lead.epoch ?? null },
         chain: {
           head,
           indexedBlock: index.cursor?.blockNumber ?? null,

@@ -22,10 +22,16 @@
  * both spend one custody, one nonce or one budget slot; the commit itself is awaited outside it, so concurrent
  * requests share a group commit (events admitted but not committed yet count as logged for the next request). If a
  * group fails, its events leave the pending overlay again.
+ *
+ * Several instances on one store: steps 4-5 also run under the store's admission hold (LogStore.holdForAdmission),
+ * held from before the judging until the group is committed, so no other instance appends in between (the log's
+ * nonce and budget reads see every other instance's events committed); and before judging, the pending overlay takes
+ * in the lifecycle entries other instances appended since this one last looked (the log is the overlay's shared
+ * input). So admission is serialised across instances as it is within one.
  */
 import type { Appender, Receipt } from "../log/appender.ts";
 import { bytesToHex } from "../log/hash.ts";
-import type { Store } from "../store/store.ts";
+import { LogMovedError, type AdmissionHold, type Store, type StoredEntry } from "../store/store.ts";
 import { ApiError, type ErrorCode } from "../http/errors.ts";
 import { batchIdOf, Kind, KIND_NAMES, type SplitValues } from "../protocol/typed-data.ts";
 import { decodeEntryBody } from "../protocol/entry-body.ts";
@@ -69,6 +75,9 @@ interface PendingEvent {
 
 /** How often pending events are checked against the index and the relay. */
 const PRUNE_EVERY_MS = 250;
+
+/** Past this many entries from other instances to take in, the pending overlay is rebuilt as at start instead. */
+const CATCH_UP_LIMIT = 2000;
 
 type Prepared = PreparedEvent;
 
@@ -143,6 +152,10 @@ export class Ingestor {
   private readonly observationsPerLotPerDay: number;
   /** Child lot -> the pending Split that creates it; rebuilt from `pending` when that changed (undefined). */
   private createdBy: Map<string, PendingEvent> | undefined;
+  /** The log size up to which `pending` accounts for every entry, whoever appended it. */
+  private seen = 0;
+  /** Indices at or past `seen` this instance appended itself: already accounted for, not read back. */
+  private readonly mine = new Set<number>();
 
   constructor(options: IngestorOptions) {
     this.store = options.store;
@@ -211,30 +224,63 @@ export class Ingestor {
    * which the indexer reads its block.
    */
   async init(): Promise<void> {
-    const [pending, sent, cursor, size] = await Promise.all([
-      this.store.relayRows("pending"),
-      this.store.relayRows("sent"),
-      this.store.relayCursor(),
-      this.store.size(),
-    ]);
-    const indices = [...pending, ...sent].map((r) => r.index);
-    for (let i = cursor; i < size; i++) indices.push(i);
-    indices.sort((a, b) => a - b);
-    const events: PendingEvent[] = [];
-    for (const index of indices) {
-      const entry = await this.store.entry(index);
-      if (entry === undefined || entry.kind === Kind.Observed) continue;
-      const body = decodeEntryBody(entry.kind as Kind, entry.body);
-      events.push({
-        index,
-        eventHash: entry.key,
-        event: { kind: entry.kind, values: body.values, actor: body.signer, eventHash: entry.key } as LedgerEvent,
-      });
-    }
-    this.pending = events;
-    this.createdBy = undefined;
+    await this.rebuild();
     this.lastPrune = 0;
     await this.prune();
+  }
+
+  private async rebuild(): Promise<void> {
+    // Read in the order the relay moves rows (cursor, then pending, then sent), so a row it moves meanwhile is seen
+    // at least once; other instances may append meanwhile, so the size comes last.
+    const cursor = await this.store.relayCursor();
+    const pending = await this.store.relayRows("pending");
+    const sent = await this.store.relayRows("sent");
+    const size = await this.store.size();
+    const indices = new Set([...pending, ...sent].map((r) => r.index));
+    for (let i = cursor; i < size; i++) indices.add(i);
+    const events: PendingEvent[] = [];
+    for (const index of [...indices].sort((a, b) => a - b)) {
+      const entry = await this.store.entry(index);
+      const event = entry === undefined ? undefined : toPending(entry);
+      if (event !== undefined) events.push(event);
+    }
+    // Events of this instance still committing will be appended after all of these.
+    const rebuilt = new Set(events.map((e) => e.eventHash));
+    this.pending = [...events, ...this.pending.filter((p) => p.index < 0 && !rebuilt.has(p.eventHash))];
+    this.createdBy = undefined;
+    this.seen = size;
+    this.mine.clear();
+  }
+
+  /**
+   * Lays the lifecycle entries other instances appended in [seen, size) onto `pending`, in log order (before this
+   * instance's own events still committing, which will land after them). Called under the admission hold.
+   */
+  private async catchUp(size: number): Promise<void> {
+    if (size <= this.seen) return;
+    let foreign = 0;
+    for (let i = this.seen; i < size; i++) if (!this.mine.has(i)) foreign++;
+    if (foreign > CATCH_UP_LIMIT) return this.rebuild();
+    const known = new Set(this.pending.map((p) => p.eventHash));
+    const taken: PendingEvent[] = [];
+    for (let i = this.seen; i < size; ) {
+      if (this.mine.delete(i)) {
+        i++;
+        continue;
+      }
+      let j = i;
+      while (j < size && !this.mine.has(j)) j++;
+      for (const entry of await this.store.entries(i, j)) {
+        const event = toPending(entry);
+        if (event !== undefined && !known.has(event.eventHash)) taken.push(event);
+      }
+      i = j;
+    }
+    const committing = this.pending.findIndex((p) => p.index < 0);
+    if (committing < 0) this.pending.push(...taken);
+    else this.pending.splice(committing, 0, ...taken);
+    if (taken.length > 0) this.createdBy = undefined;
+    this.seen = size;
   }
 
   /** Drops pending events the index has recorded or the relay has settled as refused. */
@@ -242,18 +288,19 @@ export class Ingestor {
     const now = Date.now();
     if (now - this.lastPrune < PRUNE_EVERY_MS || this.pending.length === 0) return;
     this.lastPrune = now;
-    const done = await Promise.all(
-      this.pending.map(async (p) => {
-        if (p.index < 0) return false;
-        if ((await this.store.lifecycleEvent(p.eventHash)) !== undefined) return true;
-        return (await this.store.relayRecord(p.index))?.status === "refused";
-      }),
+    // Two reads whatever the backlog (one round trip each on PostgreSQL, not one per pending event).
+    const logged = this.pending.filter((p) => p.index >= 0);
+    const [indexed, statuses] = await Promise.all([
+      this.store.indexedEvents(logged.map((p) => p.eventHash)),
+      this.store.relayStatuses(logged.map((p) => p.index)),
+    ]);
+    this.pending = this.pending.filter(
+      (p) => p.index < 0 || !(indexed.has(p.eventHash.toLowerCase()) || statuses.get(p.index) === "refused"),
     );
-    this.pending = this.pending.filter((_, i) => !done[i]);
     this.createdBy = undefined;
   }
 
-  /** Steps 4 and 5 under the lock; resolves once the group is committed. */
+  /** Steps 4 and 5 under the lock and the admission hold; resolves once the group is committed. */
   private async admitAndAppend(fresh: readonly Prepared[]): Promise<Map<string, Receipt>> {
     if (fresh.length === 0) return new Map();
     // Recall acknowledgements name a logged Recalled event: read those before the lock (judging is synchronous).
@@ -269,9 +316,17 @@ export class Ingestor {
     const previous = this.lock;
     this.lock = new Promise((resolve) => (release = resolve));
     await previous;
+    let hold: AdmissionHold;
+    try {
+      hold = await this.store.holdForAdmission();
+    } catch (err) {
+      release();
+      throw new ApiError("OVERLOADED", `the log is busy with other instances' appends; retry in a moment (${(err as Error).message})`);
+    }
     let committed: Promise<Receipt[]>;
     const added: PendingEvent[] = [];
     try {
+      await this.catchUp(hold.size);
       await this.prune();
       const now = BigInt(this.now());
       const nowMs = Date.now();
@@ -303,6 +358,9 @@ export class Ingestor {
       this.pending.push(...added);
       for (const p of fresh) this.uncommitted.add(p);
       this.createdBy = undefined;
+    } catch (err) {
+      hold.release();
+      throw err;
     } finally {
       release();
     }
@@ -312,6 +370,10 @@ export class Ingestor {
     } catch (err) {
       this.pending = this.pending.filter((p) => !added.includes(p));
       this.createdBy = undefined;
+      hold.release();
+      if ((err as Error).cause instanceof LogMovedError) {
+        throw new ApiError("OVERLOADED", "another instance appended to the log meanwhile; nothing was logged: submit again");
+      }
       throw new ApiError("INTERNAL", `the log could not commit the events: ${(err as Error).message}`);
     } finally {
       for (const p of fresh) this.uncommitted.delete(p);
@@ -320,6 +382,9 @@ export class Ingestor {
     fresh.forEach((p, i) => byHash.set(p.eventHash, receipts[i] as Receipt));
     for (const p of added) p.index = (byHash.get(p.eventHash) as Receipt).index;
     if (added.some((p) => p.event.kind === Kind.Split)) this.createdBy = undefined;
+    for (const r of receipts) if (!r.duplicate && r.index >= this.seen) this.mine.add(r.index);
+    // Only now: the next hold (maybe another instance's) starts from a log that holds these entries.
+    hold.release();
     return byHash;
   }
 
@@ -471,6 +536,17 @@ function judgeAll<T>(items: readonly T[], judge: (item: T) => void): void {
     }
   }
   if (first !== undefined) throw first.error;
+}
+
+/** A logged entry as a pending lifecycle event; undefined for an Observed entry (nothing to relay). */
+function toPending(entry: StoredEntry): PendingEvent | undefined {
+  if (entry.kind === Kind.Observed) return undefined;
+  const body = decodeEntryBody(entry.kind as Kind, entry.body);
+  return {
+    index: entry.index,
+    eventHash: entry.key,
+    event: { kind: entry.kind, values: body.values, actor: body.signer, eventHash: entry.key } as LedgerEvent,
+  };
 }
 
 function logItem(p: Prepared) {

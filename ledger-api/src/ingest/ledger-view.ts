@@ -60,38 +60,38 @@ export class SnapshotView implements LedgerView {
   async fill(store: IndexStore): Promise<void> {
     const { batches, accounts, nonces } = this.missing;
     this.missing = { batches: new Set(), accounts: new Set(), nonces: new Map() };
-    await Promise.all([
-      ...[...batches].map(async (id) => {
-        const [row, parents] = await Promise.all([store.batch(id), store.parents(id)]);
-        this.batches.set(
-          id,
-          row === undefined
-            ? null
-            : {
-                registrant: row.registrant,
-                custodian: row.custodian,
-                quantity: row.quantity,
-                unit: row.unit,
-                status: STATUS[row.status],
-                recalled: row.recalled,
-                imported: row.imported,
-                customsCleared: row.customsCleared,
-                offerTo: row.offerTo,
-                parents: parents.map((p) => p.parent),
-                ancestry: row.ancestry,
-                head: row.head,
-              },
-        );
-      }),
-      ...[...accounts].map(async (account) => {
-        const [grants, profile] = await Promise.all([store.rolesOf(account), store.profile(account)]);
-        this.roles.set(account, new Set(grants.filter((g) => g.contract === "ledger").map((g) => g.role)));
-        this.retail.set(account, profile?.retail ?? false);
-      }),
-      ...[...nonces].map(async ([key, [actor, nonce]]) => {
-        this.nonces.set(key, await store.nonceUsed(actor, nonce));
-      }),
-    ]);
+    // One call for every key the last run missed (a few round trips on PostgreSQL, however many keys).
+    const state = await store.indexState({ batchIds: [...batches], accounts: [...accounts], nonces: [...nonces.values()] });
+    for (const id of batches) {
+      const known = state.batches.get(id);
+      this.batches.set(
+        id,
+        known === undefined
+          ? null
+          : {
+              registrant: known.batch.registrant,
+              custodian: known.batch.custodian,
+              quantity: known.batch.quantity,
+              unit: known.batch.unit,
+              status: STATUS[known.batch.status],
+              recalled: known.batch.recalled,
+              imported: known.batch.imported,
+              customsCleared: known.batch.customsCleared,
+              offerTo: known.batch.offerTo,
+              parents: [...known.parents],
+              ancestry: known.batch.ancestry,
+              head: known.batch.head,
+            },
+      );
+    }
+    for (const account of accounts) {
+      const grants = state.grants.get(account) ?? [];
+      this.roles.set(account, new Set(grants.filter((g) => g.contract === "ledger").map((g) => g.role)));
+      this.retail.set(account, state.profiles.get(account)?.retail ?? false);
+    }
+    for (const [key, [actor, nonce]] of nonces) {
+      this.nonces.set(key, state.spentNonces.has(`${actor.toLowerCase()}:${nonce}`));
+    }
   }
 }
 

@@ -3,7 +3,8 @@
  * cursor and per-entry rows. `Store` extends both interfaces; drivers implement them next to the log.
  *
  * Durability is the log's: when a write method resolves, the row is committed and survives a process crash and a
- * power loss (SQLite: WAL + synchronous=FULL). Every state change is a compare-and-set on the row's current status,
+ * power loss (SQLite: WAL + synchronous=FULL; PostgreSQL: synchronous_commit=on). With several API instances, only
+ * the holder of the leader lease writes here (Store.leaderLease): the others' writes are refused with NotLeaderError. Every state change is a compare-and-set on the row's current status,
  * so a transition from a state the caller did not expect rejects with ChainWriterStateError instead of overwriting
  * what another code path recorded. Hex values (roots, hashes, raw transactions, addresses) are lower-case 0x strings.
  */
@@ -39,11 +40,14 @@ export interface AnchorIntent {
   readonly blockNumber: number | undefined;
   /** Why the intent failed (failed only). */
   readonly failure: string | undefined;
+  /** Times its transaction was replaced at higher fees (replaceAnchorTx); kept in the store, so a restart or
+   * another instance taking over continues the count instead of starting it again. */
+  readonly feeBumps: number;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
 
-export type NewAnchorIntent = Omit<AnchorIntent, "id" | "status" | "blockNumber" | "failure" | "updatedAt">;
+export type NewAnchorIntent = Omit<AnchorIntent, "id" | "status" | "blockNumber" | "failure" | "feeBumps" | "updatedAt">;
 
 export type AnchorOutcome =
   | { readonly status: "confirmed"; readonly blockNumber: number }
@@ -63,7 +67,8 @@ export interface AnchorStore {
   /**
    * Replaces a 'sent' intent's transaction with one of the same nonce and call at higher fees (a fee bump). Call it
    * BEFORE broadcasting the new bytes. Either transaction may still land, and both anchor the same (size, root): the
-   * intent is settled from the contract's state, not from a hash. ChainWriterStateError if it is not 'sent'.
+   * intent is settled from the contract's state, not from a hash. Counts the bump in `feeBumps`.
+   * ChainWriterStateError if it is not 'sent'.
    */
   replaceAnchorTx(id: number, tx: { readonly rawTx: string; readonly txHash: string }, at: number): Promise<AnchorIntent>;
   /** The confirmed intent of the largest size, if any. */
@@ -120,6 +125,11 @@ export interface RelayRecord {
    * the group's (relayGroup). Undefined for a row sent as a single call, and for a row never sent.
    */
   readonly group: number | undefined;
+  /**
+   * Times the transaction of this send was replaced at higher fees (0 again when the row is sent anew). A row sent in
+   * a group counts nothing here: its group's transaction is the one replaced, counted in RelayGroup.feeBumps.
+   */
+  readonly feeBumps: number;
   readonly updatedAt: number;
 }
 
@@ -132,6 +142,9 @@ export interface RelayGroup {
   readonly rawTx: string;
   /** Lifecycle calls it carries, one per row. */
   readonly calls: number;
+  /** Times its transaction was replaced at higher fees; kept in the store, so a restart or a new leader continues
+   * the count instead of starting it again. */
+  readonly feeBumps: number;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
@@ -181,16 +194,19 @@ export interface RelayStore {
   /** Rows in `status`, in log order: at most `limit`, all of them when it is omitted. */
   relayRows(status: RelayStatus, limit?: number): Promise<RelayRecord[]>;
   relayRecord(index: number): Promise<RelayRecord | undefined>;
+  /** The status of each of `indices` that has a relay row, in one read. */
+  relayStatuses(indices: readonly number[]): Promise<Map<number, RelayStatus>>;
   /** The highest relayer nonce any row was ever sent with. */
   maxRelayNonce(): Promise<number | undefined>;
   /**
    * Replaces a 'sent' row's transaction with one of the same nonce and call at higher fees (a fee bump). Call it
    * BEFORE broadcasting the new bytes. Either copy may land; settling finds the event on chain by its hash, whichever
-   * transaction carried it. For a row sent in a group, the group's transaction is replaced, and with it the hash of
-   * every 'sent' row of the group, in one transaction. ChainWriterStateError if the row is not 'sent'.
+   * transaction carried it. Counts the bump in the row's `feeBumps`. For a row sent in a group, the group's
+   * transaction is replaced, and with it the hash of every 'sent' row of the group, in one transaction; the bump is
+   * counted once, in the group's `feeBumps`. ChainWriterStateError if the row is not 'sent'.
    */
   replaceRelayTx(index: number, tx: { readonly rawTx: string; readonly txHash: string }, at: number): Promise<void>;
-  /** pending -> sent. Call BEFORE broadcasting `rawTx`. */
+  /** pending -> sent, with no fee bumps yet. Call BEFORE broadcasting `rawTx`. */
   markRelaySent(index: number, sent: RelaySent, at: number): Promise<void>;
   /**
    * pending -> sent for every row of `indices` (in call order, at least two), carried by one relayGroup transaction:

@@ -200,6 +200,24 @@ export interface ChainBatch {
   readonly anchors: readonly AnchorRow[];
 }
 
+/** Keys of the index to read at once (what the ingest rules ask about; ingest/ledger-view.ts). */
+export interface IndexKeys {
+  readonly batchIds: readonly string[];
+  readonly accounts: readonly string[];
+  readonly nonces: readonly (readonly [actor: string, nonce: bigint])[];
+}
+
+/** What the index holds for IndexKeys; a key the index does not hold is absent. Keys are lower-case. */
+export interface IndexState {
+  /** Each known batch with its direct parents, in parent order. */
+  readonly batches: ReadonlyMap<string, { readonly batch: IndexedBatch; readonly parents: readonly string[] }>;
+  /** Each account's role grants (both contracts). Accounts without any are absent. */
+  readonly grants: ReadonlyMap<string, readonly RoleGrant[]>;
+  readonly profiles: ReadonlyMap<string, ActorProfile>;
+  /** Spent nonces among those asked, as `${actor}:${nonce}`. */
+  readonly spentNonces: ReadonlySet<string>;
+}
+
 /** The index read and write methods of the store. */
 export interface IndexStore {
   /**
@@ -234,9 +252,16 @@ export interface IndexStore {
   recalledAncestor(batchId: string): Promise<string | undefined>;
 
   lifecycleEvent(eventHash: string): Promise<LifecycleEventRow | undefined>;
+  /** Which of `eventHashes` the index holds (lower-case), in one read: ingest prunes its pending events with it. */
+  indexedEvents(eventHashes: readonly string[]): Promise<Set<string>>;
   /** The batch's hash chain in order: its own events plus the Split that created it / the Merge that consumed it. */
   lifecycleEventsOfBatch(batchId: string): Promise<BatchEventRow[]>;
   nonceUsed(actor: string, nonce: bigint): Promise<boolean>;
+  /**
+   * batch, parents, rolesOf, profile and nonceUsed for many keys in one call: a networked driver answers in a few
+   * round trips what per-key calls would take thousands for (a replay of a large pending backlog).
+   */
+  indexState(keys: IndexKeys): Promise<IndexState>;
 
   /** Up to `limit` anchors, newest first, with index below `before` when given. */
   anchors(limit: number, before?: number): Promise<AnchorRow[]>;

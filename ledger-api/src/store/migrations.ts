@@ -1,5 +1,6 @@
 /**
- * Schema migrations of the embedded (SQLite) store, in order. Migration i (1-based) brings the schema from version
+ * Schema migrations of the embedded (SQLite) store, in order (postgres-migrations.ts keeps the PostgreSQL schema at
+ * the same version numbers). Migration i (1-based) brings the schema from version
  * i-1 to version i; the store applies the missing ones in one transaction at open and records each in
  * `schema_migrations`. Never edit or reorder a released migration: a database that already ran it would silently
  * differ from a fresh one. Append a new entry instead.
@@ -412,6 +413,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX relay_entries_status ON relay_entries(status, idx);
       -- A group's rows, for a fee bump that rewrites their hash.
       CREATE INDEX relay_entries_group ON relay_entries(group_id) WHERE group_id IS NOT NULL;
+    `,
+  },
+  {
+    // Fee bumps counted where the replaced transaction is stored (an intent, a single call's relay row, a relay
+    // group), so a restart (or, on PostgreSQL, another instance taking over) continues the count instead of allowing
+    // another maxFeeBumps.
+    version: 8,
+    name: "fee_bumps",
+    sql: `
+      ALTER TABLE anchor_intents ADD COLUMN fee_bumps INTEGER NOT NULL DEFAULT 0 CHECK (fee_bumps >= 0);
+      ALTER TABLE relay_entries ADD COLUMN fee_bumps INTEGER NOT NULL DEFAULT 0 CHECK (fee_bumps >= 0);
+      ALTER TABLE relay_groups ADD COLUMN fee_bumps INTEGER NOT NULL DEFAULT 0 CHECK (fee_bumps >= 0);
     `,
   },
 ];

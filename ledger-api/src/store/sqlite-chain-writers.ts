@@ -32,7 +32,8 @@ import { StoreCorruptError } from "./store.ts";
 export type WriteTx = <T>(fn: () => T) => Promise<T>;
 
 const INTENT_COLUMNS =
-  "id, size, root, previous_size, previous_root, nonce, raw_tx, tx_hash, status, block_number, failure, created_at, updated_at";
+  "id, size, root, previous_size, previous_root, nonce, raw_tx, tx_hash, status, block_number, failure, fee_bumps, " +
+  "created_at, updated_at";
 
 function toIntent(row: Row): AnchorIntent {
   return {
@@ -47,12 +48,14 @@ function toIntent(row: Row): AnchorIntent {
     status: str(row, "status") as AnchorIntentStatus,
     blockNumber: optInt(row, "block_number"),
     failure: optStr(row, "failure"),
+    feeBumps: int(row, "fee_bumps"),
     createdAt: int(row, "created_at"),
     updatedAt: int(row, "updated_at"),
   };
 }
 
-const RELAY_COLUMNS = "idx, kind, actor, status, nonce, tx_hash, raw_tx, group_id, block_number, error_name, error, updated_at";
+const RELAY_COLUMNS =
+  "idx, kind, actor, status, nonce, tx_hash, raw_tx, group_id, block_number, error_name, error, fee_bumps, updated_at";
 
 function toRelay(row: Row): RelayRecord {
   return {
@@ -67,11 +70,12 @@ function toRelay(row: Row): RelayRecord {
     errorName: optStr(row, "error_name"),
     error: optStr(row, "error"),
     group: optInt(row, "group_id"),
+    feeBumps: int(row, "fee_bumps"),
     updatedAt: int(row, "updated_at"),
   };
 }
 
-const GROUP_COLUMNS = "id, nonce, tx_hash, raw_tx, calls, created_at, updated_at";
+const GROUP_COLUMNS = "id, nonce, tx_hash, raw_tx, calls, fee_bumps, created_at, updated_at";
 
 function toGroup(row: Row): RelayGroup {
   return {
@@ -80,6 +84,7 @@ function toGroup(row: Row): RelayGroup {
     txHash: str(row, "tx_hash"),
     rawTx: str(row, "raw_tx"),
     calls: int(row, "calls"),
+    feeBumps: int(row, "fee_bumps"),
     createdAt: int(row, "created_at"),
     updatedAt: int(row, "updated_at"),
   };
@@ -138,7 +143,7 @@ function prepareWrites(writer: DatabaseSync): WriterStatements {
        WHERE id = ? AND status = 'sent' RETURNING ${INTENT_COLUMNS}`,
     ),
     replaceIntentTx: writer.prepare(
-      `UPDATE anchor_intents SET raw_tx = ?, tx_hash = ?, updated_at = ?
+      `UPDATE anchor_intents SET raw_tx = ?, tx_hash = ?, fee_bumps = fee_bumps + 1, updated_at = ?
        WHERE id = ? AND status = 'sent' RETURNING ${INTENT_COLUMNS}`,
     ),
     intentById: writer.prepare(`SELECT ${INTENT_COLUMNS} FROM anchor_intents WHERE id = ?`),
@@ -149,10 +154,11 @@ function prepareWrites(writer: DatabaseSync): WriterStatements {
     ),
     relaySent: writer.prepare(
       `UPDATE relay_entries SET status = 'sent', nonce = ?, tx_hash = ?, raw_tx = ?, error_name = NULL, error = NULL,
-         updated_at = ? WHERE idx = ? AND status = 'pending'`,
+         fee_bumps = 0, updated_at = ? WHERE idx = ? AND status = 'pending'`,
     ),
     relayReplaceTx: writer.prepare(
-      "UPDATE relay_entries SET tx_hash = ?, raw_tx = ?, updated_at = ? WHERE idx = ? AND status = 'sent' AND group_id IS NULL",
+      `UPDATE relay_entries SET tx_hash = ?, raw_tx = ?, fee_bumps = fee_bumps + 1, updated_at = ?
+       WHERE idx = ? AND status = 'sent' AND group_id IS NULL`,
     ),
     relayConfirmed: writer.prepare(
       `UPDATE relay_entries SET status = 'confirmed', block_number = ?, tx_hash = coalesce(?, tx_hash),
@@ -188,10 +194,12 @@ function prepareWrites(writer: DatabaseSync): WriterStatements {
     ),
     relayGroupSent: writer.prepare(
       `UPDATE relay_entries SET status = 'sent', nonce = ?, tx_hash = ?, raw_tx = NULL, group_id = ?, error_name = NULL,
-         error = NULL, updated_at = ? WHERE idx = ? AND status = 'pending'`,
+         error = NULL, fee_bumps = 0, updated_at = ? WHERE idx = ? AND status = 'pending'`,
     ),
     relayGroupOf: writer.prepare("SELECT group_id FROM relay_entries WHERE idx = ? AND status = 'sent'"),
-    groupReplaceTx: writer.prepare("UPDATE relay_groups SET raw_tx = ?, tx_hash = ?, updated_at = ? WHERE id = ?"),
+    groupReplaceTx: writer.prepare(
+      "UPDATE relay_groups SET raw_tx = ?, tx_hash = ?, fee_bumps = fee_bumps + 1, updated_at = ? WHERE id = ?",
+    ),
     groupRowsReplaceTx: writer.prepare(
       "UPDATE relay_entries SET tx_hash = ?, updated_at = ? WHERE group_id = ? AND status = 'sent'",
     ),
@@ -351,6 +359,15 @@ export class SqliteChainWriters implements AnchorStore, RelayStore {
   async relayRecord(index: number): Promise<RelayRecord | undefined> {
     const row = this.r.relayByIndex.get(index);
     return row === undefined ? undefined : toRelay(row);
+  }
+
+  async relayStatuses(indices: readonly number[]): Promise<Map<number, RelayStatus>> {
+    const statuses = new Map<number, RelayStatus>();
+    for (const index of indices) {
+      const row = this.r.relayByIndex.get(index);
+      if (row !== undefined) statuses.set(index, str(row, "status") as RelayStatus);
+    }
+    return statuses;
   }
 
   async maxRelayNonce(): Promise<number | undefined> {

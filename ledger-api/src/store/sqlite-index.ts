@@ -20,6 +20,8 @@ import type {
   ChainBatch,
   ChainCursor,
   IndexedBatch,
+  IndexKeys,
+  IndexState,
   LifecycleEventRow,
   LifecycleKind,
   LineageEdge,
@@ -152,6 +154,7 @@ const READS = {
   lineageNode: "SELECT recalled, ancestry FROM batches WHERE batch_id = ?",
   parentIds: "SELECT parent FROM lineage WHERE child = ? ORDER BY seq",
   event: `SELECT ${EVENT_COLUMNS} FROM lifecycle_events WHERE event_hash = ?`,
+  eventExists: "SELECT 1 AS x FROM lifecycle_events WHERE event_hash = ?",
   // A batch's own events, plus the Split that created it (it is a child) and the Merge that consumed it (it
   // is a parent); the UNION drops the duplicate when an event is both (a split's parent, a merge's child).
   eventsOfBatch: `
@@ -392,6 +395,12 @@ export class IndexSql {
     }, lower(batchId));
   }
 
+  indexedEvents(eventHashes: readonly string[]): Set<string> {
+    const held = new Set<string>();
+    for (const h of eventHashes) if (this.q("eventExists").get(lower(h)) !== undefined) held.add(lower(h));
+    return held;
+  }
+
   lifecycleEvent(eventHash: string): LifecycleEventRow | undefined {
     const row = this.q("event").get(lower(eventHash));
     return row === undefined ? undefined : toEvent(row);
@@ -409,6 +418,25 @@ export class IndexSql {
       }
       return { ...e, batchHead: head };
     });
+  }
+
+  state(keys: IndexKeys): IndexState {
+    const batches = new Map<string, { batch: IndexedBatch; parents: string[] }>();
+    for (const id of keys.batchIds) {
+      const batch = this.batch(id);
+      if (batch !== undefined) batches.set(lower(id), { batch, parents: this.parents(id).map((e) => e.parent) });
+    }
+    const grants = new Map<string, RoleGrant[]>();
+    const profiles = new Map<string, ActorProfile>();
+    for (const account of keys.accounts) {
+      const held = this.rolesOf(account);
+      if (held.length > 0) grants.set(lower(account), held);
+      const profile = this.profile(account);
+      if (profile !== undefined) profiles.set(lower(account), profile);
+    }
+    const spentNonces = new Set<string>();
+    for (const [actor, nonce] of keys.nonces) if (this.nonceUsed(actor, nonce)) spentNonces.add(`${lower(actor)}:${nonce}`);
+    return { batches, grants, profiles, spentNonces };
   }
 
   nonceUsed(actor: string, nonce: bigint): boolean {

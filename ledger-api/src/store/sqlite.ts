@@ -15,7 +15,8 @@
  * Single writer. The log's right edge (frontier), size and root are kept in memory after open (reloaded from
  * log_nodes at start). Only one process may append to a database: each write transaction first checks that the
  * stored size still equals the in-memory size and fails with StoreCorruptError otherwise, so a second writer is
- * detected before it can fork the tree. There is no driver yet for more than one API instance (README "Known limits").
+ * detected before it can fork the tree. (For more than one API instance use the PostgreSQL driver, postgres.ts.) So
+ * this process always holds the log for admission and the chain writers' lease, and keeps the /rpc budgets in memory.
  *
  * Event loop. DatabaseSync blocks the thread for the length of each statement, including the COMMIT fsync. Group
  * commit keeps that to one fsync per group; moving the writer into a worker thread is a later, interface-neutral step.
@@ -52,7 +53,17 @@ import type {
 } from "./chain-writers.ts";
 import type { Migration } from "./migrations.ts";
 import { SchemaTooNewError, StoreClosedError, StoreCorruptError } from "./store.ts";
-import type { Checkpoint, KeyReceipt, ObservationCount, Store, StoreStats, StoreTx, StoredEntry } from "./store.ts";
+import type {
+  AdmissionHold,
+  Checkpoint,
+  KeyReceipt,
+  LeaderLease,
+  ObservationCount,
+  Store,
+  StoreStats,
+  StoreTx,
+  StoredEntry,
+} from "./store.ts";
 import type {
   ActorProfile,
   AnchorRow,
@@ -60,6 +71,8 @@ import type {
   ChainBatch,
   ChainCursor,
   IndexedBatch,
+  IndexKeys,
+  IndexState,
   LifecycleEventRow,
   LineageEdge,
   RoleContract,
@@ -103,6 +116,7 @@ class LogReads {
   readonly seenKey: StatementSync;
   readonly lastOfBatch: StatementSync;
   readonly ofBatch: StatementSync;
+  readonly range: StatementSync;
   readonly nodeStmt: StatementSync;
   readonly maxIdx: StatementSync;
 
@@ -114,6 +128,7 @@ class LogReads {
     this.lastOfBatch = db.prepare("SELECT max(idx) AS idx FROM log_entries WHERE batch_id = ?");
     // Served by the (batch_id, idx) index, already in log order.
     this.ofBatch = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM log_entries WHERE batch_id = ? ORDER BY idx`);
+    this.range = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx`);
     this.nodeStmt = db.prepare("SELECT hash FROM log_nodes WHERE level = ? AND idx = ?");
     this.maxIdx = db.prepare("SELECT max(idx) AS idx FROM log_entries");
     this.db = db;
@@ -163,6 +178,10 @@ class LogReads {
     return this.ofBatch.all(batchId.toLowerCase()).map(toEntry);
   }
 
+  entries(from: number, to: number): StoredEntry[] {
+    return this.range.all(from, to).map(toEntry);
+  }
+
   storedSize(): number {
     return (optInt(this.maxIdx.get(), "idx") ?? -1) + 1;
   }
@@ -204,7 +223,11 @@ function migrate(db: DatabaseSync, migrations: readonly Migration[]): void {
 }
 
 export class SqliteStore implements Store {
+  readonly driver = "sqlite";
   private closed = false;
+  /** /rpc calls spent per client in the current window (one process: memory is the shared state). */
+  private rpcWindow = 0;
+  private rpcSpent = new Map<string, number>();
   private writeTail: Promise<void> = Promise.resolve();
   private commits = 0;
   private rollbacks = 0;
@@ -357,6 +380,11 @@ export class SqliteStore implements Store {
     return this.readerReads.entryByKey(key);
   }
 
+  async entries(from: number, to: number): Promise<StoredEntry[]> {
+    this.assertOpen();
+    return this.readerReads.entries(from, to);
+  }
+
   async lastIndexOfBatch(batchId: string): Promise<number | undefined> {
     this.assertOpen();
     return this.readerReads.lastIndexOfBatch(batchId);
@@ -399,6 +427,33 @@ export class SqliteStore implements Store {
   async checkpoint(): Promise<Checkpoint> {
     this.assertOpen();
     return { size: this.frontier.size, root: this.root };
+  }
+
+  async holdForAdmission(): Promise<AdmissionHold> {
+    this.assertOpen();
+    // Only this process appends (the size check of every write transaction makes sure), so the hold is immediate.
+    return { size: this.frontier.size, release: () => undefined };
+  }
+
+  leaderLease(): LeaderLease {
+    // One process owns the file: it always leads. A second process appending is caught by begin().
+    return {
+      acquire: async () => (this.assertOpen(), 1),
+      release: async () => undefined,
+    };
+  }
+
+  async spendRpcCalls(client: string, window: number, calls: number, limit: number): Promise<boolean> {
+    this.assertOpen();
+    if (window !== this.rpcWindow) {
+      // A new window forgets every client: the map never outgrows one window's callers.
+      this.rpcWindow = window;
+      this.rpcSpent = new Map();
+    }
+    const used = (this.rpcSpent.get(client) ?? 0) + calls;
+    if (used > limit) return false;
+    this.rpcSpent.set(client, used);
+    return true;
   }
 
   stats(): StoreStats {
@@ -474,6 +529,11 @@ export class SqliteStore implements Store {
     return this.indexReader.recalledAncestor(batchId);
   }
 
+  async indexedEvents(eventHashes: readonly string[]): Promise<Set<string>> {
+    this.assertOpen();
+    return this.indexReader.indexedEvents(eventHashes);
+  }
+
   async lifecycleEvent(eventHash: string): Promise<LifecycleEventRow | undefined> {
     this.assertOpen();
     return this.indexReader.lifecycleEvent(eventHash);
@@ -482,6 +542,11 @@ export class SqliteStore implements Store {
   async lifecycleEventsOfBatch(batchId: string): Promise<BatchEventRow[]> {
     this.assertOpen();
     return this.indexReader.lifecycleEventsOfBatch(batchId);
+  }
+
+  async indexState(keys: IndexKeys): Promise<IndexState> {
+    this.assertOpen();
+    return this.indexReader.state(keys);
   }
 
   async nonceUsed(actor: string, nonce: bigint): Promise<boolean> {
@@ -548,6 +613,10 @@ export class SqliteStore implements Store {
   relayRecord(index: number): Promise<RelayRecord | undefined> {
     this.assertOpen();
     return this.chainWriters.relayRecord(index);
+  }
+  relayStatuses(indices: readonly number[]): Promise<Map<number, RelayStatus>> {
+    this.assertOpen();
+    return this.chainWriters.relayStatuses(indices);
   }
   maxRelayNonce(): Promise<number | undefined> {
     this.assertOpen();

@@ -1,6 +1,7 @@
 /**
  * The service's storage interface. Everything the service persists goes through it; drivers implement it
- * (`sqlite.ts` now, PostgreSQL later), so nothing outside `store/` sees SQL, connections or row shapes.
+ * (`sqlite.ts`, embedded, for one process; `postgres.ts`, for several API instances sharing one database), so nothing
+ * outside `store/` sees SQL, connections or row shapes. `open.ts` picks the driver from the configuration.
  *
  * Every method is async, even where the embedded driver answers synchronously, so a networked driver fits the same
  * signatures. Reads never observe an uncommitted write: a read returns the state as of some committed transaction.
@@ -71,6 +72,8 @@ export interface LogStore extends NodeReader {
   /** Number of committed entries (the next index). */
   size(): Promise<number>;
   entry(index: number): Promise<StoredEntry | undefined>;
+  /** The committed entries with index in [from, to), in log order (fewer when the log is shorter). */
+  entries(from: number, to: number): Promise<StoredEntry[]>;
   entryByKey(key: string): Promise<StoredEntry | undefined>;
   /**
    * Where each key's entry is (index, leaf hash, previous index of its batch), or undefined for a key not logged, in
@@ -96,6 +99,30 @@ export interface LogStore extends NodeReader {
   latestRoot(): Promise<Hash>;
   /** Size and root of the committed tree, taken together (never a root of one size paired with another size). */
   checkpoint(): Promise<Checkpoint>;
+  /**
+   * Holds the log for admission. Ingest judges events against everything logged before them (ingest/rules.ts), so
+   * judging and appending must not interleave with another appender's: from the moment the hold is granted until
+   * it is released, no other process appends. The hold's `size` is the log's size when it was granted; entries
+   * below it are what the judge must take into account.
+   *
+   * Within one process holds are shared: a hold requested while another is held joins it (same `size`), so the
+   * requests of one instance share a group commit; release each once the appends made under it are committed or
+   * have failed. A hold held for long stops taking joiners (it is released when its holders are done, and queued
+   * again behind other processes), so one busy instance cannot starve the others.
+   *
+   * Fencing: an appendBatch made while a hold is held fails with LogMovedError, storing nothing, if the log moved
+   * under the hold (another process appended after all: the hold's database session was cut, say). So nothing
+   * judged against a stale log is ever committed. SQLite: one process owns the store, the hold is immediate.
+   */
+  holdForAdmission(): Promise<AdmissionHold>;
+}
+
+/** A hold on the log for admission; see `LogStore.holdForAdmission`. */
+export interface AdmissionHold {
+  /** The log's size when the hold was granted: no other process appends while it is held. */
+  readonly size: number;
+  /** Ends this holder's share of the hold. Call exactly once. */
+  release(): void;
 }
 
 /** Reads and writes available inside a transaction; they see the transaction's own uncommitted writes. */
@@ -114,12 +141,46 @@ export interface StoreStats {
 }
 
 /**
+ * Which API instance runs the chain writers (indexer, relay, anchorer): exactly one at a time, the holder of this
+ * lease. See `Store.leaderLease`.
+ */
+export interface LeaderLease {
+  /**
+   * Takes the lease when it is free, expired or its holder's database session is gone, or renews it when this
+   * instance holds it. Resolves with the lease's epoch while this instance holds it, undefined otherwise. From the
+   * moment another instance takes the lease, every chain-writer write of this store is refused (NotLeaderError):
+   * writes carry the epoch as a fencing token, so a deposed leader that wakes up cannot write.
+   */
+  acquire(): Promise<number | undefined>;
+  /** Gives the lease up (if held) so another instance takes over at once. */
+  release(): Promise<void>;
+}
+
+export interface LeaderLeaseOptions {
+  /** Names this instance in the lease row (operations: who leads). */
+  readonly holder: string;
+  /** A holder that has not renewed for this long has lost the lease; the bound on a takeover after a freeze. */
+  readonly ttlMs: number;
+}
+
+/** State the API instances of one store share (one process: kept in memory). */
+export interface SharedStateStore {
+  /**
+   * Adds `calls` to what `client` spent in the rate-limit window `window`, unless that would take it over `limit`;
+   * resolves with whether it was added. Atomic across instances. Windows before `window` may be forgotten.
+   */
+  spendRpcCalls(client: string, window: number, calls: number, limit: number): Promise<boolean>;
+}
+
+/**
  * EpcisStore (epcis-store.ts) is the EPCIS interface's: a query index projected from the log and the capture jobs;
  * five methods, two tables plus a cursor. MarketStore (market-store.ts) is the market screens': a projection of the
  * log (lot origins and holders, arrivals, lab tests, pesticide intervals, recall acknowledgements) and the grouped
  * reads of the safety centre; seven methods, five tables plus a cursor.
  */
-export interface Store extends LogStore, IndexStore, AnchorStore, RelayStore, EpcisStore, MarketStore {
+export interface Store extends LogStore, IndexStore, AnchorStore, RelayStore, EpcisStore, MarketStore, SharedStateStore {
+  /** Which driver this is: "sqlite" (one process) or "postgres" (several instances). */
+  readonly driver: "sqlite" | "postgres";
   /**
    * Runs `fn` in one write transaction: committed if it resolves, rolled back if it rejects (the rejection is
    * passed on). Write transactions, including appendBatch, run one at a time in call order.
@@ -127,6 +188,11 @@ export interface Store extends LogStore, IndexStore, AnchorStore, RelayStore, Ep
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   stats(): StoreStats;
+  /**
+   * The chain writers' lease. From this call on, the chain-writer writes (index, relay and anchor rows) of this store
+   * object succeed only while the lease is held. SQLite: one process owns the store, so the lease is always granted.
+   */
+  leaderLease(options: LeaderLeaseOptions): LeaderLease;
   /** Waits for the running write transaction, then closes. Later calls reject with StoreClosedError. */
   close(): Promise<void>;
 }
@@ -151,6 +217,30 @@ export class SchemaTooNewError extends Error {
     this.name = "SchemaTooNewError";
     this.databaseVersion = databaseVersion;
     this.codeVersion = codeVersion;
+  }
+}
+
+/** The log moved under an admission hold: the events judged under it were not appended; submit them again. */
+export class LogMovedError extends Error {
+  readonly expected: number;
+  readonly actual: number;
+  constructor(expected: number, actual: number) {
+    super(`the log holds ${actual} entries, but ${expected} were expected under this instance's admission hold`);
+    this.name = "LogMovedError";
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/** A chain-writer write was refused: this instance does not hold the leader lease (any more). */
+export class NotLeaderError extends Error {
+  readonly epoch: number;
+  readonly current: number;
+  constructor(epoch: number, current: number) {
+    super(`this instance's leader lease (epoch ${epoch}) is not the current one (epoch ${current}): another instance leads`);
+    this.name = "NotLeaderError";
+    this.epoch = epoch;
+    this.current = current;
   }
 }
 

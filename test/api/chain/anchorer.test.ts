@@ -5,7 +5,8 @@ import type { AnchorerOptions } from "../../../ledger-api/src/chain/anchorer.ts"
 import { bytesToHex } from "../../../ledger-api/src/log/hash.ts";
 import { inclusionProof, root } from "../../../ledger-api/src/log/merkle.ts";
 import { AnchorIntentOpenError } from "../../../ledger-api/src/store/chain-writers.ts";
-import type { SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";
+import type { Store } from "../../../ledger-api/src/store/store.ts";
+import { forEachDriver } from "../store/drivers.ts";
 import { appendItem } from "../log/fixtures.ts";
 import {
   ANCHOR_ABI,
@@ -50,10 +51,9 @@ async function anchorsOnChain(anchor: Contract): Promise<OnChainAnchor[]> {
 
 const hex = (b: Uint8Array): string => bytesToHex(b).toLowerCase();
 
-describe("Anchorer", function () {
-  this.timeout(60_000);
-  const s = stores();
-  let store: SqliteStore;
+forEachDriver("Anchorer", (driver) => {
+  const s = stores(driver);
+  let store: Store;
   let f: Awaited<ReturnType<typeof anchorFixture>>;
   let next = 0;
   let clock: ReturnType<typeof manualClock>;

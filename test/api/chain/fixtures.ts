@@ -1,7 +1,7 @@
 /**
  * Shared set-up for the chain writers' tests: one in-process Hardhat network for the file that imports it, the real
  * contracts deployed with ledger-api's deployContracts, funded local-key wallets (the writers sign raw transactions
- * themselves, so they need a Wallet, not a JSON-RPC signer), a real SqliteStore in a temp dir.
+ * themselves, so they need a Wallet, not a JSON-RPC signer), a real store of each driver (store/drivers.ts).
  */
 import { network } from "hardhat";
 import { Wallet } from "ethers";
@@ -9,8 +9,8 @@ import type { HDNodeWallet } from "ethers";
 import { abiOf, deployContracts } from "../../../ledger-api/src/chain/contracts.ts";
 import type { Deployments } from "../../../ledger-api/src/chain/contracts.ts";
 import type { ChainLogger } from "../../../ledger-api/src/chain/transactions.ts";
-import { SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";
-import { cleanup, tempDir } from "../log/fixtures.ts";
+import type { Store } from "../../../ledger-api/src/store/store.ts";
+import type { StoreDriver, StoreLocation } from "../store/drivers.ts";
 
 export const { ethers, networkHelpers } = await network.create();
 
@@ -42,26 +42,22 @@ export async function dropTransaction(hash: string): Promise<boolean> {
   return (await ethers.provider.send("hardhat_dropTransaction", [hash])) as boolean;
 }
 
-/** A temp-dir SqliteStore per test; `close()` closes every store opened and removes the directory. */
-export function stores() {
-  let dir: string | undefined;
-  const open: SqliteStore[] = [];
+/** A fresh store location of `driver` per test; `close()` closes every store opened and deletes the location. */
+export function stores(driver: StoreDriver) {
+  let loc: StoreLocation | undefined;
   return {
-    async open(): Promise<SqliteStore> {
-      dir ??= await tempDir();
-      const s = await SqliteStore.open(dir);
-      open.push(s);
-      return s;
+    async open(): Promise<Store> {
+      loc ??= await driver.create();
+      return loc.open();
     },
     /** Closes without any orderly shutdown of the writers: what a crash leaves is what the next process sees. */
-    async reopen(store: SqliteStore): Promise<SqliteStore> {
+    async reopen(store: Store): Promise<Store> {
       await store.close();
       return this.open();
     },
     async close(): Promise<void> {
-      for (const s of open.splice(0)) await s.close().catch(() => undefined);
-      if (dir !== undefined) await cleanup(dir);
-      dir = undefined;
+      await loc?.remove();
+      loc = undefined;
     },
   };
 }

@@ -9,18 +9,17 @@ import { Kind, batchIdOf, countryCode, ledgerDomain } from "../../../ledger-api/
 import type { Bytes32 } from "../../../ledger-api/src/protocol/typed-data.ts";
 import { bytesToHex } from "../../../ledger-api/src/log/hash.ts";
 import { MemoryNodeStore, consistencyProof, proofToHex, root } from "../../../ledger-api/src/log/merkle.ts";
-import { SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";
 import { IndexCursorConflictError } from "../../../ledger-api/src/store/store.ts";
-import type { IndexedBatch } from "../../../ledger-api/src/store/store.ts";
+import type { IndexedBatch, Store } from "../../../ledger-api/src/store/store.ts";
 import { call, children, handOff, hashOf, registerBatch, relayGroup, splitBatch, submit, values } from "../../contracts/fixtures.ts";
 import type { Ledger } from "../../contracts/fixtures.ts";
-import { cleanup, tempDir } from "../log/fixtures.ts";
+import { forEachDriver, locations, type StoreLocation } from "../store/drivers.ts";
 import { vectorLeaves } from "../log/vectors.ts";
 
 const STATUS = ["none", "active", "split", "merged"] as const;
 
 /** A fresh in-process chain with both contracts deployed through contracts.ts, every role granted, and a store. */
-async function setUp(dir: string) {
+async function setUp(loc: StoreLocation) {
   const connection = await network.create();
   const { ethers, networkHelpers } = connection;
   const signers = await ethers.getSigners();
@@ -54,7 +53,7 @@ async function setUp(dir: string) {
   const f: Ledger = {
     ledger, domain, chainId, admin, regulator, producer, producer2, importer, importer2, inspector, wholesaler, stall, relayer, outsider,
   };
-  const store = await SqliteStore.open(dir);
+  const store: Store = await loc.open();
   const indexer = (over: Partial<IndexerOptions> = {}): Indexer =>
     new Indexer({
       provider: ethers.provider,
@@ -105,29 +104,22 @@ async function expectBatchMatchesChain(env: Env, batchId: Bytes32): Promise<Inde
   return (await env.store.batch(batchId))!;
 }
 
-async function rowCount(store: SqliteStore, table: string): Promise<number> {
-  const { DatabaseSync } = await import("node:sqlite");
-  const db = new DatabaseSync(store.path, { readOnly: true });
-  try {
-    return Number(db.prepare(`SELECT count(*) AS n FROM ${table}`).get()!.n);
-  } finally {
-    db.close();
-  }
+async function rowCount(loc: StoreLocation, table: string): Promise<number> {
+  return Number((await loc.rows(`SELECT count(*) AS n FROM ${table}`))[0]!.n);
 }
 
-describe("Indexer", function () {
-  this.timeout(60_000);
-  let dir: string;
+forEachDriver("Indexer", (driver) => {
+  const made = locations(driver);
+  let loc: StoreLocation;
   let env: Env;
 
   beforeEach(async function () {
-    dir = await tempDir();
-    env = await setUp(dir);
+    loc = await made.create();
+    env = await setUp(loc);
   });
   afterEach(async function () {
-    await env.store.close().catch(() => undefined);
     await env.connection.close();
-    await cleanup(dir);
+    await made.removeAll();
   });
 
   describe("roles and profiles", function () {
@@ -232,7 +224,9 @@ describe("Indexer", function () {
 
       // Every event is one row; its nonce, from calldata (direct or relayed), is spent on chain and in the index.
       const all = [...new Set([...(await Promise.all(ids.map((id) => store.lifecycleEventsOfBatch(id)))).flat().map((e) => e.eventHash)])];
-      expect(await rowCount(store, "lifecycle_events")).to.equal(all.length);
+      expect(await rowCount(loc, "lifecycle_events")).to.equal(all.length);
+      const unknown = "0x" + "ab".repeat(32);
+      expect(await store.indexedEvents([...all.map((h) => h.toUpperCase().replace("0X", "0x")), unknown])).to.deep.equal(new Set(all));
       for (const h of all) {
         const e = (await store.lifecycleEvent(h))!;
         expect(e.nonce === undefined, `nonce of ${e.kind} unknown`).to.equal(false);
@@ -243,6 +237,28 @@ describe("Indexer", function () {
         expect(receipt?.blockHash.toLowerCase()).to.equal(e.blockHash);
       }
       expect(await store.nonceUsed(f.producer.address, 12345n)).to.equal(false);
+
+      // The same answers for many keys in one call (what ingest's rule checks read), unknown keys absent.
+      const events = await Promise.all(all.map((h) => store.lifecycleEvent(h)));
+      const accounts = [f.stall.address, f.wholesaler.address, f.outsider.address];
+      const state = await store.indexState({
+        batchIds: [...ids.map((id) => id.toUpperCase().replace("0X", "0x")), unknown],
+        accounts,
+        nonces: [...events.map((e) => [e!.actor, e!.nonce!] as const), [f.producer.address, 12345n]],
+      });
+      expect([...state.batches.keys()].sort()).to.deep.equal(ids.map((id) => id.toLowerCase()).sort());
+      for (const id of ids) {
+        expect(state.batches.get(id.toLowerCase())).to.deep.equal({
+          batch: await store.batch(id),
+          parents: (await store.parents(id)).map((e) => e.parent),
+        });
+      }
+      for (const account of accounts) {
+        const grants = await store.rolesOf(account);
+        expect(state.grants.get(account.toLowerCase()) ?? []).to.deep.equal(grants);
+        expect(state.profiles.get(account.toLowerCase())).to.deep.equal(await store.profile(account));
+      }
+      expect([...state.spentNonces].sort()).to.deep.equal(events.map((e) => `${e!.actor}:${e!.nonce}`).sort());
     });
 
     it("reads nonces and split children's GS1 keys from the calls of a relayed group, and indexes nothing of a refused call", async function () {
@@ -379,7 +395,7 @@ describe("Indexer", function () {
       await env.indexer().syncOnce();
       const cursor = await env.store.cursor();
       await env.store.close();
-      const store = await SqliteStore.open(dir);
+      const store = await loc.open();
       env.store = store;
 
       const again = new Indexer({ provider: env.ethers.provider, deployments: env.deployments, store, confirmations: 0, pollIntervalMs: 5, batchBlocks: 4 });
@@ -389,7 +405,7 @@ describe("Indexer", function () {
       const result = await again.syncOnce();
       expect(result.ranges).to.equal(1);
       expect(result.events).to.equal(2);
-      expect(await rowCount(store, "lifecycle_events")).to.equal(3);
+      expect(await rowCount(loc, "lifecycle_events")).to.equal(3);
       await expectBatchMatchesChain(env, first.batchId);
       await expectBatchMatchesChain(env, second.batchId);
     });

@@ -154,6 +154,7 @@ describe("POST /rpc: the read-only chain window for verifiers", function () {
       deployments: ledger.chain.deployments,
       send: (method, params) => ethers.provider.send(method, params),
       callsPerMinute: 5,
+      budget: ledger.services.store,
       now: () => now,
     });
     try {

@@ -7,7 +7,8 @@ import { encodeEntryBody } from "../../../ledger-api/src/protocol/entry-body.ts"
 import { Kind, batchIdOf, eventHash, ledgerDomain, typedDataFor } from "../../../ledger-api/src/protocol/typed-data.ts";
 import type { ValuesOf } from "../../../ledger-api/src/protocol/typed-data.ts";
 import { Appender } from "../../../ledger-api/src/log/appender.ts";
-import type { SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";
+import type { Store } from "../../../ledger-api/src/store/store.ts";
+import { forEachDriver } from "../store/drivers.ts";
 import { KR, children, values } from "../../contracts/fixtures.ts";
 import {
   automine,
@@ -54,10 +55,9 @@ async function relayFixture() {
   return { deployments, ledger: ledger.connect(ethers.provider) as Contract, admin, relayer, domain, ...actors };
 }
 
-describe("Relay", function () {
-  this.timeout(60_000);
-  const s = stores();
-  let store: SqliteStore;
+forEachDriver("Relay", (driver) => {
+  const s = stores(driver);
+  let store: Store;
   let appender: Appender;
   let f: Awaited<ReturnType<typeof relayFixture>>;
 

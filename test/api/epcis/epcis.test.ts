@@ -11,6 +11,7 @@ import { demoStory, type DemoActorName } from "../../../ledger-api/src/demo/stor
 import { validateEpcisDocument } from "../../../ledger-api/src/epcis/gs1-schema.ts";
 import { lotEpc, lotOfEpc, READ_ONLY_FIELDS } from "../../../ledger-api/src/epcis/mapping.ts";
 import { startLedger, type Ledger } from "../harness.ts";
+import { forEachDriver } from "../store/drivers.ts";
 
 const BASE = "http://ledger.test";
 const GTIN = "08801234000017";
@@ -176,7 +177,7 @@ function eventsOf(body: Record<string, unknown>): EpcisEvent[] {
   return epcisBody.eventList ?? epcisBody.queryResults?.resultsBody.eventList ?? [];
 }
 
-describe("EPCIS 2.0 interface", function () {
+forEachDriver("EPCIS 2.0 interface", function (driver) {
   this.timeout(120_000);
   let ledger: Ledger;
   let signed: EpcisEvent[];
@@ -196,7 +197,7 @@ describe("EPCIS 2.0 interface", function () {
     signEpcisEvent(ledger.chain.actors[actor], ledger.chain.domain, event, { resolverBase: BASE });
 
   before(async () => {
-    ledger = await startLedger({ env: { PUBLIC_BASE_URL: BASE } });
+    ledger = await startLedger({ driver: driver.name, env: { PUBLIC_BASE_URL: BASE } });
     signed = [];
     for (const step of story(address)) signed.push(await sign(step.actor, step.event));
     captureResponse = await capture(epcisCaptureDocument(BASE, signed));

@@ -10,6 +10,7 @@ import { signEvent } from "../../../ledger-api/src/client/client.ts";
 import type { DemoActorName } from "../../../ledger-api/src/demo/story.ts";
 import type { EventDoc, SignedEvent } from "../../../ledger-api/src/protocol/documents.ts";
 import { networkHelpers, startLedger, type Ledger } from "../harness.ts";
+import { forEachDriver } from "../store/drivers.ts";
 
 const GTIN = "08801234000017";
 const IMPORT_GTIN = "09300012000014";
@@ -126,7 +127,7 @@ function unsigned(doc: unknown, signer: string): SignedEvent {
   return { doc, signer, nonce: "1", deadline: Math.floor(Date.now() / 1000) + 3600, signature: DUMMY_SIGNATURE } as SignedEvent;
 }
 
-describe("POST /v1/events refusals", function () {
+forEachDriver("POST /v1/events refusals", function (driver) {
   this.timeout(120_000);
   let ledger: Ledger;
   const addr = (name: DemoActorName) => ledger.chain.actors[name].address;
@@ -134,7 +135,7 @@ describe("POST /v1/events refusals", function () {
     ledger.sign(name, doc, options);
 
   before(async function () {
-    ledger = await startLedger();
+    ledger = await startLedger({ driver: driver.name });
   });
   after(async function () {
     await ledger?.close();
@@ -309,7 +310,7 @@ describe("POST /v1/events refusals", function () {
     describe("with small limits (BODY_LIMIT=2048, MAX_EVENTS_PER_REQUEST=2)", function () {
       let small: Ledger;
       before(async function () {
-        small = await startLedger({ chain: ledger.chain, env: { BODY_LIMIT: "2048", MAX_EVENTS_PER_REQUEST: "2" } });
+        small = await startLedger({ chain: ledger.chain, driver: driver.name, env: { BODY_LIMIT: "2048", MAX_EVENTS_PER_REQUEST: "2" } });
       });
       after(async function () {
         await small?.close();

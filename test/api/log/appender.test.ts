@@ -1,6 +1,4 @@
 import { expect } from "chai";
-import { join } from "node:path";
-import { DatabaseSync } from "node:sqlite";
 import {
   Appender,
   AppenderClosedError,
@@ -14,9 +12,10 @@ import type { AddStats, Receipt } from "../../../ledger-api/src/log/appender.ts"
 import { InvalidEntryError } from "../../../ledger-api/src/log/entry.ts";
 import { hexToBytes } from "../../../ledger-api/src/log/hash.ts";
 import type { Hash } from "../../../ledger-api/src/log/hash.ts";
-import { DB_FILE, SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";
 import { StoreClosedError } from "../../../ledger-api/src/store/store.ts";
-import { cleanup, event, hex, mth, tempDir } from "./fixtures.ts";
+import type { Store } from "../../../ledger-api/src/store/store.ts";
+import { forEachDriver, locations, type StoreLocation } from "../store/drivers.ts";
+import { event, hex, mth } from "./fixtures.ts";
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -27,17 +26,17 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
   throw new Error("expected a rejection");
 }
 
-describe("Appender", function () {
-  let dir: string;
-  let store: SqliteStore;
+forEachDriver("Appender", (driver) => {
+  const made = locations(driver);
+  let loc: StoreLocation;
+  let store: Store;
 
   beforeEach(async function () {
-    dir = await tempDir();
-    store = await SqliteStore.open(dir);
+    loc = await made.create();
+    store = await loc.open();
   });
   afterEach(async function () {
-    await store.close().catch(() => undefined);
-    await cleanup(dir);
+    await made.removeAll();
   });
 
   describe("deduplication", function () {
@@ -90,7 +89,7 @@ describe("Appender", function () {
 
       await appender.close();
       await store.close();
-      store = await SqliteStore.open(dir);
+      store = await loc.open();
       expect(await store.size()).to.equal(5000);
       expect(hex(await store.latestRoot())).to.equal(root);
       for (const i of [0, 1, 999, 1000, 2500, 4999]) {
@@ -121,9 +120,7 @@ describe("Appender", function () {
 
       // A constraint the store does not know about, failing the third insert of the next group.
       const poison = event(102, "A");
-      const admin = new DatabaseSync(join(dir, DB_FILE));
-      admin.exec(`CREATE TRIGGER poison BEFORE INSERT ON log_entries WHEN NEW.key = '${poison.key}'
-                  BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
+      await loc.exec(driver.failInsertOf(poison.key));
       const group = [event(100, "A"), event(101, "B"), poison, event(103, "A")].map((item) => rejection(appender.add(item)));
       const errors = await Promise.all(group);
       for (const e of errors) {
@@ -136,8 +133,7 @@ describe("Appender", function () {
       expect(await store.lastIndexOfBatch(event(0, "A").batchId)).to.equal(1);
       expect(appender.stats().failedGroups).to.equal(1);
 
-      admin.exec("DROP TRIGGER poison");
-      admin.close();
+      await loc.exec(driver.allowInserts);
       const retried = await Promise.all([event(100, "A"), event(101, "B"), poison].map((item) => appender.add(item)));
       expect(retried.map((r) => [r.index, r.prevIndex])).to.deep.equal([
         [2, 1],

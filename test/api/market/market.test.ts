@@ -19,6 +19,7 @@ import { stallVersion } from "../../../ledger-api/src/market/stall.ts";
 import { MarketProjection } from "../../../ledger-api/src/market/projection.ts";
 import { StallWatch } from "../../../ledger-api/src/market/watch.ts";
 import { startLedger, type Ledger } from "../harness.ts";
+import { forEachDriver } from "../store/drivers.ts";
 
 type Keys = { readonly gtin: string; readonly lot: string };
 const GTIN = demoBatches.tangerines.gtin;
@@ -84,7 +85,7 @@ function story(address: (name: DemoActorName) => string): { actor: DemoActorName
   ];
 }
 
-describe("the market: recall reach, acknowledgements, the safety centre and the stall displays", function () {
+forEachDriver("the market: recall reach, acknowledgements, the safety centre and the stall displays", function (driver) {
   this.timeout(180_000);
   let ledger: Ledger;
   const address = (name: DemoActorName): string => ledger.chain.actors[name].address;
@@ -94,7 +95,7 @@ describe("the market: recall reach, acknowledgements, the safety centre and the 
   }
 
   before(async function () {
-    ledger = await startLedger();
+    ledger = await startLedger({ driver: driver.name });
     await ledger.playDemoStory();
     for (const step of story(address)) {
       const res = await submit(step.actor, step.doc);

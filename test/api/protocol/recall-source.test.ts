@@ -11,12 +11,11 @@ import { withSnapshot } from "../../../ledger-api/src/ingest/ledger-view.ts";
 import { recalledAncestor } from "../../../ledger-api/src/ingest/rules.ts";
 import { Kind, batchIdOf, ledgerDomain } from "../../../ledger-api/src/protocol/typed-data.ts";
 import type { Bytes32 } from "../../../ledger-api/src/protocol/typed-data.ts";
-import { SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";
 import { ethers, registerBatch, splitBatch, submit, values } from "../../contracts/fixtures.ts";
 import type { Ledger } from "../../contracts/fixtures.ts";
-import { cleanup, tempDir } from "../log/fixtures.ts";
+import { forEachDriver, locations, type StoreLocation } from "../store/drivers.ts";
 
-async function setUp(dir: string) {
+async function setUp(loc: StoreLocation) {
   const [admin, regulator, producer, producer2, importer, importer2, inspector, wholesaler, stall, relayer, outsider] =
     (await ethers.getSigners()).slice(0, 11) as [Ledger["admin"], ...Ledger["admin"][]] as Ledger["admin"][];
   const deployments = await deployContracts(admin!, admin!.address);
@@ -28,23 +27,20 @@ async function setUp(dir: string) {
     ledger, domain: ledgerDomain(chainId, deployments.ledger), chainId,
     admin, regulator, producer, producer2, importer, importer2, inspector, wholesaler, stall, relayer, outsider,
   } as Ledger;
-  const store = await SqliteStore.open(dir);
+  const store = await loc.open();
   const indexer = new Indexer({ provider: ethers.provider, deployments, store, confirmations: 0, pollIntervalMs: 5, batchBlocks: 16 });
   return { f, store, indexer };
 }
 
-describe("recall source", function () {
-  this.timeout(60_000);
-  let dir: string;
+forEachDriver("recall source", function (driver) {
+  const made = locations(driver);
   let env: Awaited<ReturnType<typeof setUp>>;
 
   beforeEach(async function () {
-    dir = await tempDir();
-    env = await setUp(dir);
+    env = await setUp(await made.create());
   });
   afterEach(async function () {
-    await env.store.close().catch(() => undefined);
-    await cleanup(dir);
+    await made.removeAll();
   });
 
   /** The recall source the contract names (in BatchRecalled), the rules name and the index names, in that order. */

@@ -16,6 +16,7 @@ import type { Provenance, TimelineEntry } from "../../../ledger-api/src/protocol
 import type { Trace } from "../../../ledger-api/src/query/trace.ts";
 import type { DemoActorName } from "../../../ledger-api/src/demo/story.ts";
 import { ethers, startLedger, type Ledger } from "../harness.ts";
+import { forEachDriver } from "../store/drivers.ts";
 
 type Keys = { readonly gtin: string; readonly lot: string };
 
@@ -82,7 +83,7 @@ function idOf(keys: Keys): string {
   return batchIdOf(keys.gtin, keys.lot);
 }
 
-describe("provenance and trace of a batch", function () {
+forEachDriver("provenance and trace of a batch", function (driver) {
   let ledger: Ledger;
   // The beef answer's ETag before the anchor ("caching"), checked again after it ("after the anchor").
   let pendingEtag = "";
@@ -107,7 +108,7 @@ describe("provenance and trace of a batch", function () {
   };
 
   before(async function () {
-    ledger = await startLedger();
+    ledger = await startLedger({ driver: driver.name });
     const address = (actor: DemoActorName): string => ledger.chain.actors[actor].address;
     for (const step of [...demoStory(new Date(), address), ...mergeStory(address)]) {
       const res = await ledger.post(await ledger.sign(step.actor, step.doc));

@@ -1,10 +1,8 @@
 import { expect } from "chai";
 import { AnchorIntentOpenError, ChainWriterStateError } from "../../../ledger-api/src/store/chain-writers.ts";
-import { join } from "node:path";
-import { DatabaseSync } from "node:sqlite";
-import { MIGRATIONS } from "../../../ledger-api/src/store/migrations.ts";
-import { DB_FILE, SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";
-import { appendItem, cleanup, tempDir } from "../log/fixtures.ts";
+import type { Store } from "../../../ledger-api/src/store/store.ts";
+import { appendItem } from "../log/fixtures.ts";
+import { forEachDriver, locations, type StoreLocation } from "./drivers.ts";
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -26,16 +24,16 @@ const intent = (size: number, tx: string) => ({
   createdAt: 1,
 });
 
-describe("SqliteStore chain-writer tables", function () {
-  let dir: string;
-  let store: SqliteStore;
+forEachDriver("Store chain-writer tables", (driver) => {
+  const made = locations(driver);
+  let loc: StoreLocation;
+  let store: Store;
   beforeEach(async function () {
-    dir = await tempDir();
-    store = await SqliteStore.open(dir);
+    loc = await made.create();
+    store = await loc.open();
   });
   afterEach(async function () {
-    await store.close().catch(() => undefined);
-    await cleanup(dir);
+    await made.removeAll();
   });
 
   it("keeps at most one anchor intent in flight and settles each only from 'sent', durably across reopen", async function () {
@@ -43,14 +41,16 @@ describe("SqliteStore chain-writer tables", function () {
     expect(a).to.include({ status: "sent", root: "0x" + "aa".repeat(32), blockNumber: undefined });
     expect(await rejection(store.recordAnchorIntent(intent(5, "02")))).to.be.instanceOf(AnchorIntentOpenError);
     await store.close();
-    store = await SqliteStore.open(dir);
+    store = await loc.open();
     expect((await store.openAnchorIntent())?.id).to.equal(a.id);
     // A fee bump replaces the transaction of the intent in flight, durably, and only of that one.
     const bumped = await store.replaceAnchorTx(a.id, { rawTx: "0x02F9", txHash: "0x" + "0A".repeat(32) }, 2);
     expect(bumped).to.include({ id: a.id, status: "sent", nonce: 3, rawTx: "0x02f9", txHash: "0x" + "0a".repeat(32), updatedAt: 2 });
+    // The bump is counted in the intent, so a restart (or another leader) does not start the count again.
+    expect(bumped.feeBumps).to.equal(1);
     await store.close();
-    store = await SqliteStore.open(dir);
-    expect((await store.openAnchorIntent())?.txHash).to.equal("0x" + "0a".repeat(32));
+    store = await loc.open();
+    expect(await store.openAnchorIntent()).to.include({ txHash: "0x" + "0a".repeat(32), feeBumps: 1 });
     await store.settleAnchorIntent(a.id, { status: "confirmed", blockNumber: 9 }, 2);
     expect(await rejection(store.replaceAnchorTx(a.id, { rawTx: "0x02", txHash: "0x" + "0b".repeat(32) }, 3))).to.be.instanceOf(
       ChainWriterStateError,
@@ -72,6 +72,52 @@ describe("SqliteStore chain-writer tables", function () {
     expect(all.length).to.equal(n);
     expect(all.map((r) => r.index)).to.deep.equal(Array.from({ length: n }, (_, i) => i));
     expect((await store.relayRows("pending", 16)).length).to.equal(16);
+    // The statuses of many rows in one read (ingest prunes its pending events with it); rows never ingested are absent.
+    await store.markRelaySent(7, { nonce: 1, txHash: "0x" + "07".repeat(32), rawTx: "0x02" }, 2);
+    const statuses = await store.relayStatuses([0, 7, n + 5]);
+    expect([...statuses.entries()]).to.deep.equal([[0, "pending"], [7, "sent"]]);
+  });
+
+  it("lets recovery fail anchor intents and rewrite relay rows, all of them or none, and counts rows per status", async function () {
+    const a = await store.recordAnchorIntent(intent(4, "01"));
+    await store.settleAnchorIntent(a.id, { status: "confirmed", blockNumber: 9 }, 2);
+    const b = await store.recordAnchorIntent(intent(6, "02"));
+    // One unknown id fails the whole call: nothing changed.
+    expect(await rejection(store.failAnchorIntents([a.id, b.id, 999], "lost", 3))).to.be.instanceOf(ChainWriterStateError);
+    expect((await store.anchorIntents()).map((i) => i.status)).to.deep.equal(["confirmed", "sent"]);
+    await store.failAnchorIntents([a.id, b.id], "the chain lost it", 3);
+    expect((await store.anchorIntents()).map((i) => [i.status, i.failure])).to.deep.equal([
+      ["failed", "the chain lost it"],
+      ["failed", "the chain lost it"],
+    ]);
+
+    await store.appendBatch([0, 1, 2].map((n) => appendItem(n)));
+    await store.advanceRelayCursor(0, 3, [0, 1, 2].map((index) => ({ index, kind: 0, actor: "0xab" })), 1);
+    await store.markRelaySent(0, { nonce: 5, txHash: "0x" + "05".repeat(32), rawTx: "0x02" }, 2);
+    await store.markRelaySent(1, { nonce: 6, txHash: "0x" + "06".repeat(32), rawTx: "0x02" }, 2);
+    expect(await store.relayCounts()).to.deep.equal({ pending: 1, sent: 2, confirmed: 0, refused: 0 });
+    // A row that never held a transaction cannot be rewritten confirmed: nothing of the call is applied.
+    const refused = await rejection(
+      store.rewriteRelayRows(
+        [
+          { index: 0, status: "pending", reason: "lost with the chain" },
+          { index: 2, status: "confirmed", blockNumber: 7, txHash: "0x" + "07".repeat(32) },
+        ],
+        3,
+      ),
+    );
+    expect(refused).to.be.instanceOf(ChainWriterStateError);
+    expect((await store.relayRecord(0))?.status).to.equal("sent");
+    await store.rewriteRelayRows(
+      [
+        { index: 0, status: "pending", reason: "lost with the chain" },
+        { index: 1, status: "confirmed", blockNumber: 7, txHash: "0x" + "0A".repeat(32) },
+      ],
+      4,
+    );
+    expect(await store.relayRecord(0)).to.include({ status: "pending", nonce: undefined, txHash: undefined, error: "lost with the chain" });
+    expect(await store.relayRecord(1)).to.include({ status: "confirmed", blockNumber: 7, txHash: "0x" + "0a".repeat(32) });
+    expect(await store.relayCounts()).to.deep.equal({ pending: 2, sent: 0, confirmed: 1, refused: 0 });
   });
 
   it("moves the relay cursor only from where it is, with the rows of the range, and guards every row transition", async function () {
@@ -88,8 +134,9 @@ describe("SqliteStore chain-writer tables", function () {
     expect(await store.maxRelayNonce()).to.equal(7);
     await store.markRelaySent(0, { nonce: 8, txHash: "0x" + "22".repeat(32), rawTx: "0x02" }, 5);
     // A fee bump replaces the transaction of a 'sent' row, and of no other.
+    expect((await store.relayRecord(0))?.feeBumps).to.equal(0);
     await store.replaceRelayTx(0, { rawTx: "0x02AA", txHash: "0x" + "33".repeat(32) }, 5);
-    expect(await store.relayRecord(0)).to.include({ status: "sent", nonce: 8, rawTx: "0x02aa", txHash: "0x" + "33".repeat(32) });
+    expect(await store.relayRecord(0)).to.include({ status: "sent", nonce: 8, rawTx: "0x02aa", txHash: "0x" + "33".repeat(32), feeBumps: 1 });
     expect(await rejection(store.replaceRelayTx(2, { rawTx: "0x02", txHash: "0x" + "44".repeat(32) }, 5))).to.be.instanceOf(
       ChainWriterStateError,
     );
@@ -113,7 +160,7 @@ describe("SqliteStore chain-writer tables", function () {
       await pendingRows(4);
       const id = await store.markRelayGroupSent([0, 1, 3], { nonce: 5, txHash: tx("AA"), rawTx: "0x02F8AB" }, 2);
       expect(await store.relayGroup(id)).to.deep.equal({
-        id, nonce: 5, txHash: tx("aa"), rawTx: "0x02f8ab", calls: 3, createdAt: 2, updatedAt: 2,
+        id, nonce: 5, txHash: tx("aa"), rawTx: "0x02f8ab", calls: 3, feeBumps: 0, createdAt: 2, updatedAt: 2,
       });
       const sent = await store.relayRows("sent");
       expect(sent.map((r) => [r.index, r.group, r.nonce, r.txHash, r.rawTx])).to.deep.equal([
@@ -124,7 +171,7 @@ describe("SqliteStore chain-writer tables", function () {
       expect(await store.relayRecord(2)).to.include({ status: "pending", group: undefined });
       expect(await store.maxRelayNonce()).to.equal(5);
       await store.close();
-      store = await SqliteStore.open(dir);
+      store = await loc.open();
       expect((await store.relayRows("sent")).map((r) => r.group)).to.deep.equal([id, id, id]);
     });
 
@@ -150,6 +197,27 @@ describe("SqliteStore chain-writer tables", function () {
         [1, tx("bb"), 3],
         [2, tx("cc"), 2],
       ]);
+    });
+
+    it("counts a group's fee bumps once, in the group, durably; a single call's in its row, from zero at each send", async function () {
+      await pendingRows(3);
+      const id = await store.markRelayGroupSent([0, 1], { nonce: 5, txHash: tx("aa"), rawTx: "0x02aa" }, 2);
+      await store.markRelaySent(2, { nonce: 6, txHash: tx("cc"), rawTx: "0x02cc" }, 2);
+      await store.replaceRelayTx(0, { rawTx: "0x02ab", txHash: tx("ab") }, 3);
+      await store.replaceRelayTx(1, { rawTx: "0x02ac", txHash: tx("ac") }, 4);
+      await store.replaceRelayTx(2, { rawTx: "0x02cd", txHash: tx("cd") }, 4);
+      await store.close();
+      store = await loc.open();
+      expect(await store.relayGroup(id)).to.include({ feeBumps: 2, txHash: tx("ac") });
+      expect((await store.relayRows("sent")).map((r) => [r.index, r.feeBumps])).to.deep.equal([
+        [0, 0],
+        [1, 0],
+        [2, 1],
+      ]);
+      // Sent anew after a reset, the row's count starts again: the bumps were of a transaction that can no longer land.
+      await store.resetRelay(2, "its nonce went to another transaction", 5);
+      await store.markRelaySent(2, { nonce: 7, txHash: tx("ce"), rawTx: "0x02ce" }, 6);
+      expect(await store.relayRecord(2)).to.include({ feeBumps: 0, txHash: tx("ce") });
     });
 
     it("settles a group's rows in one transaction, all or nothing; a row reset to pending leaves its group", async function () {
@@ -194,21 +262,18 @@ describe("SqliteStore chain-writer tables", function () {
 
     it("keeps the rows of a database from before groups as they were (migration relay_groups rebuilds the table)", async function () {
       await store.close();
-      await cleanup(dir);
-      dir = await tempDir();
-      store = await SqliteStore.open(dir, { migrations: MIGRATIONS.slice(0, MIGRATIONS.findIndex((m) => m.name === "relay_groups")) });
+      loc = await made.create();
+      store = await loc.open({ migrations: driver.migrations.slice(0, driver.migrations.findIndex((m) => m.name === "relay_groups")) });
       await store.appendBatch([0, 1, 2].map((n) => appendItem(n)));
       await store.close();
       // The rows as the previous version's statements wrote them (its code cannot run here any more).
-      const db = new DatabaseSync(join(dir, DB_FILE));
-      db.exec(`UPDATE relay_cursor SET next_idx = 3;
+      await loc.exec(`UPDATE relay_cursor SET next_idx = 3;
         INSERT INTO relay_entries (idx, kind, actor, status, nonce, tx_hash, raw_tx, block_number, updated_at) VALUES
           (0, 2, '0xab', 'sent', 1, '${tx("11")}', '0x0211', NULL, 2),
           (1, 2, '0xab', 'confirmed', 2, '${tx("22")}', '0x0222', 7, 3),
           (2, 2, '0xab', 'pending', NULL, NULL, NULL, NULL, 1);`);
-      db.close();
-      store = await SqliteStore.open(dir);
-      expect(await store.relayRecord(0)).to.include({ status: "sent", nonce: 1, rawTx: "0x0211", group: undefined });
+      store = await loc.open();
+      expect(await store.relayRecord(0)).to.include({ status: "sent", nonce: 1, rawTx: "0x0211", group: undefined, feeBumps: 0 });
       expect(await store.relayRecord(1)).to.include({ status: "confirmed", blockNumber: 7, rawTx: "0x0222" });
       expect(await store.relayRecord(2)).to.include({ status: "pending" });
       expect(await store.relayCursor()).to.equal(3);

@@ -1,17 +1,17 @@
 import { expect } from "chai";
-import { join } from "node:path";
-import { DatabaseSync } from "node:sqlite";
 import { MerkleTree } from "merkletreejs";
+import pg from "pg";
 import { keccak256 } from "ethers";
 import { decodeEntry } from "../../../ledger-api/src/log/entry.ts";
 import { Frontier } from "../../../ledger-api/src/log/frontier.ts";
 import { EMPTY_ROOT, leafHash } from "../../../ledger-api/src/log/hash.ts";
 import type { Hash, NodeRef } from "../../../ledger-api/src/log/hash.ts";
-import { MIGRATIONS } from "../../../ledger-api/src/store/migrations.ts";
 import type { Migration } from "../../../ledger-api/src/store/migrations.ts";
-import { DB_FILE, SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";
+import { clientConfig } from "../../../ledger-api/src/store/postgres-rows.ts";
 import { SchemaTooNewError, StoreClosedError, StoreCorruptError } from "../../../ledger-api/src/store/store.ts";
-import { appendItem, cleanup, h, hex, mth, SIGNATURE, SIGNER, tempDir } from "../log/fixtures.ts";
+import type { Store } from "../../../ledger-api/src/store/store.ts";
+import { appendItem, h, hex, mth, SIGNATURE, SIGNER } from "../log/fixtures.ts";
+import { forEachDriver, locations, type StoreLocation } from "./drivers.ts";
 
 /** Every complete subtree of a tree of `size` leaves. */
 function completeRefs(size: number): NodeRef[] {
@@ -22,54 +22,71 @@ function completeRefs(size: number): NodeRef[] {
   return refs;
 }
 
-async function leavesOf(store: SqliteStore): Promise<Hash[]> {
+async function leavesOf(store: Store): Promise<Hash[]> {
   const size = await store.size();
   return store.nodes(Array.from({ length: size }, (_, index) => ({ level: 0, index })));
 }
 
-describe("SqliteStore", function () {
-  let dir: string;
-  const open: SqliteStore[] = [];
-  async function openStore(options?: Parameters<typeof SqliteStore.open>[1]): Promise<SqliteStore> {
-    const s = await SqliteStore.open(dir, options);
-    open.push(s);
-    return s;
+forEachDriver("Store", (driver) => {
+  const made = locations(driver);
+  let loc: StoreLocation;
+  async function openStore(options?: { migrations?: readonly Migration[] }): Promise<Store> {
+    return loc.open(options);
   }
 
   beforeEach(async function () {
-    dir = await tempDir();
+    loc = await made.create();
   });
   afterEach(async function () {
-    for (const s of open.splice(0)) await s.close().catch(() => undefined);
-    await cleanup(dir);
+    await made.removeAll();
   });
 
   describe("migrations", function () {
-    function versions(): number[] {
-      const db = new DatabaseSync(join(dir, DB_FILE), { readOnly: true });
-      try {
-        return db.prepare("SELECT version FROM schema_migrations ORDER BY version").all().map((r) => Number(r.version));
-      } finally {
-        db.close();
-      }
+    const MIGRATIONS = driver.migrations;
+    async function versions(): Promise<number[]> {
+      return (await loc.rows("SELECT version FROM schema_migrations ORDER BY version")).map((r) => Number(r.version));
     }
 
-    it("creates every table of a fresh database in WAL mode and records each migration", async function () {
+    it("creates every table of a fresh database and records each migration", async function () {
       const store = await openStore();
-      expect(versions()).to.deep.equal(MIGRATIONS.map((m) => m.version));
+      expect(await versions()).to.deep.equal(MIGRATIONS.map((m) => m.version));
       expect(await store.size()).to.equal(0);
       expect(hex(await store.latestRoot())).to.equal(hex(EMPTY_ROOT));
-      const db = new DatabaseSync(join(dir, DB_FILE), { readOnly: true });
-      expect(db.prepare("PRAGMA journal_mode").get()?.journal_mode).to.equal("wal");
-      db.close();
+      expect((await loc.rows(driver.tablesNamed(["log_entries", "relay_entries", "anchor_intents"]))).length).to.equal(3);
     });
+
+    if (driver.name === "sqlite") {
+      it("runs the database in WAL mode (commits are fsynced: synchronous=FULL on every connection)", async function () {
+        await openStore();
+        expect((await loc.rows("PRAGMA journal_mode"))[0]?.journal_mode).to.equal("wal");
+      });
+    } else {
+      it("commits synchronously on every session it opens, whatever the database's default", async function () {
+        await openStore();
+        const name = new URL(loc.env.DATABASE_URL!).pathname.slice(1);
+        await loc.exec(`ALTER DATABASE ${name} SET synchronous_commit = off`);
+        const session = new pg.Client(clientConfig(loc.env.DATABASE_URL!, "test"));
+        await session.connect();
+        try {
+          expect((await session.query("SHOW synchronous_commit")).rows[0]?.synchronous_commit).to.equal("on");
+        } finally {
+          await session.end();
+        }
+      });
+
+      it("migrates once when several instances open a fresh database together", async function () {
+        const stores = await Promise.all([openStore(), openStore(), openStore()]);
+        expect(await versions()).to.deep.equal(MIGRATIONS.map((m) => m.version));
+        expect(await Promise.all(stores.map((s) => s.size()))).to.deep.equal([0, 0, 0]);
+      });
+    }
 
     it("re-opens an up-to-date database without re-applying anything and keeps its data", async function () {
       const a = await openStore();
       await a.appendBatch([appendItem(1)]);
       await a.close();
       const b = await openStore();
-      expect(versions()).to.deep.equal(MIGRATIONS.map((m) => m.version));
+      expect(await versions()).to.deep.equal(MIGRATIONS.map((m) => m.version));
       expect(await b.size()).to.equal(1);
     });
 
@@ -79,16 +96,14 @@ describe("SqliteStore", function () {
       await a.appendBatch([appendItem(1)]);
       await a.close();
       const b = await openStore({ migrations: [...MIGRATIONS, extra] });
-      expect(versions()).to.deep.equal([...MIGRATIONS, extra].map((m) => m.version));
+      expect(await versions()).to.deep.equal([...MIGRATIONS, extra].map((m) => m.version));
       expect(await b.size()).to.equal(1);
     });
 
     it("refuses to open a database whose schema is newer than the code", async function () {
       const a = await openStore();
       await a.close();
-      const db = new DatabaseSync(join(dir, DB_FILE));
-      db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(99, "future", 0);
-      db.close();
+      await loc.exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 0)");
       let error: unknown;
       try {
         await openStore();
@@ -109,9 +124,7 @@ describe("SqliteStore", function () {
         failed = true;
       }
       expect(failed).to.equal(true);
-      const db = new DatabaseSync(join(dir, DB_FILE), { readOnly: true });
-      expect(db.prepare("SELECT name FROM sqlite_master WHERE name IN ('half', 'log_entries')").all()).to.deep.equal([]);
-      db.close();
+      expect(await loc.rows(driver.tablesNamed(["half", "log_entries"]))).to.deep.equal([]);
     });
   });
 
@@ -175,17 +188,12 @@ describe("SqliteStore", function () {
       }
       await a.appendBatch(items.slice(256));
 
-      const otherDir = await tempDir();
-      try {
-        const b = await SqliteStore.open(otherDir);
-        await b.appendBatch(items);
-        const refs = completeRefs(300);
-        expect((await a.nodes(refs)).map(hex)).to.deep.equal((await b.nodes(refs)).map(hex));
-        expect(hex(await a.latestRoot())).to.equal(hex(await b.latestRoot()));
-        await b.close();
-      } finally {
-        await cleanup(otherDir);
-      }
+      const other = await made.create();
+      const b = await other.open();
+      await b.appendBatch(items);
+      const refs = completeRefs(300);
+      expect((await a.nodes(refs)).map(hex)).to.deep.equal((await b.nodes(refs)).map(hex));
+      expect(hex(await a.latestRoot())).to.equal(hex(await b.latestRoot()));
     });
 
     it("keeps the frontier nodes that Frontier.refs names", async function () {
@@ -218,6 +226,28 @@ describe("SqliteStore", function () {
       expect(await store.entryByKey("0xnope")).to.equal(undefined);
       expect(await store.lastIndexOfBatch(items[0]?.entry.batchId.toUpperCase().replace("0X", "0x") as string)).to.equal(2);
       expect(await store.lastIndexOfBatch(items[1]?.entry.batchId as string)).to.equal(1);
+    });
+
+    it("says where each of many keys' entries is in one call, undefined for a key not logged", async function () {
+      const store = await openStore();
+      const results = await store.appendBatch([appendItem(0, "A"), appendItem(1, "B"), appendItem(2, "A")]);
+      const receipts = await store.receiptsByKeys([appendItem(2, "A").key, "0xnope", appendItem(0, "A").key, appendItem(2, "A").key]);
+      expect(receipts.map((r) => r && [r.index, r.prevIndex, hex(r.leafHash)])).to.deep.equal([
+        [2, 0, hex(results[2]!.leafHash)],
+        undefined,
+        [0, -1, hex(results[0]!.leafHash)],
+        [2, 0, hex(results[2]!.leafHash)],
+      ]);
+    });
+
+    it("serves a range of entries in log order, cut at the log's end", async function () {
+      const store = await openStore();
+      await store.appendBatch(Array.from({ length: 10 }, (_, i) => appendItem(i)));
+      expect((await store.entries(3, 7)).map((e) => [e.index, e.key])).to.deep.equal(
+        [3, 4, 5, 6].map((i) => [i, appendItem(i).key]),
+      );
+      expect((await store.entries(8, 20)).map((e) => e.index)).to.deep.equal([8, 9]);
+      expect(await store.entries(10, 12)).to.deep.equal([]);
     });
 
     it("lists a batch's entries in log order, whatever the case of the id asked for", async function () {
@@ -279,19 +309,52 @@ describe("SqliteStore", function () {
       expect(order).to.deep.equal(["tx", "append"]);
     });
 
-    it("detects a second process appending to the same database instead of forking the tree", async function () {
-      const a = await openStore();
-      const b = await openStore();
-      await a.appendBatch([appendItem(0)]);
-      let error: unknown;
-      try {
-        await b.appendBatch([appendItem(1)]);
-      } catch (e) {
-        error = e;
-      }
-      expect(error).to.be.instanceOf(StoreCorruptError);
-      expect(await a.size()).to.equal(1);
-    });
+    if (driver.name === "sqlite") {
+      it("detects a second process appending to the same database instead of forking the tree", async function () {
+        const a = await openStore();
+        const b = await openStore();
+        await a.appendBatch([appendItem(0)]);
+        let error: unknown;
+        try {
+          await b.appendBatch([appendItem(1)]);
+        } catch (e) {
+          error = e;
+        }
+        expect(error).to.be.instanceOf(StoreCorruptError);
+        expect(await a.size()).to.equal(1);
+      });
+    } else {
+      it("lets several instances append to one log at once: dense indices, every key once, one tree", async function () {
+        const instances = await Promise.all([openStore(), openStore(), openStore()]);
+        // Each instance appends its own groups concurrently with the others; some keys are sent by two instances.
+        const groups = instances.map((store, i) =>
+          (async () => {
+            for (let g = 0; g < 8; g++) {
+              const n = 100 * i + 10 * g;
+              await store.appendBatch([...Array.from({ length: 5 }, (_, k) => appendItem(n + k)), appendItem(1000 + g)]);
+            }
+          })(),
+        );
+        await Promise.all(groups);
+        const size = await instances[0]!.size();
+        expect(size).to.equal(3 * 8 * 5 + 8);
+        const entries = await instances[1]!.entries(0, size);
+        expect(entries.map((e) => e.index)).to.deep.equal(Array.from({ length: size }, (_, i) => i));
+        expect(new Set(entries.map((e) => e.key)).size).to.equal(size);
+        // Every batch link names the previous entry of the same batch.
+        const last = new Map<string, number>();
+        for (const e of entries) {
+          expect(e.prevIndex, `entry ${e.index}`).to.equal(last.get(e.batchId) ?? -1);
+          last.set(e.batchId, e.index);
+        }
+        const root = hex(mth(entries.map((e) => e.leafHash)));
+        for (const store of instances) expect(hex(await store.latestRoot())).to.equal(root);
+        const refs = completeRefs(size);
+        expect((await instances[2]!.nodes(refs)).map(hex)).to.deep.equal(
+          refs.map((r) => hex(mth(entries.map((e) => e.leafHash), r.index * 2 ** r.level, (r.index + 1) * 2 ** r.level))),
+        );
+      });
+    }
 
     it("rejects every call after close", async function () {
       const store = await openStore();
@@ -309,6 +372,7 @@ describe("SqliteStore", function () {
   });
 
   describe("signers' nonces and observations", function () {
+    const MIGRATIONS = driver.migrations;
     const OTHER = "0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc";
     /** Item `n` signed by `signer` with `nonce`, of `kind`, about `batch`, received at `receivedAt`. */
     function signed(n: number, nonce: string, options: { signer?: string; kind?: number; batch?: string; receivedAt?: number } = {}) {

@@ -1,0 +1,16 @@
+/**
+ * Which store the service runs on: PostgreSQL when DATABASE_URL is set (several API instances may share it), else
+ * the embedded SQLite store in DATA_DIR (one process; `npm start` needs nothing else).
+ */
+import { PostgresStore } from "./postgres.ts";
+import { SqliteStore } from "./sqlite.ts";
+import type { Store } from "./store.ts";
+
+export interface StoreConfig {
+  readonly dataDir: string;
+  readonly databaseUrl: string | undefined;
+}
+
+export async function openStore(config: StoreConfig): Promise<Store> {
+  return config.databaseUrl === undefined ? SqliteStore.open(config.dataDir) : PostgresStore.open(config.databaseUrl);
+}
