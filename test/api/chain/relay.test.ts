@@ -631,6 +631,28 @@ forEachDriver("Relay", (driver) => {
         }
       });
 
+      it("counts a group's fee bumps in the store: restarted after the last bump allowed, the relay does not raise it again", async function () {
+        const clock = manualClock();
+        const options = { clock, feeBumpAfterMs: 30_000, maxFeeBumps: 1 };
+        const r = grouped(options);
+        const { regs, group } = await sendGroupUnmined(r);
+        clock.advance(30_000);
+        await r.syncOnce();
+        const bumped = (await store.relayGroup(group.id))!;
+        expect(bumped).to.include({ feeBumps: 1 });
+        expect(bumped.txHash).to.not.equal(group.txHash);
+        // A new process (or a new leader) reads the count from the store instead of starting it again.
+        store = await s.reopen(store);
+        const restarted = grouped(options);
+        clock.advance(60_000);
+        await restarted.syncOnce();
+        expect(await store.relayGroup(group.id)).to.include({ feeBumps: 1, txHash: bumped.txHash, rawTx: bumped.rawTx });
+        await mine();
+        await automine(true);
+        await drain(restarted);
+        for (const x of regs) expect(await eventsOf("Registered", x.id)).to.equal(1);
+      });
+
       it("a lost group whose nonce was spent elsewhere: its rows go back to pending and are sent again, each applied once", async function () {
         const { regs, group } = await sendGroupUnmined(grouped());
         await dropTransaction(group.txHash);
