@@ -73,7 +73,7 @@ export const ERROR_CODES = {
   OVERLOADED: {
     status: 503,
     when:
-      "the server is shedding load: an admission gate's queue is full, the request could not start within `ADMISSION_MAX_WAIT_MS`, the process is under pressure, or too many stall displays are connected; nothing of the request was done (`Retry-After`; see Under load)",
+      "the server is shedding load: an admission gate's queue is full, the request could not start within `ADMISSION_MAX_WAIT_MS`, the process is under pressure, or too many stall displays are connected; with several instances on PostgreSQL also when an upload could not get the store's admission lock or another instance appended under it; nothing of the request was done (`Retry-After`; see Under load)",
   },
   CHAIN_UNAVAILABLE: { status: 503, when: "the chain node cannot be reached" },
 } as const satisfies Record<string, CodeRow>;

@@ -76,6 +76,9 @@ interface PendingEvent {
 /** How often pending events are checked against the index and the relay. */
 const PRUNE_EVERY_MS = 250;
 
+/** An OVERLOADED refusal's Retry-After: the admission lock passes between instances within a request's time. */
+const RETRY_SOON = { "Retry-After": "1" } as const;
+
 /** Past this many entries from other instances to take in, the pending overlay is rebuilt as at start instead. */
 const CATCH_UP_LIMIT = 2000;
 
@@ -321,7 +324,12 @@ export class Ingestor {
       hold = await this.store.holdForAdmission();
     } catch (err) {
       release();
-      throw new ApiError("OVERLOADED", `the log is busy with other instances' appends; retry in a moment (${(err as Error).message})`);
+      throw new ApiError(
+        "OVERLOADED",
+        `the log is busy with other instances' appends; retry in a moment (${(err as Error).message})`,
+        {},
+        RETRY_SOON,
+      );
     }
     let committed: Promise<Receipt[]>;
     const added: PendingEvent[] = [];
@@ -372,7 +380,7 @@ export class Ingestor {
       this.createdBy = undefined;
       hold.release();
       if ((err as Error).cause instanceof LogMovedError) {
-        throw new ApiError("OVERLOADED", "another instance appended to the log meanwhile; nothing was logged: submit again");
+        throw new ApiError("OVERLOADED", "another instance appended to the log meanwhile; nothing was logged: submit again", {}, RETRY_SOON);
       }
       throw new ApiError("INTERNAL", `the log could not commit the events: ${(err as Error).message}`);
     } finally {
