@@ -15,6 +15,7 @@ import { batchIdOf } from "../../../ledger-api/src/protocol/typed-data.ts";
 import { demoBatches, demoStory, type DemoActorName } from "../../../ledger-api/src/demo/story.ts";
 import { chooseLang, countryName, MESSAGES, type Lang } from "../../../ledger-api/src/web/i18n.ts";
 import { negotiate, resolverRoutes } from "../../../ledger-api/src/web/resolver.ts";
+import { AnswerCache } from "../../../ledger-api/src/query/answer-cache.ts";
 import { startLedger, type Ledger } from "../harness.ts";
 
 type Keys = { readonly gtin: string; readonly lot: string };
@@ -401,6 +402,7 @@ describe("GS1 Digital Link resolver and shopper page", function () {
           publicBaseUrl: base,
           publicRpcUrl: ledger.services.config.publicRpcUrl,
           webDist: pathToFileURL(dir + path.sep),
+          cache: new AnswerCache(ledger.services.store, 1 << 20),
         });
         expect((await app.inject({ method: "GET", url: "/assets/verify.js" })).statusCode).to.equal(404);
         await writeFile(path.join(dir, "verify.js"), "globalThis.LedgerVerify = {};\n");
