@@ -278,7 +278,7 @@ describe("GS1 Digital Link resolver and shopper page", function () {
           expect(custody).to.include(name);
         }
         expect(custody).to.not.match(/0x[0-9a-f]{40}<\/strong>/);
-        expect(from(html, "cold-chain")).to.include("-0.8 °C").and.include("Refrigerated truck 82-SA-4471");
+        expect(from(html, "observations")).to.include("-0.8 °C").and.include("Refrigerated truck 82-SA-4471");
       });
     }
 
@@ -301,7 +301,7 @@ describe("GS1 Digital Link resolver and shopper page", function () {
       expect(html).to.include('data-scope="batch" data-testid="badge-origin-0"');
       expect(from(html, "parents")).to.include(`href="${pathOf(tangerines)}?lang=ko"`);
       expect(from(html, "custody")).to.include("Garak Wholesale Market Co.").and.include("Mangwon Market Stall 12");
-      expect(from(html, "cold-chain")).to.include("8.5 °C");
+      expect(from(html, "observations")).to.include("8.5 °C");
     });
 
     it("sends the page compressed to a browser that accepts it (brotli, else gzip)", async function () {
