@@ -91,6 +91,8 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
   }
   // One cache for the JSON answers and the pages rendered from them; it checks the store on every request.
   const cache = new AnswerCache(store, config.answerCacheBytes);
+  // Its hit and size figures, for tests and benchmarks (app.answerCache.stats()).
+  app.decorate("answerCache", cache);
   await app.register(queryRoutes, {
     store,
     cache,

@@ -1,0 +1,153 @@
+/**
+ * The answers' cache (query/answer-cache.ts): a cached answer is served only while the store says nothing it was
+ * built from changed. A recall of an ancestor, a new event of the lot, a new anchor over it and a profile change each
+ * show on the very next request, in the JSON answer and on the shopper page; another API instance on the same
+ * database sees them too; the cache keeps to its byte budget. Real services on Hardhat's in-process chain.
+ */
+import { expect } from "chai";
+import { Contract } from "ethers";
+import { abiOf } from "../../../ledger-api/src/chain/contracts.ts";
+import { demoBatches } from "../../../ledger-api/src/demo/story.ts";
+import type { Provenance } from "../../../ledger-api/src/protocol/answer.ts";
+import { AnswerCache, ByteLru } from "../../../ledger-api/src/query/answer-cache.ts";
+import { SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";
+import { ethers, startLedger, type Ledger } from "../harness.ts";
+
+type Keys = { readonly gtin: string; readonly lot: string };
+const { tangerines, tangerineStallLots, spinach } = demoBatches;
+const [stallLot] = tangerineStallLots as [Keys, Keys];
+
+const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+const pathOf = (keys: Keys) => encodeURIComponent(`/01/${keys.gtin}/10/${keys.lot}`);
+
+describe("the answers' cache", function () {
+  let ledger: Ledger;
+
+  async function answer(keys: Keys): Promise<Provenance> {
+    const res = await ledger.app.inject({ method: "GET", url: `/v1/batches/${pathOf(keys)}/provenance` });
+    expect(res.statusCode, res.body.slice(0, 300)).to.equal(200);
+    return res.json() as Provenance;
+  }
+
+  async function page(keys: Keys): Promise<string> {
+    const res = await ledger.app.inject({ method: "GET", url: `/01/${keys.gtin}/10/${keys.lot}?lang=en`, headers: { accept: "text/html" } });
+    expect(res.statusCode).to.equal(200);
+    return res.body;
+  }
+
+  const stats = () => (ledger.app as unknown as { answerCache?: AnswerCache }).answerCache?.stats();
+
+  before(async function () {
+    this.timeout(300_000);
+    ledger = await startLedger();
+    await ledger.playDemoStory();
+    await ledger.services.anchorer.anchorNow();
+    await ledger.sync();
+  });
+
+  after(async function () {
+    await ledger?.close();
+  });
+
+  it("serves a lot's answer and page from the cache while nothing it was built from changes", async function () {
+    const first = await answer(stallLot);
+    await page(stallLot);
+    const before = stats();
+    const again = await answer(stallLot);
+    const pageAgain = await page(stallLot);
+    const after = stats();
+    expect(again).to.deep.equal(first);
+    expect(pageAgain).to.include('data-testid="custody"');
+    expect(after!.hits - before!.hits).to.be.at.least(3); // the answer twice, the page once
+    expect(after!.misses).to.equal(before!.misses);
+  });
+
+  it("shows a recall of the lot's parent on the very next answer and page", async function () {
+    await answer(stallLot);
+    await page(stallLot);
+    const recall = await ledger.post(
+      await ledger.sign("regulator", { kind: "Recalled", batch: tangerines, occurredAt: now(), reason: "Chlorpyrifos over the limit", reference: "RC-TEST-1" }),
+    );
+    expect(recall.statusCode, JSON.stringify(recall.json)).to.equal(202);
+    await ledger.sync();
+    const after = await answer(stallLot);
+    expect(after.batch.recalled).to.equal(true);
+    expect(after.batch.recall?.inherited).to.equal(true);
+    expect(await page(stallLot)).to.include('data-testid="recall-banner"').and.include("Chlorpyrifos over the limit");
+  });
+
+  it("shows a new event of the lot on the very next answer, before any anchor covers it", async function () {
+    const before = await answer(stallLot);
+    const res = await ledger.post(
+      await ledger.sign("stall", { kind: "Observed", batch: stallLot, occurredAt: now(), readings: [{ type: "Temperature", value: 4.5, unit: "Cel" }] }),
+    );
+    expect(res.statusCode, JSON.stringify(res.json)).to.equal(202);
+    const after = await answer(stallLot);
+    expect(after.observations.total).to.equal(before.observations.total + 1);
+    expect(after.timeline.at(-1)?.kind).to.equal("Observed");
+    expect(after.timeline.at(-1)?.anchored).to.equal(false);
+  });
+
+  it("moves the proofs to the anchor that covers the lot as soon as the index records it", async function () {
+    const before = await answer(stallLot);
+    expect(before.timeline.some((t) => !t.anchored)).to.equal(true);
+    await ledger.services.anchorer.anchorNow();
+    await ledger.sync();
+    const after = await answer(stallLot);
+    expect(after.timeline.every((t) => t.anchored)).to.equal(true);
+  });
+
+  it("shows an actor's new name on the very next answer", async function () {
+    await answer(stallLot);
+    const [admin] = await ethers.getSigners();
+    const registry = new Contract(ledger.chain.deployments.ledger, abiOf("ProvenanceLedger"), admin);
+    const stall = ledger.chain.actors.stall.address;
+    const profile = (await registry.getFunction("profileOf")(stall)) as { gln: bigint; country: string; retail: boolean };
+    await (await registry.getFunction("setProfile")(stall, { name: "Mangwon Fruit (renamed)", gln: profile.gln, country: profile.country, retail: profile.retail })).wait();
+    await ledger.sync();
+    const after = await answer(stallLot);
+    expect(after.batch.custodian.name).to.equal("Mangwon Fruit (renamed)");
+  });
+
+  it("is seen by another API instance on the same database: its cache checks the store, not this process", async function () {
+    const other = await SqliteStore.open(ledger.dataDir);
+    try {
+      const cache = new AnswerCache(other, 1 << 24);
+      const ctx = {
+        store: other,
+        deployments: ledger.chain.deployments,
+        publicBaseUrl: ledger.services.config.publicBaseUrl,
+        publicRpcUrl: ledger.services.config.publicRpcUrl,
+      };
+      const { batchIdOf } = await import("../../../ledger-api/src/protocol/typed-data.ts");
+      const ref = { batchId: batchIdOf(spinach.gtin, spinach.lot) };
+      const first = await cache.provenance(ctx, ref);
+      expect((await cache.provenance(ctx, ref)).etag).to.equal(first.etag);
+      expect(cache.stats().hits).to.equal(1);
+      const res = await ledger.post(
+        await ledger.sign("regulator", { kind: "Observed", batch: spinach, occurredAt: now(), readings: [{ type: "Temperature", value: 3, unit: "Cel" }] }),
+      );
+      expect(res.statusCode, JSON.stringify(res.json)).to.equal(202);
+      const after = await cache.provenance(ctx, ref);
+      expect(after.etag).to.not.equal(first.etag);
+      expect(after.answer().observations.total).to.equal(first.answer().observations.total + 1);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("keeps to its byte budget, dropping the least recently used first", function () {
+    const lru = new ByteLru<string>(1000);
+    for (let i = 0; i < 10; i++) lru.set(`k${i}`, "x", 300);
+    expect(lru.bytes).to.be.at.most(1000);
+    expect(lru.size).to.equal(3);
+    expect(lru.get("k9")).to.equal("x");
+    expect(lru.get("k0")).to.equal(undefined);
+    lru.get("k7");
+    lru.set("k10", "x", 300);
+    expect(lru.get("k7")).to.equal("x");
+    expect(lru.get("k8")).to.equal(undefined);
+    lru.set("huge", "x", 5000);
+    expect(lru.get("huge")).to.equal(undefined);
+  });
+});
