@@ -197,6 +197,7 @@ describe("observations at any volume", function () {
   describe("a lot with 200,000 observations", function () {
     it("is answered within the bounds of a small lot: answer <= 100 KB, page <= 150 KB, verifiable", async function () {
       this.timeout(1_800_000);
+      const before = (await answerOf(beef)).answer.observations.total;
       await logObservations(ledger.services.store, ledger.chain.actors.stall, ledger.chain.domain, {
         lot: beef,
         count: 200_000,
@@ -211,7 +212,7 @@ describe("observations at any volume", function () {
       await ledger.services.anchorer.anchorNow();
       await ledger.sync();
       const { answer, bytes } = await answerOf(beef);
-      expect(answer.observations.total).to.equal(200_000 + 1);
+      expect(answer.observations.total).to.equal(before + 200_000);
       expect(bytes).to.be.at.most(100 * 1024);
       expect(answer.timeline.filter((t) => t.kind === "Observed").length).to.equal(ANSWER_LIMITS.newestObservations);
       const page = await ledger.app.inject({ method: "GET", url: `/01/${beef.gtin}/10/${beef.lot}`, headers: { accept: "text/html" } });
