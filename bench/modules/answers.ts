@@ -36,9 +36,15 @@ import { timeGet } from "./market.ts";
 const hex = (bytes: number): string => `0x${randomBytes(bytes).toString("hex")}`;
 const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
+/** POSTs a body of signed events, retrying when the API sheds load (503 with Retry-After). */
 async function post(url: string, body: string): Promise<void> {
-  const res = await fetch(`${url}/v1/events`, { method: "POST", headers: { "content-type": "application/json" }, body });
-  if (res.status !== 202) throw new Error(`POST /v1/events: ${res.status} ${(await res.text()).slice(0, 300)}`);
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(`${url}/v1/events`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    if (res.status === 202) return;
+    const text = await res.text();
+    if (res.status !== 503 || attempt >= 60) throw new Error(`POST /v1/events: ${res.status} ${text.slice(0, 300)}`);
+    await new Promise((r) => setTimeout(r, Math.min(5, Number(res.headers.get("retry-after") ?? 1)) * 1000));
+  }
 }
 
 /** Waits until the lot's answer is on chain with every proof anchored: what the cache keeps. */
