@@ -108,6 +108,9 @@ interface Entry<V> {
   readonly value: V;
 }
 
+/** The store's version key raised by every recall (store/migrations.ts v7). */
+const RECALLS = "recalls";
+
 /** JS strings are UTF-16 in memory; what an entry costs besides its text is small and counted as a constant. */
 const textBytes = (s: string): number => s.length * 2 + 256;
 
@@ -210,15 +213,19 @@ export class AnswerCache {
     return value;
   }
 
-  /** A lot's trace: valid while every lot in it (ancestors and descendants) and the actors are unchanged. */
+  /**
+   * A lot's trace: valid while every lot in it (ancestors and descendants), the actors and the set of recalls are
+   * unchanged ("recalls" is the store's version of every recall: a merged descendant inherits the recall of a parent
+   * the trace does not list).
+   */
   async trace(ctx: QueryContext, ref: BatchRef): Promise<CachedJson> {
     const batchId = ref.batchId.toLowerCase();
-    const lotsOfTrace = (trace: Trace): string[] => [batchId, ...trace.lots.map((l) => l.batchId).filter((id) => id !== batchId).sort()];
+    const lotsOfTrace = (trace: Trace): string[] => [batchId, RECALLS, ...trace.lots.map((l) => l.batchId).filter((id) => id !== batchId).sort()];
     const entry = await this.through<CachedJson>(
       `trace:${batchId}`,
       async () => {
         const [up, down] = await Promise.all([this.store.ancestors(batchId), this.store.descendants(batchId)]);
-        return [batchId, ...[...new Set([...up.map((e) => e.parent), ...down.map((e) => e.child)])].filter((id) => id !== batchId).sort()];
+        return [batchId, RECALLS, ...[...new Set([...up.map((e) => e.parent), ...down.map((e) => e.child)])].filter((id) => id !== batchId).sort()];
       },
       async () => {
         const trace = await traceOf(ctx, ref);

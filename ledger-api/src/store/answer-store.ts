@@ -73,6 +73,9 @@ export interface AnswerStore {
   readingHours(batchId: string, type: string, unit: string, limit: number): Promise<ReadingHourRow[]>;
   /** The earliest anchor whose tree contains leaf `leafIndex` (size > leafIndex), undefined if none yet. */
   firstAnchorCovering(leafIndex: number): Promise<AnchorRow | undefined>;
-  /** The versions of `batchIds` (and of actors and anchors), read from one snapshot. */
+  /**
+   * The versions of `batchIds` (and of actors and anchors), read from one snapshot. The key "recalls" may stand among
+   * them: its version is raised by every recall (and un-recall by an index reset) of any lot.
+   */
   answerVersions(batchIds: readonly string[]): Promise<AnswerVersions>;
 }

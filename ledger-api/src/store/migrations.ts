@@ -467,6 +467,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER answer_versions_batch_delete AFTER DELETE ON batches BEGIN
         INSERT INTO answer_versions (key, version) VALUES (OLD.batch_id, 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
       END;
+      -- Any recall anywhere: a trace shows the recall state of lots whose ancestors it does not list (a merged
+      -- descendant's other parents), so traces also check this one.
+      CREATE TRIGGER answer_versions_recall AFTER UPDATE OF recalled ON batches WHEN NEW.recalled <> OLD.recalled BEGIN
+        INSERT INTO answer_versions (key, version) VALUES ('recalls', 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+      CREATE TRIGGER answer_versions_recall_insert AFTER INSERT ON batches WHEN NEW.recalled <> 0 BEGIN
+        INSERT INTO answer_versions (key, version) VALUES ('recalls', 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+      CREATE TRIGGER answer_versions_recall_delete AFTER DELETE ON batches WHEN OLD.recalled <> 0 BEGIN
+        INSERT INTO answer_versions (key, version) VALUES ('recalls', 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
       CREATE TRIGGER answer_versions_lineage AFTER INSERT ON lineage BEGIN
         INSERT INTO answer_versions (key, version) VALUES (NEW.parent, 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
         INSERT INTO answer_versions (key, version) VALUES (NEW.child, 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
