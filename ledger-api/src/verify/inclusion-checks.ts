@@ -59,7 +59,13 @@ export async function checkInclusion(ctx: Context, entry: TimelineEntry, kind: K
 export function checkHistory(timeline: readonly TimelineEntry[], runs: readonly ObservationRun[] = []): Check<"history"> {
   const name = "history";
   const own = timeline.filter((t) => t.relation === "own").sort((a, b) => a.index - b.index);
-  if (own.length === 0) return fail(name, "the answer shows no entry filed under this batch");
+  if (own.length === 0) {
+    // A lot cut from another has no entry of its own until something happens to it: the Split that made it is filed
+    // under its parent (its document check makes sure it names this lot).
+    const created = timeline.find((t) => t.relation === "created" && t.kind === "Split");
+    if (created) return ok(name, `no entry of its own yet; created by the Split at index ${created.index}`);
+    return fail(name, "the answer shows no entry filed under this batch");
+  }
   const declared = new Set(runs.map((r) => `${r.newest}:${r.after}`));
   const gaps: string[] = [];
   let through = 0;
