@@ -9,35 +9,15 @@
  * from the answer reaches every older observation exactly once, whatever is appended meanwhile (new ones are newer
  * than any cursor). Each page entry carries its own proof, to the earliest anchor covering the page's newest entry.
  */
-import { ANSWER_LIMITS, type ObservationPage, type ObservationRun, type Observations, type ReadingPoint, type ReadingSummary } from "../protocol/answer.ts";
-import type { Static } from "typebox";
+import { ANSWER_LIMITS, type ObservationPage, type ObservationRun, type Observations, type ReadingSummary } from "../protocol/answer.ts";
+import { seriesOf } from "../protocol/observation-series.ts";
 import { Kind } from "../protocol/typed-data.ts";
-import type { ReadingHourRow, Store, StoredEntry } from "../store/store.ts";
+import type { Store, StoredEntry } from "../store/store.ts";
 import { actorCache, type QueryContext } from "./batch-state.ts";
 import { timelineEntry } from "./timeline.ts";
 
 function iso(seconds: number | undefined): string | null {
   return seconds === undefined ? null : new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
-}
-
-/** Hourly figures folded into at most `chartPoints` spans of equal whole hours, oldest first. */
-export function seriesOf(hours: readonly ReadingHourRow[]): Static<typeof ReadingPoint>[] {
-  const first = hours[0];
-  const last = hours.at(-1);
-  if (first === undefined || last === undefined) return [];
-  const span = Math.max(1, Math.ceil((last.hour - first.hour + 1) / ANSWER_LIMITS.chartPoints));
-  const points: { t: number; n: number; min: number; max: number; sum: number }[] = [];
-  for (const h of hours) {
-    const t = (first.hour + Math.floor((h.hour - first.hour) / span) * span) * 3600;
-    const p = points.at(-1);
-    if (p !== undefined && p.t === t) {
-      p.n += h.count;
-      p.min = Math.min(p.min, h.min);
-      p.max = Math.max(p.max, h.max);
-      p.sum += h.sum;
-    } else points.push({ t, n: h.count, min: h.min, max: h.max, sum: h.sum });
-  }
-  return points.map(({ t, n, min, max, sum }) => ({ t, n, min, max, mean: sum / n }));
 }
 
 /**

@@ -2,18 +2,20 @@
  * The answer's observations (protocol/answer.ts Observations) against what can be checked:
  * - observations (per answer): the summary agrees with the newest observations the answer shows, each of which is
  *   verified as an entry: their number, every reading of theirs within its type's extremes and counted, and the
- *   newest of each type being the summary's `last`. The counts and extremes of the observations not shown are the
+ *   newest of each type being the summary's `last`; each chart series stays within its type's extremes and count. The counts and extremes of the observations not shown are the
  *   server's word, and the detail says so: the page labels them "as the server counts them".
  * - observations (with every page read, checkObservationPages): the pages' entries fill every run of the answer's
  *   prevIndex chain exactly (each links to the next down to the shown entry the run starts after), so nothing was left
  *   out or added; and the summary is recounted from them and the shown ones: count, times, extremes and last reading
- *   per type, and the total. Each page entry is verified as an entry on its own (verify.ts verifyObservationPages).
+ *   per type, the total, and each chart series folded again from the recount (protocol/observation-series.ts). Each page entry is verified as an entry on its own (verify.ts verifyObservationPages).
  */
 import type { ObservationPage, Provenance, TimelineEntry } from "../protocol/answer.ts";
 import type { ObservedDoc } from "../protocol/documents.ts";
+import { hoursOf, seriesOf } from "../protocol/observation-series.ts";
 import { fail, ok, type Check } from "./check.ts";
 
 interface Tally {
+  readings: { at: number; value: number }[];
   count: number;
   first: number;
   last: number;
@@ -69,6 +71,13 @@ export function checkObservationSummary(answer: Provenance): Check<"observations
       }
     }
   }
+  for (const s of o.readings) {
+    const drawn = s.series.reduce((n, p) => n + p.n, 0);
+    if (drawn > s.count) wrong.push(`${s.type}'s chart draws ${drawn} readings, the summary counts ${s.count}`);
+    if (s.series.some((p, i) => p.min < s.min || p.max > s.max || (i > 0 && p.t <= s.series[i - 1]!.t))) {
+      wrong.push(`${s.type}'s chart leaves the summary's ${s.min}..${s.max} or is out of order`);
+    }
+  }
   const oldestShown = shown[0]?.index ?? Number.MAX_SAFE_INTEGER;
   for (const [key, s] of byType) {
     if (!seen.has(key) && s.last.index >= oldestShown) wrong.push(`the summary's newest ${s.type} is entry ${s.last.index}, which the answer does not show`);
@@ -121,8 +130,9 @@ export function checkObservationPages(answer: Provenance, pages: readonly Observ
     for (const r of readingsOf(e)) {
       const key = `${r.type}\u0000${r.unit}`;
       const t = tallies.get(key);
-      if (t === undefined) tallies.set(key, { count: 1, first: at, last: at, min: r.value, max: r.value, lastValue: r.value, lastIndex: e.index });
+      if (t === undefined) tallies.set(key, { readings: [{ at, value: r.value }], count: 1, first: at, last: at, min: r.value, max: r.value, lastValue: r.value, lastIndex: e.index });
       else {
+        t.readings.push({ at, value: r.value });
         t.count++;
         t.first = Math.min(t.first, at);
         t.last = Math.max(t.last, at);
@@ -146,6 +156,10 @@ export function checkObservationPages(answer: Provenance, pages: readonly Observ
     if (shownAs !== counted) wrong.push(`${s.type}: the answer says ${shownAs}, the observations ${counted}`);
     const times = (iso: string | null) => (iso === null ? Number.NaN : seconds(iso));
     if (times(s.firstAt) !== t.first || times(s.lastAt) !== t.last) wrong.push(`${s.type}: the answer's first and last times are not the observations'`);
+    // The chart, folded from the recount as the server folds the store's hours.
+    if (s.series.length > 0 && JSON.stringify(seriesOf(hoursOf(t.readings))) !== JSON.stringify(s.series)) {
+      wrong.push(`${s.type}: the chart is not what the observations draw`);
+    }
   }
   if (wrong.length > 0) return fail(name, wrong.join("; "));
   return ok(name, `all ${o.total} observations read (${paged.length} from ${pages.length} pages), chained without a gap, and the summary recounted from them`);

@@ -172,7 +172,7 @@ describe("observations at any volume", function () {
       expect(all.observations?.status, all.observations?.detail).to.equal("verified");
     });
 
-    it("fails the pages that leave out an observation, and a summary the observations do not recount", async function () {
+    it("fails the pages that leave out an observation, a summary and a chart the observations do not recount", async function () {
       this.timeout(300_000);
       const pages = await pagesFrom(stallLot, answer.observations.next, 200);
       const short = structuredClone(pages);
@@ -184,6 +184,12 @@ describe("observations at any volume", function () {
       inflated.observations.readings[0]!.max += 10;
       const wrong = await verifyObservationPages(inflated, pages, reader, { trust: trust(), complete: true });
       expect(wrong.observations?.status).to.equal("failed");
+      // A chart that draws other temperatures than the observations hold, within the summary's extremes.
+      const redrawn = structuredClone(answer);
+      const series = redrawn.observations.readings.find((r) => r.type === "Temperature")!.series;
+      series[0]!.mean = series[0]!.min;
+      const chart = await verifyObservationPages(redrawn, pages, reader, { trust: trust(), complete: true });
+      expect(chart.observations?.detail).to.match(/the chart is not what the observations draw/);
     });
 
     it("fails an answer whose history skips entries where it declares no run", async function () {
