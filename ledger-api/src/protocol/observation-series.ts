@@ -5,7 +5,8 @@
  * verifier that has read every observation folds its own recount with it (verify/observation-checks.ts), so the
  * chart can be checked exactly.
  */
-import { ANSWER_LIMITS, type ReadingPoint } from "./answer.ts";
+import { ANSWER_LIMITS } from "./answer-limits.ts";
+import type { ReadingPoint } from "./answer.ts";
 import type { Static } from "typebox";
 
 /** One hour (unix seconds / 3600) of one reading type: readings counted, lowest, highest, and their sum. */
