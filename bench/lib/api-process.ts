@@ -16,8 +16,15 @@ import { openLedgerServices } from "../../ledger-api/src/services.ts";
 import { naivePreparer } from "./naive.ts";
 
 const config = loadConfig();
-const chain = await startLocalChain({ stateDir: path.join(config.dataDir, "chain"), port: Number(process.env.CHAIN_PORT ?? 8545) });
-const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 500, cacheTimeout: -1 });
+// The chain and the services as `npm start` runs them (main.ts): its confirmations and snapshot interval, and
+// finality bounded by the durable snapshot, so what the relay counts confirmed here is what it counts there.
+const chain = await startLocalChain({
+  stateDir: path.join(config.dataDir, "chain"),
+  port: config.chainPort,
+  confirmations: config.confirmations,
+  snapshotEveryMs: config.chainSnapshotMs,
+});
+const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 100, cacheTimeout: -1 });
 const deployments = await ensureDemoDeployment(provider, config.deploymentsFile);
 const naive = process.env.BENCH_NAIVE === "1";
 const services = await openLedgerServices({
@@ -26,6 +33,8 @@ const services = await openLedgerServices({
   deployments,
   relayer: new Wallet(demoWallet(LOCAL_KEYS.relayer).privateKey, provider),
   anchorer: new Wallet(demoWallet(LOCAL_KEYS.anchorer).privateKey, provider),
+  durableBlock: () => chain.durableBlock(),
+  localChain: chain,
   ...(naive ? { preparer: (domain) => naivePreparer(domain, config.maxEventsPerRequest) } : {}),
 });
 const app = await buildApp(services);

@@ -5,6 +5,7 @@
 import type { BenchModule } from "../lib/types.ts";
 import { ingest } from "./ingest.ts";
 import { market } from "./market.ts";
+import { relay } from "./relay.ts";
 import { answers } from "./answers.ts";
 
-export const MODULES: readonly BenchModule[] = [ingest, market, answers];
+export const MODULES: readonly BenchModule[] = [ingest, market, relay, answers];

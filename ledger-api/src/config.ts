@@ -57,6 +57,8 @@ export interface Config {
   readonly chainSnapshotMs: number;
   /** The relay counts as stuck (/healthz 503) when events wait and nothing was relayed for this long. */
   readonly relayStuckAfterMs: number;
+  /** Most lifecycle events the relay sends in one transaction (relayGroup); 1 sends each as its own call. */
+  readonly relayGroupSize: number;
   /** Most Observed events one signer may record about one lot in any 24 hours; 0 for no limit. */
   readonly observationsPerLotPerDay: number;
   /** A request's headers and body must arrive within this; then the connection is closed (408). */
@@ -184,6 +186,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     chainPort: int(env, "CHAIN_PORT", 8545, 1, 65535),
     chainSnapshotMs: int(env, "CHAIN_SNAPSHOT_MS", 250, 0, 600_000),
     relayStuckAfterMs: int(env, "RELAY_STUCK_AFTER_MS", 120_000, 1000),
+    relayGroupSize: int(env, "RELAY_GROUP_SIZE", 50, 1, 500),
     // A cold-chain logger reading every minute (1,440 a day) plus a smart scale weighing up to once a minute (1,440),
     // with room to spare; a lot's page stays readable however many parties observe it.
     observationsPerLotPerDay: int(env, "OBSERVATIONS_PER_LOT_PER_DAY", 3000, 0),

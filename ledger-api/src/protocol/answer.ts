@@ -157,6 +157,13 @@ export const BatchView = Type.Object(
     }),
     createdBlock: Nullable(Type.Integer()),
     createdTx: Nullable(Type.String()),
+    updatedBlock: Nullable(
+      Type.Integer({
+        description:
+          "the block of the batch's newest on-chain event the index holds: the batch's state and its on-chain hash chain " +
+          "(completeness.head) stand as of this block; null until the batch is on chain",
+      }),
+    ),
   },
   { title: "ProvenanceBatch" },
 );

@@ -108,7 +108,7 @@ interface Entry<V> {
   readonly value: V;
 }
 
-/** The store's version key raised by every recall (store/migrations.ts v7). */
+/** The store's version key raised by every recall (store/migrations.ts v8, "answers"). */
 const RECALLS = "recalls";
 
 /** JS strings are UTF-16 in memory; what an entry costs besides its text is small and counted as a constant. */

@@ -109,6 +109,8 @@ export interface KnownBatch extends Omit<IndexedBatch, "createdBlock" | "created
   readonly onChain: boolean;
   readonly createdBlock: number | null;
   readonly createdTx: string | null;
+  /** The block of its newest indexed event: its state (and head) stand as of this block. */
+  readonly updatedBlock: number | null;
 }
 
 /**
@@ -190,7 +192,7 @@ async function stateOf(
 ): Promise<{ state?: KnownBatch; refused?: string }> {
   const indexed = await store.batch(batchId);
   if (indexed) {
-    const { ancestry: _a, updatedBlock: _u, ...rest } = indexed;
+    const { ancestry: _a, ...rest } = indexed;
     return { state: { ...rest, onChain: true } };
   }
   if (depth > MAX_PENDING_DEPTH) return {};
@@ -218,6 +220,7 @@ async function stateOf(
     onChain: false,
     createdBlock: null,
     createdTx: null,
+    updatedBlock: null,
   } as const;
   let state: KnownBatch;
   if (creation.entry.kind === Kind.Registered) {

@@ -263,6 +263,7 @@ async function batchView(
     onChain: state.onChain,
     createdBlock: state.createdBlock,
     createdTx: state.createdTx,
+    updatedBlock: state.updatedBlock,
   };
 }
 

@@ -4,14 +4,14 @@
  *   yet, the chain's recall of the lots its logged Split or Merge names (it will inherit it; the contract refuses
  *   the cut).
  * - custodian, quantity: the answer's custodian and quantity (with its unit) are the chain's; pending when they were
- *   at the block the answer's state stands at but the chain has moved on, or when the answer was built while the lot
- *   was not on chain yet (see checkBatchField).
+ *   at the block the answer's state stands at (check.ts stateBlock) but the chain has moved on, or when the answer was
+ *   built while the lot was not on chain yet (see checkBatchField).
  * - names: every name the answer gives an address (signers, registrant, custodian, offeree, recaller) is the name
  *   the authority set for it in ActorRegistry (profileOf): the page shows who did what by name.
  */
 import type { Actor, Provenance } from "../protocol/answer.ts";
 import type { OnChainBatch } from "./chain-reader.ts";
-import { batchAt, fail, ok, pending, type Check, type Context } from "./check.ts";
+import { batchAt, fail, ok, pending, stateBlock, type Check, type Context } from "./check.ts";
 
 export async function checkRecall(ctx: Context, answer: Provenance): Promise<Check<"recall">> {
   const name = "recall";
@@ -25,20 +25,6 @@ export async function checkRecall(ctx: Context, answer: Provenance): Promise<Che
     return fail(name, `the answer says ${answer.batch.recalled ? "recalled" : "not recalled"}, the chain says ${recalled ? "recalled" : "not recalled"}`);
   }
   return ok(name, recalled ? "recalled, as the chain says" : "not recalled (nor any ancestor), as the chain says");
-}
-
-/**
- * The newest block whose events the answer's batch state reflects: that of its latest lifecycle record the server's
- * index holds ("recorded"). The index trails the chain by its confirmation depth, so an answer can be a block or two
- * behind what the verifier reads.
- */
-function stateBlock(answer: Provenance): number | undefined {
-  let block: number | undefined;
-  for (const e of answer.timeline) {
-    const at = e.chain?.blockNumber;
-    if (e.relation !== "inherited" && e.chain?.status === "recorded" && typeof at === "number") block = Math.max(block ?? 0, at);
-  }
-  return block;
 }
 
 /**

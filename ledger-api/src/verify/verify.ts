@@ -249,7 +249,7 @@ export async function verifyProvenance(answer: unknown, reader: ChainReader, opt
       ? [fail("batch", `asked for ${options.batchId}, the answer is about ${batchId}`)]
       : []),
     await guard("history", () => checkHistory(valid.timeline, valid.observations.runs)),
-    await guard("head", () => checkHead(ctx, valid.timeline, positions)),
+    await guard("head", () => checkHead(ctx, valid, positions)),
     ...(await state),
     await guard("observations", () => checkObservationSummary(valid)),
   ];
