@@ -1,8 +1,10 @@
 /**
  * The answers' cache (query/answer-cache.ts): a cached answer is served only while the store says nothing it was
  * built from changed. A recall of an ancestor, a new event of the lot, a new anchor over it and a profile change each
- * show on the very next request, in the JSON answer and on the shopper page; another API instance on the same
- * database sees them too; the cache keeps to its byte budget. Real services on Hardhat's in-process chain.
+ * show on the very next request, in the JSON answer and on the shopper page, as do a lifecycle event on its way and
+ * then recorded (the block the lot's state stands at moving) and a lot turning from pending to on chain; another API
+ * instance on the same database sees them too; the cache keeps to its byte budget. Real services on Hardhat's
+ * in-process chain.
  */
 import { expect } from "chai";
 import { Contract } from "ethers";
@@ -14,7 +16,7 @@ import { SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";
 import { ethers, startLedger, type Ledger } from "../harness.ts";
 
 type Keys = { readonly gtin: string; readonly lot: string };
-const { tangerines, tangerineStallLots, spinach } = demoBatches;
+const { tangerines, tangerineStallLots, spinach, beef } = demoBatches;
 const [stallLot] = tangerineStallLots as [Keys, Keys];
 
 const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -107,6 +109,66 @@ describe("the answers' cache", function () {
     await ledger.sync();
     const after = await answer(stallLot);
     expect(after.batch.custodian.name).to.equal("Mangwon Fruit (renamed)");
+  });
+
+  // The stall lot is recalled by now (an inspection of it would be refused): a lot of its own.
+  it("shows a lifecycle event queued, then recorded with the block the lot's state stands at, on the very next answers", async function () {
+    await answer(beef);
+    const before = await answer(beef);
+    const posted = await ledger.post(
+      await ledger.sign("lab", {
+        kind: "Inspected",
+        batch: beef,
+        occurredAt: now(),
+        lab: { name: "Seogwipo Agricultural Testing Lab" },
+        method: "Microbiology (E. coli)",
+        analytes: [{ name: "E. coli", value: 10, limit: 100, unit: "CFU/g" }],
+        passed: true,
+      }),
+    );
+    expect(posted.statusCode, JSON.stringify(posted.json)).to.equal(202);
+    const [receipt] = posted.json.receipts as { index: number }[];
+    const inspected = (a: Provenance) => a.timeline.find((t) => t.index === receipt?.index);
+
+    const queued = await answer(beef);
+    expect(inspected(queued)?.chain?.status).to.equal("queued");
+    expect(queued.batch.updatedBlock).to.equal(before.batch.updatedBlock);
+
+    await ledger.sync();
+    const recorded = await answer(beef);
+    const block = inspected(recorded)?.chain?.blockNumber;
+    expect(inspected(recorded)?.chain?.status).to.equal("recorded");
+    expect(block).to.be.a("number").and.greaterThan(before.batch.updatedBlock ?? 0);
+    expect(recorded.batch.updatedBlock).to.equal(block);
+  });
+
+  it("never caches a lot logged but not yet on chain, and answers it as on chain once the index takes it in", async function () {
+    const keys: Keys = { gtin: tangerines.gtin, lot: "CACHE-LATE-1" };
+    const posted = await ledger.post(
+      await ledger.sign("cooperative", {
+        kind: "Registered",
+        batch: keys,
+        occurredAt: now(),
+        product: "Jeju Hallabong tangerines",
+        origin: { country: "KR", region: "Jeju-do, Jeju-si", farm: { name: "Orchard CACHE-LATE-1" } },
+        harvestDate: now().slice(0, 10),
+        quantity: { value: 40, unit: "kg" },
+        imported: false,
+      }),
+    );
+    expect(posted.statusCode, JSON.stringify(posted.json)).to.equal(202);
+
+    const before = stats();
+    expect((await answer(keys)).batch).to.include({ onChain: false, updatedBlock: null });
+    expect(await page(keys)).to.include("CACHE-LATE-1");
+    expect((await answer(keys)).batch.onChain).to.equal(false);
+    expect(stats()!.hits).to.equal(before!.hits);
+
+    await ledger.sync();
+    const indexed = await answer(keys);
+    expect(indexed.batch.onChain).to.equal(true);
+    expect(indexed.batch.updatedBlock).to.be.a("number").and.equal(indexed.batch.createdBlock);
+    expect(indexed.timeline.map((t) => t.chain?.status)).to.deep.equal(["recorded"]);
   });
 
   it("is seen by another API instance on the same database: its cache checks the store, not this process", async function () {
