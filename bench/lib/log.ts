@@ -43,16 +43,26 @@ async function codeVersion(): Promise<string> {
   return hash.digest("hex").slice(0, 16);
 }
 
-function post(agent: Agent, url: string, body: string): Promise<void> {
+function postOnce(agent: Agent, url: string, body: string): Promise<{ status: number; text: string; retryAfter: number }> {
   return new Promise((resolve, reject) => {
     const req = request(url + "/v1/events", { method: "POST", agent, headers: { "content-type": "application/json" } }, (res) => {
       let text = "";
       res.on("data", (c: Buffer) => (text += c.toString()));
-      res.on("end", () => (res.statusCode === 202 ? resolve() : reject(new Error(`POST /v1/events ${res.statusCode}: ${text.slice(0, 500)}`))));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text, retryAfter: Number(res.headers["retry-after"] ?? 1) }));
     });
     req.on("error", reject);
     req.end(body);
   });
+}
+
+/** POSTs a body, retrying when the API sheds load (503 with Retry-After), as a well-behaved client does. */
+async function post(agent: Agent, url: string, body: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const { status, text, retryAfter } = await postOnce(agent, url, body);
+    if (status === 202) return;
+    if (status !== 503 || attempt >= 60) throw new Error(`POST /v1/events ${status}: ${text.slice(0, 500)}`);
+    await new Promise((r) => setTimeout(r, Math.max(0.2, Math.min(retryAfter, 5)) * 1000));
+  }
 }
 
 async function sourceFor(url: string): Promise<EventSource> {

@@ -98,3 +98,8 @@ export async function startApi(options: ApiOptions): Promise<Served> {
 export function startBare(): Promise<Served> {
   return startChild(new URL("./bare-server.ts", import.meta.url), {});
 }
+
+/** The read routes alone over a stopped API's data dir (answers-process.ts), with an answers' cache of `cacheMb`. */
+export function startAnswers(dataDir: string, cacheMb: number): Promise<Served> {
+  return startChild(new URL("./answers-process.ts", import.meta.url), { DATA_DIR: dataDir, PORT: "0", ANSWER_CACHE_MB: String(cacheMb) });
+}

@@ -7,5 +7,6 @@ import { ingest } from "./ingest.ts";
 import { instances } from "./instances.ts";
 import { market } from "./market.ts";
 import { relay } from "./relay.ts";
+import { answers } from "./answers.ts";
 
-export const MODULES: readonly BenchModule[] = [ingest, market, relay, instances];
+export const MODULES: readonly BenchModule[] = [ingest, market, relay, answers, instances];

@@ -19,6 +19,7 @@ import ops from "./http/ops.ts";
 import { ingestRoutes } from "./ingest/routes.ts";
 import { logRoutes } from "./query/log-routes.ts";
 import { queryRoutes } from "./query/routes.ts";
+import { AnswerCache } from "./query/answer-cache.ts";
 import type { LedgerServices } from "./services.ts";
 import { labelRoutes } from "./web/labels.ts";
 import { MarketProjection } from "./market/projection.ts";
@@ -89,8 +90,13 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
       budget: store,
     });
   }
+  // One cache for the JSON answers and the pages rendered from them; it checks the store on every request.
+  const cache = new AnswerCache(store, config.answerCacheBytes);
+  // Its hit and size figures, for tests and benchmarks (app.answerCache.stats()).
+  app.decorate("answerCache", cache);
   await app.register(queryRoutes, {
     store,
+    cache,
     pendingLots: services.ingestor,
     deployments: services.deployments,
     publicBaseUrl: config.publicBaseUrl,
@@ -106,6 +112,7 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
   });
   const web = {
     store,
+    cache,
     pendingLots: services.ingestor,
     deployments: services.deployments,
     publicBaseUrl: config.publicBaseUrl,

@@ -76,6 +76,8 @@ export interface Config {
   readonly keepAliveTimeoutMs: number;
   /** The market the safety centre (/market) covers: see `MarketConfig`. */
   readonly market: MarketConfig;
+  /** Bytes the answers' cache (query/answer-cache.ts) may hold: provenance answers, shopper pages, traces, pages. */
+  readonly answerCacheBytes: number;
   /** Load shedding: bounded admission and process pressure limits (http/admission.ts). */
   readonly admission: AdmissionLimits;
 }
@@ -216,6 +218,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     headersTimeoutMs,
     keepAliveTimeoutMs: int(env, "KEEP_ALIVE_TIMEOUT_MS", 72_000, 1),
     market: marketConfig(env),
+    // A 10-event lot's answer is about 30 KB and its page 40 KB: 64 MB holds about a thousand hot lots in each form.
+    answerCacheBytes: int(env, "ANSWER_CACHE_MB", 64, 0, 65_536) * MiB,
     admission: admissionLimits(env),
   };
 }

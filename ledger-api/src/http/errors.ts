@@ -63,6 +63,10 @@ export const ERROR_CODES = {
   ID_TOO_LONG: { status: 414, when: "a batch `{id}` longer than any valid one (2,048 characters decoded)" },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, when: "the body is not `application/json`, or its Content-Encoding is not one the server decompresses" },
   DOC_INCONSISTENT: { status: 422, when: "the document contradicts itself (a passed test over its limit, split units that differ, an impossible time)" },
+  ANSWER_TOO_LARGE: {
+    status: 422,
+    when: "a lot whose story has more than 1,000 lifecycle entries (its own, the split or merge that made it, its ancestors' records): no answer shows more (observations are paged, not counted here)",
+  },
   RATE_LIMITED: { status: 429, when: "this client address spent its `/rpc` budget for the minute (`Retry-After`)" },
   OBSERVATION_BUDGET_EXCEEDED: {
     status: 429,

@@ -12,11 +12,15 @@
  * - for lifecycle events, the ledger contract's log at `chain.txHash` / `logIndex`;
  * - `completeness`: the batch's own log entries chain through `prevIndex` without a gap (history left out would
  *   break it), and the on-chain hash chain `head = keccak256(head, eventHash)` folds `chainEventHashes` to `head`.
+ *   Older observations are not in the timeline: the chain may pass through them only where `observations.runs`
+ *   says, and the pages show, entry by entry, what each run holds.
  *
  * What it cannot prove: that the ledger has no entry for the batch after the last one shown (a reader compares
  * `lastIndex` with a later answer), and facts that nobody signed. The answer is as fresh as the index cursor.
+ * The observations' summary (counts, extremes, chart) is the server's word until every page is read and recounted.
  */
 import { Type, type Static, type TSchema } from "typebox";
+import { ANSWER_LIMITS } from "./answer-limits.ts";
 
 export const Hex32 = Type.String({ pattern: "^0x[0-9a-f]{64}$" });
 
@@ -279,14 +283,100 @@ export const Completeness = Type.Object(
 );
 export type Completeness = Static<typeof Completeness>;
 
+export { ANSWER_LIMITS } from "./answer-limits.ts";
+
+export const ReadingPoint = Type.Object(
+  {
+    t: Type.Integer({ description: "unix seconds: the start of the span" }),
+    n: Type.Integer({ description: "readings in the span" }),
+    min: Type.Number(),
+    max: Type.Number(),
+    mean: Type.Number(),
+  },
+  { title: "ReadingPoint" },
+);
+
+export const ReadingSummary = Type.Object(
+  {
+    type: Type.String({ description: "the reading's type as signed, e.g. Temperature, Humidity, Sale" }),
+    unit: Type.String({ description: "as signed, e.g. Cel, %, kg" }),
+    count: Type.Integer({ description: "readings of this type and unit over all the lot's observations" }),
+    firstAt: Nullable(Type.String({ description: "earliest occurredAt of an observation carrying it (to the second)" })),
+    lastAt: Nullable(Type.String({ description: "latest occurredAt of an observation carrying it (to the second)" })),
+    min: Type.Number(),
+    max: Type.Number(),
+    last: Type.Object({
+      value: Type.Number({ description: "the reading in the newest observation (by log index) carrying this type" }),
+      at: Nullable(Type.String()),
+      index: Type.Integer({ description: "that observation's log index" }),
+    }),
+    series: Type.Array(ReadingPoint, {
+      maxItems: ANSWER_LIMITS.chartPoints,
+      description: "the readings over time for a chart, oldest first, in equal spans of whole hours (empty past `chartTypes` types)",
+    }),
+  },
+  { title: "ReadingSummary" },
+);
+export type ReadingSummary = Static<typeof ReadingSummary>;
+
+export const ObservationRun = Type.Object(
+  {
+    newest: Type.Integer({ description: "log index of the run's newest entry: the prevIndex of the shown entry after it" }),
+    after: Type.Integer({ description: "the shown own entry the run's oldest entry links to (its prevIndex), -1 for none" }),
+  },
+  { title: "ObservationRun", description: "a stretch of the lot's prevIndex chain not shown in the timeline: Observed entries, in the pages" },
+);
+export type ObservationRun = Static<typeof ObservationRun>;
+
+export const Observations = Type.Object(
+  {
+    total: Type.Integer({ description: "Observed entries filed under the lot" }),
+    shown: Type.Integer({ description: "the newest of them, shown in full in the timeline" }),
+    readings: Type.Array(ReadingSummary, { maxItems: ANSWER_LIMITS.readingTypes, description: "per reading type, most readings first" }),
+    types: Type.Integer({ description: "reading types the lot has in all (readings lists the first `readingTypes`)" }),
+    next: Nullable(
+      Type.String({ description: "cursor of the first page of older observations: GET /v1/batches/{id}/observations?cursor=" }),
+    ),
+    runs: Type.Array(ObservationRun, {
+      maxItems: ANSWER_LIMITS.lifecycleEntries + ANSWER_LIMITS.newestObservations + 1,
+      description:
+        "where the lot's prevIndex chain passes through entries not shown: the history check accepts a gap exactly " +
+        "there, and the pages, chained entry to entry, show what fills it",
+    }),
+  },
+  {
+    title: "Observations",
+    description:
+      "The lot's Observed entries. The newest few are timeline entries, each verifiable; the rest are in cursor pages, " +
+      "each entry verifiable on its own. `total` and `readings` are the server's count until a verifier has read every " +
+      "page (verify CLI --all-observations): the pages' entries then recount them exactly, and their prevIndex links " +
+      "must fill every run.",
+  },
+);
+export type Observations = Static<typeof Observations>;
+
 export const Provenance = Type.Object(
   {
     batch: BatchView,
     lineage: Type.Object({ parents: Type.Array(LineageLink), children: Type.Array(LineageLink) }),
-    timeline: Type.Array(TimelineEntry),
+    timeline: Type.Array(TimelineEntry, {
+      description: "every lifecycle entry of the lot's story, and its newest observations (see `observations`)",
+    }),
+    observations: Observations,
     chain: ChainInfo,
     completeness: Completeness,
   },
   { title: "Provenance" },
 );
+
+/** A page of a lot's older observations: GET /v1/batches/{id}/observations?cursor= (query/observations.ts). */
+export const ObservationPage = Type.Object(
+  {
+    batchId: Hex32,
+    entries: Type.Array(TimelineEntry, { maxItems: ANSWER_LIMITS.pageMax, description: "Observed entries, newest first" }),
+    next: Nullable(Type.String({ description: "cursor of the next (older) page; null after the lot's first observation" })),
+  },
+  { title: "ObservationPage" },
+);
+export type ObservationPage = Static<typeof ObservationPage>;
 export type Provenance = Static<typeof Provenance>;

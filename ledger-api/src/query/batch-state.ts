@@ -133,6 +133,9 @@ export interface LoggedCreation {
   readonly refused: string | undefined;
 }
 
+/** Lifecycle entries read to derive a pending lot's state (protocol/answer.ts ANSWER_LIMITS.lifecycleEntries). */
+const LIFECYCLE_READ_LIMIT = 1000;
+
 /** Split and merge chains a pending lot's state is derived through; the contract caps ancestry at 32. */
 const MAX_PENDING_DEPTH = 32;
 
@@ -193,7 +196,8 @@ async function stateOf(
     return { state: { ...rest, onChain: true } };
   }
   if (depth > MAX_PENDING_DEPTH) return {};
-  const own = entries ?? (await store.entriesOfBatch(batchId));
+  // Its lifecycle entries are enough to know how it came to be (observations change no state), and bounded.
+  const own = entries ?? (await store.lifecycleEntriesOfBatch(batchId, LIFECYCLE_READ_LIMIT));
   const creation = await loggedCreation(store, batchId, own, pending);
   if (creation === undefined) return {};
   if (creation.refused !== undefined) return { refused: creation.refused };

@@ -3,9 +3,9 @@
  * `Cache-Control`.
  *
  * The tag is a digest of the answer itself rather than of a cursor (log size, index block, relay state ...): every
- * one of those moves an answer in its own way (a new anchor re-roots every proof, a relay refusal changes one entry's
- * chain status), and a digest cannot miss one. The cost is that a 304 saves the transfer, not the assembly.
- * The answer is built from one request's reads, so two builds over unchanged state give the same bytes and the same tag.
+ * one of those moves an answer in its own way, and a digest cannot miss one. The answers' cache
+ * (query/answer-cache.ts) keeps the digest with the answer's text, so neither a 304 nor a 200 re-assembles it while
+ * the store says it is current. Two builds over unchanged state give the same bytes and the same tag.
  */
 import { createHash } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
@@ -48,4 +48,15 @@ export function sendCached<T>(request: FastifyRequest, reply: FastifyReply, body
   reply.header("ETag", etag).header("Cache-Control", CACHE_CONTROL);
   if (ifNoneMatchHits(request.headers["if-none-match"], etag)) return reply.code(304).send();
   return reply.code(200).send(body);
+}
+
+/**
+ * Sends an answer already serialised (query/answer-cache.ts) with its ETag and Cache-Control, or an empty 304. The
+ * text was built from an object of the route's response schema; sending it as text skips serialising it again.
+ */
+export function sendCachedJson(request: FastifyRequest, reply: FastifyReply, cached: { readonly json: string; readonly etag: string }): FastifyReply {
+  reply.header("ETag", cached.etag).header("Cache-Control", CACHE_CONTROL);
+  if (ifNoneMatchHits(request.headers["if-none-match"], cached.etag)) return reply.code(304).send();
+  if (!reply.hasHeader("content-type")) reply.type("application/json; charset=utf-8");
+  return reply.code(200).send(cached.json);
 }

@@ -2,15 +2,21 @@
  * The provenance answer (protocol/answer.ts: its shape, and what a verifier can check with it), built from the store:
  * the batch's own entries, the Split that created it and the Merge that consumed it, what it inherits from its
  * ancestor lots, each with its proof and chain record, and the chain data a verifier needs.
+ *
+ * Bounded whatever the lot: its lifecycle entries are read through an index that skips its observations, and the
+ * observations come as the store's summary, the newest few and a cursor (query/observations.ts), so a lot with
+ * 200,000 observations costs about what one with ten does. Every list is capped (protocol/answer.ts ANSWER_LIMITS).
  */
 import type { Static } from "typebox";
 import type { Deployments } from "../chain/contracts.ts";
 import { headOf, Kind, KIND_NAMES, ledgerDomain, TYPES, type KindName } from "../protocol/typed-data.ts";
 import { INHERITED_KINDS } from "../protocol/lineage.ts";
 import {
+  ANSWER_LIMITS,
   ChainInfo,
   Completeness,
   Provenance,
+  type Observations,
   TimelineEntry,
   type Actor,
   type BatchView,
@@ -36,6 +42,9 @@ import {
   type QueryContext,
 } from "./batch-state.ts";
 import type { BatchRef } from "../gs1/digital-link.ts";
+import { ApiError } from "../http/errors.ts";
+import { observationsView } from "./observations.ts";
+import { timelineEntry, type ActorOf } from "./timeline.ts";
 
 export interface ProvenanceContext extends QueryContext {
   readonly deployments: Deployments;
@@ -43,13 +52,48 @@ export interface ProvenanceContext extends QueryContext {
   readonly publicRpcUrl: string;
 }
 
-type ActorOf = (address: string) => Promise<Actor>;
+
+/** What a provenance answer was built from, for its cache (query/answer-cache.ts). */
+export interface BuiltProvenance {
+  readonly answer: Provenance;
+  /** Every lot whose store state the answer read: the lot, its ancestors, and for a pending lot the lots it names. */
+  readonly lots: readonly string[];
+  /**
+   * True when the answer depends on nothing but those lots' state and the actors': the lot is on chain and an anchor
+   * covers its newest entry, so no proof is to the moving checkpoint.
+   */
+  readonly settled: boolean;
+}
 
 /** The full answer for a resolved batch reference; UNKNOWN_BATCH when neither the index nor the log knows it. */
 export async function provenanceOf(ctx: ProvenanceContext, ref: BatchRef): Promise<Provenance> {
+  return (await buildProvenance(ctx, ref)).answer;
+}
+
+function tooLarge(batchId: string): ApiError {
+  return new ApiError(
+    "ANSWER_TOO_LARGE",
+    `the story of batch ${batchId} has more than ${ANSWER_LIMITS.lifecycleEntries} lifecycle entries; no answer shows more`,
+  );
+}
+
+/** The lots an answer about `batchId` reads the state of, before it reads them: the cache's versions are of these. */
+export async function answerLots(ctx: QueryContext, batchId: string): Promise<string[]> {
+  const ancestors = await ctx.store.ancestors(batchId);
+  return [batchId.toLowerCase(), ...new Set(ancestors.map((e) => e.parent))];
+}
+
+export async function buildProvenance(ctx: ProvenanceContext, ref: BatchRef): Promise<BuiltProvenance> {
   const { store } = ctx;
   const batchId = ref.batchId;
-  const own = await store.entriesOfBatch(batchId);
+  const [lifecycle, newest] = await Promise.all([
+    store.lifecycleEntriesOfBatch(batchId, ANSWER_LIMITS.lifecycleEntries + 1),
+    // One more than shown: the first older one is the cursor of the pages.
+    store.observationsOfBatch(batchId, Number.MAX_SAFE_INTEGER, ANSWER_LIMITS.newestObservations + 1),
+  ]);
+  if (lifecycle.length > ANSWER_LIMITS.lifecycleEntries) throw tooLarge(batchId);
+  const shownObservations = newest.slice(0, ANSWER_LIMITS.newestObservations).reverse();
+  const own = [...lifecycle, ...shownObservations].sort((a, b) => a.index - b.index);
   const state = await requireBatch(store, ref, own, ctx.pendingLots);
   const actorOf = actorCache(store);
   // A lot the chain has not recorded yet: how the log says it came to be (its Split or Merge), marked pending.
@@ -82,19 +126,28 @@ export async function provenanceOf(ctx: ProvenanceContext, ref: BatchRef): Promi
     related.push({ entry: creation.entry, relation: "created" });
   }
   // What a lot inherits from the lots it came from: their pesticide records, lab results and customs clearance.
-  for (const ancestor of await ancestorsOf(ctx, batchId, creation)) {
+  const ancestors = await ancestorsOf(ctx, batchId, creation);
+  for (const ancestor of ancestors) {
     await yieldTurn();
-    for (const entry of await store.entriesOfBatch(ancestor)) {
+    for (const entry of await store.lifecycleEntriesOfBatch(ancestor, ANSWER_LIMITS.lifecycleEntries + 1)) {
       if (!seen.has(entry.index) && INHERITED_KINDS.has(KIND_NAMES[entry.kind] as KindName)) {
         seen.add(entry.index);
         related.push({ entry, relation: "inherited" });
       }
     }
+    if (lifecycle.length + related.length > ANSWER_LIMITS.lifecycleEntries) throw tooLarge(batchId);
   }
+  if (lifecycle.length + related.length > ANSWER_LIMITS.lifecycleEntries) throw tooLarge(batchId);
 
   const items = [...own.map((entry) => ({ entry, relation: "own" as const })), ...related].sort(
     (a, b) => a.entry.index - b.entry.index,
   );
+  // Every proof leads to one root: the earliest anchor covering the answer's newest entry. It never changes once
+  // there, so the answer (and its cache entry) stays true until the lot itself changes. Before such an anchor
+  // exists, entries the latest anchor covers are proven to it and the rest to the checkpoint (pending).
+  const newestIndex = items.at(-1)?.entry.index ?? -1;
+  const covering = newestIndex < 0 ? undefined : await store.firstAnchorCovering(newestIndex);
+  const target = covering ?? latest;
   const chainByHash = new Map(chainEvents.map((e) => [e.eventHash, e]));
   const relayCursor = await store.relayCursor();
   const timeline: TimelineEntry[] = [];
@@ -103,25 +156,32 @@ export async function provenanceOf(ctx: ProvenanceContext, ref: BatchRef): Promi
     if (i > 0) await yieldTurn();
     timeline.push(
       ...(await Promise.all(
-        items.slice(i, i + TURN).map(({ entry, relation }) => timelineEntry(ctx, entry, relation, chainByHash, latest, relayCursor, actorOf)),
+        items.slice(i, i + TURN).map(({ entry, relation }) => timelineEntry(ctx, entry, relation, chainByHash, target, relayCursor, actorOf)),
       )),
     );
   }
 
-  const [batch, parents, children] = await Promise.all([
+  const [batch, parents, children, observations] = await Promise.all([
     batchView(ctx, state, own, actorOf, creation),
     creation
       ? Promise.all(creation.parents.map((parent) => pendingLineageLink(ctx, state, creation, parent)))
       : Promise.all(parentEdges.map((e) => lineageLink(ctx, e, e.parent))),
     Promise.all(childEdges.map((e) => lineageLink(ctx, e, e.child))),
+    observationsView(store, batchId, own, shownObservations.length, newest[ANSWER_LIMITS.newestObservations]),
   ]);
 
-  return {
+  const answer: Provenance = {
     batch,
     lineage: { parents, children },
     timeline,
-    chain: chainInfo(ctx, latest),
-    completeness: completenessOf(state, own, chainEvents, timeline),
+    observations,
+    chain: chainInfo(ctx, target),
+    completeness: completenessOf(state, own, observations, chainEvents, timeline),
+  };
+  return {
+    answer,
+    lots: [batchId.toLowerCase(), ...ancestors],
+    settled: state.onChain && covering !== undefined,
   };
 }
 
@@ -146,7 +206,7 @@ async function ancestorsOf(ctx: ProvenanceContext, batchId: string, creation: Lo
     const further =
       indexed || depth >= 32
         ? undefined
-        : await loggedCreation(ctx.store, parent, await ctx.store.entriesOfBatch(parent), ctx.pendingLots);
+        : await loggedCreation(ctx.store, parent, await ctx.store.lifecycleEntriesOfBatch(parent, ANSWER_LIMITS.lifecycleEntries), ctx.pendingLots);
     for (const a of await ancestorsOf(ctx, parent, further, depth + 1)) out.add(a);
   }
   return out;
@@ -225,7 +285,7 @@ async function originsOf(
     // Not on chain yet: the origins of the lots its Split or Merge names, each once.
     const origins = new Map<string, OriginView>();
     for (const parent of creation.parents) {
-      const parentOwn = await store.entriesOfBatch(parent);
+      const parentOwn = await store.lifecycleEntriesOfBatch(parent, ANSWER_LIMITS.lifecycleEntries);
       const parentCreation = (await store.batch(parent)) ? undefined : await loggedCreation(store, parent, parentOwn, ctx.pendingLots);
       for (const o of await originsOf(ctx, parent, parentOwn, actorOf, parentCreation)) origins.set(o.eventHash, o);
     }
@@ -236,7 +296,8 @@ async function originsOf(
   const roots = [...new Set(edges.map((e) => e.parent))].filter((id) => !children.has(id));
   const origins: OriginView[] = [];
   for (const root of roots) {
-    const registered = (await store.entriesOfBatch(root)).find((e) => KIND_NAMES[e.kind] === "Registered");
+    // A lot's Registered entry is its first: the contract knows no lot before it.
+    const registered = (await store.lifecycleEntriesOfBatch(root, 1)).find((e) => KIND_NAMES[e.kind] === "Registered");
     if (registered) origins.push(await originView(registered, actorOf));
   }
   return origins;
@@ -293,71 +354,6 @@ async function lineageLink(ctx: ProvenanceContext, edge: LineageEdge, other: str
   };
 }
 
-async function timelineEntry(
-  ctx: ProvenanceContext,
-  entry: StoredEntry,
-  relation: TimelineEntry["relation"],
-  chainByHash: ReadonlyMap<string, BatchEventRow>,
-  latest: AnchorRow | undefined,
-  relayCursor: number,
-  actorOf: ActorOf,
-): Promise<TimelineEntry> {
-  const { store } = ctx;
-  const body = bodyOf(entry);
-  const kind = kindName(entry);
-  const [signer, proof, chain] = await Promise.all([
-    actorOf(body.signer),
-    proofFor(store, entry, latest),
-    kind === "Observed" ? Promise.resolve(null) : chainRecord(ctx, entry, chainByHash.get(entry.key), relayCursor),
-  ]);
-  return {
-    index: entry.index,
-    relation,
-    kind,
-    batchId: entry.batchId,
-    occurredAt: typeof body.doc.occurredAt === "string" ? body.doc.occurredAt : "",
-    receivedAt: entry.receivedAt,
-    eventHash: entry.key,
-    prevIndex: entry.prevIndex,
-    document: body.doc,
-    primaryType: kind,
-    values: body.values,
-    signer,
-    signature: body.signature,
-    proof,
-    anchored: proof.anchor !== null,
-    chain,
-  };
-}
-
-/** Where a lifecycle entry stands on chain: the indexed contract event, else the relay's state of it. */
-async function chainRecord(
-  ctx: ProvenanceContext,
-  entry: StoredEntry,
-  inChain: BatchEventRow | undefined,
-  relayCursor: number,
-): Promise<ChainRecord> {
-  const event: LifecycleEventRow | undefined = inChain ?? (await ctx.store.lifecycleEvent(entry.key));
-  if (event) {
-    return {
-      status: "recorded",
-      txHash: event.txHash,
-      blockNumber: event.blockNumber,
-      blockHash: event.blockHash,
-      logIndex: event.logIndex,
-      head: event.head,
-      ...(inChain ? { batchHead: inChain.batchHead } : {}),
-    };
-  }
-  const relay = await ctx.store.relayRecord(entry.index);
-  if (!relay) return { status: entry.index >= relayCursor ? "queued" : "pending" };
-  return {
-    status: relay.status,
-    ...(relay.txHash ? { txHash: relay.txHash } : {}),
-    ...(relay.error ? { reason: relay.error } : {}),
-  };
-}
-
 function chainInfo(ctx: ProvenanceContext, latest: AnchorRow | undefined): Static<typeof ChainInfo> {
   const { deployments } = ctx;
   const domain = ledgerDomain(BigInt(deployments.chainId), deployments.ledger);
@@ -380,13 +376,16 @@ function chainInfo(ctx: ProvenanceContext, latest: AnchorRow | undefined): Stati
 function completenessOf(
   state: KnownBatch,
   own: readonly StoredEntry[],
+  observations: Observations,
   chainEvents: readonly BatchEventRow[],
   timeline: readonly TimelineEntry[],
 ): Completeness {
+  // A shown entry may link past the entries not shown only where a run of observations says it does.
+  const runs = new Set(observations.runs.map((r) => `${r.newest}:${r.after}`));
   const breaks: number[] = [];
   own.forEach((e, i) => {
     const expected = i === 0 ? -1 : (own[i - 1] as StoredEntry).index;
-    if (e.prevIndex !== expected) breaks.push(e.index);
+    if (e.prevIndex !== expected && !runs.has(`${e.prevIndex}:${expected}`)) breaks.push(e.index);
   });
   const logged = new Set(timeline.map((t) => t.eventHash));
   const chainEventHashes = chainEvents.map((e) => e.eventHash);
@@ -396,7 +395,7 @@ function completenessOf(
   return {
     complete: breaks.length === 0 && notInLog.length === 0,
     prevIndexChainUnbroken: breaks.length === 0,
-    entries: own.length,
+    entries: own.length - observations.shown + observations.total,
     firstIndex: own[0]?.index ?? null,
     lastIndex: own.at(-1)?.index ?? null,
     breaks,

@@ -14,10 +14,11 @@ import { MAX_LINK_LENGTH } from "../gs1/digital-link.ts";
 import { ErrorBody } from "../http/errors.ts";
 import type { Store } from "../store/store.ts";
 import { resolveQueryRef, resolveRef, type PendingLots } from "./batch-state.ts";
-import { markPending, sendCached } from "./http-cache.ts";
-import { Provenance } from "../protocol/answer.ts";
-import { provenanceOf } from "./provenance.ts";
-import { Trace, traceOf } from "./trace.ts";
+import { markPending, sendCachedJson } from "./http-cache.ts";
+import { ANSWER_LIMITS, ObservationPage, Provenance } from "../protocol/answer.ts";
+import { Trace } from "./trace.ts";
+import { AnswerCache } from "./answer-cache.ts";
+import { ApiError } from "../http/errors.ts";
 
 export interface QueryRoutesOptions {
   readonly store: Store;
@@ -26,6 +27,8 @@ export interface QueryRoutesOptions {
   readonly deployments: Deployments;
   readonly publicBaseUrl: string;
   readonly publicRpcUrl: string;
+  /** The answers' cache, shared with the resolver (one per process; app.ts makes it). */
+  readonly cache: AnswerCache;
 }
 
 const IdParam = Type.Object({
@@ -43,6 +46,16 @@ const IdParam = Type.Object({
 const KeysQuery = Type.Object({
   gtin: Type.Optional(Type.String({ description: "GTIN-8/12/13/14 (AI 01), check digit verified" })),
   lot: Type.Optional(Type.String({ description: "batch/lot (AI 10)" })),
+});
+
+const PageQuery = Type.Object({
+  cursor: Type.Optional(
+    Type.String({
+      pattern: "^[0-9]{1,15}$",
+      description: "a log index: the page holds the lot's observations at or before it (the answer's observations.next, then each page's next); default the newest",
+    }),
+  ),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: ANSWER_LIMITS.pageMax, default: ANSWER_LIMITS.pageDefault })),
 });
 
 const cached = {
@@ -84,8 +97,8 @@ export const queryRoutes: FastifyPluginAsync<QueryRoutesOptions> = async (app, o
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      const answer = await provenanceOf(ctx, resolveRef(id));
-      return sendCached(request, markPending(reply, answer.batch.onChain), answer);
+      const answer = await opts.cache.provenance(ctx, resolveRef(id));
+      return sendCachedJson(request, markPending(reply, answer.onChain), answer);
     },
   );
 
@@ -102,8 +115,8 @@ export const queryRoutes: FastifyPluginAsync<QueryRoutesOptions> = async (app, o
       },
     },
     async (request, reply) => {
-      const answer = await provenanceOf(ctx, resolveQueryRef(request.query as object));
-      return sendCached(request, markPending(reply, answer.batch.onChain), answer);
+      const answer = await opts.cache.provenance(ctx, resolveQueryRef(request.query as object));
+      return sendCachedJson(request, markPending(reply, answer.onChain), answer);
     },
   );
 
@@ -121,7 +134,7 @@ export const queryRoutes: FastifyPluginAsync<QueryRoutesOptions> = async (app, o
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      return sendCached(request, reply, await traceOf(ctx, resolveRef(id)));
+      return sendCachedJson(request, reply, await opts.cache.trace(ctx, resolveRef(id)));
     },
   );
 
@@ -137,6 +150,36 @@ export const queryRoutes: FastifyPluginAsync<QueryRoutesOptions> = async (app, o
         response: { 200: Trace, ...cached },
       },
     },
-    async (request, reply) => sendCached(request, reply, await traceOf(ctx, resolveQueryRef(request.query as object))),
+    async (request, reply) => sendCachedJson(request, reply, await opts.cache.trace(ctx, resolveQueryRef(request.query as object))),
+  );
+
+  app.get(
+    "/v1/batches/:id/observations",
+    {
+      config: { admission: "queries" },
+      schema: {
+        tags: ["provenance"],
+        summary: "A page of a batch's observations, newest first, each verifiable on its own",
+        description:
+          "The lot's Observed entries at or before `cursor` (a log index), newest first, each with its document, " +
+          "signature, signer and inclusion proof, like the answer's timeline entries. Start from the provenance " +
+          "answer's `observations.next` and follow each page's `next`: every observation older than the answer's " +
+          "newest few is reached exactly once. A verifier checks each entry as it checks the answer's, and can recount " +
+          "the answer's summary from the pages.",
+        params: IdParam,
+        querystring: PageQuery,
+        response: { 200: ObservationPage, ...cached },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const { cursor, limit } = request.query as { cursor?: string; limit?: number };
+      const ref = resolveRef(id);
+      if ((await opts.store.lastIndexOfBatch(ref.batchId)) === undefined) {
+        throw new ApiError("UNKNOWN_BATCH", `no batch ${ref.batchId} is logged`);
+      }
+      const page = await opts.cache.observations(ctx, ref.batchId, cursor === undefined ? Number.MAX_SAFE_INTEGER : Number(cursor), limit ?? ANSWER_LIMITS.pageDefault);
+      return sendCachedJson(request, reply, page);
+    },
   );
 };

@@ -28,7 +28,7 @@ import { clientConfig, first, int, type Sql } from "./postgres-rows.ts";
 import { DB_FILE, SqliteStore } from "./sqlite.ts";
 import type { Store } from "./store.ts";
 
-type PgType = "bigint" | "integer" | "text" | "bytea" | "boolean";
+type PgType = "bigint" | "integer" | "text" | "bytea" | "boolean" | "float8";
 
 interface TableSpec {
   readonly name: string;
@@ -39,9 +39,17 @@ interface TableSpec {
   readonly identity?: string;
   /** A one-row table a migration fills (a cursor at 0): the copy replaces that row. */
   readonly singleton?: boolean;
+  /**
+   * Kept by the target's own triggers from the rows copied before it (migration "answers": the observations'
+   * summaries): not copied, but compared like every other table, which proves the two drivers' triggers agree.
+   */
+  readonly derived?: boolean;
 }
 
-/** Every table of the current schema (migrations 1..8), in an order the foreign keys accept. */
+/**
+ * Every table of the current schema (migrations 1..9) but answer_versions (counters whose values only have to move,
+ * rebuilt by the target's triggers as it is filled), in an order the foreign keys accept.
+ */
 const TABLES: readonly TableSpec[] = [
   {
     name: "log_entries",
@@ -191,10 +199,35 @@ const TABLES: readonly TableSpec[] = [
     key: ["idx"],
     columns: [["idx", "bigint"], ["batch_id", "text"], ["recall_event", "text"], ["signer", "text"], ["event_hash", "text"], ["at", "bigint"]],
   },
+  {
+    name: "observation_totals",
+    key: ["batch_id"],
+    derived: true,
+    columns: [["batch_id", "text"], ["entries", "bigint"], ["first_idx", "bigint"], ["last_idx", "bigint"]],
+  },
+  {
+    name: "observation_readings",
+    key: ["batch_id", "type", "unit"],
+    derived: true,
+    columns: [
+      ["batch_id", "text"], ["type", "text"], ["unit", "text"], ["count", "bigint"], ["first_at", "bigint"],
+      ["last_at", "bigint"], ["min", "float8"], ["max", "float8"], ["last_value", "float8"], ["last_value_at", "bigint"],
+      ["last_idx", "bigint"],
+    ],
+  },
+  {
+    name: "observation_hours",
+    key: ["batch_id", "type", "unit", "hour"],
+    derived: true,
+    columns: [
+      ["batch_id", "text"], ["type", "text"], ["unit", "text"], ["hour", "bigint"], ["count", "bigint"], ["min", "float8"],
+      ["max", "float8"], ["sum", "float8"],
+    ],
+  },
 ];
 
 /** The schema version this copy knows every table of; a store of another version is refused. */
-const SCHEMA_VERSION = 8;
+const SCHEMA_VERSION = 9;
 
 const BATCH_ROWS = 1000;
 
@@ -247,14 +280,22 @@ function normalise(v: unknown): string {
   throw new Error(`unexpected ${typeof v} in a row`);
 }
 
+/** How one driver's SQL names a parameter and orders text: SQLite byte-wise; PostgreSQL by COLLATE "C", the same. */
+interface Dialect {
+  readonly placeholder: (i: number) => string;
+  readonly bytewise: string;
+}
+
 /** Reads a table in key order, `BATCH_ROWS` at a time (keyset pagination: each page a cheap index range). */
 async function* pages(
   read: (sql: string, params: Value[]) => Promise<Record<string, unknown>[]>,
   spec: TableSpec,
-  placeholder: (i: number) => string,
+  dialect: Dialect,
 ): AsyncGenerator<Record<string, unknown>[]> {
+  const placeholder = dialect.placeholder;
   const cols = spec.columns.map(([c]) => c).join(", ");
-  const key = spec.key.join(", ");
+  const textual = new Set(spec.columns.filter(([, type]) => type === "text").map(([c]) => c));
+  const key = spec.key.map((k) => (textual.has(k) ? `${k}${dialect.bytewise}` : k)).join(", ");
   let after: Value[] | undefined;
   for (;;) {
     const where =
@@ -283,11 +324,11 @@ function pgReader(sql: Sql) {
 async function digest(
   read: (sql: string, params: Value[]) => Promise<Record<string, unknown>[]>,
   spec: TableSpec,
-  placeholder: (i: number) => string,
+  dialect: Dialect,
 ): Promise<{ rows: number; digest: string }> {
   const hash = createHash("sha256");
   let rows = 0;
-  for await (const page of pages(read, spec, placeholder)) {
+  for await (const page of pages(read, spec, dialect)) {
     for (const row of page) {
       hash.update(spec.columns.map(([c]) => normalise(row[c])).join("\u001f") + "\n");
       rows++;
@@ -296,8 +337,8 @@ async function digest(
   return { rows, digest: hash.digest("hex") };
 }
 
-const sqliteParam = (): string => "?";
-const pgParam = (i: number): string => `$${i + 1}`;
+const SQLITE: Dialect = { placeholder: () => "?", bytewise: "" };
+const POSTGRES: Dialect = { placeholder: (i) => `$${i + 1}`, bytewise: ' COLLATE "C"' };
 
 export async function copySqliteToPostgres(options: CopyOptions): Promise<CopyReport> {
   // Opening through the driver brings the source to the current schema and checks its tree, as the service would.
@@ -349,13 +390,14 @@ async function copyTables(db: DatabaseSync, client: pg.Client, progress?: (p: Co
     if (int(row ?? {}, "n") !== 0) throw new TargetNotEmptyError(`table ${spec.name}`);
   }
 
-  const counts = TABLES.map((spec) => Number(db.prepare(`SELECT count(*) AS n FROM ${spec.name}`).get()?.n));
+  const copied = TABLES.filter((spec) => spec.derived !== true);
+  const counts = copied.map((spec) => Number(db.prepare(`SELECT count(*) AS n FROM ${spec.name}`).get()?.n));
   const total = counts.reduce((a, b) => a + b, 0);
   let done = 0;
-  progress?.({ table: TABLES[0]!.name, done, total });
+  progress?.({ table: copied[0]!.name, done, total });
   const read = sqliteReader(db);
-  for (const spec of TABLES) {
-    for await (const page of pages(read, spec, sqliteParam)) {
+  for (const spec of copied) {
+    for await (const page of pages(read, spec, SQLITE)) {
       const rows = page.map((r) =>
         spec.columns.map(([c, type]) => (type === "boolean" && r[c] !== null ? r[c] !== 0 : r[c])),
       );
@@ -427,7 +469,7 @@ async function prove(options: CopyOptions): Promise<CopyReport> {
     same("index cursor", await source.cursor(), await target.cursor());
     const tables = [];
     for (const spec of TABLES) {
-      const [s, t] = [await digest(sqliteReader(db), spec, sqliteParam), await digest(pgReader(client), spec, pgParam)];
+      const [s, t] = [await digest(sqliteReader(db), spec, SQLITE), await digest(pgReader(client), spec, POSTGRES)];
       if (s.rows !== t.rows) throw new CopyMismatchError(`table ${spec.name} has ${s.rows} rows in the source, ${t.rows} in the copy`);
       if (s.digest !== t.digest) throw new CopyMismatchError(`table ${spec.name}: the rows differ (digest ${s.digest} vs ${t.digest})`);
       tables.push({ name: spec.name, rows: s.rows, digest: s.digest });

@@ -11,6 +11,36 @@ export interface Migration {
   readonly sql: string;
 }
 
+/**
+ * Folds the readings of the Observed entries `source` yields (idx, batch_id, body) into observation_readings and
+ * observation_hours: the answers trigger runs it on each new entry, the migration on the log it finds.
+ */
+function readingsUpsert(source: string): string {
+  const at = "coalesce(unixepoch(json_extract(e.body, '$.doc.occurredAt')), unixepoch(upper(json_extract(e.body, '$.doc.occurredAt'))))";
+  const value = "json_extract(r.value, '$.value')";
+  const from = `FROM ${source} AS e, json_each(e.body, '$.doc.readings') AS r`;
+  return `INSERT INTO observation_readings (batch_id, type, unit, count, first_at, last_at, min, max, last_value, last_value_at, last_idx)
+          SELECT e.batch_id, json_extract(r.value, '$.type'), json_extract(r.value, '$.unit'), 1, ${at}, ${at},
+                 ${value}, ${value}, ${value}, ${at}, e.idx
+          ${from}
+          WHERE true
+          ON CONFLICT (batch_id, type, unit) DO UPDATE SET
+            count = count + 1,
+            first_at = coalesce(min(first_at, excluded.first_at), first_at, excluded.first_at),
+            last_at = coalesce(max(last_at, excluded.last_at), last_at, excluded.last_at),
+            min = min(min, excluded.min),
+            max = max(max, excluded.max),
+            last_value = CASE WHEN excluded.last_idx >= last_idx THEN excluded.last_value ELSE last_value END,
+            last_value_at = CASE WHEN excluded.last_idx >= last_idx THEN excluded.last_value_at ELSE last_value_at END,
+            last_idx = max(last_idx, excluded.last_idx);
+        INSERT INTO observation_hours (batch_id, type, unit, hour, count, min, max, sum)
+          SELECT e.batch_id, json_extract(r.value, '$.type'), json_extract(r.value, '$.unit'), ${at} / 3600, 1, ${value}, ${value}, ${value}
+          ${from}
+          WHERE ${at} IS NOT NULL
+          ON CONFLICT (batch_id, type, unit, hour) DO UPDATE SET
+            count = count + 1, min = min(min, excluded.min), max = max(max, excluded.max), sum = sum + excluded.sum`;
+}
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -416,10 +446,143 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    // query/ (store/answer-store.ts): what lets a provenance answer cost the same for a lot of 200,000 observations
+    // as for one of ten, and lets every API instance on this database tell whether a cached answer is still true.
+    // Both are kept by triggers in the same transaction as the rows they follow, so they are never behind.
+    version: 8,
+    name: "answers",
+    sql: `
+      -- A lot's lifecycle entries without walking its observations (a lot can carry hundreds of thousands).
+      CREATE INDEX log_entries_lifecycle ON log_entries(batch_id, idx) WHERE kind <> 10;
+
+      -- Per lot: its Observed entries counted, and per (reading type, unit) the readings' count, times (unix
+      -- seconds of the documents' occurredAt), extremes and the reading of the newest entry (by log index).
+      CREATE TABLE observation_totals (
+        batch_id TEXT PRIMARY KEY,
+        entries INTEGER NOT NULL,
+        first_idx INTEGER NOT NULL,
+        last_idx INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE observation_readings (
+        batch_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        unit TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        first_at INTEGER,
+        last_at INTEGER,
+        min REAL NOT NULL,
+        max REAL NOT NULL,
+        last_value REAL NOT NULL,
+        last_value_at INTEGER,
+        last_idx INTEGER NOT NULL,
+        PRIMARY KEY (batch_id, type, unit)
+      ) WITHOUT ROWID;
+      -- The same readings per hour (of occurredAt): the shopper page's chart, read in a bounded number of rows.
+      CREATE TABLE observation_hours (
+        batch_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        unit TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        min REAL NOT NULL,
+        max REAL NOT NULL,
+        sum REAL NOT NULL,
+        PRIMARY KEY (batch_id, type, unit, hour)
+      ) WITHOUT ROWID;
+
+      CREATE TRIGGER observation_summary AFTER INSERT ON log_entries WHEN NEW.kind = 10 BEGIN
+        INSERT INTO observation_totals (batch_id, entries, first_idx, last_idx) VALUES (NEW.batch_id, 1, NEW.idx, NEW.idx)
+          ON CONFLICT (batch_id) DO UPDATE SET entries = entries + 1, last_idx = max(last_idx, excluded.last_idx);
+        ${readingsUpsert("(SELECT NEW.idx AS idx, NEW.batch_id AS batch_id, NEW.body AS body)")};
+      END;
+
+      -- The summaries of a log that predates this version, as the trigger would have built them.
+      INSERT INTO observation_totals (batch_id, entries, first_idx, last_idx)
+        SELECT batch_id, count(*), min(idx), max(idx) FROM log_entries WHERE kind = 10 GROUP BY batch_id;
+      ${readingsUpsert("(SELECT idx, batch_id, body FROM log_entries WHERE kind = 10 ORDER BY idx)")};
+
+      -- A version per lot (and one for actors, one for anchors), raised by every write an answer about it reads:
+      -- its index row, lineage edges, recorded events and relay rows. With the lot's last log index (append-only
+      -- and dense), it tells any API instance whether an answer it cached is still what the store says.
+      CREATE TABLE answer_versions (
+        key TEXT PRIMARY KEY,
+        version INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TRIGGER answer_versions_batch_insert AFTER INSERT ON batches BEGIN
+        INSERT INTO answer_versions (key, version) VALUES (NEW.batch_id, 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+      CREATE TRIGGER answer_versions_batch_update AFTER UPDATE ON batches BEGIN
+        INSERT INTO answer_versions (key, version) VALUES (NEW.batch_id, 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+      CREATE TRIGGER answer_versions_batch_delete AFTER DELETE ON batches BEGIN
+        INSERT INTO answer_versions (key, version) VALUES (OLD.batch_id, 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+      -- Any recall anywhere: a trace shows the recall state of lots whose ancestors it does not list (a merged
+      -- descendant's other parents), so traces also check this one.
+      CREATE TRIGGER answer_versions_recall AFTER UPDATE OF recalled ON batches WHEN NEW.recalled <> OLD.recalled BEGIN
+        INSERT INTO answer_versions (key, version) VALUES ('recalls', 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+      CREATE TRIGGER answer_versions_recall_insert AFTER INSERT ON batches WHEN NEW.recalled <> 0 BEGIN
+        INSERT INTO answer_versions (key, version) VALUES ('recalls', 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+      CREATE TRIGGER answer_versions_recall_delete AFTER DELETE ON batches WHEN OLD.recalled <> 0 BEGIN
+        INSERT INTO answer_versions (key, version) VALUES ('recalls', 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+      CREATE TRIGGER answer_versions_lineage AFTER INSERT ON lineage BEGIN
+        INSERT INTO answer_versions (key, version) VALUES (NEW.parent, 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+        INSERT INTO answer_versions (key, version) VALUES (NEW.child, 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+      CREATE TRIGGER answer_versions_lineage_delete AFTER DELETE ON lineage BEGIN
+        INSERT INTO answer_versions (key, version) VALUES (OLD.parent, 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+        INSERT INTO answer_versions (key, version) VALUES (OLD.child, 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+      CREATE TRIGGER answer_versions_event AFTER INSERT ON lifecycle_events BEGIN
+        INSERT INTO answer_versions (key, version) VALUES (NEW.batch_id, 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+      CREATE TRIGGER answer_versions_event_delete AFTER DELETE ON lifecycle_events BEGIN
+        INSERT INTO answer_versions (key, version) VALUES (OLD.batch_id, 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+      CREATE TRIGGER answer_versions_relay_insert AFTER INSERT ON relay_entries BEGIN
+        INSERT INTO answer_versions (key, version)
+          SELECT batch_id, 1 FROM log_entries WHERE idx = NEW.idx AND batch_id IS NOT NULL
+          ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+      CREATE TRIGGER answer_versions_relay_update AFTER UPDATE ON relay_entries BEGIN
+        INSERT INTO answer_versions (key, version)
+          SELECT batch_id, 1 FROM log_entries WHERE idx = NEW.idx AND batch_id IS NOT NULL
+          ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+      CREATE TRIGGER answer_versions_profile_insert AFTER INSERT ON profiles BEGIN
+        INSERT INTO answer_versions (key, version) VALUES ('actors', 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+      CREATE TRIGGER answer_versions_profile_update AFTER UPDATE ON profiles BEGIN
+        INSERT INTO answer_versions (key, version) VALUES ('actors', 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+      CREATE TRIGGER answer_versions_profile_delete AFTER DELETE ON profiles BEGIN
+        INSERT INTO answer_versions (key, version) VALUES ('actors', 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+      CREATE TRIGGER answer_versions_role_insert AFTER INSERT ON roles BEGIN
+        INSERT INTO answer_versions (key, version) VALUES ('actors', 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+      CREATE TRIGGER answer_versions_role_update AFTER UPDATE ON roles BEGIN
+        INSERT INTO answer_versions (key, version) VALUES ('actors', 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+      CREATE TRIGGER answer_versions_role_delete AFTER DELETE ON roles BEGIN
+        INSERT INTO answer_versions (key, version) VALUES ('actors', 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+      CREATE TRIGGER answer_versions_anchor AFTER INSERT ON anchors BEGIN
+        INSERT INTO answer_versions (key, version) VALUES ('anchors', 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+      CREATE TRIGGER answer_versions_anchor_delete AFTER DELETE ON anchors BEGIN
+        INSERT INTO answer_versions (key, version) VALUES ('anchors', 1) ON CONFLICT (key) DO UPDATE SET version = version + 1;
+      END;
+    `,
+  },
+  {
     // Fee bumps counted where the replaced transaction is stored (an intent, a single call's relay row, a relay
     // group), so a restart (or, on PostgreSQL, another instance taking over) continues the count instead of allowing
     // another maxFeeBumps.
-    version: 8,
+    version: 9,
     name: "fee_bumps",
     sql: `
       ALTER TABLE anchor_intents ADD COLUMN fee_bumps INTEGER NOT NULL DEFAULT 0 CHECK (fee_bumps >= 0);

@@ -370,7 +370,220 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     `,
   },
   {
+    // query/ (store/answer-store.ts); see migrations.ts. The same tables, kept in the transaction of the rows they
+    // follow: the summaries by a row trigger on each Observed entry, the versions by statement triggers (one bump per
+    // key and statement: a version only has to move when something it covers changed).
     version: 8,
+    name: "answers",
+    sql: `
+      CREATE INDEX log_entries_lifecycle ON log_entries(batch_id, idx) WHERE kind <> 10;
+
+      CREATE TABLE observation_totals (
+        batch_id TEXT PRIMARY KEY,
+        entries BIGINT NOT NULL,
+        first_idx BIGINT NOT NULL,
+        last_idx BIGINT NOT NULL
+      );
+      CREATE TABLE observation_readings (
+        batch_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        unit TEXT NOT NULL,
+        count BIGINT NOT NULL,
+        first_at BIGINT,
+        last_at BIGINT,
+        min DOUBLE PRECISION NOT NULL,
+        max DOUBLE PRECISION NOT NULL,
+        last_value DOUBLE PRECISION NOT NULL,
+        last_value_at BIGINT,
+        last_idx BIGINT NOT NULL,
+        PRIMARY KEY (batch_id, type, unit)
+      );
+      CREATE TABLE observation_hours (
+        batch_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        unit TEXT NOT NULL,
+        hour BIGINT NOT NULL,
+        count BIGINT NOT NULL,
+        min DOUBLE PRECISION NOT NULL,
+        max DOUBLE PRECISION NOT NULL,
+        sum DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (batch_id, type, unit, hour)
+      );
+
+      -- A document's occurredAt in unix seconds, or NULL when it does not parse (as SQLite's unixepoch); a time
+      -- without an offset is UTC whatever the session's time zone.
+      CREATE FUNCTION ledger_unix_seconds(t text) RETURNS bigint LANGUAGE plpgsql IMMUTABLE SET TimeZone = 'UTC' AS $$
+      BEGIN
+        RETURN trunc(extract(epoch FROM t::timestamptz))::bigint;
+      EXCEPTION WHEN others THEN
+        RETURN NULL;
+      END $$;
+
+      -- Folds one Observed entry into its lot's totals, readings and hours (the SQLite trigger's upserts).
+      CREATE FUNCTION ledger_observe(e_idx bigint, e_batch text, e_body text) RETURNS void LANGUAGE plpgsql AS $$
+      DECLARE
+        doc jsonb := e_body::jsonb -> 'doc';
+        at bigint := ledger_unix_seconds(doc ->> 'occurredAt');
+        r jsonb;
+        v double precision;
+      BEGIN
+        INSERT INTO observation_totals AS o (batch_id, entries, first_idx, last_idx) VALUES (e_batch, 1, e_idx, e_idx)
+          ON CONFLICT (batch_id) DO UPDATE SET entries = o.entries + 1, last_idx = greatest(o.last_idx, excluded.last_idx);
+        IF jsonb_typeof(doc -> 'readings') IS DISTINCT FROM 'array' THEN
+          RETURN;
+        END IF;
+        FOR r IN SELECT value FROM jsonb_array_elements(doc -> 'readings') LOOP
+          v := (r ->> 'value')::double precision;
+          INSERT INTO observation_readings AS o (batch_id, type, unit, count, first_at, last_at, min, max, last_value,
+              last_value_at, last_idx)
+            VALUES (e_batch, r ->> 'type', r ->> 'unit', 1, at, at, v, v, v, at, e_idx)
+            ON CONFLICT (batch_id, type, unit) DO UPDATE SET
+              count = o.count + 1,
+              first_at = coalesce(least(o.first_at, excluded.first_at), o.first_at, excluded.first_at),
+              last_at = coalesce(greatest(o.last_at, excluded.last_at), o.last_at, excluded.last_at),
+              min = least(o.min, excluded.min),
+              max = greatest(o.max, excluded.max),
+              last_value = CASE WHEN excluded.last_idx >= o.last_idx THEN excluded.last_value ELSE o.last_value END,
+              last_value_at = CASE WHEN excluded.last_idx >= o.last_idx THEN excluded.last_value_at ELSE o.last_value_at END,
+              last_idx = greatest(o.last_idx, excluded.last_idx);
+          IF at IS NOT NULL THEN
+            INSERT INTO observation_hours AS o (batch_id, type, unit, hour, count, min, max, sum)
+              VALUES (e_batch, r ->> 'type', r ->> 'unit', at / 3600, 1, v, v, v)
+              ON CONFLICT (batch_id, type, unit, hour) DO UPDATE SET
+                count = o.count + 1, min = least(o.min, excluded.min), max = greatest(o.max, excluded.max),
+                sum = o.sum + excluded.sum;
+          END IF;
+        END LOOP;
+      END $$;
+
+      CREATE FUNCTION ledger_observation_summary() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM ledger_observe(NEW.idx, NEW.batch_id, NEW.body);
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER observation_summary AFTER INSERT ON log_entries FOR EACH ROW WHEN (NEW.kind = 10)
+        EXECUTE FUNCTION ledger_observation_summary();
+
+      -- The summaries of a log that predates this version, as the trigger would have built them.
+      SELECT ledger_observe(idx, batch_id, body) FROM (SELECT idx, batch_id, body FROM log_entries WHERE kind = 10 ORDER BY idx) e;
+
+      -- A version per lot (and one for actors, anchors and recalls), raised by every write an answer about it reads;
+      -- see migrations.ts.
+      CREATE TABLE answer_versions (
+        key TEXT PRIMARY KEY,
+        version BIGINT NOT NULL
+      );
+      CREATE FUNCTION ledger_bump_versions(keys text[]) RETURNS void LANGUAGE sql AS $$
+        INSERT INTO answer_versions AS a (key, version)
+          SELECT DISTINCT k, 1 FROM unnest(keys) AS k WHERE k IS NOT NULL
+          ON CONFLICT (key) DO UPDATE SET version = a.version + 1;
+      $$;
+
+      -- Each trigger names the rows its statement wrote "changed" (and, for an update, the rows before it "before").
+      CREATE FUNCTION ledger_versions_batches() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM ledger_bump_versions(ARRAY(SELECT batch_id FROM changed));
+        IF TG_OP = 'UPDATE' THEN
+          IF EXISTS (SELECT 1 FROM changed n JOIN before o USING (batch_id) WHERE n.recalled <> o.recalled) THEN
+            PERFORM ledger_bump_versions(ARRAY['recalls']);
+          END IF;
+        ELSIF EXISTS (SELECT 1 FROM changed WHERE recalled) THEN
+          PERFORM ledger_bump_versions(ARRAY['recalls']);
+        END IF;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER answer_versions_batch_insert AFTER INSERT ON batches REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_batches();
+      CREATE TRIGGER answer_versions_batch_update AFTER UPDATE ON batches REFERENCING OLD TABLE AS before NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_batches();
+      CREATE TRIGGER answer_versions_batch_delete AFTER DELETE ON batches REFERENCING OLD TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_batches();
+
+      CREATE FUNCTION ledger_versions_lineage() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM ledger_bump_versions(ARRAY(SELECT parent FROM changed UNION SELECT child FROM changed));
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER answer_versions_lineage AFTER INSERT ON lineage REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_lineage();
+      CREATE TRIGGER answer_versions_lineage_delete AFTER DELETE ON lineage REFERENCING OLD TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_lineage();
+
+      CREATE FUNCTION ledger_versions_events() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM ledger_bump_versions(ARRAY(SELECT batch_id FROM changed));
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER answer_versions_event AFTER INSERT ON lifecycle_events REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_events();
+      CREATE TRIGGER answer_versions_event_delete AFTER DELETE ON lifecycle_events REFERENCING OLD TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_events();
+
+      CREATE FUNCTION ledger_versions_relay() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM ledger_bump_versions(ARRAY(SELECT e.batch_id FROM changed c JOIN log_entries e ON e.idx = c.idx));
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER answer_versions_relay_insert AFTER INSERT ON relay_entries REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_relay();
+      CREATE TRIGGER answer_versions_relay_update AFTER UPDATE ON relay_entries REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_relay();
+
+      CREATE FUNCTION ledger_versions_actors() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM changed) THEN
+          PERFORM ledger_bump_versions(ARRAY['actors']);
+        END IF;
+        RETURN NULL;
+      END $$;
+      CREATE FUNCTION ledger_versions_anchors() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM changed) THEN
+          PERFORM ledger_bump_versions(ARRAY['anchors']);
+        END IF;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER answer_versions_profile_insert AFTER INSERT ON profiles REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_actors();
+      CREATE TRIGGER answer_versions_profile_update AFTER UPDATE ON profiles REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_actors();
+      CREATE TRIGGER answer_versions_profile_delete AFTER DELETE ON profiles REFERENCING OLD TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_actors();
+      CREATE TRIGGER answer_versions_role_insert AFTER INSERT ON roles REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_actors();
+      CREATE TRIGGER answer_versions_role_update AFTER UPDATE ON roles REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_actors();
+      CREATE TRIGGER answer_versions_role_delete AFTER DELETE ON roles REFERENCING OLD TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_actors();
+      CREATE TRIGGER answer_versions_anchor AFTER INSERT ON anchors REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_anchors();
+      CREATE TRIGGER answer_versions_anchor_delete AFTER DELETE ON anchors REFERENCING OLD TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_anchors();
+
+      -- An index reset empties these tables with TRUNCATE (store/postgres-index.ts resetIndex), which fires no row
+      -- or transition-table trigger: it raises every version, a superset of what SQLite's per-row deletes raise.
+      CREATE FUNCTION ledger_versions_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        UPDATE answer_versions SET version = version + 1;
+        PERFORM ledger_bump_versions(ARRAY['actors', 'anchors', 'recalls']);
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER answer_versions_truncate_batches AFTER TRUNCATE ON batches
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_truncated();
+      CREATE TRIGGER answer_versions_truncate_lineage AFTER TRUNCATE ON lineage
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_truncated();
+      CREATE TRIGGER answer_versions_truncate_events AFTER TRUNCATE ON lifecycle_events
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_truncated();
+      CREATE TRIGGER answer_versions_truncate_profiles AFTER TRUNCATE ON profiles
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_truncated();
+      CREATE TRIGGER answer_versions_truncate_roles AFTER TRUNCATE ON roles
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_truncated();
+      CREATE TRIGGER answer_versions_truncate_anchors AFTER TRUNCATE ON anchors
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_versions_truncated();
+    `,
+  },
+  {
+    version: 9,
     name: "fee_bumps",
     sql: `
       -- Fee bumps counted where the replaced transaction is stored (an intent, a single call's relay row, a relay

@@ -5,7 +5,7 @@
  * outside this code: StoreCorruptError, never a silent coercion.
  */
 import pg from "pg";
-import { StoreCorruptError } from "./store.ts";
+import { StoreCorruptError, type StoredEntry } from "./store.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -94,4 +94,21 @@ export function big(row: Row, col: string): bigint {
 /** The first row of a result, or undefined. */
 export function first(result: { rows: Row[] }): Row | undefined {
   return result.rows[0];
+}
+
+/** The columns of a log entry as StoredEntry reads them back. */
+export const ENTRY_COLUMNS = "idx, key, batch_id, kind, prev_idx, leaf_hash, entry, body, received_at";
+
+export function toEntry(row: Row): StoredEntry {
+  return {
+    index: int(row, "idx"),
+    key: str(row, "key"),
+    batchId: str(row, "batch_id"),
+    kind: int(row, "kind"),
+    prevIndex: optInt(row, "prev_idx") ?? -1,
+    leafHash: blob(row, "leaf_hash"),
+    entry: blob(row, "entry"),
+    body: str(row, "body"),
+    receivedAt: int(row, "received_at"),
+  };
 }

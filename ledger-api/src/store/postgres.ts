@@ -34,6 +34,8 @@ import { AdmissionLock } from "./postgres-admission.ts";
 import { PgChainWriters } from "./postgres-chain-writers.ts";
 import { PgEpcis } from "./postgres-epcis.ts";
 import { PgMarket } from "./postgres-market.ts";
+import { PgAnswers } from "./postgres-answers.ts";
+import type { AnswerVersions, ObservationSummaryRow, ReadingHourRow } from "./answer-store.ts";
 import type { HoldingFilter, LotHolding, MarketAckRow, MarketDelta, MarketFigures, MarketLotRow } from "./market-store.ts";
 import type { CaptureJobRecord, EpcisFilter, EpcisIndexRow } from "./epcis-store.ts";
 import { applyChainBatch, insertRows, PgIndexReads, resetIndex } from "./postgres-index.ts";
@@ -42,12 +44,14 @@ import { PG_MIGRATIONS, type PgMigration } from "./postgres-migrations.ts";
 import {
   blob,
   clientConfig,
+  ENTRY_COLUMNS,
   first,
   int,
   LOCK_MIGRATE,
   LOCK_NAMESPACE,
   optInt,
   str,
+  toEntry,
   type Row,
   type Sql,
 } from "./postgres-rows.ts";
@@ -108,23 +112,9 @@ export interface PostgresStoreOptions {
   readonly applicationName?: string;
 }
 
-const ENTRY_COLUMNS = "idx, key, batch_id, kind, prev_idx, leaf_hash, entry, body, received_at";
 /** Kind.Observed, as the partial index log_entries_observations names it. */
 const OBSERVED = 10;
 
-function toEntry(row: Row): StoredEntry {
-  return {
-    index: int(row, "idx"),
-    key: str(row, "key"),
-    batchId: str(row, "batch_id"),
-    kind: int(row, "kind"),
-    prevIndex: optInt(row, "prev_idx") ?? -1,
-    leafHash: blob(row, "leaf_hash"),
-    entry: blob(row, "entry"),
-    body: str(row, "body"),
-    receivedAt: int(row, "received_at"),
-  };
-}
 
 /** Applies the missing migrations in one transaction, one instance at a time; refuses a database newer than the code. */
 async function migrate(pool: pg.Pool, migrations: readonly PgMigration[]): Promise<void> {
@@ -195,6 +185,7 @@ export class PostgresStore implements Store {
   private readonly chainWriters: PgChainWriters;
   private readonly epcis: PgEpcis;
   private readonly market: PgMarket;
+  private readonly answers: PgAnswers;
   private readonly admission: AdmissionLock;
   private readonly leases: PgLeaderLease[] = [];
   private closed = false;
@@ -230,6 +221,7 @@ export class PostgresStore implements Store {
     this.epcis = new PgEpcis(pool, (fn) => this.exclusive(() => this.inTx(fn, false)));
     // Nor is the market projection (its cursor guards it too).
     this.market = new PgMarket(pool, (fn) => this.exclusive(() => this.inTx(fn, false)));
+    this.answers = new PgAnswers(pool);
     const admissionWaitMs = options.admissionWaitMs ?? 10_000;
     this.admission = new AdmissionLock({
       session: new PgSession({
@@ -710,6 +702,34 @@ export class PostgresStore implements Store {
   failAnchorIntents(ids: readonly number[], failure: string, at: number): Promise<void> {
     this.assertOpen();
     return this.chainWriters.failAnchorIntents(ids, failure, at);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // The answers' reads and versions (AnswerStore): postgres-answers.ts; plain delegations.
+
+  lifecycleEntriesOfBatch(batchId: string, limit: number): Promise<StoredEntry[]> {
+    this.assertOpen();
+    return this.answers.lifecycleEntriesOfBatch(batchId, limit);
+  }
+  observationsOfBatch(batchId: string, atOrBefore: number, limit: number): Promise<StoredEntry[]> {
+    this.assertOpen();
+    return this.answers.observationsOfBatch(batchId, atOrBefore, limit);
+  }
+  observationSummary(batchId: string, maxTypes: number): Promise<ObservationSummaryRow> {
+    this.assertOpen();
+    return this.answers.observationSummary(batchId, maxTypes);
+  }
+  readingHours(batchId: string, type: string, unit: string, limit: number): Promise<ReadingHourRow[]> {
+    this.assertOpen();
+    return this.answers.readingHours(batchId, type, unit, limit);
+  }
+  firstAnchorCovering(leafIndex: number): Promise<AnchorRow | undefined> {
+    this.assertOpen();
+    return this.answers.firstAnchorCovering(leafIndex);
+  }
+  answerVersions(batchIds: readonly string[]): Promise<AnswerVersions> {
+    this.assertOpen();
+    return this.answers.answerVersions(batchIds);
   }
 
   // ---------------------------------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ const BATCH_COLUMNS =
 const EVENT_COLUMNS =
   "event_hash, kind, batch_id, actor, doc_hash, head, details, nonce, tx_hash, block_number, block_hash, log_index";
 const LINEAGE_COLUMNS = "child, parent, event_hash, quantity, block_number";
-const ANCHOR_COLUMNS =
+export const ANCHOR_COLUMNS =
   "anchor_index, size, root, previous_size, anchorer, tx_hash, block_number, block_hash, block_time";
 
 function toCursor(row: Row): ChainCursor {
@@ -101,7 +101,7 @@ function toEvent(row: Row): LifecycleEventRow {
   };
 }
 
-function toAnchor(row: Row): AnchorRow {
+export function toAnchor(row: Row): AnchorRow {
   return {
     anchorIndex: int(row, "anchor_index"),
     size: int(row, "size"),

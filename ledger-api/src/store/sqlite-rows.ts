@@ -3,7 +3,7 @@
  * the database was changed outside this code (or a migration is wrong): StoreCorruptError, never a silent coercion.
  */
 import type { SQLOutputValue } from "node:sqlite";
-import { StoreCorruptError } from "./store.ts";
+import { StoreCorruptError, type StoredEntry } from "./store.ts";
 
 export type Row = Record<string, SQLOutputValue>;
 
@@ -42,4 +42,21 @@ export function bool(row: Row, col: string): boolean {
 /** uint256 values are stored as decimal TEXT so nothing is rounded. */
 export function big(row: Row, col: string): bigint {
   return BigInt(str(row, col));
+}
+
+/** The columns of a log entry as StoredEntry reads them back. */
+export const ENTRY_COLUMNS = "idx, key, batch_id, kind, prev_idx, leaf_hash, entry, body, received_at";
+
+export function toEntry(row: Row): StoredEntry {
+  return {
+    index: int(row, "idx"),
+    key: str(row, "key"),
+    batchId: str(row, "batch_id"),
+    kind: int(row, "kind"),
+    prevIndex: optInt(row, "prev_idx") ?? -1,
+    leafHash: blob(row, "leaf_hash"),
+    entry: blob(row, "entry"),
+    body: str(row, "body"),
+    receivedAt: int(row, "received_at"),
+  };
 }

@@ -25,7 +25,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { StatementSync } from "node:sqlite";
-import { blob, int, optInt, str, type Row } from "./sqlite-rows.ts";
+import { blob, ENTRY_COLUMNS, int, optInt, str, toEntry, type Row } from "./sqlite-rows.ts";
 import { Frontier } from "../log/frontier.ts";
 import type { Hash, NodeRef } from "../log/hash.ts";
 import { bytesToHex } from "../log/hash.ts";
@@ -37,6 +37,8 @@ import { SqliteChainWriters } from "./sqlite-chain-writers.ts";
 import { SqliteEpcis } from "./sqlite-epcis.ts";
 import type { CaptureJobRecord, EpcisFilter, EpcisIndexRow } from "./epcis-store.ts";
 import { SqliteMarket } from "./sqlite-market.ts";
+import { SqliteAnswers } from "./sqlite-answers.ts";
+import type { AnswerVersions, ObservationSummaryRow, ReadingHourRow } from "./answer-store.ts";
 import type { HoldingFilter, LotHolding, MarketAckRow, MarketDelta, MarketFigures, MarketLotRow } from "./market-store.ts";
 import type {
   AnchorIntent,
@@ -90,24 +92,9 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs?: number;
 }
 
-const ENTRY_COLUMNS = "idx, key, batch_id, kind, prev_idx, leaf_hash, entry, body, received_at";
 /** Written with each entry besides what StoredEntry reads back: for the ingest's nonce and observation rules. */
 const INSERT_COLUMNS = `${ENTRY_COLUMNS}, signer, nonce`;
 const OBSERVED = 10;
-
-function toEntry(row: Row): StoredEntry {
-  return {
-    index: int(row, "idx"),
-    key: str(row, "key"),
-    batchId: str(row, "batch_id"),
-    kind: int(row, "kind"),
-    prevIndex: optInt(row, "prev_idx") ?? -1,
-    leafHash: blob(row, "leaf_hash"),
-    entry: blob(row, "entry"),
-    body: str(row, "body"),
-    receivedAt: int(row, "received_at"),
-  };
-}
 
 /** The read statements, prepared once per connection. */
 class LogReads {
@@ -246,6 +233,7 @@ export class SqliteStore implements Store {
   private readonly chainWriters: SqliteChainWriters;
   private readonly epcis: SqliteEpcis;
   private readonly market: SqliteMarket;
+  private readonly answers: SqliteAnswers;
   readonly path: string;
 
   private constructor(writer: DatabaseSync, reader: DatabaseSync, frontier: Frontier, path: string) {
@@ -267,6 +255,7 @@ export class SqliteStore implements Store {
     this.chainWriters = new SqliteChainWriters(writer, reader, (fn) => this.exclusive(async () => this.inWriteTx(fn)));
     this.epcis = new SqliteEpcis(writer, reader, (fn) => this.exclusive(async () => this.inWriteTx(fn)));
     this.market = new SqliteMarket(writer, reader, (fn) => this.exclusive(async () => this.inWriteTx(fn)));
+    this.answers = new SqliteAnswers(reader);
   }
 
   /** Opens (creating if needed) `<dataDir>/ledger.db`, migrates it and reloads the log frontier. */
@@ -721,6 +710,34 @@ export class SqliteStore implements Store {
   recallAcks(batchIds: readonly string[]): Promise<MarketAckRow[]> {
     this.assertOpen();
     return this.market.recallAcks(batchIds);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // The answers' reads and versions (AnswerStore): implemented in sqlite-answers.ts; plain delegations.
+
+  lifecycleEntriesOfBatch(batchId: string, limit: number): Promise<StoredEntry[]> {
+    this.assertOpen();
+    return this.answers.lifecycleEntriesOfBatch(batchId, limit);
+  }
+  observationsOfBatch(batchId: string, atOrBefore: number, limit: number): Promise<StoredEntry[]> {
+    this.assertOpen();
+    return this.answers.observationsOfBatch(batchId, atOrBefore, limit);
+  }
+  observationSummary(batchId: string, maxTypes: number): Promise<ObservationSummaryRow> {
+    this.assertOpen();
+    return this.answers.observationSummary(batchId, maxTypes);
+  }
+  readingHours(batchId: string, type: string, unit: string, limit: number): Promise<ReadingHourRow[]> {
+    this.assertOpen();
+    return this.answers.readingHours(batchId, type, unit, limit);
+  }
+  firstAnchorCovering(leafIndex: number): Promise<AnchorRow | undefined> {
+    this.assertOpen();
+    return this.answers.firstAnchorCovering(leafIndex);
+  }
+  answerVersions(batchIds: readonly string[]): Promise<AnswerVersions> {
+    this.assertOpen();
+    return this.answers.answerVersions(batchIds);
   }
 
   // ---------------------------------------------------------------------------------------------------------------

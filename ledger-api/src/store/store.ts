@@ -16,6 +16,7 @@ import type { IndexStore } from "./index-store.ts";
 import type { AnchorStore, RelayStore } from "./chain-writers.ts";
 import type { EpcisStore } from "./epcis-store.ts";
 import type { MarketStore } from "./market-store.ts";
+import type { AnswerStore } from "./answer-store.ts";
 
 export type { AppendItem, AppendResult } from "../log/sequencer.ts";
 // The chain index's and the chain writers' types and interfaces live in their own files.
@@ -23,6 +24,7 @@ export * from "./index-store.ts";
 export type * from "./chain-writers.ts";
 export type * from "./epcis-store.ts";
 export type * from "./market-store.ts";
+export type * from "./answer-store.ts";
 
 /** A committed log entry as stored. */
 export interface StoredEntry {
@@ -176,9 +178,11 @@ export interface SharedStateStore {
  * EpcisStore (epcis-store.ts) is the EPCIS interface's: a query index projected from the log and the capture jobs;
  * five methods, two tables plus a cursor. MarketStore (market-store.ts) is the market screens': a projection of the
  * log (lot origins and holders, arrivals, lab tests, pesticide intervals, recall acknowledgements) and the grouped
- * reads of the safety centre; seven methods, five tables plus a cursor.
+ * reads of the safety centre; seven methods, five tables plus a cursor. AnswerStore (answer-store.ts) is the provenance
+ * answer's: a lot's lifecycle entries and its observations page by page, their summary per reading type, and the
+ * versions its cache checks; six methods over tables the store keeps in the same transactions as the rows they follow.
  */
-export interface Store extends LogStore, IndexStore, AnchorStore, RelayStore, EpcisStore, MarketStore, SharedStateStore {
+export interface Store extends LogStore, IndexStore, AnchorStore, RelayStore, EpcisStore, MarketStore, AnswerStore, SharedStateStore {
   /** Which driver this is: "sqlite" (one process) or "postgres" (several instances). */
   readonly driver: "sqlite" | "postgres";
   /**

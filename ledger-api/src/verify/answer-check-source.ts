@@ -1,6 +1,6 @@
 /**
  * The source of verify/answer-check.generated.ts: TypeBox's standalone checkers (typebox/compile `Code`) of the
- * provenance answer's five parts, generated from protocol/answer.ts ahead of time. The verifier runs them at its
+ * provenance answer's six parts, generated from protocol/answer.ts ahead of time. The verifier runs them at its
  * entry; generated ahead of time, they carry neither TypeBox's schema builder nor its interpreter into the browser
  * bundle (Value.Check would add about 38 KB gzipped to verify.js), and run without `new Function`.
  *
@@ -11,7 +11,7 @@ import type { TSchema } from "typebox";
 import { Provenance } from "../protocol/answer.ts";
 
 /** The answer's top-level fields, in the schema's order; the generated module checks each one. */
-export const ANSWER_PARTS = ["batch", "lineage", "timeline", "chain", "completeness"] as const;
+export const ANSWER_PARTS = ["batch", "lineage", "timeline", "observations", "chain", "completeness"] as const;
 
 /** One standalone checker, as a function expression with its pattern table inlined. */
 function checker(schema: TSchema): string {
@@ -37,6 +37,7 @@ export function answerCheckSource(): string {
     ["checkBatch", props.batch],
     ["checkLineage", props.lineage],
     ["checkTimelineEntry", props.timeline.items],
+    ["checkObservations", props.observations],
     ["checkChain", props.chain],
     ["checkCompleteness", props.completeness],
   ];

@@ -4,7 +4,7 @@
  * one. The checkers are generated from the schema ahead of time (answer-check-source.ts), so the browser bundle
  * carries neither TypeBox nor code built at run time.
  */
-import { checkBatch, checkChain, checkCompleteness, checkLineage, checkTimelineEntry } from "./answer-check.generated.ts";
+import { checkBatch, checkChain, checkCompleteness, checkLineage, checkObservations, checkTimelineEntry } from "./answer-check.generated.ts";
 
 type Checker = (value: unknown) => boolean;
 
@@ -13,6 +13,7 @@ const PARTS: readonly (readonly [string, Checker])[] = [
   ["batch", checkBatch],
   ["lineage", checkLineage],
   ["timeline", (timeline) => Array.isArray(timeline) && timeline.every((entry) => (checkTimelineEntry as Checker)(entry))],
+  ["observations", checkObservations],
   ["chain", checkChain],
   ["completeness", checkCompleteness],
 ];
@@ -37,3 +38,8 @@ export function answerShapeErrors(answer: unknown): string | undefined {
   return wrong.length === 0 ? undefined : wrong.join("; ");
 }
 
+
+/** Whether `entry` has a timeline entry's shape: each entry of an observation page is checked before it is used. */
+export function isTimelineEntry(entry: unknown): boolean {
+  return (checkTimelineEntry as Checker)(entry);
+}

@@ -11,7 +11,17 @@ export type Status = "verified" | "pending" | "failed";
 /** The checks run on each timeline entry. */
 export type EntryCheckName = "document" | "signature" | "role" | "inclusion" | "chain";
 /** The checks run once per answer; `answer` fails when the answer does not have the provenance answer's shape. */
-export type BatchCheckName = "answer" | "contracts" | "batch" | "history" | "head" | "recall" | "custodian" | "quantity" | "names";
+export type BatchCheckName =
+  | "answer"
+  | "contracts"
+  | "batch"
+  | "history"
+  | "head"
+  | "recall"
+  | "custodian"
+  | "quantity"
+  | "names"
+  | "observations";
 export type CheckName = EntryCheckName | BatchCheckName;
 
 /** One checked fact. `detail` says what was established, or why not, in words a UI can show. */

@@ -3,7 +3,12 @@
  * and scripts/verify.ts stays a thin wrapper:
  *
  *   npm run verify -- <Digital Link URL | path | 0x batchId> [--api URL] [--rpc URL]
- *                     [--ledger ADDRESS --anchor ADDRESS | --deployments FILE] [--json]
+ *                     [--ledger ADDRESS --anchor ADDRESS | --deployments FILE] [--all-observations] [--json]
+ *
+ * `--all-observations` also reads every page of the lot's older observations (GET /v1/batches/{id}/observations from
+ * the answer's `observations.next`), verifies each entry on its own, checks that the pages fill the answer's history
+ * without a gap and recounts the answer's summary from them: the counts and extremes are then no longer the server's
+ * word.
  *
  * A Digital Link URL names the API too: its base is everything before `/01/` (the QR code holds
  * `{PUBLIC_BASE_URL}/01/{gtin}/10/{lot}`). Defaults: API http://127.0.0.1:8080, RPC http://127.0.0.1:8545, contracts
@@ -18,7 +23,10 @@ import { getAddress } from "ethers";
 import { parseBatchRef } from "../gs1/digital-link.ts";
 import type { Provenance } from "../protocol/answer.ts";
 import type { ChainReader } from "./chain-reader.ts";
-import { verifyProvenance, type Check, type Status, type Verification } from "./verify.ts";
+import { verifyObservationPages, verifyProvenance, worst, type Check, type PagesVerification, type Status, type Verification } from "./verify.ts";
+
+/** Pages read at most by --all-observations (200 observations each): a bound on what one command fetches. */
+const MAX_PAGES = 10_000;
 
 export const EXIT = Object.freeze({ verified: 0, failed: 1, pending: 2, error: 3 } as const);
 
@@ -49,6 +57,7 @@ export interface VerifyArgs {
   readonly anchor?: string;
   readonly deployments?: string;
   readonly json: boolean;
+  readonly allObservations: boolean;
 }
 
 export const DEFAULT_API = "http://127.0.0.1:8080";
@@ -56,7 +65,7 @@ export const DEFAULT_RPC = "http://127.0.0.1:8545";
 
 const USAGE =
   "usage: npm run verify -- <Digital Link URL | path | 0x batchId> [--api URL] [--rpc URL] " +
-  "[--ledger ADDRESS --anchor ADDRESS | --deployments FILE] [--json]";
+  "[--ledger ADDRESS --anchor ADDRESS | --deployments FILE] [--all-observations] [--json]";
 
 class UsageError extends Error {}
 
@@ -64,10 +73,12 @@ class UsageError extends Error {}
 export function parseVerifyArgs(argv: readonly string[]): VerifyArgs {
   const options: Record<string, string> = {};
   let json = false;
+  let allObservations = false;
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--json") json = true;
+    else if (arg === "--all-observations") allObservations = true;
     else if (arg === "--help" || arg === "-h") throw new UsageError(USAGE);
     else if (arg.startsWith("--")) {
       const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
@@ -93,6 +104,7 @@ export function parseVerifyArgs(argv: readonly string[]): VerifyArgs {
     ...(options.anchor !== undefined ? { anchor: options.anchor } : {}),
     ...(options.deployments !== undefined ? { deployments: options.deployments } : {}),
     json,
+    allObservations,
   };
 }
 
@@ -192,7 +204,44 @@ export async function runVerify(argv: readonly string[], io: VerifyIo): Promise<
   } finally {
     clearTimeout(timer);
   }
-  if (args.json) io.out(JSON.stringify(v, null, 2));
-  else for (const l of formatReport(answer, v, trust.source)) io.out(l);
-  return EXIT[v.status];
+  let pages: PagesVerification | undefined;
+  if (args.allObservations) {
+    try {
+      pages = await allObservations(args, io, answer, trust);
+    } catch (err) {
+      io.err(`reading the observation pages: ${(err as Error).message}`);
+      return EXIT.error;
+    }
+  }
+  if (args.json) io.out(JSON.stringify(pages ? { ...v, pages } : v, null, 2));
+  else {
+    for (const l of formatReport(answer, v, trust.source)) io.out(l);
+    if (pages) {
+      const failed = pages.entries.filter((e) => e.status === "failed");
+      io.out("");
+      io.out(`  Observations in pages: ${pages.entries.length} read, ${failed.length} failed`);
+      for (const e of failed.slice(0, 20)) {
+        io.out(`  ✗ #${e.index} ${e.kind} ${e.occurredAt}`);
+        for (const c of e.checks.filter((c) => c.status === "failed")) io.out(line(c));
+      }
+      if (pages.observations) io.out(line(pages.observations));
+    }
+  }
+  return EXIT[pages ? worst([v.status, pages.status]) : v.status];
+}
+
+/** Reads every page from the answer's cursor and verifies them together. */
+async function allObservations(args: VerifyArgs, io: VerifyIo, answer: Provenance, trust: Trust): Promise<PagesVerification> {
+  const collected: unknown[] = [];
+  let cursor = answer.observations.next;
+  while (cursor !== null && collected.length < MAX_PAGES) {
+    const url = `${args.api}/v1/batches/${answer.batch.batchId}/observations?cursor=${cursor}&limit=200`;
+    const res = await io.fetch(url, { headers: { accept: "application/json" } });
+    if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
+    const page = (await res.json()) as { next?: unknown };
+    collected.push(page);
+    cursor = typeof page.next === "string" ? page.next : null;
+  }
+  const { source: _source, ...pins } = trust;
+  return verifyObservationPages(answer, collected, io.reader(args.rpc), { trust: pins, complete: cursor === null });
 }

@@ -13,7 +13,10 @@
  * - per timeline entry: document and signature (document-checks.ts), role (role-checks.ts), inclusion
  *   (inclusion-checks.ts), and chain for lifecycle kinds (chain-checks.ts);
  * - per batch: contracts and head (chain-checks.ts), history (inclusion-checks.ts), recall, custodian, quantity and
- *   names (batch-state-checks.ts), and batch when the caller named the batch it asked for.
+ *   names (batch-state-checks.ts), observations (observation-checks.ts: the summary against the observations shown),
+ *   and batch when the caller named the batch it asked for;
+ * - the pages of older observations, when read (verifyObservationPages): each entry as above, and all of them
+ *   together against the answer's runs and summary.
  *
  * A lot the chain does not hold yet (logged; its Registered, Split or Merge on its way) is pending, never verified and
  * never failed for that alone: its lineage is taken from the Split or Merge the answer shows (whose document must name
@@ -25,9 +28,10 @@
  * exception (RPC error, a value that does not decode) fails that check with its message.
  */
 import { getAddress } from "ethers";
-import type { Provenance, TimelineEntry } from "../protocol/answer.ts";
+import type { ObservationPage, Provenance, TimelineEntry } from "../protocol/answer.ts";
 import { batchIdOf, KIND_NAMES, type KindName } from "../protocol/typed-data.ts";
-import { answerShapeErrors } from "./answer-shape.ts";
+import { answerShapeErrors, isTimelineEntry } from "./answer-shape.ts";
+import { checkObservationPages, checkObservationSummary } from "./observation-checks.ts";
 import { checkCustodian, checkNames, checkQuantity, checkRecall } from "./batch-state-checks.ts";
 import { checkChainRecord, checkContracts, checkHead } from "./chain-checks.ts";
 import type { ChainReader } from "./chain-reader.ts";
@@ -174,21 +178,17 @@ function verification(
   return { batchId, status: worst(all.map((c) => c.status)), chain, entries, batch, counts };
 }
 
-/** Verifies a provenance answer against the chain `reader` reads. Never throws for a bad answer: it fails checks. */
-export async function verifyProvenance(answer: unknown, reader: ChainReader, options: VerifyOptions = {}): Promise<Verification> {
-  const trust = options.trust ?? {};
-  const pinned = trust.ledger !== undefined && trust.anchor !== undefined;
-  const [chainId, block] = await Promise.all([reader.chainId(), reader.blockNumber()]);
-  const shapeErrors = answerShapeErrors(answer);
-  if (shapeErrors !== undefined) {
-    const claimed = (answer as { batch?: { batchId?: unknown } } | null)?.batch?.batchId;
-    const chain = { chainId: chainId.toString(), block, ledger: trust.ledger ?? "", anchor: trust.anchor ?? "", pinned };
-    return verification(String(claimed ?? "").toLowerCase(), chain, [], [fail("answer", `not a provenance answer: ${shapeErrors}`)]);
-  }
-  const valid = answer as Provenance;
-  const batchId = valid.batch.batchId.toLowerCase();
-  const ledger = getAddress(trust.ledger ?? valid.chain.ledger);
-  const anchor = getAddress(trust.anchor ?? valid.chain.anchor);
+/** The shared state of one verification of `answer`: the pinned chain view and the lineage the checks need. */
+async function contextFor(
+  answer: Provenance,
+  reader: ChainReader,
+  trust: NonNullable<VerifyOptions["trust"]>,
+  chainId: bigint,
+  block: number,
+): Promise<Context> {
+  const batchId = answer.batch.batchId.toLowerCase();
+  const ledger = getAddress(trust.ledger ?? answer.chain.ledger);
+  const anchor = getAddress(trust.anchor ?? answer.chain.anchor);
   const ctx: Context = {
     reader,
     block,
@@ -203,12 +203,29 @@ export async function verifyProvenance(answer: unknown, reader: ChainReader, opt
   };
   // A lot the chain does not hold yet (logged, its creating event on the way): its lineage is the logged one, pending.
   if ((await batchAt(ctx, batchId, block).catch(() => undefined))?.status === 0) {
-    ctx.pendingParents = loggedParents(ctx, valid.timeline);
+    ctx.pendingParents = loggedParents(ctx, answer.timeline);
     ctx.pendingAncestors = new Set([
       ...ctx.pendingParents,
       ...(await chainAncestors(ctx, ctx.pendingParents).catch(() => new Set<string>())),
     ]);
   }
+  return ctx;
+}
+
+/** Verifies a provenance answer against the chain `reader` reads. Never throws for a bad answer: it fails checks. */
+export async function verifyProvenance(answer: unknown, reader: ChainReader, options: VerifyOptions = {}): Promise<Verification> {
+  const trust = options.trust ?? {};
+  const pinned = trust.ledger !== undefined && trust.anchor !== undefined;
+  const [chainId, block] = await Promise.all([reader.chainId(), reader.blockNumber()]);
+  const shapeErrors = answerShapeErrors(answer);
+  if (shapeErrors !== undefined) {
+    const claimed = (answer as { batch?: { batchId?: unknown } } | null)?.batch?.batchId;
+    const chain = { chainId: chainId.toString(), block, ledger: trust.ledger ?? "", anchor: trust.anchor ?? "", pinned };
+    return verification(String(claimed ?? "").toLowerCase(), chain, [], [fail("answer", `not a provenance answer: ${shapeErrors}`)]);
+  }
+  const valid = answer as Provenance;
+  const ctx = await contextFor(valid, reader, trust, chainId, block);
+  const { batchId, ledger, anchor } = ctx;
   // Reads that do not depend on each other are issued together (over HTTP they travel as one JSON-RPC batch): the
   // batch-wide checks start now, the entries once the ancestors are known, the head once the entries are placed.
   const contracts =
@@ -231,9 +248,51 @@ export async function verifyProvenance(answer: unknown, reader: ChainReader, opt
     ...(options.batchId !== undefined && !sameHex(options.batchId, batchId)
       ? [fail("batch", `asked for ${options.batchId}, the answer is about ${batchId}`)]
       : []),
-    await guard("history", () => checkHistory(valid.timeline)),
+    await guard("history", () => checkHistory(valid.timeline, valid.observations.runs)),
     await guard("head", () => checkHead(ctx, valid, positions)),
     ...(await state),
+    await guard("observations", () => checkObservationSummary(valid)),
   ];
   return verification(batchId, { chainId: chainId.toString(), block, ledger, anchor, pinned }, entries, batch);
+}
+
+/** A verified observation page: each entry's checks, and the pages' verdict on the answer's observations. */
+export interface PagesVerification {
+  readonly status: Status;
+  readonly entries: readonly EntryVerification[];
+  /** With every page read: the pages fill the answer's runs and recount its summary (checkObservationPages). */
+  readonly observations: Check | undefined;
+}
+
+/**
+ * Verifies pages of the answer's older observations (GET /v1/batches/{id}/observations): each entry as the answer's
+ * own are (document, signature, the observer's admission against the answer's history, inclusion), and, when
+ * `complete` (every page from the answer's `observations.next` to the last), that they fill the answer's runs and
+ * recount its summary. The answer itself is verified by verifyProvenance.
+ */
+export async function verifyObservationPages(
+  answer: Provenance,
+  pages: readonly unknown[],
+  reader: ChainReader,
+  options: VerifyOptions & { readonly complete?: boolean } = {},
+): Promise<PagesVerification> {
+  const [chainId, block] = await Promise.all([reader.chainId(), reader.blockNumber()]);
+  const ctx = await contextFor(answer, reader, options.trust ?? {}, chainId, block);
+  const shaped: ObservationPage[] = [];
+  const entries: EntryVerification[] = [];
+  for (const [i, page] of pages.entries()) {
+    const p = page as Partial<ObservationPage> | null;
+    if (p === null || typeof p !== "object" || !Array.isArray(p.entries) || !p.entries.every(isTimelineEntry) || !sameHex(p.batchId, ctx.batchId)) {
+      const bad = fail("observations", `page ${i + 1} is not a page of this lot's observations`);
+      return { status: "failed", entries, observations: bad };
+    }
+    shaped.push(p as ObservationPage);
+  }
+  const positions = new Map<TimelineEntry, OnChainPosition>();
+  for (const page of shaped) {
+    entries.push(...(await Promise.all(page.entries.map((e) => verifyEntry(ctx, answer, e, positions)))));
+  }
+  const observations = options.complete ? await guard("observations", () => checkObservationPages(answer, shaped)) : undefined;
+  const statuses = [...entries.map((e) => e.status), ...(observations ? [observations.status] : [])];
+  return { status: worst(statuses), entries, observations };
 }

@@ -103,6 +103,17 @@ export interface Messages {
   /** On a label sheet of such a lot, on screen only. */
   readonly labelPending: string;
   readonly coldChain: string;
+  /** The observations card: its title, the summary table's heads, the note on what the phone checks of it. */
+  readonly observations: string;
+  readonly readingType: string;
+  readonly readingCount: string;
+  readonly readingRange: string;
+  readonly readingLatest: string;
+  readonly readingPeriod: string;
+  readonly observationsNote: (total: number, shown: number) => string;
+  readonly newestObservations: string;
+  /** Reading types people know by name; any other is shown as signed. */
+  readonly readingTypes: Readonly<Record<string, string>>;
   readonly location: string;
   readonly readingAt: string;
   readonly temperature: string;
@@ -188,6 +199,16 @@ const en: Messages = {
   labelPending:
     "This lot is recorded but not yet confirmed on the blockchain: its code already opens the lot's page, marked as confirming. Should the chain refuse the lot, the code will find nothing.",
   coldChain: "Cold-chain readings",
+  observations: "Readings",
+  readingType: "Reading",
+  readingCount: "Readings",
+  readingRange: "Lowest – highest",
+  readingLatest: "Latest",
+  readingPeriod: "From – to",
+  observationsNote: (total, shown) =>
+    `The ledger counted these figures over ${total} signed observations. The ${shown} newest are shown below and checked on this phone; the older ones can be checked one by one with the ledger's verify tool.`,
+  newestObservations: "Newest observations",
+  readingTypes: { Temperature: "Temperature", Humidity: "Humidity", Sale: "Sales", Weight: "Weight", pH: "pH", CO2: "CO₂" },
   location: "Location",
   readingAt: "Time",
   temperature: "Temperature",
@@ -291,6 +312,16 @@ const ko: Messages = {
   labelPending:
     "이 로트는 기록되었지만 아직 블록체인에서 확인되지 않았습니다. 코드는 이미 로트 페이지(확인 중 표시)를 엽니다. 블록체인이 로트를 거부하면 코드로 찾을 수 없게 됩니다.",
   coldChain: "콜드체인 온도 기록",
+  observations: "측정 기록",
+  readingType: "항목",
+  readingCount: "횟수",
+  readingRange: "최저 – 최고",
+  readingLatest: "최근",
+  readingPeriod: "기간",
+  observationsNote: (total, shown) =>
+    `서명된 관측 기록 ${total}건에 대해 원장이 집계한 수치입니다. 최근 ${shown}건은 아래에 있으며 이 휴대폰에서 검증됩니다. 이전 기록은 원장의 검증 도구로 하나씩 확인할 수 있습니다.`,
+  newestObservations: "최근 관측 기록",
+  readingTypes: { Temperature: "온도", Humidity: "습도", Sale: "판매", Weight: "무게", pH: "pH", CO2: "이산화탄소" },
   location: "장소",
   readingAt: "시각",
   temperature: "온도",
@@ -391,6 +422,16 @@ const zh: Messages = {
   pendingLotBody: "该批次的记录已签名并写入账本日志，但区块链尚未确认该批次本身（通常在一分钟内）。请稍后再看。",
   labelPending: "该批次已记录，但尚未在区块链上确认：二维码已可打开批次页面（标为确认中）。如区块链拒绝该批次，二维码将查不到任何内容。",
   coldChain: "冷链温度记录",
+  observations: "测量记录",
+  readingType: "项目",
+  readingCount: "次数",
+  readingRange: "最低 – 最高",
+  readingLatest: "最近",
+  readingPeriod: "期间",
+  observationsNote: (total, shown) =>
+    `以上数字由账本根据 ${total} 条已签名的观测记录统计。最近的 ${shown} 条列在下面，并在本手机上验证；更早的记录可用账本的验证工具逐条核对。`,
+  newestObservations: "最近的观测记录",
+  readingTypes: { Temperature: "温度", Humidity: "湿度", Sale: "销售", Weight: "重量", pH: "pH", CO2: "二氧化碳" },
   location: "地点",
   readingAt: "时间",
   temperature: "温度",

@@ -20,7 +20,7 @@ import { countryName, formatDate, formatDateTime, HTML_LANG, LANGS, MESSAGES, ty
 import { CENTRE, type CentreMessages } from "./market-i18n.ts";
 
 /** uPlot's own style sheet, inlined into the page's nonce'd style (the CSP allows no other). */
-const UPLOT_CSS = readFileSync(createRequire(import.meta.url).resolve("uplot/dist/uPlot.min.css"), "utf8");
+export const UPLOT_CSS = readFileSync(createRequire(import.meta.url).resolve("uplot/dist/uPlot.min.css"), "utf8");
 
 export interface MarketPageOptions {
   readonly lang: Lang;

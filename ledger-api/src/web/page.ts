@@ -17,6 +17,7 @@ import type { Provenance } from "../protocol/answer.ts";
 import { html, jsonForScript, SafeHtml } from "./html.ts";
 import { HTML_LANG, LANGS, MESSAGES, type Lang, type Messages } from "./i18n.ts";
 import { shopperView } from "./shopper-view.ts";
+import { UPLOT_CSS } from "./market-page.ts";
 
 /** What every page needs besides its content. */
 export interface PageFrame {
@@ -88,6 +89,9 @@ th,td{text-align:left;padding:.25rem .3rem;border-bottom:1px solid #eee;vertical
 main [data-rewritten]{display:block;width:fit-content;color:#b00020;background:#fdecee;font-weight:700;padding:.1rem .4rem;border-radius:.2rem;margin:.2rem 0}
 footer{font-size:.8rem;color:#555;margin-top:1.5rem}
 code{font-size:.85rem;overflow-wrap:anywhere}
+figure.reading-chart{margin:.6rem 0}
+figure.reading-chart figcaption{font-size:.9rem;color:#555}
+.chart{min-height:180px;width:100%}
 `;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -153,7 +157,7 @@ function langSwitch(frame: PageFrame): SafeHtml {
   )}</nav>`;
 }
 
-function document(frame: PageFrame, title: string, body: SafeHtml, script?: SafeHtml): string {
+function document(frame: PageFrame, title: string, body: SafeHtml, script?: SafeHtml, extraCss = ""): string {
   const t = MESSAGES[frame.lang];
   return html`<!DOCTYPE html>
 <html lang="${HTML_LANG[frame.lang]}">
@@ -162,7 +166,7 @@ function document(frame: PageFrame, title: string, body: SafeHtml, script?: Safe
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light">
 <title>${title}</title>
-<style nonce="${frame.nonce}">${new SafeHtml(CSS)}</style>
+<style nonce="${frame.nonce}">${new SafeHtml(extraCss)}${new SafeHtml(CSS)}</style>
 </head>
 <body>
 <header class="top"><h1>${t.title}</h1>${langSwitch(frame)}</header>
@@ -202,7 +206,9 @@ ${summary(t)}
   const script = html`<script type="application/json" id="ledger-config">${jsonForScript(config)}</script>
 <script type="application/json" id="ledger-answer">${jsonForScript(answer)}</script>
 <script nonce="${opts.nonce}">${new SafeHtml(LOADER_SCRIPT)}</script>`;
-  return document(opts, view.title, body, script);
+  // uPlot's style sheet only where there is a chart to draw (the CSP allows no other style sheet).
+  const charts = answer.observations.readings.some((r) => r.series.length > 0);
+  return document(opts, view.title, body, script, charts ? UPLOT_CSS : "");
 }
 
 export type ErrorPageKind = "notFound" | "noLot" | "badLink";

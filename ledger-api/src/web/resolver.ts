@@ -26,6 +26,7 @@
  * The page's script is served from /assets/shopper.js and the bare verifier from /assets/verify.js: bundles built
  * into ledger-api/web-dist/ by web/bundle.ts (404 until they are built).
  */
+import { randomUUID } from "node:crypto";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
 import type { Deployments } from "../chain/contracts.ts";
@@ -33,9 +34,9 @@ import { decompress } from "../gs1/compression.ts";
 import { canonicalQuery, parseDigitalLink, type DigitalLink } from "../gs1/digital-link.ts";
 import { Gs1Error } from "../gs1/keys.ts";
 import { ApiError, ErrorBody, errorBody } from "../http/errors.ts";
-import { CACHE_CONTROL, markPending, sendCached } from "../query/http-cache.ts";
+import { CACHE_CONTROL, markPending, sendCached, sendCachedJson } from "../query/http-cache.ts";
 import { Provenance } from "../protocol/answer.ts";
-import { provenanceOf } from "../query/provenance.ts";
+import type { AnswerCache, CachedAnswer } from "../query/answer-cache.ts";
 import type { PendingLots } from "../query/batch-state.ts";
 import type { Store } from "../store/store.ts";
 import { chooseLang, HTML_LANG, LANGS, type Lang } from "./i18n.ts";
@@ -57,6 +58,8 @@ export interface ResolverOptions {
   readonly publicRpcUrl: string;
   /** Directory holding the bundles; default WEB_DIST. */
   readonly webDist?: URL;
+  /** The answers' cache (query/answer-cache.ts): the JSON answer and the shopper page come from it while current. */
+  readonly cache: AnswerCache;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -198,6 +201,9 @@ export function negotiate(accept: string | undefined): Representation | undefine
 // ---------------------------------------------------------------------------------------------------------------
 // The plugin
 
+/** Stands for the response's CSP nonce in a cached page: base64 never contains it, and HTML escaping keeps it. */
+const NONCE_SLOT = `nonce-slot-${randomUUID()}`;
+
 function splitUrl(url: string): { path: string; query: string } {
   const q = url.indexOf("?");
   return q === -1 ? { path: url, query: "" } : { path: url.slice(0, q), query: url.slice(q + 1) };
@@ -316,17 +322,17 @@ export const resolverRoutes: FastifyPluginAsync<ResolverOptions> = async (app, o
       return reply.code(406).send(errorBody("NOT_ACCEPTABLE", `this URI is served as ${OFFERS.map(([, m]) => m).join(", ")}`));
     }
 
-    let answer: Provenance;
+    let cached: CachedAnswer;
     try {
-      answer = await provenanceOf(ctx, { batchId: link.batchId, keys: link.keys });
+      cached = await opts.cache.provenance(ctx, { batchId: link.batchId, keys: link.keys });
     } catch (err) {
       if (err instanceof ApiError && err.code === "UNKNOWN_BATCH") return sendError(request, reply, rep, "notFound", err);
       throw err;
     }
 
-    markPending(reply, answer.batch.onChain);
+    markPending(reply, cached.onChain);
     if (wantsLinkset || linkTypeAsked !== undefined || rep === "linkset") {
-      const links = linksOf(answer, opts.publicBaseUrl, anchor);
+      const links = linksOf(cached.answer(), opts.publicBaseUrl, anchor);
       if (linkTypeAsked !== undefined) {
         const targets = isLinkType(linkTypeAsked) ? links.get(linkTypeAsked) : undefined;
         const first = targets?.[0];
@@ -347,20 +353,24 @@ export const resolverRoutes: FastifyPluginAsync<ResolverOptions> = async (app, o
 
     if (rep === "json") {
       reply.type("application/json; charset=utf-8");
-      return sendCached(request, reply, answer);
+      return sendCachedJson(request, reply, cached);
     }
 
     const lang = chooseLang(request.headers["accept-language"], link.params.lang);
     const frame = frameFor(request, lang);
     const client = await asset("shopper.js");
     const clientUrl = client ? `/assets/shopper.js?v=${client.hash}` : "/assets/shopper.js";
-    const page = shopperPage(answer, {
-      ...frame,
-      clientUrl,
-      rpcUrl,
-      trust: { chainId: opts.deployments.chainId, ledger: opts.deployments.ledger, anchor: opts.deployments.anchor },
-    });
-    return sendPage(reply.header("Cache-Control", CACHE_CONTROL), 200, frame, page);
+    // The page is cached with a placeholder where each response's CSP nonce goes.
+    const template = opts.cache.rendered(cached, `page:${lang}:${clientUrl}:${request.url}`, () =>
+      shopperPage(cached.answer(), {
+        ...frame,
+        nonce: NONCE_SLOT,
+        clientUrl,
+        rpcUrl,
+        trust: { chainId: opts.deployments.chainId, ledger: opts.deployments.ledger, anchor: opts.deployments.anchor },
+      }),
+    );
+    return sendPage(reply.header("Cache-Control", CACHE_CONTROL), 200, frame, template.replaceAll(NONCE_SLOT, frame.nonce));
   }
 
   const schema = {

@@ -15,6 +15,7 @@
  * `Intl` data may word a date or a country differently without anyone lying. Badges are compared by nothing: their
  * state is this script's to set.
  */
+import uPlot from "uplot";
 import type { Provenance } from "../protocol/answer.ts";
 import { httpRpc, rpcReader } from "../verify/chain-reader.ts";
 import { verifyProvenance, worst, type Check, type Status, type Verification } from "../verify/verify.ts";
@@ -138,6 +139,43 @@ function show(
   }
 }
 
+/**
+ * Draws each reading type's series (the answer's observations.readings[n].series: mean, lowest and highest per span)
+ * into its container with uPlot, and leaves the data it drew in the container's `data-chart-data` (and the charts on
+ * `window.readingCharts`), so what the chart shows can be read off the page.
+ */
+function drawReadings(answer: Provenance): void {
+  const charts: uPlot[] = [];
+  for (const el of all(document, '[data-chart^="reading-"]')) {
+    const n = Number((el.getAttribute("data-chart") ?? "").slice("reading-".length));
+    const reading = answer.observations.readings[n];
+    if (reading === undefined || reading.series.length === 0 || !(el instanceof HTMLElement)) continue;
+    const s = reading.series;
+    const data: uPlot.AlignedData = [s.map((p) => p.t), s.map((p) => p.mean), s.map((p) => p.min), s.map((p) => p.max)];
+    const unit = el.closest("figure")?.querySelector("figcaption")?.textContent?.split("·")[0]?.trim() ?? reading.unit;
+    const chart = new uPlot(
+      {
+        width: Math.max(260, Math.floor(el.getBoundingClientRect().width)),
+        height: 180,
+        scales: { x: { time: true } },
+        legend: { show: false },
+        axes: [{}, { size: 48 }],
+        series: [
+          {},
+          { label: unit, stroke: "#1f3d2b", width: 2 },
+          { label: "min", stroke: "#6b8fb3", width: 1, dash: [4, 3] },
+          { label: "max", stroke: "#b36b6b", width: 1, dash: [4, 3] },
+        ],
+      },
+      data,
+      el,
+    );
+    el.setAttribute("data-chart-data", JSON.stringify(chart.data));
+    charts.push(chart);
+  }
+  (window as unknown as { readingCharts: uPlot[] }).readingCharts = charts;
+}
+
 async function run(config: ShopperPageConfig): Promise<void> {
   const m = MESSAGES[config.lang].client;
   const regions = new Map<Region, Element>();
@@ -159,6 +197,7 @@ async function run(config: ShopperPageConfig): Promise<void> {
   ]);
   const { differs, facts } = compare(regions, rendered);
   show(m, regions, rendered, facts, view);
+  drawReadings(answer);
   applyBadges(m, verification);
   if (differs) {
     setSummary(m, "failed", m.summaryDetailMismatch);

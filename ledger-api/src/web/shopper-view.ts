@@ -10,7 +10,7 @@
  * Stable test ids: `recall-banner`, `fact-<logIndex>` and `badge-<logIndex>` for facts drawn from a timeline entry,
  * `fact-origin-<n>` / `badge-origin-<n>` for the origin of a lot whose Registered entry belongs to an ancestor
  * (verified with the batch's checks), `product`, `origin`, `custody`, `parents`, `children`, `pesticides`,
- * `lab-results`, `customs`, `cold-chain`, and `pending-lot` for a lot logged but not yet on chain.
+ * `lab-results`, `customs`, `observations` (with `readings-summary`, `chart-<n>`, `observations-note`), and `pending-lot` for a lot logged but not yet on chain.
  */
 import type { CustomsClearedDoc, InspectedDoc, ObservedDoc, PesticideAppliedDoc } from "../protocol/documents.ts";
 import type { LineageLink, OriginView, Provenance, RecallView, TimelineEntry } from "../protocol/answer.ts";
@@ -176,6 +176,11 @@ ${badge(t, entry.index, entry.eventHash, true)}
 </div>`;
 }
 
+/** A reading type by its name in the shopper's language when it has one; as signed otherwise. */
+export function readingLabel(t: Messages, type: string): string {
+  return t.readingTypes[type] ?? type;
+}
+
 function observedFact(t: Messages, lang: Lang, entry: TimelineEntry): SafeHtml {
   const d = entry.document as ObservedDoc;
   const readings = d.readings ?? [];
@@ -183,9 +188,7 @@ function observedFact(t: Messages, lang: Lang, entry: TimelineEntry): SafeHtml {
 ${rows([
   [t.readingAt, time(d.occurredAt, lang)],
   d.location !== undefined && [t.location, d.location.name],
-  ...readings.map(
-    (r) => [r.type === "Temperature" ? t.temperature : r.type, `${r.value} ${unitLabel(r.unit)}`] as const,
-  ),
+  ...readings.map((r) => [readingLabel(t, r.type), `${r.value} ${unitLabel(r.unit)}`] as const),
   d.note !== undefined && ["", d.note],
 ])}
 ${signedBy(t, entry.signer)}
@@ -257,6 +260,33 @@ ${testid === "parents" ? html`<p class="note">${t.parentRecordsNote}</p>` : ""}
 </section>`;
 }
 
+/**
+ * The lot's observations: the summary per reading type (the ledger's count, labelled as such), a chart container per
+ * charted type (shopper-client.ts draws it with uPlot from the answer's series), and the newest observations, each a
+ * fact with its badge.
+ */
+function observationsSection(t: Messages, lang: Lang, answer: Provenance, newest: readonly TimelineEntry[]): SafeHtml {
+  const o = answer.observations;
+  if (o.total === 0 && newest.length === 0) return html``;
+  const value = (v: number, unit: string) => `${v} ${unitLabel(unit)}`;
+  return html`<section class="card" data-testid="observations"><h3>${t.observations}</h3>
+${o.readings.length === 0
+  ? ""
+  : html`<table data-testid="readings-summary"><thead><tr><th>${t.readingType}</th><th>${t.readingCount}</th><th>${t.readingRange}</th><th>${t.readingLatest}</th></tr></thead><tbody>
+${o.readings.map(
+  (r) => html`<tr data-reading="${r.type}" data-unit="${r.unit}" data-count="${r.count}"><td>${readingLabel(t, r.type)}</td><td>${r.count}</td><td>${value(r.min, r.unit)} – ${value(r.max, r.unit)}</td><td>${value(r.last.value, r.unit)}${r.last.at === null ? "" : html`<br><span class="note">${time(r.last.at, lang)}</span>`}</td></tr>`,
+)}
+</tbody></table>
+${o.readings.map((r, i) =>
+  r.series.length === 0
+    ? ""
+    : html`<figure class="reading-chart"><figcaption>${readingLabel(t, r.type)} (${unitLabel(r.unit)})${r.firstAt === null || r.lastAt === null ? "" : html` · ${time(r.firstAt, lang)} – ${time(r.lastAt, lang)}`}</figcaption><div class="chart" data-testid="chart-${i}" data-chart="reading-${i}" data-reading="${r.type}" data-unit="${r.unit}"></div></figure>`,
+)}`}
+<p class="note" data-testid="observations-note">${t.observationsNote(o.total, o.shown)}</p>
+${newest.length === 0 ? "" : html`<h4>${t.newestObservations}</h4>${[...newest].reverse().map((e) => observedFact(t, lang, e))}`}
+</section>`;
+}
+
 function card(testid: string, title: string, body: HtmlValue): SafeHtml {
   return html`<section class="card" data-testid="${testid}"><h3>${title}</h3>${body}</section>`;
 }
@@ -287,7 +317,7 @@ export function shopperView(answer: Provenance, lang: Lang): ShopperView {
   const pesticides = withInherited("PesticideApplied");
   const labs = withInherited("Inspected");
   const customs = withInherited("CustomsCleared");
-  const observed = of("Observed").filter((e) => ((e.document as ObservedDoc).readings ?? []).length > 0 || (e.document as ObservedDoc).location);
+  const observed = of("Observed");
   const hasOwnOrigin = ownOrigin !== undefined;
 
   const facts = html`
@@ -309,7 +339,7 @@ ${batch.imported
 ${custodySection(t, lang, answer)}
 ${lineageSection(t, lang, t.parents, "parents", answer.lineage.parents, answer)}
 ${lineageSection(t, lang, t.children, "children", answer.lineage.children, answer)}
-${observed.length === 0 ? "" : card("cold-chain", t.coldChain, observed.map((e) => observedFact(t, lang, e)))}
+${observationsSection(t, lang, answer, observed)}
 <footer><p>${t.verifyExplain}</p><p>GS1: <code>${batch.path ?? batch.batchId}</code></p></footer>`;
 
   return {

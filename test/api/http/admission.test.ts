@@ -302,7 +302,11 @@ describe("load shedding of real work", function () {
   let ledger: Ledger;
   let port: number;
   const BIG = { gtin: "08801234000017", lot: "LS-BIG" };
-  /** Enough entries that building the answer takes several turns of the event loop (query/provenance.ts TURN). */
+  /**
+   * Enough lifecycle entries that building the answer takes several turns of the event loop (query/provenance.ts
+   * TURN): hand-offs offered and cancelled, since observations no longer make an answer expensive (only the newest
+   * few are built in full).
+   */
   const BIG_ENTRIES = 600;
   before(async function () {
     ledger = await startLedger({
@@ -312,8 +316,16 @@ describe("load shedding of real work", function () {
       const res = await ledger.post(await ledger.sign("cooperative", { ...registered(), batch }));
       expect(res.statusCode, JSON.stringify(res.json)).to.equal(202);
     }
+    const to = ledger.chain.actors.wholesaler.address;
     const readings = await Promise.all(
-      Array.from({ length: BIG_ENTRIES }, (_, i) => ledger.sign("cooperative", { ...observed(i), batch: BIG })),
+      Array.from({ length: BIG_ENTRIES }, (_, i) =>
+        ledger.sign("cooperative", {
+          kind: i % 2 === 0 ? "HandOffOffered" : "HandOffCancelled",
+          batch: BIG,
+          occurredAt: `2026-11-02T08:${String(Math.floor(i / 60)).padStart(2, "0")}:${String(i % 60).padStart(2, "0")}Z`,
+          to,
+        }),
+      ),
     );
     for (let i = 0; i < readings.length; i += 500) {
       const res = await ledger.post(readings.slice(i, i + 500));

@@ -15,6 +15,7 @@ import { batchIdOf } from "../../../ledger-api/src/protocol/typed-data.ts";
 import { demoBatches, demoStory, type DemoActorName } from "../../../ledger-api/src/demo/story.ts";
 import { chooseLang, countryName, MESSAGES, type Lang } from "../../../ledger-api/src/web/i18n.ts";
 import { negotiate, resolverRoutes } from "../../../ledger-api/src/web/resolver.ts";
+import { AnswerCache } from "../../../ledger-api/src/query/answer-cache.ts";
 import { startLedger, type Ledger } from "../harness.ts";
 
 type Keys = { readonly gtin: string; readonly lot: string };
@@ -277,7 +278,7 @@ describe("GS1 Digital Link resolver and shopper page", function () {
           expect(custody).to.include(name);
         }
         expect(custody).to.not.match(/0x[0-9a-f]{40}<\/strong>/);
-        expect(from(html, "cold-chain")).to.include("-0.8 °C").and.include("Refrigerated truck 82-SA-4471");
+        expect(from(html, "observations")).to.include("-0.8 °C").and.include("Refrigerated truck 82-SA-4471");
       });
     }
 
@@ -300,7 +301,7 @@ describe("GS1 Digital Link resolver and shopper page", function () {
       expect(html).to.include('data-scope="batch" data-testid="badge-origin-0"');
       expect(from(html, "parents")).to.include(`href="${pathOf(tangerines)}?lang=ko"`);
       expect(from(html, "custody")).to.include("Garak Wholesale Market Co.").and.include("Mangwon Market Stall 12");
-      expect(from(html, "cold-chain")).to.include("8.5 °C");
+      expect(from(html, "observations")).to.include("8.5 °C");
     });
 
     it("sends the page compressed to a browser that accepts it (brotli, else gzip)", async function () {
@@ -401,6 +402,7 @@ describe("GS1 Digital Link resolver and shopper page", function () {
           publicBaseUrl: base,
           publicRpcUrl: ledger.services.config.publicRpcUrl,
           webDist: pathToFileURL(dir + path.sep),
+          cache: new AnswerCache(ledger.services.store, 1 << 20),
         });
         expect((await app.inject({ method: "GET", url: "/assets/verify.js" })).statusCode).to.equal(404);
         await writeFile(path.join(dir, "verify.js"), "globalThis.LedgerVerify = {};\n");
