@@ -280,14 +280,14 @@ export class Ingestor {
       // Judged against the index with every pending event laid over it, in log order (kept across requests).
       await this.overlay.judge(this.pending, now, (overlay) => {
         const log = new LogRules(this.uncommitted, facts, this.observationsPerLotPerDay, nowMs);
-        for (const p of fresh) {
+        judgeAll(fresh, (p) => {
           // An acknowledgement is judged as one first, so its refusal says what is wrong with it (a party that is
           // not the custodian, a lot under no recall); then as any observation.
           const ack = acks.get(p.eventHash);
           const refused = ack && !inFlight.has(p.eventHash) ? judgeRecallAck(overlay, ack.doc, p.signer, p.batchId, ack.named) : undefined;
           if (refused) throw refusal(p.position, refused);
           this.judge(overlay, p, inFlight, now, log);
-        }
+        });
       });
       for (const p of fresh) {
         if (p.kind === Kind.Observed || inFlight.has(p.eventHash)) continue;
@@ -428,6 +428,25 @@ class LogRules {
     }
     this.observations.set(key, earlier + 1);
   }
+}
+
+/**
+ * Judges every event in order, then throws the first refusal, if any. Going on past a refusal changes no verdict
+ * (the request is refused whole, by its first refused event, as before), but a round against a snapshot that lacked
+ * some of the index (ledger-view.ts withSnapshot) then learns every key the request needs at once: stopping at the
+ * first lot the snapshot lacked took one round per lot, and a request naming more lots than withSnapshot's rounds
+ * failed (500 hand-offs of 500 indexed lots, say).
+ */
+function judgeAll<T>(items: readonly T[], judge: (item: T) => void): void {
+  let first: { readonly error: unknown } | undefined;
+  for (const item of items) {
+    try {
+      judge(item);
+    } catch (error) {
+      first ??= { error };
+    }
+  }
+  if (first !== undefined) throw first.error;
 }
 
 function logItem(p: Prepared) {

@@ -493,6 +493,41 @@ describe("POST /v1/events refusals", function () {
     });
   });
 
+  describe("a request naming many lots already on chain", function () {
+    /** Relays and indexes everything queued, so no backlog is left to the tests after these. */
+    async function drain(): Promise<void> {
+      const { store } = ledger.services;
+      while ((await store.relayRows("pending", 1)).length + (await store.relayRows("sent", 1)).length > 0) await ledger.sync();
+      await ledger.sync();
+    }
+
+    /** `n` lots registered, relayed and indexed, and gone from the pending overlay. */
+    async function indexedLots(n: number): Promise<Batch[]> {
+      const batches = Array.from({ length: n }, () => freshBatch());
+      await accepted(ledger, await Promise.all(batches.map((b) => sign("cooperative", docs.registered(b)))));
+      await drain();
+      await new Promise((r) => setTimeout(r, 300)); // past the ingestor's prune interval
+      return batches;
+    }
+
+    afterEach(drain);
+
+    it("admits 120 hand-offs of 120 indexed lots in one request (each lot read from the index, not one per round)", async function () {
+      const batches = await indexedLots(120);
+      const offers = await Promise.all(batches.map((b) => sign("cooperative", docs.offer(b, addr("wholesaler")))));
+      const receipts = await accepted(ledger, offers);
+      expect(receipts).to.have.length(120);
+    });
+
+    it("refuses such a request at its first refused event, though later ones are refused too", async function () {
+      const batches = await indexedLots(120);
+      const offers = await Promise.all(
+        batches.map((b, i) => sign(i === 70 || i === 90 ? "wholesaler" : "cooperative", docs.offer(b, addr(i === 70 || i === 90 ? "stall" : "wholesaler")))),
+      );
+      await refuses(ledger, offers, { status: 409, code: "RULE_VIOLATION", index: 70, rule: "NotCustodian" });
+    });
+  });
+
   describe("the rule check sees accepted events not yet on chain", function () {
     it("accepts a registration and its pesticide in one request", async function () {
       const batch = freshBatch();
