@@ -1,6 +1,7 @@
 /**
- * The running ledger: the store, the log appender, the signature workers, ingest, and the three chain workers
- * (indexer, relay, anchorer), wired from one configuration. `buildApp` (app.ts) serves HTTP on top of it.
+ * The running ledger: the store (with its log writer thread), the log appender, the ingest workers, ingest, and the
+ * three chain workers (indexer, relay, anchorer), wired from one configuration. `buildApp` (app.ts) serves HTTP on top
+ * of it.
  *
  * Start order matters and is the reverse of stop order: the store opens first, the indexer catches up with the
  * chain before ingest rebuilds its pending overlay (so role checks see current grants), and the writers reconcile
@@ -95,7 +96,8 @@ const SILENT: ChainLogger = { info() {}, warn() {}, error() {} };
 export async function openLedgerServices(options: LedgerServicesOptions): Promise<LedgerServices> {
   const { config, provider, deployments } = options;
   const logger = options.logger ?? SILENT;
-  const store = await SqliteStore.open(config.dataDir);
+  // The log's group commits (sequencing, hashing, inserts, fsync) run on the store's writer thread, off the event loop.
+  const store = await SqliteStore.open(config.dataDir, { logWriter: "thread" });
   let onHalt: (err: IndexerHaltedError) => void = () => undefined;
   try {
     const appender = new Appender(store, { maxGroupSize: Math.max(1000, config.maxEventsPerRequest) });

@@ -17,20 +17,21 @@
  * stored size still equals the in-memory size and fails with StoreCorruptError otherwise, so a second writer is
  * detected before it can fork the tree. There is no driver yet for more than one API instance (README "Known limits").
  *
- * Event loop. DatabaseSync blocks the thread for the length of each statement, including the COMMIT fsync. Group
- * commit keeps that to one fsync per group; moving the writer into a worker thread is a later, interface-neutral step.
+ * Event loop. DatabaseSync blocks the thread for the length of each statement, including the COMMIT fsync. With
+ * `logWriter: "thread"` (what the API opens) the log's append transaction, the bulk of the writes, runs on a writer
+ * thread with its own connection (sqlite-log-thread.ts), which also runs the WAL checkpoints; the other write
+ * transactions (chain index, relay, anchorer, EPCIS) stay on this thread's writer connection, small and rarer. Both
+ * connections' write transactions go through one queue, so they never wait on each other's lock.
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import type { StatementSync } from "node:sqlite";
-import { blob, int, optInt, str, type Row } from "./sqlite-rows.ts";
-import { Frontier } from "../log/frontier.ts";
+import { int, optInt, str, type Row } from "./sqlite-rows.ts";
 import type { Hash, NodeRef } from "../log/hash.ts";
-import { bytesToHex } from "../log/hash.ts";
-import { sequence } from "../log/sequencer.ts";
-import type { AppendItem, AppendResult, SequencerLookups } from "../log/sequencer.ts";
+import type { AppendItem, AppendResult } from "../log/sequencer.ts";
 import { MIGRATIONS } from "./migrations.ts";
+import { configure, LogReads, loadFrontier, SqliteLogAppender } from "./sqlite-log.ts";
+import { InlineLogWriter, ThreadLogWriter, type LogWriter } from "./sqlite-log-thread.ts";
 import { IndexSql } from "./sqlite-index.ts";
 import { SqliteChainWriters } from "./sqlite-chain-writers.ts";
 import { SqliteEpcis } from "./sqlite-epcis.ts";
@@ -73,109 +74,11 @@ export interface SqliteStoreOptions {
   readonly migrations?: readonly Migration[];
   /** How long a statement waits for a lock held by another connection (checkpointing reader/writer). */
   readonly busyTimeoutMs?: number;
-}
-
-const ENTRY_COLUMNS = "idx, key, batch_id, kind, prev_idx, leaf_hash, entry, body, received_at";
-/** Written with each entry besides what StoredEntry reads back: for the ingest's nonce and observation rules. */
-const INSERT_COLUMNS = `${ENTRY_COLUMNS}, signer, nonce`;
-const OBSERVED = 10;
-
-function toEntry(row: Row): StoredEntry {
-  return {
-    index: int(row, "idx"),
-    key: str(row, "key"),
-    batchId: str(row, "batch_id"),
-    kind: int(row, "kind"),
-    prevIndex: optInt(row, "prev_idx") ?? -1,
-    leafHash: blob(row, "leaf_hash"),
-    entry: blob(row, "entry"),
-    body: str(row, "body"),
-    receivedAt: int(row, "received_at"),
-  };
-}
-
-/** The read statements, prepared once per connection. */
-class LogReads {
-  readonly byIndex: StatementSync;
-  readonly byKey: StatementSync;
-  readonly seenKey: StatementSync;
-  readonly lastOfBatch: StatementSync;
-  readonly ofBatch: StatementSync;
-  readonly nodeStmt: StatementSync;
-  readonly maxIdx: StatementSync;
-
-  constructor(db: DatabaseSync) {
-    this.byIndex = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM log_entries WHERE idx = ?`);
-    this.byKey = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM log_entries WHERE key = ?`);
-    // The dedup probe of every append: only what a duplicate's receipt needs, not the body and entry blobs.
-    this.seenKey = db.prepare("SELECT idx, leaf_hash, prev_idx FROM log_entries WHERE key = ?");
-    this.lastOfBatch = db.prepare("SELECT max(idx) AS idx FROM log_entries WHERE batch_id = ?");
-    // Served by the (batch_id, idx) index, already in log order.
-    this.ofBatch = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM log_entries WHERE batch_id = ? ORDER BY idx`);
-    this.nodeStmt = db.prepare("SELECT hash FROM log_nodes WHERE level = ? AND idx = ?");
-    this.maxIdx = db.prepare("SELECT max(idx) AS idx FROM log_entries");
-    this.db = db;
-  }
-
-  private readonly db: DatabaseSync;
-  private nonceStmt: StatementSync | undefined;
-  private observationsStmt: StatementSync | undefined;
-
-  // Prepared on first use: a store opened with only the first migrations (tests of older databases) has no
-  // signer / nonce columns.
-  get nonceOwner(): StatementSync {
-    this.nonceStmt ??= this.db.prepare("SELECT key FROM log_entries WHERE signer = ? AND nonce = ?");
-    return this.nonceStmt;
-  }
-
-  get observations(): StatementSync {
-    // Served by the partial index log_entries_observations (the kind must be the literal it is declared with).
-    this.observationsStmt ??= this.db.prepare(
-      `SELECT count(*) AS n, min(received_at) AS oldest FROM log_entries
-       WHERE kind = ${OBSERVED} AND batch_id = ? AND signer = ? AND received_at > ?`,
-    );
-    return this.observationsStmt;
-  }
-
-  entry(index: number): StoredEntry | undefined {
-    const row = this.byIndex.get(index);
-    return row === undefined ? undefined : toEntry(row);
-  }
-
-  entryByKey(key: string): StoredEntry | undefined {
-    const row = this.byKey.get(key);
-    return row === undefined ? undefined : toEntry(row);
-  }
-
-  receiptByKey(key: string): Pick<AppendResult, "index" | "leafHash" | "prevIndex"> | undefined {
-    const row = this.seenKey.get(key);
-    if (row === undefined) return undefined;
-    return { index: int(row, "idx"), leafHash: blob(row, "leaf_hash"), prevIndex: optInt(row, "prev_idx") ?? -1 };
-  }
-
-  lastIndexOfBatch(batchId: string): number | undefined {
-    return optInt(this.lastOfBatch.get(batchId.toLowerCase()), "idx");
-  }
-
-  entriesOfBatch(batchId: string): StoredEntry[] {
-    return this.ofBatch.all(batchId.toLowerCase()).map(toEntry);
-  }
-
-  storedSize(): number {
-    return (optInt(this.maxIdx.get(), "idx") ?? -1) + 1;
-  }
-
-  node(ref: NodeRef): Hash | undefined {
-    const row = this.nodeStmt.get(ref.level, ref.index);
-    return row === undefined ? undefined : blob(row, "hash");
-  }
-}
-
-function configure(db: DatabaseSync): void {
-  // journal_mode is persistent in the file; synchronous and foreign_keys are per connection, so set them on each.
-  db.exec("PRAGMA journal_mode = WAL");
-  db.exec("PRAGMA synchronous = FULL");
-  db.exec("PRAGMA foreign_keys = ON");
+  /**
+   * Where the log's append transaction runs: "inline" on the calling thread (default), or "thread" on a writer
+   * thread of its own (sqlite-log-thread.ts), so its CPU and fsyncs stay off the event loop; the API uses "thread".
+   */
+  readonly logWriter?: "inline" | "thread";
 }
 
 /** Applies the missing migrations in one transaction; refuses a database newer than `migrations`. */
@@ -206,10 +109,7 @@ export class SqliteStore implements Store {
   private writeTail: Promise<void> = Promise.resolve();
   private commits = 0;
   private rollbacks = 0;
-  private root: Hash;
-  private readonly insertEntry: StatementSync;
-  private readonly withSigners: boolean;
-  private readonly insertNode: StatementSync;
+  private readonly log: LogWriter;
   private readonly writerReads: LogReads;
   private readonly readerReads: LogReads;
   private readonly indexWriter: IndexSql;
@@ -217,25 +117,17 @@ export class SqliteStore implements Store {
 
   private readonly writer: DatabaseSync;
   private readonly reader: DatabaseSync;
-  private frontier: Frontier;
   private readonly chainWriters: SqliteChainWriters;
   private readonly epcis: SqliteEpcis;
   private readonly market: SqliteMarket;
   readonly path: string;
 
-  private constructor(writer: DatabaseSync, reader: DatabaseSync, frontier: Frontier, path: string) {
+  private constructor(writer: DatabaseSync, reader: DatabaseSync, writerReads: LogReads, log: LogWriter, path: string) {
     this.writer = writer;
     this.reader = reader;
-    this.frontier = frontier;
+    this.log = log;
     this.path = path;
-    this.root = frontier.root();
-    // Without the signer / nonce columns only in a database opened with the first migrations alone (tests).
-    this.withSigners = writer.prepare("SELECT 1 FROM pragma_table_info('log_entries') WHERE name = 'nonce'").get() !== undefined;
-    this.insertEntry = this.withSigners
-      ? writer.prepare(`INSERT INTO log_entries (${INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      : writer.prepare(`INSERT INTO log_entries (${ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.insertNode = writer.prepare("INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)");
-    this.writerReads = new LogReads(writer);
+    this.writerReads = writerReads;
     this.readerReads = new LogReads(reader);
     this.indexWriter = new IndexSql(writer);
     this.indexReader = new IndexSql(reader);
@@ -256,8 +148,17 @@ export class SqliteStore implements Store {
       migrate(writer, options.migrations ?? MIGRATIONS);
       reader = new DatabaseSync(path, { timeout, readOnly: true });
       configure(reader);
-      const frontier = loadFrontier(new LogReads(writer));
-      return new SqliteStore(writer, reader, frontier, path);
+      const writerReads = new LogReads(writer);
+      const frontier = loadFrontier(writerReads);
+      let log: LogWriter;
+      if (options.logWriter === "thread") {
+        log = await ThreadLogWriter.start(path, timeout, frontier.size, frontier.root());
+        // Checkpoints run on the log writer thread's connection (after its commits), never in a COMMIT of this one.
+        writer.exec("PRAGMA wal_autocheckpoint = 0");
+      } else {
+        log = new InlineLogWriter(new SqliteLogAppender(writer, path, writerReads, frontier));
+      }
+      return new SqliteStore(writer, reader, writerReads, log, path);
     } catch (e) {
       reader?.close();
       writer.close();
@@ -268,35 +169,15 @@ export class SqliteStore implements Store {
   appendBatch(items: readonly AppendItem[]): Promise<AppendResult[]> {
     return this.exclusive(async () => {
       if (items.length === 0) return [];
-      const reads = this.writerReads;
-      const lookups: SequencerLookups = {
-        entryByKey: (key) => reads.receiptByKey(key),
-        lastIndexOfBatch: (batchId) => reads.lastIndexOfBatch(batchId),
-      };
-      // Everything between BEGIN and COMMIT is synchronous: no other JS runs on this connection meanwhile.
-      const group = this.inWriteTx(() => {
-        const g = sequence(items, this.frontier.clone(), lookups);
-        for (const r of g.rows) {
-          this.insertEntry.run(
-            r.index,
-            r.key,
-            r.batchId,
-            r.kind,
-            r.prevIndex < 0 ? null : r.prevIndex,
-            r.leafHash,
-            r.entry,
-            r.body,
-            r.receivedAt,
-            ...(this.withSigners ? [r.signer, r.nonce ?? null] : []),
-          );
-        }
-        for (const n of g.nodes) this.insertNode.run(n.level, n.index, n.hash);
-        return g;
-      });
-      // Adopted only now that COMMIT has returned: a failed group leaves frontier, size and root untouched.
-      this.frontier = group.frontier;
-      this.root = group.frontier.root();
-      return group.results;
+      // sqlite-log.ts SqliteLogAppender, here or on the writer thread: one transaction, nothing stored on failure.
+      try {
+        const results = await this.log.append(items);
+        this.commits++;
+        return results;
+      } catch (e) {
+        this.rollbacks++;
+        throw e;
+      }
     });
   }
 
@@ -342,7 +223,7 @@ export class SqliteStore implements Store {
 
   async size(): Promise<number> {
     this.assertOpen();
-    return this.frontier.size;
+    return this.log.size;
   }
 
   async entry(index: number): Promise<StoredEntry | undefined> {
@@ -391,12 +272,12 @@ export class SqliteStore implements Store {
 
   async latestRoot(): Promise<Hash> {
     this.assertOpen();
-    return this.root;
+    return this.log.root;
   }
 
   async checkpoint(): Promise<Checkpoint> {
     this.assertOpen();
-    return { size: this.frontier.size, root: this.root };
+    return { size: this.log.size, root: this.log.root };
   }
 
   stats(): StoreStats {
@@ -406,6 +287,7 @@ export class SqliteStore implements Store {
   close(): Promise<void> {
     return this.exclusive(async () => {
       this.closed = true;
+      await this.log.close();
       this.reader.close();
       this.writer.close();
     });
@@ -672,10 +554,10 @@ export class SqliteStore implements Store {
   private begin(): void {
     this.writer.exec("BEGIN IMMEDIATE");
     const stored = this.writerReads.storedSize();
-    if (stored !== this.frontier.size) {
+    if (stored !== this.log.size) {
       this.rollback();
       throw new StoreCorruptError(
-        `log holds ${stored} entries but this process expected ${this.frontier.size}: another process wrote to ${this.path}`,
+        `log holds ${stored} entries but this process expected ${this.log.size}: another process wrote to ${this.path}`,
       );
     }
   }
@@ -689,23 +571,4 @@ export class SqliteStore implements Store {
   private assertOpen(): void {
     if (this.closed) throw new StoreClosedError();
   }
-}
-
-/** Rebuilds the in-memory frontier from log_nodes and checks it against the entries table. */
-function loadFrontier(reads: LogReads): Frontier {
-  const size = reads.storedSize();
-  const refs = Frontier.refs(size);
-  const hashes = refs.map((ref) => {
-    const h = reads.node(ref);
-    if (h === undefined) throw new StoreCorruptError(`log of ${size} entries is missing node (${ref.level}, ${ref.index})`);
-    return h;
-  });
-  if (size > 0) {
-    const last = reads.entry(size - 1);
-    const leaf = reads.node({ level: 0, index: size - 1 });
-    if (last === undefined || leaf === undefined || bytesToHex(last.leafHash) !== bytesToHex(leaf)) {
-      throw new StoreCorruptError(`last entry ${size - 1} does not match its stored leaf node`);
-    }
-  }
-  return Frontier.fromNodes(size, hashes);
 }

@@ -27,13 +27,13 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
   throw new Error("expected a rejection");
 }
 
-describe("Appender", function () {
+for (const logWriter of ["inline", "thread"] as const) describe(`Appender (SQLite log writer ${logWriter})`, function () {
   let dir: string;
   let store: SqliteStore;
 
   beforeEach(async function () {
     dir = await tempDir();
-    store = await SqliteStore.open(dir);
+    store = await SqliteStore.open(dir, { logWriter });
   });
   afterEach(async function () {
     await store.close().catch(() => undefined);
