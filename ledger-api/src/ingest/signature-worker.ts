@@ -35,7 +35,7 @@
 import { createRequire } from "node:module";
 import { parentPort, workerData } from "node:worker_threads";
 import { SigningKey } from "ethers";
-import { keccak_256 } from "@noble/hashes/sha3";
+import { keccak256 as keccak_256 } from "../log/keccak.ts";
 
 export const DIGEST_BYTES = 32;
 export const SIGNATURE_BYTES = 65;
