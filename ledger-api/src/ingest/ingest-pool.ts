@@ -235,8 +235,11 @@ export class IngestPool implements Preparer {
       if (target === undefined) break;
       const pending = this.#queue.shift()!;
       target.inFlight.set(pending.request.id, pending);
-      const body = pending.request.body;
-      target.worker.postMessage(pending.request, body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? [body.buffer as ArrayBuffer] : []);
+      // The body moves to the worker without a copy when it owns its ArrayBuffer (a large body). A small one is a
+      // view into Node's shared 8 KiB Buffer pool, which a clone would copy whole: it is copied alone, then moved.
+      let body = pending.request.body;
+      if (body.byteOffset !== 0 || body.byteLength !== body.buffer.byteLength || !(body.buffer instanceof ArrayBuffer)) body = new Uint8Array(body);
+      target.worker.postMessage({ ...pending.request, body }, [body.buffer as ArrayBuffer]);
     }
     this.#updateRefs();
   }

@@ -457,7 +457,9 @@ function logItem(p: Prepared) {
     kind: p.kind,
     eventDigest: p.eventHash,
     docHash: p.values.docHash,
-    signer: p.signer,
+    // Lower case: the worker checked the submitted EIP-55 checksum, and the log stores addresses in lower case;
+    // the appender would otherwise pay a keccak per event to check it again on the event loop.
+    signer: p.signer.toLowerCase(),
     signature: p.signature,
     body: p.body,
   };
