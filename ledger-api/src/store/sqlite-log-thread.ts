@@ -69,6 +69,8 @@ function defaultWorkerUrl(): URL {
 }
 
 const MAX_STARTUP_FAILURES = 3;
+/** The thread's young generation, MB: as the ingest workers' (ingest-pool.ts WORKER_YOUNG_GENERATION_MB), for the same reason. */
+const YOUNG_GENERATION_MB = 24;
 const SHUTDOWN_GRACE_MS = 5000;
 
 interface Call {
@@ -102,8 +104,8 @@ export class ThreadLogWriter implements LogWriter {
    * Starts the thread on the database at `path` and waits until it has loaded the log; `size` and `root` are what the
    * caller loaded, checked against the thread's. Rejects with the thread's error if it cannot open the database.
    */
-  static async start(path: string, busyTimeoutMs: number, size: number, root: Hash, url = defaultWorkerUrl()): Promise<ThreadLogWriter> {
-    const writer = new ThreadLogWriter(path, busyTimeoutMs, size, root, url);
+  static async start(path: string, busyTimeoutMs: number, size: number, root: Hash, url?: URL): Promise<ThreadLogWriter> {
+    const writer = new ThreadLogWriter(path, busyTimeoutMs, size, root, url ?? defaultWorkerUrl());
     writer.#spawn();
     await writer.#ready;
     if (writer.#size !== size) {
@@ -153,7 +155,7 @@ export class ThreadLogWriter implements LogWriter {
   }
 
   #spawn(): void {
-    const worker = new Worker(this.#url, { workerData: this.#data });
+    const worker = new Worker(this.#url, { workerData: this.#data, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     this.#worker = worker;
     let started = false;
     this.#ready = new Promise<void>((resolve, reject) => {

@@ -79,6 +79,8 @@ export interface SqliteStoreOptions {
    * thread of its own (sqlite-log-thread.ts), so its CPU and fsyncs stay off the event loop; the API uses "thread".
    */
   readonly logWriter?: "inline" | "thread";
+  /** The writer thread's entry module: default its TypeScript source (thread-bundles.ts builds a lighter one). */
+  readonly logWriterEntry?: URL;
 }
 
 /** Applies the missing migrations in one transaction; refuses a database newer than `migrations`. */
@@ -152,7 +154,7 @@ export class SqliteStore implements Store {
       const frontier = loadFrontier(writerReads);
       let log: LogWriter;
       if (options.logWriter === "thread") {
-        log = await ThreadLogWriter.start(path, timeout, frontier.size, frontier.root());
+        log = await ThreadLogWriter.start(path, timeout, frontier.size, frontier.root(), options.logWriterEntry);
         // Checkpoints run on the log writer thread's connection (after its commits), never in a COMMIT of this one.
         writer.exec("PRAGMA wal_autocheckpoint = 0");
       } else {
