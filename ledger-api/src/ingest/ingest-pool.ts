@@ -100,6 +100,13 @@ function closeOpenPools(): void {
 }
 const SHUTDOWN_GRACE_MS = 2000;
 
+/**
+ * Each worker's young generation, MB (two 8 MB semi-spaces and their large-object space). V8 sizes it from the
+ * machine's memory otherwise: on the 24 GB machines this runs on, up to 128 MB per thread under load (measured with
+ * v8.getHeapSpaceStatistics), for no measured gain in ingest CPU per event.
+ */
+export const WORKER_YOUNG_GENERATION_MB = 24;
+
 function defaultWorkerUrl(): URL {
   // Under tsx or type stripping this module is ingest-pool.ts and its sibling is .ts; once compiled, both are .js.
   const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
@@ -174,7 +181,7 @@ export class IngestPool implements Preparer {
   }
 
   #spawn(): void {
-    const worker = new Worker(this.#url, { workerData: this.#data });
+    const worker = new Worker(this.#url, { workerData: this.#data, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
     const slot: Slot = { worker, inFlight: new Map(), ready: false, dead: false };
     this.#slots.add(slot);
     worker.on("message", (reply: IngestWorkerReply) => this.#onReply(slot, reply));
