@@ -67,6 +67,9 @@ interface PendingEvent {
   readonly event: LedgerEvent;
 }
 
+/** Lifecycle entries listed per store read while the overlay is rebuilt. */
+const INIT_PAGE = 1000;
+
 /** How often pending events are checked against the index and the relay. */
 const PRUNE_EVERY_MS = 250;
 
@@ -216,7 +219,13 @@ export class Ingestor {
       this.store.size(),
     ]);
     const indices = [...pending, ...sent].map((r) => r.index);
-    for (let i = cursor; i < size; i++) indices.push(i);
+    // The entries the relay has not looked at yet: only the lifecycle ones, found by the store without reading the
+    // Observed ones (a relay far behind a busy log leaves many), read whole one by one.
+    for (let from = cursor; from < size; ) {
+      const heads = await this.store.lifecycleEntries(from, size, INIT_PAGE);
+      for (const head of heads) indices.push(head.index);
+      from = heads.length < INIT_PAGE ? size : heads[heads.length - 1]!.index + 1;
+    }
     indices.sort((a, b) => a - b);
     const events: PendingEvent[] = [];
     for (const index of indices) {

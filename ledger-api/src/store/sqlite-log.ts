@@ -17,7 +17,8 @@ import { Frontier } from "../log/frontier.ts";
 import { bytesToHex, type Hash, type NodeRef } from "../log/hash.ts";
 import { sequence, type AppendItem, type AppendResult, type SequencerLookups } from "../log/sequencer.ts";
 import { blob, int, optInt, str, type Row } from "./sqlite-rows.ts";
-import { StoreCorruptError, type KeyReceipt, type StoredEntry } from "./store.ts";
+import { entrySigner } from "../log/entry.ts";
+import { StoreCorruptError, type KeyReceipt, type LifecycleEntry, type StoredEntry } from "./store.ts";
 
 export const ENTRY_COLUMNS = "idx, key, batch_id, kind, prev_idx, leaf_hash, entry, body, received_at";
 /** Written with each entry besides what StoredEntry reads back: for the ingest's nonce and observation rules. */
@@ -58,7 +59,6 @@ export class LogReads {
   private nonceStmt: StatementSync | undefined;
   private observationsStmt: StatementSync | undefined;
   private headsStmt: StatementSync | undefined;
-  private lifecycleStmt: StatementSync | undefined;
 
   constructor(db: DatabaseSync) {
     this.db = db;
@@ -90,22 +90,14 @@ export class LogReads {
   }
 
   /**
-   * Index, kind and key of the entries in an index range that are not Observed: a walk of the primary key that
-   * hands JavaScript nothing of the Observed rows, and reads no body (the relay's and ingest's catch-up).
+   * Index, kind, key and entry bytes of the entries of an index range that are not Observed: a walk of the primary
+   * key in which SQLite skips the Observed rows itself, so none of them (nor any body) reaches JavaScript.
    */
   get lifecycleHeads(): StatementSync {
     this.headsStmt ??= this.db.prepare(
       `SELECT idx, kind, key, entry FROM log_entries WHERE idx >= ? AND idx < ? AND kind != ${OBSERVED} ORDER BY idx LIMIT ?`,
     );
     return this.headsStmt;
-  }
-
-  /** As lifecycleHeads, with the stored body (what ingest's pending overlay rebuilds an event from). */
-  get lifecycleBodies(): StatementSync {
-    this.lifecycleStmt ??= this.db.prepare(
-      `SELECT idx, kind, key, body FROM log_entries WHERE idx >= ? AND idx < ? AND kind != ${OBSERVED} ORDER BY idx LIMIT ?`,
-    );
-    return this.lifecycleStmt;
   }
 
   entry(index: number): StoredEntry | undefined {
@@ -126,6 +118,15 @@ export class LogReads {
 
   lastIndexOfBatch(batchId: string): number | undefined {
     return optInt(this.lastOfBatch.get(batchId.toLowerCase()), "idx");
+  }
+
+  lifecycleEntries(from: number, to: number, limit: number): LifecycleEntry[] {
+    return this.lifecycleHeads.all(from, to, limit).map((row) => ({
+      index: int(row, "idx"),
+      kind: int(row, "kind"),
+      key: str(row, "key"),
+      signer: entrySigner(blob(row, "entry")),
+    }));
   }
 
   entriesOfBatch(batchId: string): StoredEntry[] {

@@ -51,7 +51,7 @@ import type {
 } from "./chain-writers.ts";
 import type { Migration } from "./migrations.ts";
 import { SchemaTooNewError, StoreClosedError, StoreCorruptError } from "./store.ts";
-import type { Checkpoint, KeyReceipt, ObservationCount, Store, StoreStats, StoreTx, StoredEntry } from "./store.ts";
+import type { Checkpoint, KeyReceipt, LifecycleEntry, ObservationCount, Store, StoreStats, StoreTx, StoredEntry } from "./store.ts";
 import type {
   ActorProfile,
   AnchorRow,
@@ -252,6 +252,11 @@ export class SqliteStore implements Store {
     } finally {
       this.reader.exec("COMMIT");
     }
+  }
+
+  async lifecycleEntries(from: number, to: number, limit: number): Promise<LifecycleEntry[]> {
+    this.assertOpen();
+    return this.readerReads.lifecycleEntries(from, to, limit);
   }
 
   async entriesOfBatch(batchId: string): Promise<StoredEntry[]> {

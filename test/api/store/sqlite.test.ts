@@ -253,6 +253,22 @@ for (const logWriter of ["inline", "thread"] as const) {
         expect(await store.entriesOfBatch(h("nobody"))).to.deep.equal([]);
       });
 
+      it("lists a range's lifecycle entries (index, kind, key, signer) in log order up to a limit, never an Observed one", async function () {
+        const store = await openStore();
+        // Every third entry Observed (kind 10), the others of lifecycle kinds.
+        const items = Array.from({ length: 30 }, (_, n) => {
+          const item = appendItem(n);
+          return n % 3 === 0 ? { ...item, entry: { ...item.entry, kind: 10 } } : item;
+        });
+        await store.appendBatch(items);
+        const lifecycle = items.map((item, index) => ({ index, item })).filter(({ index }) => index % 3 !== 0);
+        const expected = lifecycle.map(({ index, item }) => ({ index, kind: item.entry.kind, key: item.key, signer: SIGNER }));
+        expect(await store.lifecycleEntries(0, 30, 100)).to.deep.equal(expected);
+        expect(await store.lifecycleEntries(4, 11, 100)).to.deep.equal(expected.filter((e) => e.index >= 4 && e.index < 11));
+        expect(await store.lifecycleEntries(0, 30, 3)).to.deep.equal(expected.slice(0, 3));
+        expect(await store.lifecycleEntries(30, 40, 10)).to.deep.equal([]);
+      });
+
       it("writes nothing for a key it already holds and answers with the first entry", async function () {
         const store = await openStore();
         const [first] = await store.appendBatch([appendItem(5)]);
