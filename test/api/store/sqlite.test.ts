@@ -27,26 +27,38 @@ async function leavesOf(store: SqliteStore): Promise<Hash[]> {
   return store.nodes(Array.from({ length: size }, (_, index) => ({ level: 0, index })));
 }
 
-describe("SqliteStore", function () {
-  let dir: string;
-  const open: SqliteStore[] = [];
-  async function openStore(options?: Parameters<typeof SqliteStore.open>[1]): Promise<SqliteStore> {
-    const s = await SqliteStore.open(dir, options);
-    open.push(s);
-    return s;
-  }
+type OpenOptions = Parameters<typeof SqliteStore.open>[1];
 
+/**
+ * A fresh data directory per test, and `openStore` opening stores in it with `defaults`, all closed and the directory
+ * removed after each test. The directory is `ctx.dir`.
+ */
+function storesPerTest(defaults: OpenOptions = {}): { readonly ctx: { dir: string }; openStore(options?: OpenOptions): Promise<SqliteStore> } {
+  const ctx = { dir: "" };
+  const open: SqliteStore[] = [];
   beforeEach(async function () {
-    dir = await tempDir();
+    ctx.dir = await tempDir();
   });
   afterEach(async function () {
     for (const s of open.splice(0)) await s.close().catch(() => undefined);
-    await cleanup(dir);
+    await cleanup(ctx.dir);
   });
+  return {
+    ctx,
+    async openStore(options?: OpenOptions): Promise<SqliteStore> {
+      const s = await SqliteStore.open(ctx.dir, { ...defaults, ...options });
+      open.push(s);
+      return s;
+    },
+  };
+}
+
+describe("SqliteStore", function () {
+  const { ctx, openStore } = storesPerTest();
 
   describe("migrations", function () {
     function versions(): number[] {
-      const db = new DatabaseSync(join(dir, DB_FILE), { readOnly: true });
+      const db = new DatabaseSync(join(ctx.dir, DB_FILE), { readOnly: true });
       try {
         return db.prepare("SELECT version FROM schema_migrations ORDER BY version").all().map((r) => Number(r.version));
       } finally {
@@ -59,7 +71,7 @@ describe("SqliteStore", function () {
       expect(versions()).to.deep.equal(MIGRATIONS.map((m) => m.version));
       expect(await store.size()).to.equal(0);
       expect(hex(await store.latestRoot())).to.equal(hex(EMPTY_ROOT));
-      const db = new DatabaseSync(join(dir, DB_FILE), { readOnly: true });
+      const db = new DatabaseSync(join(ctx.dir, DB_FILE), { readOnly: true });
       expect(db.prepare("PRAGMA journal_mode").get()?.journal_mode).to.equal("wal");
       db.close();
     });
@@ -86,7 +98,7 @@ describe("SqliteStore", function () {
     it("refuses to open a database whose schema is newer than the code", async function () {
       const a = await openStore();
       await a.close();
-      const db = new DatabaseSync(join(dir, DB_FILE));
+      const db = new DatabaseSync(join(ctx.dir, DB_FILE));
       db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(99, "future", 0);
       db.close();
       let error: unknown;
@@ -109,7 +121,7 @@ describe("SqliteStore", function () {
         failed = true;
       }
       expect(failed).to.equal(true);
-      const db = new DatabaseSync(join(dir, DB_FILE), { readOnly: true });
+      const db = new DatabaseSync(join(ctx.dir, DB_FILE), { readOnly: true });
       expect(db.prepare("SELECT name FROM sqlite_master WHERE name IN ('half', 'log_entries')").all()).to.deep.equal([]);
       db.close();
     });
@@ -118,21 +130,7 @@ describe("SqliteStore", function () {
 
 for (const logWriter of ["inline", "thread"] as const) {
   describe(`SqliteStore, log appended ${logWriter === "thread" ? "on its writer thread" : "on the calling thread"}`, function () {
-    let dir: string;
-    const open: SqliteStore[] = [];
-    async function openStore(options?: Parameters<typeof SqliteStore.open>[1]): Promise<SqliteStore> {
-      const s = await SqliteStore.open(dir, { logWriter, ...options });
-      open.push(s);
-      return s;
-    }
-
-    beforeEach(async function () {
-      dir = await tempDir();
-    });
-    afterEach(async function () {
-      for (const s of open.splice(0)) await s.close().catch(() => undefined);
-      await cleanup(dir);
-    });
+    const { openStore } = storesPerTest({ logWriter });
 
     describe("the Merkle tree it stores", function () {
       it("has the reference root after every size from 1 to 300 and stores exactly the complete subtrees", async function () {
