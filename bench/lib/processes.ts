@@ -30,11 +30,31 @@ export function rssMbOf(pid: number): number {
   return kb / 1024;
 }
 
+/**
+ * The node flags `npm start` runs the API with (package.json "start"), so the benchmark measures the process as it
+ * is run: they bound V8's young generation, which the API's memory figure depends on.
+ */
+export const API_NODE_FLAGS: readonly string[] = (() => {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { scripts: { start: string } };
+  const flags = /\bnode((?: --\S+)*) ledger-api\/src\/main\.ts/.exec(pkg.scripts.start);
+  if (flags === null) throw new Error(`package.json "start" no longer runs node ledger-api/src/main.ts: ${pkg.scripts.start}`);
+  return flags[1]!.trim().split(" ").filter(Boolean);
+})();
+
+/** Children still running: killed if the runner exits without stopping them (a module that threw, Ctrl-C). */
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  // The API's own anvil goes with it (chain/anvil-process.ts: it dies with its parent).
+  for (const child of running) child.kill("SIGKILL");
+});
+
 function startChild(script: URL, env: Record<string, string>, args: string[] = []): Promise<Served> {
   const child: ChildProcess = spawn(process.execPath, [...args, script.pathname], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
   let stderr = "";
   child.stderr!.on("data", (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
   return new Promise((resolve, reject) => {
@@ -91,7 +111,7 @@ export async function startApi(options: ApiOptions): Promise<Served> {
       ...(options.naive ? { BENCH_NAIVE: "1" } : {}),
       ...options.env,
     },
-    options.nodeArgs,
+    [...API_NODE_FLAGS, ...(options.nodeArgs ?? [])],
   );
 }
 

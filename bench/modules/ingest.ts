@@ -9,9 +9,16 @@
  *   built it).
  * Every body carries fresh events (new nonces), signed before the timed runs.
  */
+import type { LoadResult } from "../lib/load.ts";
 import type { BenchContext, BenchModule, Figure } from "../lib/types.ts";
 
 const BATCH = 500;
+
+/** What failed in a run, e.g. { failures: "500: 3, timeouts: 1" }, when anything did. */
+function failures(run: LoadResult): { failures?: string } {
+  const parts = Object.entries(run.failures).map(([what, n]) => `${what}: ${n}`);
+  return parts.length === 0 ? {} : { failures: parts.join(", ") };
+}
 
 export const ingest: BenchModule = {
   name: "ingest",
@@ -60,7 +67,7 @@ export const ingest: BenchModule = {
         unit: "events/s",
         baseline: { what: "naive path (ethers hash + recovery on the main thread)", value: naiveEventsPerSecond },
         goal: { text: ">= 10,000 events/s", met: eventsPerSecond >= 10_000 },
-        detail: { p99Ms: batch.p99Ms, failed: batch.failed, baselineFailed: naiveBatchRun.failed, requests: batch.requests },
+        detail: { p99Ms: batch.p99Ms, failed: batch.failed, baselineFailed: naiveBatchRun.failed, requests: batch.requests, ...failures(batch) },
       },
       {
         id: "ingest.single",
@@ -76,6 +83,7 @@ export const ingest: BenchModule = {
           ceilingReqPerSec: bareSingle.perSecond,
           ceilingRatio: single.perSecond / bareSingle.perSecond,
           failed: single.failed,
+          ...failures(single),
         },
       },
       {
@@ -92,7 +100,7 @@ export const ingest: BenchModule = {
         unit: "req/s",
         baseline: { what: "bare node:http GET", value: bareGet.perSecond },
         goal: { text: "keep (4,539 req/s before)", met: checkpoint.perSecond >= 4539 },
-        detail: { p99Ms: checkpoint.p99Ms, failed: checkpoint.failed },
+        detail: { p99Ms: checkpoint.p99Ms, failed: checkpoint.failed, ...failures(checkpoint) },
       },
       {
         id: "api.rss",
