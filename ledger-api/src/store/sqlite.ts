@@ -69,6 +69,10 @@ import type {
 
 export const DB_FILE = "ledger.db";
 
+type Remembered = "cursor" | "latestAnchor" | "relayCursor";
+/** What a write to the chain index may change of the remembered reads. */
+const INDEX_READS: readonly Remembered[] = ["cursor", "latestAnchor"];
+
 export interface SqliteStoreOptions {
   /** Migrations to apply; defaults to all of MIGRATIONS. Tests pass a prefix to create an "older" database. */
   readonly migrations?: readonly Migration[];
@@ -304,16 +308,16 @@ export class SqliteStore implements Store {
   // Chain index (store/index-store.ts; SQL and row mapping in sqlite-index.ts).
 
   applyChainBatch(batch: ChainBatch): Promise<void> {
-    return this.exclusive(async () => this.inWriteTx(() => this.indexWriter.apply(batch)));
+    return this.forgetting(INDEX_READS, this.exclusive(async () => this.inWriteTx(() => this.indexWriter.apply(batch))));
   }
 
   resetIndex(): Promise<void> {
-    return this.exclusive(async () => this.inWriteTx(() => this.indexWriter.reset()));
+    return this.forgetting(INDEX_READS, this.exclusive(async () => this.inWriteTx(() => this.indexWriter.reset())));
   }
 
   async cursor(): Promise<ChainCursor | undefined> {
     this.assertOpen();
-    return this.indexReader.cursor();
+    return this.remembered("cursor", () => this.indexReader.cursor());
   }
 
   async hasRole(role: string, account: string, contract: RoleContract = "ledger"): Promise<boolean> {
@@ -383,7 +387,7 @@ export class SqliteStore implements Store {
 
   async latestAnchor(): Promise<AnchorRow | undefined> {
     this.assertOpen();
-    return this.indexReader.latestAnchor();
+    return this.remembered("latestAnchor", () => this.indexReader.latestAnchor());
   }
 
   async anchorCovering(leafIndex: number): Promise<AnchorRow | undefined> {
@@ -422,11 +426,11 @@ export class SqliteStore implements Store {
   }
   relayCursor(): Promise<number> {
     this.assertOpen();
-    return this.chainWriters.relayCursor();
+    return this.remembered("relayCursor", () => this.chainWriters.relayCursor());
   }
   advanceRelayCursor(from: number, to: number, rows: readonly NewRelayRow[], at: number): Promise<void> {
     this.assertOpen();
-    return this.chainWriters.advanceRelayCursor(from, to, rows, at);
+    return this.forgetting(["relayCursor"], this.chainWriters.advanceRelayCursor(from, to, rows, at));
   }
   relayRows(status: RelayStatus, limit?: number): Promise<RelayRecord[]> {
     this.assertOpen();
@@ -530,6 +534,32 @@ export class SqliteStore implements Store {
   }
 
   // ---------------------------------------------------------------------------------------------------------------
+
+  /** A remembered read's value (see `remembered`); a promise for the ones whose driver method is async. */
+  private readonly memo = new Map<Remembered, unknown>();
+
+  /**
+   * Reads answered from memory until this process writes what they read: the index's cursor and latest anchor, and
+   * the relay's cursor. Ingest reads them on every request (the pending overlay checks whether the index moved, a
+   * receipt says whether an anchor covers it and whether the relay has passed it), and only this process writes them
+   * (one writer per database, see the file comment), each through one method that forgets the value when its write
+   * ends, committed or not. A read made while that write runs remembers the committed value, which the write's end
+   * then forgets.
+   */
+  private remembered<T>(key: Remembered, read: () => T): T {
+    if (this.memo.has(key)) return this.memo.get(key) as T;
+    const value = read();
+    this.memo.set(key, value);
+    // A read that fails is not remembered.
+    if (value instanceof Promise) value.catch(() => this.memo.delete(key));
+    return value;
+  }
+
+  private forgetting<T>(keys: readonly Remembered[], write: Promise<T>): Promise<T> {
+    return write.finally(() => {
+      for (const key of keys) this.memo.delete(key);
+    });
+  }
 
   /** Runs `fn` after every earlier write transaction has finished; write transactions never overlap. */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
