@@ -5,7 +5,8 @@
  * its state, so a cached log's chain resumes with it).
  *
  * `BENCH_MEMORY_LOG=<file>` appends the process's memory (process.memoryUsage() and V8's heap spaces, MB) as a JSON
- * line every `BENCH_MEMORY_MS` (default 1000) with the log's size, to follow heap and RSS over a growing log.
+ * line every `BENCH_MEMORY_MS` (default 1000) with the log's size and the appender's group counts, to follow heap
+ * and RSS over a growing log.
  * `BENCH_ERROR_LOG=<file>` writes the errors the API logs (what a 500 was) there.
  *
  *   DATA_DIR=... PORT=... CHAIN_PORT=... [BENCH_NAIVE=1] [BENCH_MEMORY_LOG=...] [BENCH_ERROR_LOG=...]
@@ -51,7 +52,7 @@ if (memoryLog) {
     void services.store.size().then((entries) => {
       const m = process.memoryUsage();
       const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, mb(s.space_size)]));
-      const line = { t: Date.now(), entries, rss: mb(m.rss), heapUsed: mb(m.heapUsed), heapTotal: mb(m.heapTotal), external: mb(m.external), arrayBuffers: mb(m.arrayBuffers), spaces };
+      const line = { t: Date.now(), entries, rss: mb(m.rss), heapUsed: mb(m.heapUsed), heapTotal: mb(m.heapTotal), external: mb(m.external), arrayBuffers: mb(m.arrayBuffers), spaces, appender: services.appender.stats() };
       appendFileSync(memoryLog, JSON.stringify(line) + "\n");
     });
   }, Number(process.env.BENCH_MEMORY_MS ?? 1000));
