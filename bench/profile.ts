@@ -21,7 +21,6 @@
  */
 import { spawn } from "node:child_process";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { readdirSync, readFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -29,7 +28,7 @@ import { summarizeProfile } from "./lib/cpuprofile.ts";
 import { BodyFactory } from "./lib/events.ts";
 import { load, type LoadResult } from "./lib/load.ts";
 import { copyLog, ensureLog } from "./lib/log.ts";
-import { startApi } from "./lib/processes.ts";
+import { startApi, threadCpuMs } from "./lib/processes.ts";
 
 const { values } = parseArgs({
   options: {
@@ -51,31 +50,6 @@ const unknown = phases.filter((p) => !PHASES.includes(p));
 if (unknown.length > 0) {
   console.error(`unknown phase(s): ${unknown.join(", ")}; known: ${PHASES.join(", ")}`);
   process.exit(2);
-}
-
-/**
- * CPU milliseconds per thread of process `pid` (utime + stime from /proc, 100 ticks a second), by thread name; worker
- * threads are told apart by start order: WorkerThread 1 is the store's log writer (the store opens before the ingest
- * pool starts its workers), 2 and up the ingest workers (a worker that replaced a dead one comes last).
- */
-function threadCpuMs(pid: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  let workers = 0;
-  const tids = readdirSync(`/proc/${pid}/task`).map(Number).sort((a, b) => a - b);
-  for (const tid of tids) {
-    try {
-      let name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
-      if (name === "WorkerThread") name = `WorkerThread ${++workers}`;
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10;
-      // Kernel time (syscalls: writes, fsyncs, page faults) apart, for the threads that do I/O.
-      out[`${name} (kernel)`] = (out[`${name} (kernel)`] ?? 0) + Number(fields[12]) * 10;
-    } catch {
-      // The thread ended between listing and reading.
-    }
-  }
-  return out;
 }
 
 /** fsync durations per thread from strace's output (`<tid> <time> fsync(<fd>) = 0 <seconds>`). */

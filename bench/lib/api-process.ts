@@ -25,7 +25,12 @@ import { openLedgerServices } from "../../ledger-api/src/services.ts";
 import { naivePreparer } from "./naive.ts";
 
 const config = loadConfig();
-const chain = await startLocalChain({ stateDir: path.join(config.dataDir, "chain"), port: Number(process.env.CHAIN_PORT ?? 8545) });
+const chain = await startLocalChain({
+  stateDir: path.join(config.dataDir, "chain"),
+  port: Number(process.env.CHAIN_PORT ?? 8545),
+  // As main.ts: a coverage-instrumented build of the contracts (npm test's) exceeds the 24 KiB code size limit.
+  disableCodeSizeLimit: process.env.CHAIN_UNLIMITED_CODE_SIZE === "1",
+});
 const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 500, cacheTimeout: -1 });
 const deployments = await ensureDemoDeployment(provider, config.deploymentsFile);
 const naive = process.env.BENCH_NAIVE === "1";

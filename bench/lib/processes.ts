@@ -1,6 +1,6 @@
 /** Child processes the benchmark measures: the API (api-process.ts) and the bare node:http ceiling (bare-server.ts). */
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 export interface Served {
@@ -22,6 +22,31 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * CPU milliseconds per thread of process `pid` (utime + stime from /proc, 100 ticks a second), by thread name; worker
+ * threads are told apart by start order: WorkerThread 1 is the store's log writer (the store opens before the ingest
+ * pool starts its workers), 2 and up the ingest workers (a worker that replaced a dead one comes last).
+ */
+export function threadCpuMs(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  let workers = 0;
+  const tids = readdirSync(`/proc/${pid}/task`).map(Number).sort((a, b) => a - b);
+  for (const tid of tids) {
+    try {
+      let name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      if (name === "WorkerThread") name = `WorkerThread ${++workers}`;
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10;
+      // Kernel time (syscalls: writes, fsyncs, page faults) apart, for the threads that do I/O.
+      out[`${name} (kernel)`] = (out[`${name} (kernel)`] ?? 0) + Number(fields[12]) * 10;
+    } catch {
+      // The thread ended between listing and reading.
+    }
+  }
+  return out;
 }
 
 export function rssMbOf(pid: number): number {

@@ -2,7 +2,8 @@
  * Smoke test of the benchmark runner (bench/run.ts): on a tiny log and a tiny load it builds the log through the real
  * ingest path, runs every module against its own API processes, and writes results.json and the README table with
  * every figure. No timing is asserted (the figures of a run this small mean nothing); it checks that `npm run bench`
- * still runs, so the full run is not the first to find out it does not.
+ * still runs, so the full run is not the first to find out it does not. Its API processes get
+ * CHAIN_UNLIMITED_CODE_SIZE=1, which the coverage-instrumented contracts of an `npm test` run need (as test/api/start).
  */
 import { expect } from "chai";
 import { spawn } from "node:child_process";
@@ -17,7 +18,11 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RUN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [RUN, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, CHAIN_UNLIMITED_CODE_SIZE: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));

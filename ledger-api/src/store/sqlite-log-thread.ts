@@ -92,6 +92,7 @@ export class ThreadLogWriter implements LogWriter {
   #startupFailures = 0;
   #broken: Error | undefined;
   #closed = false;
+  readonly #exited = new WeakSet<Worker>();
 
   private constructor(path: string, busyTimeoutMs: number, size: number, root: Hash, url: URL) {
     this.#data = { role: LOG_WRITER_ROLE, path, busyTimeoutMs };
@@ -142,6 +143,8 @@ export class ThreadLogWriter implements LogWriter {
     this.#closed = true;
     await this.#ready.catch(() => undefined);
     const worker = this.#worker;
+    // A thread that already ended (the writer broke) has nothing left to close.
+    if (this.#exited.has(worker)) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => void worker.terminate(), SHUTDOWN_GRACE_MS);
       worker.once("exit", () => {
@@ -196,7 +199,10 @@ export class ThreadLogWriter implements LogWriter {
       };
       worker.on("error", onDeath);
       worker.on("messageerror", onDeath);
-      worker.on("exit", (code) => onDeath(new Error(`exited with code ${code}`)));
+      worker.on("exit", (code) => {
+        this.#exited.add(worker);
+        onDeath(new Error(`exited with code ${code}`));
+      });
     });
     // Never unhandled: append() and close() await it.
     this.#ready.catch(() => undefined);
