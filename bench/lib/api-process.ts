@@ -25,13 +25,17 @@ import { openLedgerServices } from "../../ledger-api/src/services.ts";
 import { naivePreparer } from "./naive.ts";
 
 const config = loadConfig();
+// The chain and the services as `npm start` runs them (main.ts): its confirmations and snapshot interval, and
+// finality bounded by the durable snapshot, so what the relay counts confirmed here is what it counts there.
 const chain = await startLocalChain({
   stateDir: path.join(config.dataDir, "chain"),
-  port: Number(process.env.CHAIN_PORT ?? 8545),
+  port: config.chainPort,
   // As main.ts: a coverage-instrumented build of the contracts (npm test's) exceeds the 24 KiB code size limit.
   disableCodeSizeLimit: process.env.CHAIN_UNLIMITED_CODE_SIZE === "1",
+  confirmations: config.confirmations,
+  snapshotEveryMs: config.chainSnapshotMs,
 });
-const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 500, cacheTimeout: -1 });
+const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 100, cacheTimeout: -1 });
 const deployments = await ensureDemoDeployment(provider, config.deploymentsFile);
 const naive = process.env.BENCH_NAIVE === "1";
 const services = await openLedgerServices({
@@ -40,6 +44,8 @@ const services = await openLedgerServices({
   deployments,
   relayer: new Wallet(demoWallet(LOCAL_KEYS.relayer).privateKey, provider),
   anchorer: new Wallet(demoWallet(LOCAL_KEYS.anchorer).privateKey, provider),
+  durableBlock: () => chain.durableBlock(),
+  localChain: chain,
   ...(naive ? { preparer: (domain) => naivePreparer(domain, config.maxEventsPerRequest) } : {}),
 });
 const errorLog = process.env.BENCH_ERROR_LOG;

@@ -42,8 +42,8 @@ export class BodyFactory {
     });
   }
 
-  /** `bodies` request bodies of `perBody` events each, signed by `source.signer`. */
-  make(source: EventSource, kind: SignJob["kind"], bodies: number, perBody: number): Promise<string[]> {
+  /** `bodies` request bodies of `perBody` events each, signed by `source.signer` (`counterparty`: of a hand-off). */
+  make(source: EventSource, kind: SignJob["kind"], bodies: number, perBody: number, counterparty?: string): Promise<string[]> {
     const id = this.#nextId++;
     const job: SignJob = {
       id,
@@ -53,6 +53,7 @@ export class BodyFactory {
       gtin: source.gtin,
       lots: source.lots,
       kind,
+      ...(counterparty === undefined ? {} : { counterparty }),
       bodies,
       perBody,
       nonceBase: this.#nonceBase.toString(),

@@ -27,7 +27,7 @@ export function markdownTable(results: Results): string {
     const baseline = f.baseline ? `${num(f.baseline.value)} (${f.baseline.what})` : "";
     const goal = f.goal ? `${f.goal.text}: ${f.goal.met ? "met" : "not met"}` : "";
     const detail = Object.entries(f.detail ?? {})
-      .filter(([k]) => /Ms$|ceilingRatio|afterBuildMb|failed|failures|apiCpuUsPerEvent|cpuBoundPerSecond/i.test(k))
+      .filter(([k]) => /Ms$|ceilingRatio|afterBuildMb|failed|failures|apiCpuUsPerEvent|cpuBoundPerSecond|transactions|savedVs/i.test(k))
       .map(([k, v]) => `${k} ${typeof v === "number" ? num(v) : v}`)
       .join(", ");
     return `| ${f.what} | ${num(f.value)} ${f.unit} | ${baseline} | ${ratio} | ${goal} | ${detail} |`;

@@ -17,8 +17,13 @@ export interface SignJob {
   readonly signer: string;
   readonly gtin: string;
   readonly lots: readonly string[];
-  /** "registered": one Registered event per lot, in one body; "observed": Observed events spread over the lots. */
-  readonly kind: "registered" | "observed";
+  /**
+   * "registered": one Registered event per lot, in one body; "observed": Observed events spread over the lots;
+   * "offered" / "accepted": a hand-off of each lot to / from `counterparty` (the relay's benchmark).
+   */
+  readonly kind: "registered" | "observed" | "offered" | "accepted";
+  /** The other side of a hand-off: the receiver of an offer, the giver of an acceptance. */
+  readonly counterparty?: string;
   readonly bodies: number;
   readonly perBody: number;
   /** Decimal; each event's nonce is nonceBase + its sequence number, so no two events anywhere share one. */
@@ -50,6 +55,12 @@ function docFor(job: SignJob, seq: number, now: number): EventDoc {
       quantity: { value: 1000, unit: "kg" },
       imported: false,
     };
+  }
+  if (job.kind === "offered" || job.kind === "accepted") {
+    if (job.counterparty === undefined) throw new Error(`a ${job.kind} job needs its counterparty`);
+    return job.kind === "offered"
+      ? { kind: "HandOffOffered", batch: { gtin: job.gtin, lot }, occurredAt: iso(now - 600), to: job.counterparty }
+      : { kind: "HandOffAccepted", batch: { gtin: job.gtin, lot }, occurredAt: iso(now - 300), from: job.counterparty };
   }
   return {
     kind: "Observed",

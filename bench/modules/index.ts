@@ -5,5 +5,6 @@
 import type { BenchModule } from "../lib/types.ts";
 import { ingest } from "./ingest.ts";
 import { market } from "./market.ts";
+import { relay } from "./relay.ts";
 
-export const MODULES: readonly BenchModule[] = [ingest, market];
+export const MODULES: readonly BenchModule[] = [ingest, market, relay];

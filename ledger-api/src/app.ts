@@ -8,11 +8,13 @@ import { readFileSync } from "node:fs";
 import { constants as zlib } from "node:zlib";
 import { publicRpcRoutes, type RpcSend } from "./chain/public-rpc.ts";
 import { chainRoutes } from "./query/chain-routes.ts";
+import admission, { admissionGates } from "./http/admission.ts";
 import docs from "./http/docs.ts";
 import { epcisRoutes } from "./epcis/routes.ts";
 import errorHandler, { clientErrorHandler, frameworkErrors } from "./http/error-handler.ts";
 import { MAX_ENCODED_LINK_LENGTH } from "./gs1/digital-link.ts";
 import finiteNumbers from "./http/finite-numbers.ts";
+import listeners from "./http/listen.ts";
 import ops from "./http/ops.ts";
 import { ingestRoutes } from "./ingest/routes.ts";
 import { logRoutes } from "./query/log-routes.ts";
@@ -57,6 +59,9 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
   });
   await app.register(errorHandler);
   await app.register(finiteNumbers);
+  await app.register(listeners);
+  // First of all hooks: an overloaded service refuses before it reads a body or builds an answer.
+  await app.register(admission, { gates: admissionGates(config.admission), limits: config.admission });
   // A shopper's phone on a market's mobile signal: the page script (about 180 KB) and the answers travel compressed.
   // Brotli at quality 5 compresses a response in a few milliseconds, for most of quality 11's gain.
   await app.register(compress, {
@@ -85,6 +90,7 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
   }
   await app.register(queryRoutes, {
     store,
+    pendingLots: services.ingestor,
     deployments: services.deployments,
     publicBaseUrl: config.publicBaseUrl,
     publicRpcUrl: config.publicRpcUrl,
@@ -99,6 +105,7 @@ export async function buildApp(services: LedgerServices, options: AppOptions = {
   });
   const web = {
     store,
+    pendingLots: services.ingestor,
     deployments: services.deployments,
     publicBaseUrl: config.publicBaseUrl,
     publicRpcUrl: config.publicRpcUrl,

@@ -4,12 +4,21 @@
  */
 import { availableParallelism } from "node:os";
 import path from "node:path";
+import type { AdmissionLimits } from "./http/admission.ts";
 
 export interface Config {
   /** Where the store (ledger.db) and the local chain's state live. */
   readonly dataDir: string;
   readonly host: string;
   readonly port: number;
+  /**
+   * Connections the kernel holds for the API before it accepts them (listen(2)'s backlog; the kernel caps it at
+   * net.core.somaxconn). A connection that finds it full is dropped and its client retries only after 1, 3, 7 s:
+   * a burst of new connections beyond it meets client timeouts instead of the admission gates' quick 503s.
+   */
+  readonly listenBacklog: number;
+  /** Listening sockets sharing the port (SO_REUSEPORT, Linux): each accepts one connection per event-loop turn. */
+  readonly listenSockets: number;
   /** The base of every QR code: `{publicBaseUrl}/01/{gtin}/10/{lot}`. Must be reachable by shoppers' phones. */
   readonly publicBaseUrl: string;
   /** EVM JSON-RPC endpoint; unset means `npm start` runs a local chain. */
@@ -48,6 +57,8 @@ export interface Config {
   readonly chainSnapshotMs: number;
   /** The relay counts as stuck (/healthz 503) when events wait and nothing was relayed for this long. */
   readonly relayStuckAfterMs: number;
+  /** Most lifecycle events the relay sends in one transaction (relayGroup); 1 sends each as its own call. */
+  readonly relayGroupSize: number;
   /** Most Observed events one signer may record about one lot in any 24 hours; 0 for no limit. */
   readonly observationsPerLotPerDay: number;
   /** A request's headers and body must arrive within this; then the connection is closed (408). */
@@ -58,6 +69,8 @@ export interface Config {
   readonly keepAliveTimeoutMs: number;
   /** The market the safety centre (/market) covers: see `MarketConfig`. */
   readonly market: MarketConfig;
+  /** Load shedding: bounded admission and process pressure limits (http/admission.ts). */
+  readonly admission: AdmissionLimits;
 }
 
 /**
@@ -150,6 +163,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     dataDir,
     host,
     port,
+    listenBacklog: int(env, "LISTEN_BACKLOG", 4096, 1, 65_535),
+    listenSockets: int(env, "LISTEN_SOCKETS", 8, 1, 64),
     publicBaseUrl,
     rpcUrl: url(env, "RPC_URL", undefined),
     // Default: this server's read-only /rpc, reachable wherever the pages are (chain/public-rpc.ts).
@@ -169,6 +184,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     chainPort: int(env, "CHAIN_PORT", 8545, 1, 65535),
     chainSnapshotMs: int(env, "CHAIN_SNAPSHOT_MS", 250, 0, 600_000),
     relayStuckAfterMs: int(env, "RELAY_STUCK_AFTER_MS", 120_000, 1000),
+    relayGroupSize: int(env, "RELAY_GROUP_SIZE", 50, 1, 500),
     // A cold-chain logger reading every minute (1,440 a day) plus a smart scale weighing up to once a minute (1,440),
     // with room to spare; a lot's page stays readable however many parties observe it.
     observationsPerLotPerDay: int(env, "OBSERVATIONS_PER_LOT_PER_DAY", 3000, 0),
@@ -176,5 +192,29 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     headersTimeoutMs,
     keepAliveTimeoutMs: int(env, "KEEP_ALIVE_TIMEOUT_MS", 72_000, 1),
     market: marketConfig(env),
+    admission: admissionLimits(env),
+  };
+}
+
+const KiB = 2 ** 10;
+const MiB = 2 ** 20;
+
+/**
+ * Defaults sized for a 2-core machine: ingest's CPU work is on its workers, so a quarter megabyte of uploads in
+ * progress (some 400 events) keeps them busy and more only adds latency; a larger body runs alone. Queries are
+ * synchronous SQLite reads on the event loop, so more in flight adds no parallelism: two slots and a queue that
+ * drains well within the wait limit keep the answers coming while the loop still reads (and refuses) every other
+ * request.
+ */
+function admissionLimits(env: Env): AdmissionLimits {
+  return {
+    ingestBytesInFlight: int(env, "INGEST_BYTES_IN_FLIGHT", 256 * KiB, 1024),
+    ingestQueue: int(env, "INGEST_QUEUE", 16, 0, 100_000),
+    queriesInFlight: int(env, "QUERIES_IN_FLIGHT", 2, 1, 1000),
+    queriesQueue: int(env, "QUERIES_QUEUE", 32, 0, 100_000),
+    maxWaitMs: int(env, "ADMISSION_MAX_WAIT_MS", 1000, 0, 600_000),
+    maxEventLoopDelayMs: int(env, "MAX_EVENT_LOOP_DELAY_MS", 1000, 0),
+    maxHeapUsedBytes: int(env, "MAX_HEAP_MB", 2048, 0) * MiB,
+    maxRssBytes: int(env, "MAX_RSS_MB", 3072, 0) * MiB,
   };
 }

@@ -32,6 +32,7 @@ import {
   loadDemo,
 } from "./demo/load.ts";
 import { openLedgerServices } from "./services.ts";
+import { listen } from "./http/listen.ts";
 import { buildWebBundle } from "./web/bundle.ts";
 
 async function main(): Promise<void> {
@@ -111,7 +112,7 @@ async function main(): Promise<void> {
   await buildWebBundle();
   const app = await buildApp(services, { logger: log });
   await services.startWorkers();
-  await app.listen({ host: config.host, port: config.port });
+  await listen(app, { host: config.host, port: config.port, backlog: config.listenBacklog, listeners: config.listenSockets });
 
   let stopping = false;
   stop = async (reason: string, code = 0) => {

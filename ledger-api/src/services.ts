@@ -138,6 +138,7 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
       pollMs: options.pollMs ?? 500,
       feeBumpAfterMs: config.feeBumpAfterMs,
       durableBlock: options.durableBlock,
+      groupSize: config.relayGroupSize,
     });
     const anchorer = new Anchorer({
       store,

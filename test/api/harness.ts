@@ -101,6 +101,9 @@ export async function startLedger(options: StartOptions = {}): Promise<Ledger> {
     ANCHOR_EVERY: "1000",
     ANCHOR_INTERVAL_MS: "60000",
     INGEST_WORKERS: "1",
+    // Hardhat's chain runs on this process's event loop and blocks it for seconds on a busy machine (coverage-
+    // instrumented contracts): no event-loop delay limit, or the API would shed the tests' own requests.
+    MAX_EVENT_LOOP_DELAY_MS: "0",
     ...options.env,
   });
   const services = await openLedgerServices({

@@ -259,6 +259,9 @@ export class EventDecoder {
    */
   decodeCall(tx: TransactionResponse, domain: TypedDataDomain, expected: string): DecodedCall | undefined {
     if (tx.to === null || tx.to.toLowerCase() !== this.ledger) return undefined;
+    // Before parsing: a group's calldata is parsed once, not once per event it recorded (quadratic in its size).
+    const known = this.groups.get(tx);
+    if (known !== undefined) return known.get(expected);
     const parsed = this.parseCall(tx.data);
     if (parsed === undefined) return undefined;
     const sender = getAddress(tx.from).toLowerCase();

@@ -9,6 +9,9 @@
  *   'sent' row whose transaction is not mined goes back too. A refusal judged by a block the chain lost, or judged
  *   (by the pre-send simulation) after the first lost event, is judged again. A row whose event is on chain under
  *   another transaction is confirmed with that one. RelayBodyInvalid refusals stand: they never depended on the chain.
+ *   Rows sent in a relay group are judged one by one like the others (each holds its group's nonce and hash): a lost
+ *   group's rows all go back to 'pending' and are regrouped when sent again; a call of it refused on chain
+ *   (GroupCallRefused) in a block the chain lost is judged again.
  *   An event whose signature deadline has passed is then refused by the contract (DeadlinePassed) and recorded so.
  * - **Anchor intents** the chain does not hold are failed, and the anchorer anchors again from the chain's latest
  *   anchor (LogAnchor accepts the new root with a consistency proof from that one).
@@ -201,7 +204,8 @@ export async function planRecovery(ctx: RecoveryContext): Promise<RecoveryPlan> 
       case "refused":
         if (row.errorName === "RelayBodyInvalid") break;
         if (found !== undefined) {
-          if (row.rawTx !== undefined) toConfirmed(found);
+          // Only a row that held a transaction of its own (a single call's, or its group's) can be confirmed by one.
+          if (row.rawTx !== undefined || row.group !== undefined) toConfirmed(found);
         } else if (row.blockNumber !== undefined) {
           if (!(await mined(row.txHash))) {
             toPending(`refused (${row.errorName}) in block ${row.blockNumber}, which the chain lost; judged again`);

@@ -3,7 +3,7 @@
  * bytes that are stored before they are broadcast, broadcasting those bytes idempotently, confirmations, and decoding
  * a contract's custom error from whatever error object the provider threw.
  */
-import { Interface, Transaction, isHexString } from "ethers";
+import { Interface, Transaction, isHexString, keccak256 } from "ethers";
 import type { Contract, FeeData, InterfaceAbi, Provider, Signer, TransactionRequest } from "ethers";
 
 /** The subset of a pino / Fastify logger the chain writers use. */
@@ -51,9 +51,17 @@ export interface SignedTx {
 /**
  * Fills in chain id, fees and (unless given) the gas limit, signs with an explicit `nonce` and returns the raw bytes.
  * Nothing is sent. The signer must hold its key locally (an ethers Wallet): a JSON-RPC signer cannot sign without
- * sending, and then the raw bytes could not be stored first.
+ * sending, and then the raw bytes could not be stored first. A request that already names its chain id, gas limit
+ * and EIP-1559 fees is signed as it is, without asking the node anything.
  */
 export async function signTx(signer: Signer, request: TransactionRequest, nonce: number): Promise<SignedTx> {
+  const complete =
+    request.chainId != null && request.gasLimit != null && request.maxFeePerGas != null && request.maxPriorityFeePerGas != null;
+  if (complete) {
+    // Built here with `nonce`, so the bytes carry it; a typed transaction's hash is the keccak of its bytes.
+    const raw = await signer.signTransaction({ ...request, type: 2, nonce });
+    return { raw, hash: keccak256(raw).toLowerCase(), nonce };
+  }
   const populated = await signer.populateTransaction({ ...request, nonce });
   const raw = await signer.signTransaction(populated);
   const tx = Transaction.from(raw);

@@ -37,6 +37,9 @@ export async function signEvent(
   return { doc, signer: await signer.getAddress(), nonce, deadline, signature };
 }
 
+/** Attempts of one request while the server answers 503 with Retry-After (load shedding). */
+const RETRIES_WHEN_OVERLOADED = 5;
+
 /** A refusal from the API, with its stable code. */
 export class LedgerApiError extends Error {
   override readonly name = "LedgerApiError";
@@ -114,11 +117,20 @@ export class LedgerClient {
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await this.fetchFn(this.baseUrl + path, {
-      method,
-      headers: body === undefined ? { accept: "application/json" } : { "content-type": "application/json", accept: "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    let res: Response;
+    // A 503 with Retry-After is the server shedding load before doing anything: the same request is safe to send
+    // again (a resubmitted event gets its receipt back), a few times, after the wait it asks for.
+    for (let attempt = 1; ; attempt++) {
+      res = await this.fetchFn(this.baseUrl + path, {
+        method,
+        headers: body === undefined ? { accept: "application/json" } : { "content-type": "application/json", accept: "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const retryAfter = Number(res.headers.get("retry-after"));
+      if (res.status !== 503 || !(retryAfter >= 0) || attempt >= RETRIES_WHEN_OVERLOADED) break;
+      await res.arrayBuffer();
+      await new Promise((resolve) => setTimeout(resolve, Math.min(retryAfter, 30) * 1000));
+    }
     const text = await res.text();
     const parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
     if (!res.ok) throw new LedgerApiError(res.status, parsed);

@@ -118,6 +118,7 @@ export const epcisRoutes: FastifyPluginAsync<EpcisRoutesOptions> = async (app, o
   app.post(
     "/epcis/capture",
     {
+      config: { admission: "ingest" },
       schema: {
         tags: ["epcis"],
         summary: "Capture an EPCISDocument (EPCIS 2.0 REST binding)",
@@ -169,6 +170,7 @@ export const epcisRoutes: FastifyPluginAsync<EpcisRoutesOptions> = async (app, o
   app.get(
     "/epcis/events",
     {
+      config: { admission: "queries" },
       schema: {
         tags: ["epcis"],
         summary: "Query events (EPCIS 2.0 SimpleEventQuery parameters)",
@@ -206,6 +208,7 @@ export const epcisRoutes: FastifyPluginAsync<EpcisRoutesOptions> = async (app, o
   app.get(
     "/v1/batches/:id/epcis",
     {
+      config: { admission: "queries" },
       schema: {
         tags: ["epcis"],
         summary: "A lot's history as an EPCIS 2.0 document",

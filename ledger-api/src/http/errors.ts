@@ -70,7 +70,11 @@ export const ERROR_CODES = {
   },
   HEADERS_TOO_LARGE: { status: 431, when: "the request's headers are over Node's limit (16 KiB); the connection is closed" },
   INTERNAL: { status: 500, when: "a fault of the server, never of the input; logged, and the body reveals nothing internal" },
-  OVERLOADED: { status: 503, when: "the server is shedding load; retry later" },
+  OVERLOADED: {
+    status: 503,
+    when:
+      "the server is shedding load: an admission gate's queue is full, the request could not start within `ADMISSION_MAX_WAIT_MS`, the process is under pressure, or too many stall displays are connected; nothing of the request was done (`Retry-After`; see Under load)",
+  },
   CHAIN_UNAVAILABLE: { status: 503, when: "the chain node cannot be reached" },
 } as const satisfies Record<string, CodeRow>;
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -117,6 +117,22 @@ async function ops(app: FastifyInstance, { services }: OpsOptions): Promise<void
     },
   });
 
+  // The admission gates (http/admission.ts): how full each is. Their refusals are 503s in the request histogram.
+  for (const [metric, help, field] of [
+    ["ledger_admission_in_flight", "Work running inside each admission gate (ingest: events; queries: requests)", "inFlight"],
+    ["ledger_admission_queued", "Requests holding a place in each admission gate's queue, not running yet", "queued"],
+  ] as const) {
+    new Gauge({
+      name: metric,
+      help,
+      labelNames: ["gate"],
+      registers: [registry],
+      collect() {
+        for (const gate of Object.values(app.admission)) this.set({ gate: gate.name }, gate.stats()[field]);
+      },
+    });
+  }
+
   app.decorate("countEvents", (outcome: string, n = 1) => events.inc({ outcome }, n));
 
   app.addHook("onResponse", async (request, reply) => {
@@ -129,6 +145,8 @@ async function ops(app: FastifyInstance, { services }: OpsOptions): Promise<void
   app.get(
     "/healthz",
     {
+      // An operator and a load balancer must see the service even when it sheds everything else.
+      config: { shed: false },
       schema: {
         tags: ["ops"],
         summary: "Liveness and readiness: chain reachable, indexer running, anchor lag, relay lag and a stuck relay",
@@ -191,12 +209,14 @@ async function ops(app: FastifyInstance, { services }: OpsOptions): Promise<void
         ...(recovery === undefined
           ? {}
           : { recovery: { running: recovery.running, runs: recovery.runs, lastAt: recovery.lastAt ?? null, lastReport: recovery.lastReport ?? null } }),
+        // Load is not health: a full queue sheds requests (503 OVERLOADED) while the instance keeps doing its job.
+        load: Object.fromEntries(Object.values(app.admission).map((g) => [g.name, g.stats()])),
       };
       return reply.status(problems.length === 0 ? 200 : 503).send(body);
     },
   );
 
-  app.get("/metrics", { schema: { tags: ["ops"], summary: "Prometheus metrics", hide: true } }, async (_request, reply) => {
+  app.get("/metrics", { config: { shed: false }, schema: { tags: ["ops"], summary: "Prometheus metrics", hide: true } }, async (_request, reply) => {
     return reply.type(registry.contentType).send(await registry.metrics());
   });
 }

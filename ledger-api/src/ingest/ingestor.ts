@@ -27,7 +27,7 @@ import type { Appender, Receipt } from "../log/appender.ts";
 import { bytesToHex } from "../log/hash.ts";
 import type { Store } from "../store/store.ts";
 import { ApiError, type ErrorCode } from "../http/errors.ts";
-import { Kind, KIND_NAMES } from "../protocol/typed-data.ts";
+import { batchIdOf, Kind, KIND_NAMES, type SplitValues } from "../protocol/typed-data.ts";
 import { decodeEntryBody } from "../protocol/entry-body.ts";
 import type { LedgerEvent, Verdict } from "./rules.ts";
 import type { LayeredView } from "./ledger-view.ts";
@@ -144,6 +144,8 @@ export class Ingestor {
    */
   private readonly uncommitted = new Set<Prepared>();
   private readonly observationsPerLotPerDay: number;
+  /** Child lot -> the pending Split that creates it; rebuilt from `pending` when that changed (undefined). */
+  private createdBy: Map<string, PendingEvent> | undefined;
 
   constructor(options: IngestorOptions) {
     this.store = options.store;
@@ -239,6 +241,7 @@ export class Ingestor {
       });
     }
     this.pending = events;
+    this.createdBy = undefined;
     this.lastPrune = 0;
     await this.prune();
   }
@@ -256,6 +259,7 @@ export class Ingestor {
       }),
     );
     this.pending = this.pending.filter((_, i) => !done[i]);
+    this.createdBy = undefined;
   }
 
   /** Steps 4 and 5 under the lock; resolves once the group is committed. */
@@ -307,6 +311,7 @@ export class Ingestor {
       committed = this.appender.addAll(fresh.map(logItem));
       this.pending.push(...added);
       for (const p of fresh) this.uncommitted.add(p);
+      this.createdBy = undefined;
     } finally {
       release();
     }
@@ -315,6 +320,7 @@ export class Ingestor {
       receipts = await committed;
     } catch (err) {
       this.pending = this.pending.filter((p) => !added.includes(p));
+      this.createdBy = undefined;
       throw new ApiError("INTERNAL", `the log could not commit the events: ${(err as Error).message}`);
     } finally {
       for (const p of fresh) this.uncommitted.delete(p);
@@ -322,6 +328,7 @@ export class Ingestor {
     const byHash = new Map<string, Receipt>();
     fresh.forEach((p, i) => byHash.set(p.eventHash, receipts[i] as Receipt));
     for (const p of added) p.index = (byHash.get(p.eventHash) as Receipt).index;
+    if (added.some((p) => p.event.kind === Kind.Split)) this.createdBy = undefined;
     return byHash;
   }
 
@@ -342,6 +349,23 @@ export class Ingestor {
       }),
     );
     return new Map(entries);
+  }
+
+  /**
+   * The log index of a Split this ingestor logged that the index has not recorded (nor the relay seen refused, as of
+   * the last prune) and that creates `batchId`: the queries answer for such a lot before the chain does (the ingestor is
+   * their query/batch-state.ts PendingLots, given to them by app.ts; ingest does not import query/).
+   */
+  splitCreating(batchId: string): number | undefined {
+    if (this.createdBy === undefined) {
+      const map = new Map<string, PendingEvent>();
+      for (const p of this.pending) {
+        if (p.event.kind !== Kind.Split || p.index < 0) continue;
+        for (const child of (p.event.values as SplitValues).children) map.set(batchIdOf(child.gtin, child.lot).toLowerCase(), p);
+      }
+      this.createdBy = map;
+    }
+    return this.createdBy.get(batchId.toLowerCase())?.index;
   }
 
   /** Admits one event to the overlay or throws the refusal; an event already in flight is a resubmission. */

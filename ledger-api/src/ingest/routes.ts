@@ -158,6 +158,7 @@ export const ingestRoutes: FastifyPluginAsync<IngestRoutesOptions> = async (app:
   app.post(
     "/v1/events",
     {
+      config: { admission: "ingest" },
       schema: {
         tags: ["ingest"],
         summary: "Submit one or many signed events",

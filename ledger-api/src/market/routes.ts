@@ -65,7 +65,9 @@ const DaysQuery = Type.Object({
 
 const LotList = Type.Object({ lots: Type.Array(MarketLot), truncated: Type.Boolean() }, { title: "MarketLotList" });
 
-const cached = { 304: Type.Null({ description: "not modified" }), "4xx": ErrorBody };
+const cached = { 304: Type.Null({ description: "not modified" }), "4xx": ErrorBody, 503: ErrorBody };
+/** What these answers cost (lineage walks, every lot of a stall or the market): through the queries gate. */
+const config = { admission: "queries" } as const;
 
 export const marketRoutes: FastifyPluginAsync<MarketRoutesOptions> = async (app, opts) => {
   const ctx = opts;
@@ -84,18 +86,19 @@ export const marketRoutes: FastifyPluginAsync<MarketRoutesOptions> = async (app,
   const REACH = "A recall's reach: the recalled lot and every lot made from it (splits and merges), each with its custodian, retail flag, since when it holds it, and whether it acknowledged the recall.";
   app.get(
     "/v1/recalls/:id/reach",
-    { schema: { tags: ["market"], summary: "Recall reach, by Digital Link or batchId", description: REACH, params: IdParam, response: { 200: RecallReach, ...cached } } },
+    { config, schema: { tags: ["market"], summary: "Recall reach, by Digital Link or batchId", description: REACH, params: IdParam, response: { 200: RecallReach, ...cached } } },
     async (request, reply) => sendCached(request, reply, await reachOf(ctx, resolveRef((request.params as { id: string }).id))),
   );
   app.get(
     "/v1/recalls/reach",
-    { schema: { tags: ["market"], summary: "Recall reach, by GTIN and lot", description: REACH, querystring: KeysQuery, response: { 200: RecallReach, ...cached } } },
+    { config, schema: { tags: ["market"], summary: "Recall reach, by GTIN and lot", description: REACH, querystring: KeysQuery, response: { 200: RecallReach, ...cached } } },
     async (request, reply) => sendCached(request, reply, await reachOf(ctx, resolveQueryRef(request.query as object))),
   );
 
   app.get(
     "/v1/market",
     {
+      config,
       schema: {
         tags: ["market"],
         summary: "The market safety centre: stalls, supply by origin, lab tests, imports, open recalls and their reach",
@@ -109,6 +112,7 @@ export const marketRoutes: FastifyPluginAsync<MarketRoutesOptions> = async (app,
   app.get(
     "/v1/market/stalls/:stall",
     {
+      config,
       schema: {
         tags: ["market"],
         summary: "A stall of the market and every lot it holds",
@@ -130,7 +134,7 @@ export const marketRoutes: FastifyPluginAsync<MarketRoutesOptions> = async (app,
 
   app.get(
     "/v1/market/lots",
-    { schema: { tags: ["market"], summary: "Lots held in the market (or anywhere) by origin or customs state", querystring: LotsQuery, response: { 200: LotList, ...cached } } },
+    { config, schema: { tags: ["market"], summary: "Lots held in the market (or anywhere) by origin or customs state", querystring: LotsQuery, response: { 200: LotList, ...cached } } },
     async (request, reply) => {
       const q = request.query as { country?: string; region?: string; customs?: "cleared" | "pending"; scope?: "market" | "all"; limit?: number };
       const limit = q.limit ?? 1000;
@@ -152,6 +156,7 @@ export const marketRoutes: FastifyPluginAsync<MarketRoutesOptions> = async (app,
   app.get(
     "/v1/stalls/:stall/display",
     {
+      config,
       schema: {
         tags: ["market"],
         summary: "What a stall's display shows: its profile, every lot it holds with the lot's provenance answer, its recalls",

@@ -145,9 +145,21 @@ export const BatchView = Type.Object(
     recall: Nullable(RecallView),
     imported: Type.Boolean(),
     customsCleared: Type.Boolean(),
-    onChain: Type.Boolean({ description: "false until the chain index records the batch; state is then the Registered document's" }),
+    onChain: Type.Boolean({
+      description:
+        "false: pending. The event that creates the lot (its Registered, or the Split or Merge that makes it) is logged " +
+        "but not yet on chain; the state is what the log asserts (that document, with the lot's later logged hand-offs " +
+        "over it) and the lineage is the one that event names. A lot whose creating event the contract refuses is 404.",
+    }),
     createdBlock: Nullable(Type.Integer()),
     createdTx: Nullable(Type.String()),
+    updatedBlock: Nullable(
+      Type.Integer({
+        description:
+          "the block of the batch's newest on-chain event the index holds: the batch's state and its on-chain hash chain " +
+          "(completeness.head) stand as of this block; null until the batch is on chain",
+      }),
+    ),
   },
   { title: "ProvenanceBatch" },
 );
@@ -161,7 +173,7 @@ export const LineageLink = Type.Object(
     quantity: QuantityView,
     kind: Type.Union([Type.Literal("Split"), Type.Literal("Merged")]),
     eventHash: Hex32,
-    blockNumber: Type.Integer(),
+    blockNumber: Nullable(Type.Integer({ description: "null while the Split or Merge is logged but not on chain yet" })),
   },
   { title: "LineageLink", description: "one lineage edge: `quantity` moved between the two batches by `eventHash`" },
 );

@@ -32,6 +32,16 @@ export function ifNoneMatchHits(header: string | string[] | undefined, etag: str
   return raw.split(",").some((tag) => tag.trim() === "*" || strip(tag) === strip(etag));
 }
 
+/**
+ * Marks an answer about a lot that is logged but not yet on chain (query/batch-state.ts KnownBatch.onChain), on
+ * every representation of it: provenance JSON, shopper page, label, QR codes.
+ */
+export const PENDING_HEADER = "Ledger-Batch-State";
+
+export function markPending(reply: FastifyReply, onChain: boolean): FastifyReply {
+  return onChain ? reply : reply.header(PENDING_HEADER, "pending");
+}
+
 /** Sends `body` with its ETag and Cache-Control, or an empty 304 when the client already holds it. */
 export function sendCached<T>(request: FastifyRequest, reply: FastifyReply, body: T): FastifyReply {
   const etag = etagOf(body);

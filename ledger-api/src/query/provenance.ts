@@ -5,7 +5,7 @@
  */
 import type { Static } from "typebox";
 import type { Deployments } from "../chain/contracts.ts";
-import { headOf, KIND_NAMES, ledgerDomain, TYPES, type KindName } from "../protocol/typed-data.ts";
+import { headOf, Kind, KIND_NAMES, ledgerDomain, TYPES, type KindName } from "../protocol/typed-data.ts";
 import { INHERITED_KINDS } from "../protocol/lineage.ts";
 import {
   ChainInfo,
@@ -17,6 +17,7 @@ import {
   type ChainRecord,
   type LineageLink,
   type OriginView,
+  type RecallView,
 } from "../protocol/answer.ts";
 import { anchorView, proofFor } from "./views.ts";
 import type { AnchorRow, BatchEventRow, LifecycleEventRow, LineageEdge, StoredEntry } from "../store/store.ts";
@@ -28,7 +29,10 @@ import {
   quantityOf,
   recallOf,
   requireBatch,
+  batchState,
+  loggedCreation,
   type KnownBatch,
+  type LoggedCreation,
   type QueryContext,
 } from "./batch-state.ts";
 import type { BatchRef } from "../gs1/digital-link.ts";
@@ -46,8 +50,10 @@ export async function provenanceOf(ctx: ProvenanceContext, ref: BatchRef): Promi
   const { store } = ctx;
   const batchId = ref.batchId;
   const own = await store.entriesOfBatch(batchId);
-  const state = await requireBatch(store, ref, own);
+  const state = await requireBatch(store, ref, own, ctx.pendingLots);
   const actorOf = actorCache(store);
+  // A lot the chain has not recorded yet: how the log says it came to be (its Split or Merge), marked pending.
+  const creation = state.onChain ? undefined : await loggedCreation(store, batchId, own, ctx.pendingLots);
 
   const [parentEdges, childEdges, chainEvents, latest] = await Promise.all([
     store.parents(batchId),
@@ -71,8 +77,13 @@ export async function provenanceOf(ctx: ProvenanceContext, ref: BatchRef): Promi
   };
   await addRelated(parentEdges, "created");
   await addRelated(childEdges, "consumed");
+  if (creation?.relation === "created" && !seen.has(creation.entry.index)) {
+    seen.add(creation.entry.index);
+    related.push({ entry: creation.entry, relation: "created" });
+  }
   // What a lot inherits from the lots it came from: their pesticide records, lab results and customs clearance.
-  for (const ancestor of new Set((await store.ancestors(batchId)).map((e) => e.parent))) {
+  for (const ancestor of await ancestorsOf(ctx, batchId, creation)) {
+    await yieldTurn();
     for (const entry of await store.entriesOfBatch(ancestor)) {
       if (!seen.has(entry.index) && INHERITED_KINDS.has(KIND_NAMES[entry.kind] as KindName)) {
         seen.add(entry.index);
@@ -86,13 +97,22 @@ export async function provenanceOf(ctx: ProvenanceContext, ref: BatchRef): Promi
   );
   const chainByHash = new Map(chainEvents.map((e) => [e.eventHash, e]));
   const relayCursor = await store.relayCursor();
-  const timeline = await Promise.all(
-    items.map(({ entry, relation }) => timelineEntry(ctx, entry, relation, chainByHash, latest, relayCursor, actorOf)),
-  );
+  const timeline: TimelineEntry[] = [];
+  // In turns: a lot with a long history must not hold the event loop while the cheap requests wait.
+  for (let i = 0; i < items.length; i += TURN) {
+    if (i > 0) await yieldTurn();
+    timeline.push(
+      ...(await Promise.all(
+        items.slice(i, i + TURN).map(({ entry, relation }) => timelineEntry(ctx, entry, relation, chainByHash, latest, relayCursor, actorOf)),
+      )),
+    );
+  }
 
   const [batch, parents, children] = await Promise.all([
-    batchView(ctx, state, own, actorOf),
-    Promise.all(parentEdges.map((e) => lineageLink(ctx, e, e.parent))),
+    batchView(ctx, state, own, actorOf, creation),
+    creation
+      ? Promise.all(creation.parents.map((parent) => pendingLineageLink(ctx, state, creation, parent)))
+      : Promise.all(parentEdges.map((e) => lineageLink(ctx, e, e.parent))),
     Promise.all(childEdges.map((e) => lineageLink(ctx, e, e.child))),
   ]);
 
@@ -105,19 +125,64 @@ export async function provenanceOf(ctx: ProvenanceContext, ref: BatchRef): Promi
   };
 }
 
+/** Timeline entries built per turn of the event loop. */
+const TURN = 128;
+
+/** Lets the event loop serve what else is waiting (I/O, timers, other requests) before the answer goes on. */
+function yieldTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * The lots `batchId` descends from: the index's lineage, or, for a lot not on chain yet, the parents its logged Split
+ * or Merge names and theirs (a pending lot cut from a pending lot, as right after the demo loads).
+ */
+async function ancestorsOf(ctx: ProvenanceContext, batchId: string, creation: LoggedCreation | undefined, depth = 0): Promise<Set<string>> {
+  if (creation === undefined) return new Set((await ctx.store.ancestors(batchId)).map((e) => e.parent));
+  const out = new Set<string>();
+  for (const parent of creation.parents) {
+    out.add(parent);
+    const indexed = await ctx.store.batch(parent);
+    const further =
+      indexed || depth >= 32
+        ? undefined
+        : await loggedCreation(ctx.store, parent, await ctx.store.entriesOfBatch(parent), ctx.pendingLots);
+    for (const a of await ancestorsOf(ctx, parent, further, depth + 1)) out.add(a);
+  }
+  return out;
+}
+
+/** A lineage link of a pending lot to a parent its logged Split or Merge names: no block yet. */
+async function pendingLineageLink(ctx: ProvenanceContext, state: KnownBatch, creation: LoggedCreation, parent: string): Promise<LineageLink> {
+  const parentState = await batchState(ctx.store, parent, undefined, ctx.pendingLots);
+  const merged = creation.entry.kind === Kind.Merged;
+  return {
+    batchId: parent,
+    gtin: parentState?.gtin ?? null,
+    lot: parentState?.lot ?? null,
+    link: linkOf(ctx.publicBaseUrl, parentState?.gtin, parentState?.lot).link,
+    // Moved by a split: the child's share; by a merge: the whole parent.
+    quantity: merged ? quantityOf(parentState?.quantity ?? 0n, parentState?.unit ?? state.unit) : quantityOf(state.quantity, state.unit),
+    kind: merged ? "Merged" : "Split",
+    eventHash: creation.entry.key,
+    blockNumber: null,
+  };
+}
+
 async function batchView(
   ctx: ProvenanceContext,
   state: KnownBatch,
   own: readonly StoredEntry[],
   actorOf: ActorOf,
+  creation: LoggedCreation | undefined,
 ): Promise<Static<typeof BatchView>> {
   const { store } = ctx;
   const [origins, registrant, custodian, offeredTo, recall] = await Promise.all([
-    originsOf(ctx, state.batchId, own, actorOf),
+    originsOf(ctx, state.batchId, own, actorOf, creation),
     actorOf(state.registrant),
     actorOf(state.custodian),
     state.offerTo ? actorOf(state.offerTo) : Promise.resolve(null),
-    recallOf(store, state.batchId, actorOf),
+    creation ? pendingRecall(ctx, creation, actorOf) : recallOf(store, state.batchId, actorOf),
   ]);
   return {
     batchId: state.batchId,
@@ -138,6 +203,7 @@ async function batchView(
     onChain: state.onChain,
     createdBlock: state.createdBlock,
     createdTx: state.createdTx,
+    updatedBlock: state.updatedBlock,
   };
 }
 
@@ -145,10 +211,26 @@ async function batchView(
  * The Registered documents this batch's origin comes from: its own, or its lineage's roots (the ancestors that have
  * no parents), nearest first.
  */
-async function originsOf(ctx: ProvenanceContext, batchId: string, own: readonly StoredEntry[], actorOf: ActorOf): Promise<OriginView[]> {
+async function originsOf(
+  ctx: ProvenanceContext,
+  batchId: string,
+  own: readonly StoredEntry[],
+  actorOf: ActorOf,
+  creation?: LoggedCreation,
+): Promise<OriginView[]> {
   const { store } = ctx;
   const ownRegistered = own.find((e) => KIND_NAMES[e.kind] === "Registered");
   if (ownRegistered) return [await originView(ownRegistered, actorOf)];
+  if (creation) {
+    // Not on chain yet: the origins of the lots its Split or Merge names, each once.
+    const origins = new Map<string, OriginView>();
+    for (const parent of creation.parents) {
+      const parentOwn = await store.entriesOfBatch(parent);
+      const parentCreation = (await store.batch(parent)) ? undefined : await loggedCreation(store, parent, parentOwn, ctx.pendingLots);
+      for (const o of await originsOf(ctx, parent, parentOwn, actorOf, parentCreation)) origins.set(o.eventHash, o);
+    }
+    return [...origins.values()];
+  }
   const edges = await store.ancestors(batchId);
   const children = new Set(edges.map((e) => e.child));
   const roots = [...new Set(edges.map((e) => e.parent))].filter((id) => !children.has(id));
@@ -185,6 +267,15 @@ async function originView(entry: StoredEntry, actorOf: ActorOf): Promise<OriginV
     registrant: await actorOf(signer),
     eventHash: entry.key,
   };
+}
+
+/** A pending lot inherits the recall of a lot its Split or Merge names (the contract will then refuse that event). */
+async function pendingRecall(ctx: ProvenanceContext, creation: LoggedCreation, actorOf: ActorOf): Promise<RecallView | null> {
+  for (const parent of creation.parents) {
+    const recall = await recallOf(ctx.store, parent, actorOf);
+    if (recall) return { ...recall, inherited: true };
+  }
+  return null;
 }
 
 async function lineageLink(ctx: ProvenanceContext, edge: LineageEdge, other: string): Promise<LineageLink> {

@@ -13,14 +13,16 @@ import type { Deployments } from "../chain/contracts.ts";
 import { MAX_LINK_LENGTH } from "../gs1/digital-link.ts";
 import { ErrorBody } from "../http/errors.ts";
 import type { Store } from "../store/store.ts";
-import { resolveQueryRef, resolveRef } from "./batch-state.ts";
-import { sendCached } from "./http-cache.ts";
+import { resolveQueryRef, resolveRef, type PendingLots } from "./batch-state.ts";
+import { markPending, sendCached } from "./http-cache.ts";
 import { Provenance } from "../protocol/answer.ts";
 import { provenanceOf } from "./provenance.ts";
 import { Trace, traceOf } from "./trace.ts";
 
 export interface QueryRoutesOptions {
   readonly store: Store;
+  /** Lots a logged Split creates before the index holds them (the ingestor keeps them). */
+  readonly pendingLots?: PendingLots;
   readonly deployments: Deployments;
   readonly publicBaseUrl: string;
   readonly publicRpcUrl: string;
@@ -46,6 +48,7 @@ const KeysQuery = Type.Object({
 const cached = {
   304: Type.Null({ description: "not modified: the If-None-Match ETag is current" }),
   "4xx": ErrorBody,
+  503: ErrorBody,
 };
 
 const PROVENANCE_DESCRIPTION =
@@ -61,6 +64,7 @@ const TRACE_DESCRIPTION =
 export const queryRoutes: FastifyPluginAsync<QueryRoutesOptions> = async (app, opts) => {
   const ctx = {
     store: opts.store,
+    ...(opts.pendingLots ? { pendingLots: opts.pendingLots } : {}),
     deployments: opts.deployments,
     publicBaseUrl: opts.publicBaseUrl,
     publicRpcUrl: opts.publicRpcUrl,
@@ -69,6 +73,7 @@ export const queryRoutes: FastifyPluginAsync<QueryRoutesOptions> = async (app, o
   app.get(
     "/v1/batches/:id/provenance",
     {
+      config: { admission: "queries" },
       schema: {
         tags: ["provenance"],
         summary: "Provenance of a batch, by Digital Link or batchId",
@@ -79,13 +84,15 @@ export const queryRoutes: FastifyPluginAsync<QueryRoutesOptions> = async (app, o
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      return sendCached(request, reply, await provenanceOf(ctx, resolveRef(id)));
+      const answer = await provenanceOf(ctx, resolveRef(id));
+      return sendCached(request, markPending(reply, answer.batch.onChain), answer);
     },
   );
 
   app.get(
     "/v1/batches/provenance",
     {
+      config: { admission: "queries" },
       schema: {
         tags: ["provenance"],
         summary: "Provenance of a batch, by GTIN and lot",
@@ -94,12 +101,16 @@ export const queryRoutes: FastifyPluginAsync<QueryRoutesOptions> = async (app, o
         response: { 200: Provenance, ...cached },
       },
     },
-    async (request, reply) => sendCached(request, reply, await provenanceOf(ctx, resolveQueryRef(request.query as object))),
+    async (request, reply) => {
+      const answer = await provenanceOf(ctx, resolveQueryRef(request.query as object));
+      return sendCached(request, markPending(reply, answer.batch.onChain), answer);
+    },
   );
 
   app.get(
     "/v1/batches/:id/trace",
     {
+      config: { admission: "queries" },
       schema: {
         tags: ["provenance"],
         summary: "Ancestor and descendant lots of a batch, by Digital Link or batchId",
@@ -117,6 +128,7 @@ export const queryRoutes: FastifyPluginAsync<QueryRoutesOptions> = async (app, o
   app.get(
     "/v1/batches/trace",
     {
+      config: { admission: "queries" },
       schema: {
         tags: ["provenance"],
         summary: "Ancestor and descendant lots of a batch, by GTIN and lot",

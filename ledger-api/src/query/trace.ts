@@ -76,7 +76,7 @@ export type Trace = Static<typeof Trace>;
 
 export async function traceOf(ctx: QueryContext, ref: BatchRef): Promise<Trace> {
   const { store } = ctx;
-  const rootState = await requireBatch(store, ref);
+  const rootState = await requireBatch(store, ref, undefined, ctx.pendingLots);
   const [up, down] = await Promise.all([
     store.ancestors(ref.batchId, { limit: TRACE_LIMIT }),
     store.descendants(ref.batchId, { limit: TRACE_LIMIT }),

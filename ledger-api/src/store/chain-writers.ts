@@ -82,10 +82,19 @@ export interface AnchorStore {
  * The relay row state machine, one row per lifecycle log entry:
  *
  *   pending --markRelaySent--> sent --settle--> confirmed   (the contract recorded the event; K confirmations)
- *      |                        |  \--settle--> refused     (mined but reverted with a custom error, or the actor's
- *      |                        |                            nonce was spent by a different event)
+ *      |   \-markRelayGroupSent-/ |  \--settle--> refused     (mined but reverted with a custom error, refused inside
+ *      |                        |                            its group (GroupCallRefused), or the actor's nonce was
+ *      |                        |                            spent by a different event)
  *      |                        \--resetRelay--> pending    (the tx can no longer land and the event is not on chain)
  *      \--markRelayRefused--> refused                       (the pre-send simulation, or decoding the body, refused it)
+ *
+ * "settle" is markRelayConfirmed / markRelayRefused / resetRelay for one row, or settleRelayRows for many at once (a
+ * group's receipt settles all its rows in one transaction).
+ *
+ * Groups. A row is sent either as its own transaction (a single lifecycle call; the row holds the raw transaction)
+ * or as one call of a `relayGroup` transaction carrying several rows. A group's raw transaction is stored once, in a
+ * relay group (RelayGroup), and each of its rows points at it (`group`) and holds its nonce and hash; `rawTx` is then
+ * undefined on the row, so listing in-flight rows does not copy a group's bytes once per row.
  */
 export type RelayStatus = "pending" | "sent" | "confirmed" | "refused";
 
@@ -106,8 +115,35 @@ export interface RelayRecord {
   readonly errorName: string | undefined;
   /** The refusal with its decoded arguments, e.g. "BatchRecalled(0x12.., 0x12..)". */
   readonly error: string | undefined;
+  /**
+   * The relay group whose transaction carries (or carried) this row, when it was sent in one; its raw transaction is
+   * the group's (relayGroup). Undefined for a row sent as a single call, and for a row never sent.
+   */
+  readonly group: number | undefined;
   readonly updatedAt: number;
 }
+
+/** One `relayGroup` transaction, stored once before it is broadcast, for every row it carries. */
+export interface RelayGroup {
+  readonly id: number;
+  readonly nonce: number;
+  readonly txHash: string;
+  /** The signed raw transaction (after a fee bump, the latest copy; every copy carries the same calls). */
+  readonly rawTx: string;
+  /** Lifecycle calls it carries, one per row. */
+  readonly calls: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** How settleRelayRows leaves one 'sent' row (the same transitions as the single-row methods). */
+export type RelaySettlement =
+  /** As markRelayConfirmed. */
+  | { readonly index: number; readonly status: "confirmed"; readonly blockNumber: number; readonly txHash?: string }
+  /** As markRelayRefused. */
+  | { readonly index: number; readonly status: "refused"; readonly refusal: RelayRefusal }
+  /** As resetRelay. */
+  | { readonly index: number; readonly status: "pending"; readonly reason: string };
 
 export interface NewRelayRow {
   readonly index: number;
@@ -150,11 +186,26 @@ export interface RelayStore {
   /**
    * Replaces a 'sent' row's transaction with one of the same nonce and call at higher fees (a fee bump). Call it
    * BEFORE broadcasting the new bytes. Either copy may land; settling finds the event on chain by its hash, whichever
-   * transaction carried it. ChainWriterStateError if the row is not 'sent'.
+   * transaction carried it. For a row sent in a group, the group's transaction is replaced, and with it the hash of
+   * every 'sent' row of the group, in one transaction. ChainWriterStateError if the row is not 'sent'.
    */
   replaceRelayTx(index: number, tx: { readonly rawTx: string; readonly txHash: string }, at: number): Promise<void>;
   /** pending -> sent. Call BEFORE broadcasting `rawTx`. */
   markRelaySent(index: number, sent: RelaySent, at: number): Promise<void>;
+  /**
+   * pending -> sent for every row of `indices` (in call order, at least two), carried by one relayGroup transaction:
+   * in one write transaction, stores the group (its raw transaction once) and points each row at it with the
+   * group's nonce and hash. Call it BEFORE broadcasting `sent.rawTx`. Resolves with the group's id.
+   * ChainWriterStateError, storing nothing, if a row is not 'pending'.
+   */
+  markRelayGroupSent(indices: readonly number[], sent: RelaySent, at: number): Promise<number>;
+  /** The relay group `id`, with its current raw transaction. */
+  relayGroup(id: number): Promise<RelayGroup | undefined>;
+  /**
+   * Settles many 'sent' rows in one write transaction (a group's receipt settles all its rows at once), each as the
+   * single-row method of its status would. ChainWriterStateError, changing nothing, if a row is not 'sent'.
+   */
+  settleRelayRows(settlements: readonly RelaySettlement[], at: number): Promise<void>;
   /**
    * sent -> confirmed. `txHash` replaces the stored hash when another transaction recorded the event (e.g. the actor
    * called the contract directly while ours was lost).
@@ -162,14 +213,18 @@ export interface RelayStore {
   markRelayConfirmed(index: number, blockNumber: number, at: number, txHash?: string): Promise<void>;
   /** pending | sent -> refused. */
   markRelayRefused(index: number, refusal: RelayRefusal, at: number): Promise<void>;
-  /** sent -> pending (the transaction can never land; `reason` is kept as the row's error until it is re-sent). */
+  /**
+   * sent -> pending (the transaction can never land; `reason` is kept as the row's error until it is re-sent). The
+   * row keeps its nonce and no longer points at a group.
+   */
   resetRelay(index: number, reason: string, at: number): Promise<void>;
   /** Rows per status (health and metrics). */
   relayCounts(): Promise<Readonly<Record<RelayStatus, number>>>;
   /**
    * Recovery (chain/recovery.ts), after the chain lost blocks: applies every rewrite in one transaction, whatever
    * the rows' statuses were (the chain, not the row's history, decides). A row back to 'pending' loses its nonce,
-   * transaction and block, so the relay's next nonce comes from the chain's account nonce again. Rows not named are
+   * transaction, group and block, so the relay's next nonce comes from the chain's account nonce again. A 'confirmed'
+   * rewrite of a row sent in a group keeps its group (the transaction's bytes stay on record). Rows not named are
    * untouched. ChainWriterStateError, changing nothing, if a row is missing or a 'confirmed' rewrite names a row
    * that never held a transaction.
    */

@@ -365,4 +365,53 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX batches_recalled ON batches(recalled, batch_id);
     `,
   },
+  {
+    // chain/relay.ts sends lifecycle events in groups (ProvenanceLedger.relayGroup): a group's raw transaction is
+    // stored once, in relay_groups, and each row it carries points at it. SQLite cannot change a CHECK constraint,
+    // so relay_entries is rebuilt (its rows copied as they are) with group_id and the CHECK that admits it.
+    version: 7,
+    name: "relay_groups",
+    sql: `
+      -- One row per relayGroup transaction, written BEFORE its broadcast (with the rows it carries turning 'sent').
+      -- raw_tx / tx_hash are replaced together by a fee bump (same nonce, same calls); the row is never deleted.
+      CREATE TABLE relay_groups (
+        id INTEGER PRIMARY KEY,
+        nonce INTEGER NOT NULL,
+        tx_hash TEXT NOT NULL,
+        raw_tx TEXT NOT NULL,
+        calls INTEGER NOT NULL CHECK (calls >= 2),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+
+      -- As in migration 3, plus group_id: a row sent in a group holds the group's nonce and tx_hash (what health,
+      -- recovery and the answers read) and no raw_tx of its own; a row sent alone holds its raw_tx and no group.
+      CREATE TABLE relay_entries_v7 (
+        idx INTEGER PRIMARY KEY REFERENCES log_entries(idx),
+        kind INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'confirmed', 'refused')),
+        nonce INTEGER,
+        tx_hash TEXT,
+        raw_tx TEXT,
+        group_id INTEGER REFERENCES relay_groups(id),
+        block_number INTEGER,
+        error_name TEXT,
+        error TEXT,
+        updated_at INTEGER NOT NULL,
+        CHECK (raw_tx IS NULL OR group_id IS NULL),
+        CHECK (status NOT IN ('sent', 'confirmed') OR
+               (nonce IS NOT NULL AND tx_hash IS NOT NULL AND (raw_tx IS NOT NULL OR group_id IS NOT NULL)))
+      );
+      INSERT INTO relay_entries_v7 (idx, kind, actor, status, nonce, tx_hash, raw_tx, group_id, block_number, error_name,
+          error, updated_at)
+        SELECT idx, kind, actor, status, nonce, tx_hash, raw_tx, NULL, block_number, error_name, error, updated_at
+        FROM relay_entries;
+      DROP TABLE relay_entries;
+      ALTER TABLE relay_entries_v7 RENAME TO relay_entries;
+      CREATE INDEX relay_entries_status ON relay_entries(status, idx);
+      -- A group's rows, for a fee bump that rewrites their hash.
+      CREATE INDEX relay_entries_group ON relay_entries(group_id) WHERE group_id IS NOT NULL;
+    `,
+  },
 ];

@@ -1,6 +1,6 @@
 /**
- * The SQLite side of the chain writers' tables (migration "chain_writers"): anchor intents, the relay cursor and
- * relay rows. Kept apart from sqlite.ts, which owns the connections and the write queue: SqliteStore builds one
+ * The SQLite side of the chain writers' tables (migrations "chain_writers" and "relay_groups"): anchor intents, the
+ * relay cursor, relay rows and relay groups. Kept apart from sqlite.ts, which owns the connections and the write queue: SqliteStore builds one
  * `SqliteChainWriters` over its writer and reader connections and hands it a `write` function that runs a
  * synchronous body as one serialized write transaction (BEGIN IMMEDIATE ... COMMIT, fsynced on commit).
  *
@@ -17,8 +17,10 @@ import type {
   AnchorStore,
   NewAnchorIntent,
   NewRelayRow,
+  RelayGroup,
   RelayRecord,
   RelayRewrite,
+  RelaySettlement,
   RelayRefusal,
   RelaySent,
   RelayStatus,
@@ -50,7 +52,7 @@ function toIntent(row: Row): AnchorIntent {
   };
 }
 
-const RELAY_COLUMNS = "idx, kind, actor, status, nonce, tx_hash, raw_tx, block_number, error_name, error, updated_at";
+const RELAY_COLUMNS = "idx, kind, actor, status, nonce, tx_hash, raw_tx, group_id, block_number, error_name, error, updated_at";
 
 function toRelay(row: Row): RelayRecord {
   return {
@@ -64,6 +66,21 @@ function toRelay(row: Row): RelayRecord {
     blockNumber: optInt(row, "block_number"),
     errorName: optStr(row, "error_name"),
     error: optStr(row, "error"),
+    group: optInt(row, "group_id"),
+    updatedAt: int(row, "updated_at"),
+  };
+}
+
+const GROUP_COLUMNS = "id, nonce, tx_hash, raw_tx, calls, created_at, updated_at";
+
+function toGroup(row: Row): RelayGroup {
+  return {
+    id: int(row, "id"),
+    nonce: int(row, "nonce"),
+    txHash: str(row, "tx_hash"),
+    rawTx: str(row, "raw_tx"),
+    calls: int(row, "calls"),
+    createdAt: int(row, "created_at"),
     updatedAt: int(row, "updated_at"),
   };
 }
@@ -89,6 +106,12 @@ interface WriterStatements {
   failIntent: StatementSync;
   relayRewritePending: StatementSync;
   relayRewriteConfirmed: StatementSync;
+  relaySentRefused: StatementSync;
+  insertGroup: StatementSync;
+  relayGroupSent: StatementSync;
+  relayGroupOf: StatementSync;
+  groupReplaceTx: StatementSync;
+  groupRowsReplaceTx: StatementSync;
 }
 
 interface ReaderStatements {
@@ -100,6 +123,7 @@ interface ReaderStatements {
   relayByIndex: StatementSync;
   maxNonce: StatementSync;
   relayCounts: StatementSync;
+  groupById: StatementSync;
 }
 
 function prepareWrites(writer: DatabaseSync): WriterStatements {
@@ -128,7 +152,7 @@ function prepareWrites(writer: DatabaseSync): WriterStatements {
          updated_at = ? WHERE idx = ? AND status = 'pending'`,
     ),
     relayReplaceTx: writer.prepare(
-      "UPDATE relay_entries SET tx_hash = ?, raw_tx = ?, updated_at = ? WHERE idx = ? AND status = 'sent'",
+      "UPDATE relay_entries SET tx_hash = ?, raw_tx = ?, updated_at = ? WHERE idx = ? AND status = 'sent' AND group_id IS NULL",
     ),
     relayConfirmed: writer.prepare(
       `UPDATE relay_entries SET status = 'confirmed', block_number = ?, tx_hash = coalesce(?, tx_hash),
@@ -139,7 +163,7 @@ function prepareWrites(writer: DatabaseSync): WriterStatements {
        WHERE idx = ? AND status IN ('pending', 'sent')`,
     ),
     relayReset: writer.prepare(
-      `UPDATE relay_entries SET status = 'pending', tx_hash = NULL, raw_tx = NULL, block_number = NULL,
+      `UPDATE relay_entries SET status = 'pending', tx_hash = NULL, raw_tx = NULL, group_id = NULL, block_number = NULL,
          error_name = NULL, error = ?, updated_at = ? WHERE idx = ? AND status = 'sent'`,
     ),
     failIntent: writer.prepare(
@@ -147,12 +171,29 @@ function prepareWrites(writer: DatabaseSync): WriterStatements {
        WHERE id = ? AND status IN ('sent', 'confirmed')`,
     ),
     relayRewritePending: writer.prepare(
-      `UPDATE relay_entries SET status = 'pending', nonce = NULL, tx_hash = NULL, raw_tx = NULL, block_number = NULL,
-         error_name = NULL, error = ?, updated_at = ? WHERE idx = ?`,
+      `UPDATE relay_entries SET status = 'pending', nonce = NULL, tx_hash = NULL, raw_tx = NULL, group_id = NULL,
+         block_number = NULL, error_name = NULL, error = ?, updated_at = ? WHERE idx = ?`,
     ),
     relayRewriteConfirmed: writer.prepare(
       `UPDATE relay_entries SET status = 'confirmed', block_number = ?, tx_hash = ?, error_name = NULL, error = NULL,
-         updated_at = ? WHERE idx = ? AND raw_tx IS NOT NULL AND nonce IS NOT NULL`,
+         updated_at = ? WHERE idx = ? AND (raw_tx IS NOT NULL OR group_id IS NOT NULL) AND nonce IS NOT NULL`,
+    ),
+    relaySentRefused: writer.prepare(
+      `UPDATE relay_entries SET status = 'refused', error_name = ?, error = ?, block_number = ?, updated_at = ?
+       WHERE idx = ? AND status = 'sent'`,
+    ),
+    insertGroup: writer.prepare(
+      `INSERT INTO relay_groups (nonce, tx_hash, raw_tx, calls, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+       RETURNING id`,
+    ),
+    relayGroupSent: writer.prepare(
+      `UPDATE relay_entries SET status = 'sent', nonce = ?, tx_hash = ?, raw_tx = NULL, group_id = ?, error_name = NULL,
+         error = NULL, updated_at = ? WHERE idx = ? AND status = 'pending'`,
+    ),
+    relayGroupOf: writer.prepare("SELECT group_id FROM relay_entries WHERE idx = ? AND status = 'sent'"),
+    groupReplaceTx: writer.prepare("UPDATE relay_groups SET raw_tx = ?, tx_hash = ?, updated_at = ? WHERE id = ?"),
+    groupRowsReplaceTx: writer.prepare(
+      "UPDATE relay_entries SET tx_hash = ?, updated_at = ? WHERE group_id = ? AND status = 'sent'",
     ),
   };
 }
@@ -170,6 +211,7 @@ function prepareReads(reader: DatabaseSync): ReaderStatements {
     // Rows reset to pending keep their old nonce, so this also covers nonces whose transactions never landed.
     maxNonce: reader.prepare("SELECT max(nonce) AS n FROM relay_entries"),
     relayCounts: reader.prepare("SELECT status, count(*) AS n FROM relay_entries GROUP BY status"),
+    groupById: reader.prepare(`SELECT ${GROUP_COLUMNS} FROM relay_groups WHERE id = ?`),
   };
 }
 
@@ -322,8 +364,52 @@ export class SqliteChainWriters implements AnchorStore, RelayStore {
     );
   }
 
+  markRelayGroupSent(indices: readonly number[], sent: RelaySent, at: number): Promise<number> {
+    return this.write(() => {
+      if (indices.length < 2) throw new RangeError(`a relay group carries at least two rows, not ${indices.length}`);
+      const row = this.w.insertGroup.get(sent.nonce, lower(sent.txHash), lower(sent.rawTx), indices.length, at, at);
+      if (row === undefined) throw new StoreCorruptError("relay group insert returned no row");
+      const group = int(row, "id");
+      // Thrown inside the write transaction: the group and the rows marked before the failing one are rolled back.
+      for (const index of indices) {
+        this.expectChanged(index, "sent", this.w.relayGroupSent.run(sent.nonce, lower(sent.txHash), group, at, index));
+      }
+      return group;
+    });
+  }
+
+  async relayGroup(id: number): Promise<RelayGroup | undefined> {
+    const row = this.r.groupById.get(id);
+    return row === undefined ? undefined : toGroup(row);
+  }
+
   replaceRelayTx(index: number, tx: { readonly rawTx: string; readonly txHash: string }, at: number): Promise<void> {
-    return this.transition(index, "sent", () => this.w.relayReplaceTx.run(lower(tx.txHash), lower(tx.rawTx), at, index));
+    return this.write(() => {
+      const grouped = this.w.relayGroupOf.get(index);
+      const group = grouped === undefined ? undefined : optInt(grouped, "group_id");
+      if (group === undefined) {
+        this.expectChanged(index, "sent", this.w.relayReplaceTx.run(lower(tx.txHash), lower(tx.rawTx), at, index));
+        return;
+      }
+      if (Number(this.w.groupReplaceTx.run(lower(tx.rawTx), lower(tx.txHash), at, group).changes) !== 1) {
+        throw new StoreCorruptError(`relay row ${index} points at relay group ${group}, which is missing`);
+      }
+      this.w.groupRowsReplaceTx.run(lower(tx.txHash), at, group);
+    });
+  }
+
+  settleRelayRows(settlements: readonly RelaySettlement[], at: number): Promise<void> {
+    return this.write(() => {
+      for (const s of settlements) {
+        const changed =
+          s.status === "confirmed"
+            ? this.w.relayConfirmed.run(s.blockNumber, s.txHash === undefined ? null : lower(s.txHash), at, s.index)
+            : s.status === "refused"
+              ? this.w.relaySentRefused.run(s.refusal.errorName, s.refusal.error, s.refusal.blockNumber ?? null, at, s.index)
+              : this.w.relayReset.run(s.reason, at, s.index);
+        this.expectChanged(s.index, s.status, changed);
+      }
+    });
   }
 
   markRelayConfirmed(index: number, blockNumber: number, at: number, txHash?: string): Promise<void> {
@@ -368,13 +454,16 @@ export class SqliteChainWriters implements AnchorStore, RelayStore {
   }
 
   private transition(index: number, to: RelayStatus, run: () => { changes: number | bigint }): Promise<void> {
-    return this.write(() => {
-      if (Number(run().changes) !== 1) {
-        const row = this.r.relayByIndex.get(index);
-        throw new ChainWriterStateError(
-          `relay row ${index} cannot become ${to}: it is ${row === undefined ? "missing" : str(row, "status")}`,
-        );
-      }
-    });
+    return this.write(() => this.expectChanged(index, to, run()));
+  }
+
+  /** Inside a write transaction: throws (rolling it back) unless the statement changed exactly row `index`. */
+  private expectChanged(index: number, to: RelayStatus, result: { changes: number | bigint }): void {
+    if (Number(result.changes) !== 1) {
+      const row = this.r.relayByIndex.get(index);
+      throw new ChainWriterStateError(
+        `relay row ${index} cannot become ${to}: it is ${row === undefined ? "missing" : str(row, "status")}`,
+      );
+    }
   }
 }

@@ -43,10 +43,12 @@ import type {
   AnchorOutcome,
   NewAnchorIntent,
   NewRelayRow,
+  RelayGroup,
   RelayRecord,
   RelayRefusal,
   RelayRewrite,
   RelaySent,
+  RelaySettlement,
   RelayStatus,
 } from "./chain-writers.ts";
 import type { Migration } from "./migrations.ts";
@@ -447,6 +449,18 @@ export class SqliteStore implements Store {
   markRelaySent(index: number, sent: RelaySent, at: number): Promise<void> {
     this.assertOpen();
     return this.chainWriters.markRelaySent(index, sent, at);
+  }
+  markRelayGroupSent(indices: readonly number[], sent: RelaySent, at: number): Promise<number> {
+    this.assertOpen();
+    return this.chainWriters.markRelayGroupSent(indices, sent, at);
+  }
+  relayGroup(id: number): Promise<RelayGroup | undefined> {
+    this.assertOpen();
+    return this.chainWriters.relayGroup(id);
+  }
+  settleRelayRows(settlements: readonly RelaySettlement[], at: number): Promise<void> {
+    this.assertOpen();
+    return this.chainWriters.settleRelayRows(settlements, at);
   }
   replaceRelayTx(index: number, tx: { readonly rawTx: string; readonly txHash: string }, at: number): Promise<void> {
     this.assertOpen();

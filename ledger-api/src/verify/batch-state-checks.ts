@@ -1,36 +1,30 @@
 /**
  * The batch's state as the answer shows it, against the chain:
- * - recall: the answer's recall state is the chain's, now: a recall is never excused as lag.
+ * - recall: the answer's recall state is the chain's, now: a recall is never excused as lag. For a lot not on chain
+ *   yet, the chain's recall of the lots its logged Split or Merge names (it will inherit it; the contract refuses
+ *   the cut).
  * - custodian, quantity: the answer's custodian and quantity (with its unit) are the chain's; pending when they were
- *   at the block the answer's state stands at but the chain has moved on (see checkBatchField).
+ *   at the block the answer's state stands at (check.ts stateBlock) but the chain has moved on, or when the answer was
+ *   built while the lot was not on chain yet (see checkBatchField).
  * - names: every name the answer gives an address (signers, registrant, custodian, offeree, recaller) is the name
  *   the authority set for it in ActorRegistry (profileOf): the page shows who did what by name.
  */
 import type { Actor, Provenance } from "../protocol/answer.ts";
 import type { OnChainBatch } from "./chain-reader.ts";
-import { batchAt, fail, ok, pending, type Check, type Context } from "./check.ts";
+import { batchAt, fail, ok, pending, stateBlock, type Check, type Context } from "./check.ts";
 
 export async function checkRecall(ctx: Context, answer: Provenance): Promise<Check<"recall">> {
   const name = "recall";
-  const recalled = await ctx.reader.isRecalled(ctx.ledger, ctx.batchId, ctx.block);
+  let recalled = await ctx.reader.isRecalled(ctx.ledger, ctx.batchId, ctx.block);
+  if (!recalled && ctx.pendingParents.length > 0) {
+    // Not on chain yet: it will carry the recall of a lot it is cut from (the contract then refuses the cut).
+    const parents = await Promise.all(ctx.pendingParents.map((p) => ctx.reader.isRecalled(ctx.ledger, p, ctx.block)));
+    recalled = parents.some(Boolean);
+  }
   if (recalled !== answer.batch.recalled) {
     return fail(name, `the answer says ${answer.batch.recalled ? "recalled" : "not recalled"}, the chain says ${recalled ? "recalled" : "not recalled"}`);
   }
   return ok(name, recalled ? "recalled, as the chain says" : "not recalled (nor any ancestor), as the chain says");
-}
-
-/**
- * The newest block whose events the answer's batch state reflects: that of its latest lifecycle record the server's
- * index holds ("recorded"). The index trails the chain by its confirmation depth, so an answer can be a block or two
- * behind what the verifier reads.
- */
-function stateBlock(answer: Provenance): number | undefined {
-  let block: number | undefined;
-  for (const e of answer.timeline) {
-    const at = e.chain?.blockNumber;
-    if (e.relation !== "inherited" && e.chain?.status === "recorded" && typeof at === "number") block = Math.max(block ?? 0, at);
-  }
-  return block;
 }
 
 /**
@@ -48,6 +42,9 @@ async function checkBatchField<N extends "custodian" | "quantity">(
   const now = await batchAt(ctx, ctx.batchId, ctx.block);
   if (now.status === 0) return pending(name, `the batch is not on chain yet; ${shown} is the server's word`);
   if (field(now) === shown) return ok(name, `${shown}, as the chain says`);
+  if (answer.batch.onChain === false) {
+    return pending(name, `${shown} is what the log said while the lot was not on chain; the chain has since recorded ${field(now)}: look again in a moment`);
+  }
   const at = stateBlock(answer);
   if (at !== undefined && at < ctx.block && field(await batchAt(ctx, ctx.batchId, at)) === shown) {
     return pending(name, `${shown} as of block ${at}, where the answer stands; the chain has since recorded ${field(now)}: look again in a moment`);

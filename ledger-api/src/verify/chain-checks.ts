@@ -6,13 +6,16 @@
  *   ledger's (checked against the contract's own domainSeparator()).
  * - head (per batch): ProvenanceLedger.headOf(batchId) is the fold keccak256(abi.encode(head, eventHash)) over the
  *   answer's lifecycle events of the batch in chain order: an event on chain but left out of the log or the answer
- *   fails it (recomputed here; the answer's `completeness` is not read).
+ *   fails it (recomputed here; the answer's `completeness` is not read). Pending, not verified, when the chain holds
+ *   only the first of the events the answer shows on their way, or when it has moved past the answer: the head at
+ *   the block the answer stands at (check.ts answerBlock) is the fold of the answer's events mined by then. A head
+ *   that differs at the answer's own block is never excused.
  */
 import { TypedDataEncoder } from "ethers";
 import type { Provenance, TimelineEntry } from "../protocol/answer.ts";
 import { ledgerDomain, nextHead, ZERO_HASH, type KindName } from "../protocol/typed-data.ts";
 import { ledgerInterface } from "./chain-reader.ts";
-import { fail, memo, ok, pending, sameAddress, sameHex, short, type Check, type Context, type OnChainPosition } from "./check.ts";
+import { answerBlock, fail, memo, ok, pending, sameAddress, sameHex, short, type Check, type Context, type OnChainPosition } from "./check.ts";
 
 export async function checkChainRecord(
   ctx: Context,
@@ -66,13 +69,13 @@ export async function checkContracts(ctx: Context, answer: Provenance, pinned: b
 
 export async function checkHead(
   ctx: Context,
-  timeline: readonly TimelineEntry[],
+  answer: Provenance,
   positions: ReadonlyMap<TimelineEntry, OnChainPosition>,
 ): Promise<Check<"head">> {
   const name = "head";
-  const head = await ctx.reader.headOf(ctx.ledger, ctx.batchId, ctx.block);
-  const lifecycle = timeline.filter((entry) => entry.kind !== "Observed" && entry.relation !== "inherited" && entry.chain?.status !== "refused");
-  // Chain order for what the chain check saw mined; what is not on chain yet can only come after it.
+  const lifecycle = answer.timeline.filter((entry) => entry.kind !== "Observed" && entry.relation !== "inherited" && entry.chain?.status !== "refused");
+  // Chain order for what the chain check saw mined; what is not on chain yet can only come after it, and the relay
+  // lands a batch's events one at a time in log (timeline) order.
   const mined = lifecycle
     .filter((entry) => positions.has(entry))
     .sort((a, b) => {
@@ -82,19 +85,56 @@ export async function checkHead(
     });
   const waiting = lifecycle.filter((entry) => !positions.has(entry));
   const fold = (list: readonly TimelineEntry[]) => list.reduce((h, entry) => nextHead(h, entry.eventHash), ZERO_HASH);
-  if (sameHex(fold(mined), head)) {
+
+  // The head is a hash chain: it equals the fold of a list of events only if the chain holds exactly those, in that
+  // order. So a match with the mined events followed by some of those on their way leaves nothing out.
+  const head = await ctx.reader.headOf(ctx.ledger, ctx.batchId, ctx.block);
+  const landed = landedOf(head, fold(mined), waiting);
+  if (landed !== undefined) {
+    const onChain = mined.length + landed;
+    if (onChain === 0) return pending(name, "the batch is not on chain yet");
     if (waiting.length === 0) {
-      return mined.length === 0
-        ? pending(name, "the batch is not on chain yet")
-        : ok(name, `the on-chain head ${short(head)} is the hash chain of the answer's ${mined.length} lifecycle events: none left out`);
+      return ok(name, `the on-chain head ${short(head)} is the hash chain of the answer's ${mined.length} lifecycle events: none left out`);
     }
-    return pending(name, `the on-chain head matches the ${mined.length} events mined so far; ${waiting.length} not on chain yet`);
+    if (landed === waiting.length) {
+      return pending(name, `the on-chain head matches once the ${waiting.length} events not yet confirmed here are counted`);
+    }
+    return pending(
+      name,
+      `the on-chain head is the hash chain of ${onChain} of the answer's ${lifecycle.length} lifecycle events; ${lifecycle.length - onChain} not on chain yet`,
+    );
   }
-  if (waiting.length > 0 && sameHex(fold([...mined, ...waiting]), head)) {
-    return pending(name, `the on-chain head matches once the ${waiting.length} events not yet confirmed here are counted`);
+
+  // The chain has moved past the answer (the server's index trails it; a page keeps the answer it was rendered with):
+  // the answer must hold exactly the chain's events at the block it stands at. An event left out by then still fails.
+  const at = answerBlock(answer);
+  if (at !== undefined && at < ctx.block) {
+    const then = await ctx.reader.headOf(ctx.ledger, ctx.batchId, at);
+    const minedThen = mined.filter((entry) => positions.get(entry)!.blockNumber <= at);
+    if (sameHex(fold(minedThen), then)) {
+      return pending(
+        name,
+        `the on-chain head as of block ${at}, where the answer stands, is the hash chain of the answer's ${minedThen.length} lifecycle events; ` +
+          `the chain has since recorded more the answer does not show yet: look again in a moment`,
+      );
+    }
   }
   return fail(
     name,
     `the on-chain head ${short(head)} is not the hash chain of the answer's ${lifecycle.length} lifecycle events: an event is missing from the log or the answer`,
   );
+}
+
+/**
+ * How many of `waiting`, taken in order after the mined events (whose fold is `minedHead`), make `head`: 0 when the
+ * mined events alone do; undefined when no such prefix does.
+ */
+function landedOf(head: string, minedHead: string, waiting: readonly TimelineEntry[]): number | undefined {
+  let h = minedHead;
+  if (sameHex(h, head)) return 0;
+  for (let i = 0; i < waiting.length; i++) {
+    h = nextHead(h, waiting[i]!.eventHash);
+    if (sameHex(h, head)) return i + 1;
+  }
+  return undefined;
 }

@@ -3,6 +3,7 @@
  * a check that throws becomes a failure, and the state one verification shares across its checks (the chain view
  * it reads at one block, and each chain read made once).
  */
+import type { Provenance } from "../protocol/answer.ts";
 import type { ChainReader, OnChainBatch } from "./chain-reader.ts";
 
 export type Status = "verified" | "pending" | "failed";
@@ -84,6 +85,13 @@ export interface Context {
   readonly memo: Map<string, Promise<unknown>>;
   /** The batch's ancestors as the chain records them (getBatch().parents, followed up), lower-case. */
   ancestors: ReadonlySet<string>;
+  /**
+   * For a lot the chain does not hold yet: the lots its logged Split or Merge (in the answer) names, and their chain
+   * ancestors. What it inherits through them is pending until that Split or Merge is on chain.
+   */
+  pendingAncestors: ReadonlySet<string>;
+  /** The lots a pending lot's logged Split or Merge names (empty once the chain holds the lot). */
+  pendingParents: readonly string[];
 }
 
 export function memo<T>(ctx: Context, key: string, fn: () => Promise<T>): Promise<T> {
@@ -93,6 +101,43 @@ export function memo<T>(ctx: Context, key: string, fn: () => Promise<T>): Promis
     ctx.memo.set(key, p);
   }
   return p;
+}
+
+/*
+ * The blocks an answer stands at. The server's index trails the chain by its confirmation depth (and, locally, a
+ * durable snapshot), and a page keeps the answer it was rendered with, so a verifier usually reads a newer block than
+ * these. Comparisons the chain has since moved past are made again at the answer's block: true there means pending
+ * (look again), never verified. The blocks are the answer's own claims: a server that claims older ones gets pending
+ * at best, and an answer that leaves out an event the chain held at the block it claims still fails.
+ */
+
+/** The newest block a lifecycle record of the batch the answer shows as indexed ("recorded") was mined in. */
+function newestRecorded(answer: Provenance): number | undefined {
+  let block: number | undefined;
+  for (const e of answer.timeline) {
+    const at = e.chain?.blockNumber;
+    if (e.relation !== "inherited" && e.chain?.status === "recorded" && typeof at === "number") block = Math.max(block ?? 0, at);
+  }
+  return block;
+}
+
+/**
+ * The block the answer's batch state (custodian, quantity) stands at: the batch's `updatedBlock`, read with that
+ * state from the server's index; for a batch the index did not hold yet, its newest record shown as indexed.
+ */
+export function stateBlock(answer: Provenance): number | undefined {
+  return answer.batch.updatedBlock ?? newestRecorded(answer);
+}
+
+/**
+ * The block the answer's events stand at: its state's block, or a record it shows as indexed if one is newer (the
+ * server reads the batch row and the records one after the other, and its index may move in between). Undefined when
+ * the answer shows nothing on chain.
+ */
+export function answerBlock(answer: Provenance): number | undefined {
+  const state = answer.batch.updatedBlock;
+  const recorded = newestRecorded(answer);
+  return state === null ? recorded : Math.max(state, recorded ?? state);
 }
 
 /** A batch's on-chain record at `block`, read once per verification. */

@@ -2,7 +2,8 @@
  * What was signed, per timeline entry:
  * - document:  the document's RFC 8785 keccak is `values.docHash`, and re-deriving the signed struct from the
  *              document (protocol/typed-values.ts) gives exactly `values`, so the signature covers what is shown;
- *              the entry is filed under the batch the document names and relates to the batch asked about.
+ *              the entry is filed under the batch the document names and relates to the batch asked about. An
+ *              entry inherited through a Split or Merge that is not on chain yet (a pending lot) is pending.
  * - signature: EIP-712 over the pinned domain and protocol/typed-data.ts TYPES (the answer's `chain.types` must equal
  *              them) hashes `values` to `eventHash`; the 65-byte low-s signature recovers to `signer`.
  */
@@ -14,7 +15,7 @@ import { valuesFromJson, valuesToJson } from "../protocol/entry-body.ts";
 import { INHERITED_KINDS } from "../protocol/lineage.ts";
 import { eventHash as hashEvent, Kind, ledgerDomain, TYPES, type KindName } from "../protocol/typed-data.ts";
 import { deriveEvent } from "../protocol/typed-values.ts";
-import { canonical, fail, ok, sameAddress, sameHex, short, type Check, type Context } from "./check.ts";
+import { canonical, fail, ok, pending, sameAddress, sameHex, short, type Check, type Context } from "./check.ts";
 
 const SECP256K1_HALF_N = 0x7fffffff_ffffffff_ffffffff_ffffffff_5d576e73_57a4501d_dfe92f46_681b20a0n;
 
@@ -52,6 +53,9 @@ export function checkDocument(ctx: Context, entry: TimelineEntry, kind: KindName
     case "inherited":
       if (!INHERITED_KINDS.has(kind)) return fail(name, `a ${kind} event is not inherited by a lot's descendants`);
       if (!ctx.ancestors.has(entry.batchId.toLowerCase())) {
+        if (ctx.pendingAncestors.has(entry.batchId.toLowerCase())) {
+          return pending(name, `inherited from ${short(entry.batchId)} through a Split or Merge not on chain yet`);
+        }
         return fail(name, `shown as inherited from ${short(entry.batchId)}, which the chain does not record as an ancestor of this lot`);
       }
       break;

@@ -3,7 +3,8 @@
  * - inclusion (per entry): the leaf recomputed from the signed fields (log/entry.ts) hashes to `proof.leafHash`, the
  *   RFC 9162 path leads to `proof.root`, and LogAnchor holds exactly that (size, root) at `proof.anchor.anchorIndex`.
  *   An unanchored proof is pending however well its math checks: its root is only the server's word.
- * - history (per batch): the batch's own entries chain through prevIndex from -1 without a gap.
+ * - history (per batch): the batch's own entries chain through prevIndex from -1 without a gap (a lot cut by a Split
+ *   may have none yet: the Split shown as creating it stands for them).
  */
 import type { TimelineEntry } from "../protocol/answer.ts";
 import { Kind, type KindName } from "../protocol/typed-data.ts";
@@ -53,7 +54,13 @@ export async function checkInclusion(ctx: Context, entry: TimelineEntry, kind: K
 export function checkHistory(timeline: readonly TimelineEntry[]): Check<"history"> {
   const name = "history";
   const own = timeline.filter((t) => t.relation === "own").sort((a, b) => a.index - b.index);
-  if (own.length === 0) return fail(name, "the answer shows no entry filed under this batch");
+  if (own.length === 0) {
+    // A lot cut from another has no entry of its own until something happens to it: the Split that made it is filed
+    // under its parent (its document check makes sure it names this lot).
+    const created = timeline.find((t) => t.relation === "created" && t.kind === "Split");
+    if (created) return ok(name, `no entry of its own yet; created by the Split at index ${created.index}`);
+    return fail(name, "the answer shows no entry filed under this batch");
+  }
   const gaps: string[] = [];
   own.forEach((t, i) => {
     const expected = i === 0 ? -1 : own[i - 1]!.index;

@@ -15,12 +15,18 @@
  * - per batch: contracts and head (chain-checks.ts), history (inclusion-checks.ts), recall, custodian, quantity and
  *   names (batch-state-checks.ts), and batch when the caller named the batch it asked for.
  *
+ * A lot the chain does not hold yet (logged; its Registered, Split or Merge on its way) is pending, never verified and
+ * never failed for that alone: its lineage is taken from the Split or Merge the answer shows (whose document must name
+ * it), what it inherits through that is pending, custodian and quantity are pending, and its recall is the chain's
+ * recall of the lots it is cut from. An answer built while the lot was pending and read after the chain recorded it
+ * is pending where the chain has moved on; a recall is never excused.
+ *
  * Status: failed if any check failed, else pending if any is pending, else verified. A check never throws: an
  * exception (RPC error, a value that does not decode) fails that check with its message.
  */
 import { getAddress } from "ethers";
 import type { Provenance, TimelineEntry } from "../protocol/answer.ts";
-import { KIND_NAMES, type KindName } from "../protocol/typed-data.ts";
+import { batchIdOf, KIND_NAMES, type KindName } from "../protocol/typed-data.ts";
 import { answerShapeErrors } from "./answer-shape.ts";
 import { checkCustodian, checkNames, checkQuantity, checkRecall } from "./batch-state-checks.ts";
 import { checkChainRecord, checkContracts, checkHead } from "./chain-checks.ts";
@@ -75,10 +81,10 @@ export interface VerifyOptions {
 /** Lineage bound: the contract caps ancestry at 32 per path; this stops a walk of a corrupt graph. */
 const MAX_ANCESTORS = 256;
 
-/** The batch's ancestors, read from the chain, not from the answer. */
-async function chainAncestors(ctx: Context): Promise<Set<string>> {
+/** The ancestors of `from` (the batch by default), read from the chain, not from the answer. */
+async function chainAncestors(ctx: Context, from: readonly string[] = [ctx.batchId]): Promise<Set<string>> {
   const found = new Set<string>();
-  let frontier = [ctx.batchId];
+  let frontier = [...from];
   while (frontier.length > 0 && found.size < MAX_ANCESTORS) {
     const records = await Promise.all(frontier.map((id) => batchAt(ctx, id, ctx.block)));
     frontier = [];
@@ -92,6 +98,27 @@ async function chainAncestors(ctx: Context): Promise<Set<string>> {
     }
   }
   return found;
+}
+
+/**
+ * The parents a lot not on chain yet gets from the answer's own signed entries: the Split shown as creating it (filed
+ * under its parent) or its own Merged document's parents. Only entries whose document names the lot count.
+ */
+function loggedParents(ctx: Context, timeline: readonly TimelineEntry[]): string[] {
+  const parents = new Set<string>();
+  for (const entry of timeline) {
+    try {
+      if (entry.kind === "Split" && entry.relation === "created") {
+        const values = entry.values as { children?: { gtin: string; lot: string }[] };
+        if ((values.children ?? []).some((c) => batchIdOf(c.gtin, c.lot).toLowerCase() === ctx.batchId)) parents.add(entry.batchId.toLowerCase());
+      } else if (entry.kind === "Merged" && entry.relation === "own" && sameHex(entry.batchId, ctx.batchId)) {
+        for (const p of (entry.values as { parents?: string[] }).parents ?? []) parents.add(p.toLowerCase());
+      }
+    } catch {
+      // A malformed entry names no parent; its own checks fail it.
+    }
+  }
+  return [...parents];
 }
 
 function isKind(kind: string): kind is KindName {
@@ -162,7 +189,26 @@ export async function verifyProvenance(answer: unknown, reader: ChainReader, opt
   const batchId = valid.batch.batchId.toLowerCase();
   const ledger = getAddress(trust.ledger ?? valid.chain.ledger);
   const anchor = getAddress(trust.anchor ?? valid.chain.anchor);
-  const ctx: Context = { reader, block, chainId, ledger, anchor, batchId, memo: new Map(), ancestors: new Set() };
+  const ctx: Context = {
+    reader,
+    block,
+    chainId,
+    ledger,
+    anchor,
+    batchId,
+    memo: new Map(),
+    ancestors: new Set(),
+    pendingAncestors: new Set(),
+    pendingParents: [],
+  };
+  // A lot the chain does not hold yet (logged, its creating event on the way): its lineage is the logged one, pending.
+  if ((await batchAt(ctx, batchId, block).catch(() => undefined))?.status === 0) {
+    ctx.pendingParents = loggedParents(ctx, valid.timeline);
+    ctx.pendingAncestors = new Set([
+      ...ctx.pendingParents,
+      ...(await chainAncestors(ctx, ctx.pendingParents).catch(() => new Set<string>())),
+    ]);
+  }
   // Reads that do not depend on each other are issued together (over HTTP they travel as one JSON-RPC batch): the
   // batch-wide checks start now, the entries once the ancestors are known, the head once the entries are placed.
   const contracts =
@@ -186,7 +232,7 @@ export async function verifyProvenance(answer: unknown, reader: ChainReader, opt
       ? [fail("batch", `asked for ${options.batchId}, the answer is about ${batchId}`)]
       : []),
     await guard("history", () => checkHistory(valid.timeline)),
-    await guard("head", () => checkHead(ctx, valid.timeline, positions)),
+    await guard("head", () => checkHead(ctx, valid, positions)),
     ...(await state),
   ];
   return verification(batchId, { chainId: chainId.toString(), block, ledger, anchor, pinned }, entries, batch);

@@ -97,6 +97,11 @@ export interface Messages {
   readonly parents: string;
   readonly children: string;
   readonly parentRecordsNote: string;
+  /** A lot logged but not yet on chain (its Split, Merge or registration is on its way). */
+  readonly pendingLotTitle: string;
+  readonly pendingLotBody: string;
+  /** On a label sheet of such a lot, on screen only. */
+  readonly labelPending: string;
   readonly coldChain: string;
   readonly location: string;
   readonly readingAt: string;
@@ -177,6 +182,11 @@ const en: Messages = {
   parents: "Made from lots",
   children: "Split into lots",
   parentRecordsNote: "The original lot's spraying and lab records are shown above; its page has its whole story.",
+  pendingLotTitle: "Recorded, confirming on chain",
+  pendingLotBody:
+    "This lot's records are signed and in the ledger's log; the blockchain has not confirmed the lot itself yet (usually within a minute). Look again in a moment.",
+  labelPending:
+    "This lot is recorded but not yet confirmed on the blockchain: its code already opens the lot's page, marked as confirming. Should the chain refuse the lot, the code will find nothing.",
   coldChain: "Cold-chain readings",
   location: "Location",
   readingAt: "Time",
@@ -276,6 +286,10 @@ const ko: Messages = {
   parents: "원료 로트",
   children: "분할된 로트",
   parentRecordsNote: "원래 로트의 농약·검사 기록은 위에 표시되어 있으며, 전체 이력은 해당 로트 페이지에 있습니다.",
+  pendingLotTitle: "기록됨, 블록체인 확인 중",
+  pendingLotBody: "이 로트의 기록은 서명되어 원장에 기록되었지만, 블록체인이 아직 이 로트를 확인하지 않았습니다(보통 1분 이내). 잠시 후 다시 확인해 주세요.",
+  labelPending:
+    "이 로트는 기록되었지만 아직 블록체인에서 확인되지 않았습니다. 코드는 이미 로트 페이지(확인 중 표시)를 엽니다. 블록체인이 로트를 거부하면 코드로 찾을 수 없게 됩니다.",
   coldChain: "콜드체인 온도 기록",
   location: "장소",
   readingAt: "시각",
@@ -373,6 +387,9 @@ const zh: Messages = {
   parents: "来源批次",
   children: "分装批次",
   parentRecordsNote: "原批次的施药和检测记录已显示在上方，其完整记录请见该批次页面。",
+  pendingLotTitle: "已记录，正在上链确认",
+  pendingLotBody: "该批次的记录已签名并写入账本日志，但区块链尚未确认该批次本身（通常在一分钟内）。请稍后再看。",
+  labelPending: "该批次已记录，但尚未在区块链上确认：二维码已可打开批次页面（标为确认中）。如区块链拒绝该批次，二维码将查不到任何内容。",
   coldChain: "冷链温度记录",
   location: "地点",
   readingAt: "时间",

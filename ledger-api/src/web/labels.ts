@@ -17,14 +17,16 @@ import { Type } from "typebox";
 import type { Deployments } from "../chain/contracts.ts";
 import { formatDigitalLink, MAX_LINK_LENGTH } from "../gs1/digital-link.ts";
 import { ApiError, ErrorBody } from "../http/errors.ts";
-import { requireBatch, resolveRef } from "../query/batch-state.ts";
+import { requireBatch, resolveRef, type PendingLots } from "../query/batch-state.ts";
 import { provenanceOf } from "../query/provenance.ts";
 import type { Store } from "../store/store.ts";
-import { chooseLang, countryName, formatDate, HTML_LANG, LANGS } from "./i18n.ts";
+import { markPending } from "../query/http-cache.ts";
+import { chooseLang, countryName, formatDate, HTML_LANG, LANGS, MESSAGES } from "./i18n.ts";
 import { labelSheetHtml, qrPng, qrSvg } from "./qr.ts";
 
 export interface LabelRoutesOptions {
   readonly store: Store;
+  readonly pendingLots?: PendingLots;
   readonly deployments: Deployments;
   readonly publicBaseUrl: string;
   readonly publicRpcUrl: string;
@@ -44,21 +46,28 @@ const QR_CACHE_CONTROL = "public, max-age=86400";
 export const labelRoutes: FastifyPluginAsync<LabelRoutesOptions> = async (app, opts) => {
   const ctx = opts;
 
-  /** The batch's keys and Digital Link URL; UNKNOWN_BATCH when the ledger does not know it. */
-  async function batchLink(id: string): Promise<{ gtin: string; lot: string; url: string }> {
+  /**
+   * The batch's keys and Digital Link URL, and whether it is still pending (logged, not on chain); UNKNOWN_BATCH when
+   * the ledger does not know it.
+   */
+  async function batchLink(id: string): Promise<{ gtin: string; lot: string; url: string; onChain: boolean }> {
     const ref = resolveRef(id);
-    const state = await requireBatch(opts.store, ref);
+    const state = await requireBatch(opts.store, ref, undefined, opts.pendingLots);
     const gtin = state.gtin ?? ref.keys?.gtin;
     const lot = state.lot ?? ref.keys?.lot;
     if (gtin === undefined || lot === undefined) {
       throw new ApiError("NOT_FOUND", `batch ${state.batchId} has no GS1 keys on record, so it has no Digital Link`);
     }
-    return { gtin, lot, url: formatDigitalLink(opts.publicBaseUrl, { gtin, lot }) };
+    return { gtin, lot, url: formatDigitalLink(opts.publicBaseUrl, { gtin, lot }), onChain: state.onChain };
   }
 
-  function cached(request: FastifyRequest, reply: FastifyReply, tag: string): boolean {
+  function cached(request: FastifyRequest, reply: FastifyReply, tag: string, onChain: boolean): boolean {
     const etag = `"${createHash("sha256").update(tag).digest("base64url")}"`;
-    reply.header("ETag", etag).header("Cache-Control", QR_CACHE_CONTROL).header("X-Content-Type-Options", "nosniff");
+    // A pending lot's code may yet lead nowhere (the chain may refuse the lot): revalidated every time until it is on chain.
+    markPending(reply, onChain)
+      .header("ETag", etag)
+      .header("Cache-Control", onChain ? QR_CACHE_CONTROL : "no-cache")
+      .header("X-Content-Type-Options", "nosniff");
     if (request.headers["if-none-match"] === etag) {
       reply.code(304).send();
       return true;
@@ -69,17 +78,18 @@ export const labelRoutes: FastifyPluginAsync<LabelRoutesOptions> = async (app, o
   app.get(
     "/v1/batches/:id/qr.svg",
     {
+      config: { admission: "queries" },
       schema: {
         tags: ["labels"],
         summary: "QR code (SVG) holding the batch's GS1 Digital Link URI",
         params: IdParam,
-        response: { 200: { content: { "image/svg+xml": { schema: Type.String() } } }, "4xx": ErrorBody },
+        response: { 200: { content: { "image/svg+xml": { schema: Type.String() } } }, "4xx": ErrorBody, 503: ErrorBody },
       },
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      const { url } = await batchLink(id);
-      if (cached(request, reply, `svg\n${url}`)) return reply;
+      const { url, onChain } = await batchLink(id);
+      if (cached(request, reply, `svg\n${url}`, onChain)) return reply;
       return reply.type("image/svg+xml; charset=utf-8").send(await qrSvg(url));
     },
   );
@@ -87,6 +97,7 @@ export const labelRoutes: FastifyPluginAsync<LabelRoutesOptions> = async (app, o
   app.get(
     "/v1/batches/:id/qr.png",
     {
+      config: { admission: "queries" },
       schema: {
         tags: ["labels"],
         summary: "QR code (PNG) holding the batch's GS1 Digital Link URI",
@@ -94,14 +105,14 @@ export const labelRoutes: FastifyPluginAsync<LabelRoutesOptions> = async (app, o
         querystring: Type.Object({
           scale: Type.Optional(Type.Integer({ minimum: 1, maximum: 32, description: "pixels per module, default 8" })),
         }),
-        response: { 200: { content: { "image/png": { schema: Type.String({ format: "binary" }) } } }, "4xx": ErrorBody },
+        response: { 200: { content: { "image/png": { schema: Type.String({ format: "binary" }) } } }, "4xx": ErrorBody, 503: ErrorBody },
       },
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
       const { scale } = request.query as { scale?: number };
-      const { url } = await batchLink(id);
-      if (cached(request, reply, `png\n${scale ?? 8}\n${url}`)) return reply;
+      const { url, onChain } = await batchLink(id);
+      if (cached(request, reply, `png\n${scale ?? 8}\n${url}`, onChain)) return reply;
       return reply.type("image/png").send(await qrPng(url, scale === undefined ? {} : { scale }));
     },
   );
@@ -109,6 +120,7 @@ export const labelRoutes: FastifyPluginAsync<LabelRoutesOptions> = async (app, o
   app.get(
     "/v1/batches/:id/label",
     {
+      config: { admission: "queries" },
       schema: {
         tags: ["labels"],
         summary: "Printable label page (A4): product, lot, origin, harvest date, QR code and GS1 element string",
@@ -117,14 +129,14 @@ export const labelRoutes: FastifyPluginAsync<LabelRoutesOptions> = async (app, o
           copies: Type.Optional(Type.Integer({ minimum: 1, maximum: 60, description: "labels on the sheet, default 1" })),
           lang: Type.Optional(Type.Union(LANGS.map((l) => Type.Literal(l)), { description: "default: from Accept-Language" })),
         }),
-        response: { 200: { content: { "text/html": { schema: Type.String() } } }, "4xx": ErrorBody },
+        response: { 200: { content: { "text/html": { schema: Type.String() } } }, "4xx": ErrorBody, 503: ErrorBody },
       },
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
       const { copies = 1, lang: asked } = request.query as { copies?: number; lang?: string };
       const lang = chooseLang(request.headers["accept-language"], asked);
-      const { gtin, lot, url } = await batchLink(id);
+      const { gtin, lot, url, onChain } = await batchLink(id);
       const { batch } = await provenanceOf(ctx, resolveRef(id));
       const origin = batch.origins.map((o) => `${countryName(o.country, lang)}, ${o.region}`).join("; ");
       const harvest = [...new Set(batch.origins.map((o) => formatDate(o.harvestDate, lang)))].join(", ");
@@ -138,9 +150,9 @@ export const labelRoutes: FastifyPluginAsync<LabelRoutesOptions> = async (app, o
           ...(harvest === "" ? {} : { harvestDate: harvest }),
           url,
         })),
-        { title: `${product} · ${lot}`, columns: copies === 1 ? 1 : 3, lang },
+        { title: `${product} · ${lot}`, columns: copies === 1 ? 1 : 3, lang, ...(onChain ? {} : { notice: MESSAGES[lang].labelPending }) },
       );
-      return reply
+      return markPending(reply, onChain)
         .type("text/html; charset=utf-8")
         .header("Content-Language", HTML_LANG[lang])
         .header("Vary", "Accept-Language")

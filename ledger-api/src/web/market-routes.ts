@@ -69,6 +69,8 @@ export const marketPages: FastifyPluginAsync<MarketPagesOptions> = async (app, o
   app.get(
     "/stalls/:stall/display",
     {
+      // A display's page holds the provenance answer of every lot of the stall; the centre's, the market's figures.
+      config: { admission: "queries" },
       schema: {
         tags: ["market"],
         summary: "A stall's display: a 1920x1080 screen of the lots it holds, verified in the browser, live, red on a recall",
@@ -93,6 +95,7 @@ export const marketPages: FastifyPluginAsync<MarketPagesOptions> = async (app, o
   app.get(
     "/market",
     {
+      config: { admission: "queries" },
       schema: {
         tags: ["market"],
         summary: "The market safety centre: stalls, supply by origin, lab tests, imports, open recalls and their reach, with charts",

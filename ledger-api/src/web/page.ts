@@ -67,6 +67,7 @@ nav.lang a[aria-current]{font-weight:700;text-decoration:none;border-bottom:2px 
 .product p{margin:0;color:#555}
 section.card{background:#fff;border-radius:.4rem;padding:.75rem;margin:.75rem 0;box-shadow:0 1px 2px rgba(0,0,0,.08)}
 section.card h3{font-size:1.05rem;margin:0 0 .4rem}
+section.card.pending{border:2px solid #b26a00;background:#fff5e0}
 .fact{border-top:1px solid #e3e3de;padding:.5rem 0}
 .fact:first-of-type{border-top:0}
 dl{display:grid;grid-template-columns:auto 1fr;gap:.1rem .75rem;margin:.2rem 0}

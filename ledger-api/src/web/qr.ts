@@ -114,6 +114,8 @@ export interface LabelSheetOptions {
   readonly errorCorrection?: ErrorCorrection;
   /** Language of the field names (Lot, Origin, Harvested); default "en". */
   readonly lang?: Lang;
+  /** A note for whoever prints the sheet (e.g. the lot is not on chain yet): shown on screen, never printed. */
+  readonly notice?: string;
 }
 
 /**
@@ -184,9 +186,12 @@ figure { margin: 0 auto; }
 .qr { flex: none; }
 .qr svg { display: block; width: 100%; height: 100%; }
 .hri { font-family: "OCR-B", "Courier New", monospace; font-size: 7pt; text-align: center; margin-top: 1mm; overflow-wrap: anywhere; }
+.notice { margin: 0 0 4mm; padding: 2mm 3mm; border: 0.4mm solid #b26a00; background: #fff5e0; font-size: 10pt; }
+@media print { .notice { display: none; } }
 </style>
 </head>
 <body>
+${opts.notice === undefined ? "" : `<p class="notice" data-testid="label-notice">${escapeHtml(opts.notice)}</p>`}
 <main class="sheet">
 ${cells.join("\n")}
 </main>

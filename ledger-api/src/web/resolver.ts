@@ -33,9 +33,10 @@ import { decompress } from "../gs1/compression.ts";
 import { canonicalQuery, parseDigitalLink, type DigitalLink } from "../gs1/digital-link.ts";
 import { Gs1Error } from "../gs1/keys.ts";
 import { ApiError, ErrorBody, errorBody } from "../http/errors.ts";
-import { CACHE_CONTROL, sendCached } from "../query/http-cache.ts";
+import { CACHE_CONTROL, markPending, sendCached } from "../query/http-cache.ts";
 import { Provenance } from "../protocol/answer.ts";
 import { provenanceOf } from "../query/provenance.ts";
+import type { PendingLots } from "../query/batch-state.ts";
 import type { Store } from "../store/store.ts";
 import { chooseLang, HTML_LANG, LANGS, type Lang } from "./i18n.ts";
 import { errorPage, shopperPage, type ErrorPageKind, type PageFrame } from "./page.ts";
@@ -45,6 +46,8 @@ export { WEB_DIST } from "./page-http.ts";
 
 export interface ResolverOptions {
   readonly store: Store;
+  /** Lots a logged Split creates before the index holds them: their pages answer, marked pending. */
+  readonly pendingLots?: PendingLots;
   readonly deployments: Deployments;
   readonly publicBaseUrl: string;
   /**
@@ -321,6 +324,7 @@ export const resolverRoutes: FastifyPluginAsync<ResolverOptions> = async (app, o
       throw err;
     }
 
+    markPending(reply, answer.batch.onChain);
     if (wantsLinkset || linkTypeAsked !== undefined || rep === "linkset") {
       const links = linksOf(answer, opts.publicBaseUrl, anchor);
       if (linkTypeAsked !== undefined) {
@@ -384,11 +388,15 @@ export const resolverRoutes: FastifyPluginAsync<ResolverOptions> = async (app, o
         },
       },
       "4xx": ErrorBody,
+      503: ErrorBody,
     },
   };
-  app.get("/01/:gtin/10/:lot", { schema }, resolve);
-  app.get("/01/:gtin/10/:lot/21/:serial", { schema }, resolve);
-  app.get("/01/:gtin", { schema: { hide: true } }, resolve);
+  // The page and the answer are what a scan costs: through the queries gate, like the provenance route. A compressed
+  // link is only redirected: no gate.
+  const config = { admission: "queries" } as const;
+  app.get("/01/:gtin/10/:lot", { config, schema }, resolve);
+  app.get("/01/:gtin/10/:lot/21/:serial", { config, schema }, resolve);
+  app.get("/01/:gtin", { config, schema: { hide: true } }, resolve);
   const compressedSchema = {
     tags: ["resolver"],
     summary: "A compressed GS1 Digital Link: 301 to its uncompressed, canonical URI",

@@ -10,7 +10,7 @@
  * Stable test ids: `recall-banner`, `fact-<logIndex>` and `badge-<logIndex>` for facts drawn from a timeline entry,
  * `fact-origin-<n>` / `badge-origin-<n>` for the origin of a lot whose Registered entry belongs to an ancestor
  * (verified with the batch's checks), `product`, `origin`, `custody`, `parents`, `children`, `pesticides`,
- * `lab-results`, `customs`, `cold-chain`.
+ * `lab-results`, `customs`, `cold-chain`, and `pending-lot` for a lot logged but not yet on chain.
  */
 import type { CustomsClearedDoc, InspectedDoc, ObservedDoc, PesticideAppliedDoc } from "../protocol/documents.ts";
 import type { LineageLink, OriginView, Provenance, RecallView, TimelineEntry } from "../protocol/answer.ts";
@@ -291,6 +291,9 @@ export function shopperView(answer: Provenance, lang: Lang): ShopperView {
   const hasOwnOrigin = ownOrigin !== undefined;
 
   const facts = html`
+${batch.onChain
+  ? ""
+  : html`<section class="card pending" data-testid="pending-lot"><h3>${t.pendingLotTitle}</h3><p>${t.pendingLotBody}</p></section>`}
 <section class="product" data-testid="product">
 <h2>${product}</h2>
 <p>${t.lot}: <strong>${batch.lot ?? batch.batchId}</strong>${batch.gtin === null ? "" : html` · GTIN ${batch.gtin}`} · ${t.quantity}: ${quantityText(batch.quantity)}</p>

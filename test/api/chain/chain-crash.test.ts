@@ -149,10 +149,14 @@ describe("the embedded chain's crash", function () {
           await submit(client, await signEvent(step.signer, domain, step.doc));
           if (kills.length < 2 && acknowledged - start >= ((kills.length + 1) * total) / 3) {
             kills.push(0); // claimed: the other clients go on
-            // The anvil running now: after the first kill, the one the server started in its place.
+            // The anvil running now: after the first kill, the one the server started in its place, once the server
+            // has logged that restart done (killed while the server still reads its head, it would count as a failed
+            // restart, not a restart).
             const pid = await eventually("a running anvil", async () => {
               const p = api!.anvilPidIfAny();
-              return p !== undefined && !kills.includes(p) && (await chainAnswers(api!.chainPort)) ? p : undefined;
+              if (p === undefined || kills.includes(p) || !(await chainAnswers(api!.chainPort))) return undefined;
+              const restarted = api!.output().split("anvil restarted from the snapshot").length - 1;
+              return restarted >= kills.length - 1 ? p : undefined;
             });
             kills[kills.length - 1] = pid;
             process.kill(pid, "SIGKILL");

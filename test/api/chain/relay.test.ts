@@ -397,6 +397,260 @@ describe("Relay", function () {
     });
   });
 
+  describe("in groups (relayGroup)", function () {
+    const grouped = (over: Partial<RelayOptions> = {}) => relay({ groupSize: 50, ...over });
+
+    async function relayerNonce(): Promise<number> {
+      return ethers.provider.getTransactionCount(f.relayer.address);
+    }
+
+    /** Logs `n` registrations by the producer; returns their values, batch ids and log indices. */
+    async function registrations(n: number) {
+      const out = [];
+      for (let i = 0; i < n; i++) {
+        const v = values.registered();
+        out.push({ v, id: batchIdOf(v.gtin, v.lot), idx: await log(Kind.Registered, v, f.producer) });
+      }
+      return out;
+    }
+
+    it("records events of different lots in one relayGroup transaction, every row confirmed and pointing at it", async function () {
+      const regs = await registrations(3);
+      const [a, b] = [regs[0]!, regs[1]!];
+      await drain(relay());
+      const before = await relayerNonce();
+      const indices = [await log(Kind.PesticideApplied, values.pesticide(a.id), f.producer)];
+      await observe(a.id); // between them in the log, never relayed
+      indices.push(await log(Kind.Inspected, values.inspected(b.id), f.inspector));
+      indices.push(await log(Kind.HandOffOffered, values.offered(regs[2]!.id, f.wholesaler.address), f.producer));
+      const r = grouped();
+      expect((await r.syncOnce()).sent).to.equal(3);
+      await drain(r);
+      expect(await relayerNonce()).to.equal(before + 1);
+      const rows = await Promise.all(indices.map(async (i) => (await r.status(i))!));
+      expect(rows.map((x) => x.status)).to.deep.equal(["confirmed", "confirmed", "confirmed"]);
+      const group = rows[0]!.group!;
+      expect(rows.map((x) => [x.group, x.txHash, x.nonce, x.blockNumber])).to.deep.equal(rows.map(() => [group, rows[0]!.txHash, before, rows[0]!.blockNumber]));
+      const stored = (await store.relayGroup(group))!;
+      expect(stored).to.include({ calls: 3, nonce: before, txHash: rows[0]!.txHash });
+      const tx = Transaction.from(stored.rawTx);
+      expect(tx.data.slice(0, 10)).to.equal(f.ledger.interface.getFunction("relayGroup")!.selector);
+      expect((await ethers.provider.getTransactionReceipt(rows[0]!.txHash!))!.status).to.equal(1);
+      expect(await eventsOf("PesticideApplied", a.id)).to.equal(1);
+      expect(await eventsOf("Inspected", b.id)).to.equal(1);
+    });
+
+    it("sends an entry that ends up alone as its own call, not as a group of one", async function () {
+      const [a] = await registrations(1);
+      const r = grouped();
+      await drain(r);
+      const row = (await r.status(a!.idx))!;
+      expect(row).to.include({ status: "confirmed", group: undefined });
+      expect(Transaction.from(row.rawTx!).data.slice(0, 10)).to.equal(f.ledger.interface.getFunction("register")!.selector);
+    });
+
+    it("runs dependent events of one lot in order inside one group: registration, pesticide, offer and acceptance", async function () {
+      const reg = values.registered();
+      const A = batchIdOf(reg.gtin, reg.lot);
+      const before = await relayerNonce();
+      const indices = [
+        await log(Kind.Registered, reg, f.producer),
+        await log(Kind.PesticideApplied, values.pesticide(A), f.producer),
+        await log(Kind.HandOffOffered, values.offered(A, f.wholesaler.address), f.producer),
+        await log(Kind.HandOffAccepted, values.accepted(A, f.producer.address), f.wholesaler),
+      ];
+      const r = grouped();
+      expect((await r.syncOnce()).sent).to.equal(4);
+      await drain(r);
+      expect(await relayerNonce()).to.equal(before + 1);
+      const rows = await Promise.all(indices.map(async (i) => (await r.status(i))!));
+      expect(new Set(rows.map((x) => x.txHash)).size).to.equal(1);
+      expect(rows.every((x) => x.status === "confirmed")).to.equal(true);
+      expect(String((await f.ledger.getFunction("getBatch")(A)).custodian)).to.equal(f.wholesaler.address);
+    });
+
+    it("refuses locally, before broadcasting, each call a rule refuses, and sends the others in one transaction", async function () {
+      const reg = values.registered();
+      const A = batchIdOf(reg.gtin, reg.lot);
+      await log(Kind.Registered, reg, f.producer);
+      const recall = await log(Kind.Recalled, values.recalled(A), f.regulator);
+      // Refused in the simulation because the recall before it in the same group ran first.
+      const offer = await log(Kind.HandOffOffered, values.offered(A, f.wholesaler.address), f.producer);
+      const stranger = await log(Kind.Inspected, values.inspected(A), f.wholesaler);
+      const other = (await registrations(1))[0]!;
+      const before = await relayerNonce();
+      const r = grouped();
+      const pass = await r.syncOnce();
+      expect(pass).to.include({ sent: 3, refused: 2 });
+      expect(await r.status(offer)).to.include({ status: "refused", errorName: "BatchRecalled", error: `BatchRecalled(${A}, ${A})`, txHash: undefined, group: undefined });
+      expect((await r.status(stranger))?.errorName).to.equal("AccessControlUnauthorizedAccount");
+      await drain(r);
+      expect(await relayerNonce()).to.equal(before + 1);
+      expect((await r.status(recall))?.status).to.equal("confirmed");
+      expect((await r.status(other.idx))?.status).to.equal("confirmed");
+      expect((await store.relayGroup((await r.status(recall))!.group!))?.calls).to.equal(3);
+    });
+
+    it("a call refused on chain (a recall mined between simulation and mining): the others confirm, it is refused with its reason, its nonce unspent", async function () {
+      const [a, b] = await registrations(2).then((r) => [r[0]!, r[1]!] as const);
+      await drain(relay());
+      const inspection = values.inspected(a.id);
+      const refusedIdx = await log(Kind.Inspected, inspection, f.inspector);
+      const okIdx = await log(Kind.PesticideApplied, values.pesticide(b.id), f.producer);
+      await automine(false);
+      const r = grouped();
+      expect((await r.syncOnce()).sent, "both simulated fine, sent in one group").to.equal(2);
+      // The regulator recalls lot A directly, outbidding the relayer into the same block.
+      await ethers.provider.send("hardhat_setBalance", [f.regulator.address, "0x56BC75E2D63100000"]);
+      await (f.ledger.connect(f.regulator) as Contract).getFunction("recall")(values.recalled(a.id), f.regulator.address, "0x", {
+        maxPriorityFeePerGas: 50_000_000_000n,
+        maxFeePerGas: 100_000_000_000n,
+      });
+      await mine();
+      await automine(true);
+      await drain(r);
+      const refused = (await r.status(refusedIdx))!;
+      const ok = (await r.status(okIdx))!;
+      expect(ok.status).to.equal("confirmed");
+      expect(refused).to.include({ status: "refused", errorName: "BatchRecalled", txHash: ok.txHash, blockNumber: ok.blockNumber });
+      expect(refused.error).to.equal(
+        `BatchRecalled(${a.id}, ${a.id}); refused as call 1 of 2 of relayGroup transaction ${ok.txHash}, so the actor's nonce was not spent`,
+      );
+      expect(await f.ledger.getFunction("nonceUsed")(f.inspector.address, inspection.nonce)).to.equal(false);
+      expect(await eventsOf("Inspected", a.id)).to.equal(0);
+      expect(await eventsOf("PesticideApplied", b.id)).to.equal(1);
+    });
+
+    it("holds back an entry whose lot has a group in flight until that group is settled", async function () {
+      const regs = await registrations(3);
+      const dependent = await log(Kind.PesticideApplied, values.pesticide(regs[1]!.id), f.producer);
+      await automine(false);
+      const r = grouped({ groupSize: 2 });
+      const first = await r.syncOnce();
+      // Registrations 0 and 1 in one group, registration 2 alone; the pesticide waits for registration 1's group.
+      expect(first.sent).to.equal(3);
+      expect((await r.status(dependent))?.status).to.equal("pending");
+      await r.syncOnce();
+      expect((await r.status(dependent))?.status, "still in flight: it waits").to.equal("pending");
+      await mine();
+      await automine(true);
+      await drain(r);
+      expect((await r.status(dependent))?.status).to.equal("confirmed");
+      const groups = await Promise.all(regs.map(async (x) => (await r.status(x.idx))!.group));
+      expect(groups[0]).to.be.a("number");
+      expect(groups[1]).to.equal(groups[0]);
+      expect(groups[2]).to.equal(undefined);
+    });
+
+    it("cuts a group whose gas would pass maxGroupGas; the calls cut off follow in later transactions, in log order", async function () {
+      const regs = await registrations(6);
+      const before = await relayerNonce();
+      const r = grouped({ maxGroupGas: 700_000 });
+      await drain(r);
+      const rows = await Promise.all(regs.map(async (x) => (await r.status(x.idx))!));
+      expect(rows.every((x) => x.status === "confirmed")).to.equal(true);
+      const txs = [...new Set(rows.map((x) => x.txHash!))];
+      expect(txs.length).to.be.greaterThan(1);
+      expect(await relayerNonce()).to.equal(before + txs.length);
+      for (const hash of txs) expect((await ethers.provider.getTransaction(hash))!.gasLimit <= 700_000n).to.equal(true);
+      const nonces = rows.map((x) => x.nonce!);
+      expect(nonces).to.deep.equal([...nonces].sort((x, y) => x - y));
+    });
+
+    describe("crash safety", function () {
+      /** Logs `n` registrations and has a grouped relay send them unmined: their rows 'sent', the group in the mempool. */
+      async function sendGroupUnmined(r: Relay, n = 3) {
+        const regs = await registrations(n);
+        await automine(false);
+        await r.syncOnce();
+        const rows = await Promise.all(regs.map(async (x) => (await store.relayRecord(x.idx))!));
+        expect(rows.map((x) => x.status)).to.deep.equal(regs.map(() => "sent"));
+        return { regs, rows, group: (await store.relayGroup(rows[0]!.group!))! };
+      }
+
+      it("crash after the group was mined but before its outcome was stored: restart settles every row, sends nothing again", async function () {
+        const regs = await registrations(3);
+        await grouped().syncOnce(); // automine: mined at once, every row still 'sent'; the relay is then dropped
+        expect((await store.relayRows("sent")).length).to.equal(3);
+        const nonce = await relayerNonce();
+        store = await s.reopen(store);
+        const restarted = grouped();
+        await restarted.start();
+        await restarted.stop();
+        for (const x of regs) expect((await restarted.status(x.idx))?.status).to.equal("confirmed");
+        await drain(restarted);
+        expect(await relayerNonce()).to.equal(nonce);
+        for (const x of regs) expect(await eventsOf("Registered", x.id)).to.equal(1);
+      });
+
+      it("crash between storing the group and broadcasting it: restart broadcasts the same bytes, each event applied once", async function () {
+        const { regs, group } = await sendGroupUnmined(grouped());
+        // As if the process died before the broadcast: the node never saw the transaction.
+        expect(await dropTransaction(group.txHash)).to.equal(true);
+        store = await s.reopen(store);
+        const restarted = grouped();
+        await restarted.start();
+        await restarted.stop();
+        expect((await ethers.provider.getTransaction(group.txHash))?.nonce).to.equal(group.nonce);
+        await mine();
+        await automine(true);
+        await drain(restarted);
+        for (const x of regs) {
+          expect(await restarted.status(x.idx)).to.include({ status: "confirmed", txHash: group.txHash, group: group.id });
+          expect(await eventsOf("Registered", x.id)).to.equal(1);
+        }
+      });
+
+      it("replaces a stuck group at higher fees once for all its rows; whichever copy lands, each event is applied once", async function () {
+        const clock = manualClock();
+        const logger = memoryLogger();
+        const r = grouped({ clock, feeBumpAfterMs: 30_000, logger });
+        const { regs, group } = await sendGroupUnmined(r);
+        clock.advance(29_999);
+        await r.syncOnce();
+        expect((await store.relayGroup(group.id))!.txHash, "not stuck yet").to.equal(group.txHash);
+        clock.advance(1);
+        await r.syncOnce();
+        const bumped = (await store.relayGroup(group.id))!;
+        expect(bumped).to.include({ nonce: group.nonce, calls: 3 });
+        expect(bumped.txHash).to.not.equal(group.txHash);
+        for (const x of regs) expect((await store.relayRecord(x.idx))!.txHash).to.equal(bumped.txHash);
+        const [before, after] = [Transaction.from(group.rawTx), Transaction.from(bumped.rawTx)];
+        expect(after.data).to.equal(before.data);
+        expect(after.maxFeePerGas! * 100n >= before.maxFeePerGas! * 110n).to.equal(true);
+        expect(logger.lines.filter((l) => /group transaction stuck; replaced at higher fees/.test(l.msg)).length).to.equal(1);
+        // Say the first copy is what lands: every row is settled from the chain's events, found by their hashes.
+        await dropTransaction(bumped.txHash);
+        await ethers.provider.broadcastTransaction(group.rawTx);
+        await mine();
+        await automine(true);
+        await drain(r);
+        for (const x of regs) {
+          expect(await r.status(x.idx)).to.include({ status: "confirmed", txHash: group.txHash });
+          expect(await eventsOf("Registered", x.id)).to.equal(1);
+        }
+      });
+
+      it("a lost group whose nonce was spent elsewhere: its rows go back to pending and are sent again, each applied once", async function () {
+        const { regs, group } = await sendGroupUnmined(grouped());
+        await dropTransaction(group.txHash);
+        await f.relayer.sendTransaction({ to: f.relayer.address, value: 0n, nonce: group.nonce });
+        await mine();
+        await automine(true);
+        store = await s.reopen(store);
+        const restarted = grouped();
+        await restarted.start();
+        await restarted.stop();
+        for (const x of regs) expect(await restarted.status(x.idx)).to.include({ status: "pending", group: undefined });
+        await drain(restarted);
+        const rows = await Promise.all(regs.map(async (x) => (await restarted.status(x.idx))!));
+        expect(rows.every((x) => x.status === "confirmed" && x.nonce === group.nonce + 1)).to.equal(true);
+        expect(rows[0]!.group).to.not.equal(group.id);
+        for (const x of regs) expect(await eventsOf("Registered", x.id)).to.equal(1);
+      });
+    });
+  });
+
   it("refuses to start without RELAYER_ROLE", async function () {
     let err: unknown;
     try {

@@ -181,6 +181,8 @@ describe("provenance and trace of a batch", function () {
 
       expect(a.completeness).to.include({ complete: true, prevIndexChainUnbroken: true, entries: 6, headMatches: true });
       expect(a.completeness.chainEventHashes).to.deep.equal(a.timeline.map((t) => t.eventHash));
+      // The block its state and head stand at: that of its newest event on chain, the Split.
+      expect(batch.updatedBlock).to.equal(entry(a, "Split").chain?.blockNumber);
     });
 
     it("carry what a verifier needs: each event's values hash to its eventHash under the answer's domain, the signer signed them, the document hashes to docHash", async function () {
@@ -226,6 +228,7 @@ describe("provenance and trace of a batch", function () {
       expect(a.completeness).to.include({ complete: true, prevIndexChainUnbroken: true, entries: 3, headMatches: true });
       expect(a.completeness.chainEventHashes[0]).to.equal(split.eventHash);
       expect(a.completeness.head).to.equal(a.timeline.at(-2)?.chain?.batchHead);
+      expect(a.batch.updatedBlock).to.equal(a.timeline.at(-2)?.chain?.blockNumber);
     });
   });
 
@@ -276,6 +279,8 @@ describe("provenance and trace of a batch", function () {
       expect(a.timeline[1]).to.include({ relation: "consumed", batchId: idOf(merged) });
       expect(a.lineage.children.map((c) => c.batchId)).to.deep.equal([idOf(merged)]);
       expect(a.completeness).to.include({ complete: true, headMatches: true, entries: 1 });
+      // The Merge filed under the merged lot moved this parent's state and head too.
+      expect(a.batch.updatedBlock).to.equal(a.timeline[1]?.chain?.blockNumber);
     });
 
     it("pass an ancestor's recall on to a descendant, naming the recalled ancestor and its reason", async function () {
@@ -485,7 +490,7 @@ describe("provenance and trace of a batch", function () {
       expect((await ledger.post(await ledger.sign("cooperative", doc))).statusCode).to.equal(202);
 
       const a = await provenance(keys);
-      expect(a.batch).to.include({ onChain: false, status: "active", recalled: false, createdBlock: null });
+      expect(a.batch).to.include({ onChain: false, status: "active", recalled: false, createdBlock: null, updatedBlock: null });
       expect(a.batch.custodian.name).to.equal("Jeju Hallabong Cooperative");
       expect(a.batch.quantity).to.deep.equal({ value: "100", unit: "kg" });
       expect(a.timeline.map((t) => t.chain?.status)).to.deep.equal(["queued"]);

@@ -90,6 +90,8 @@ describe("verifying a provenance answer against the chain", function () {
     anchor: ledger.chain.deployments.anchor,
   });
   const verify = (answer: Provenance) => verifyProvenance(answer, reader, { trust: trust() });
+  /** An answer the chain has moved past since it was built, and its batch (set by "an answer that trails the chain"). */
+  let trailing: { answer: Provenance; keys: Keys } | undefined;
 
   async function provenance(keys: Keys): Promise<Provenance> {
     const res = await ledger.get(`/v1/batches/${encodeURIComponent(pathOf(keys))}/provenance`);
@@ -98,7 +100,9 @@ describe("verifying a provenance answer against the chain", function () {
   }
 
   before(async function () {
-    ledger = await startLedger();
+    // One lifecycle call per transaction: a batch's events then land one at a time, which reproduces what a phone sees
+    // at a group's boundary (RELAY_GROUP_SIZE) without logging a group's worth of events.
+    ledger = await startLedger({ env: { RELAY_GROUP_SIZE: "1" } });
     await ledger.playDemoStory();
   });
   after(async function () {
@@ -299,12 +303,30 @@ describe("verifying a provenance answer against the chain", function () {
         if (t.chain?.status === "recorded") t.chain = { status: "confirmed", ...(t.chain.txHash ? { txHash: t.chain.txHash } : {}) };
       }
       a.batch.custodian = a.batch.registrant;
+      a.batch.updatedBlock = Math.max(...a.timeline.slice(0, accepted).map((t) => t.chain?.blockNumber ?? 0));
       const v = await verify(a);
       expect(failures(v)).to.deep.equal([]);
       const custodian = batchCheck(v, "custodian");
       expect(custodian.status, custodian.detail).to.equal("pending");
       expect(custodian.detail).to.match(/as of block \d+.*the chain has since recorded/);
       expect(v.status).to.equal("pending");
+    });
+
+    it("leaves the custodian pending, not failed, when the answer's batch state was read before the index took in a hand-off its timeline shows", async function () {
+      // The server reads the batch row, then the records: an index range applied in between gives an answer whose
+      // state stands at an older block than its newest indexed record.
+      const a = clone(answer);
+      const offered = a.timeline.find((t) => t.kind === "HandOffOffered" && t.relation === "own")!;
+      a.batch.custodian = a.batch.registrant;
+      a.batch.offeredTo = a.timeline.find((t) => t.kind === "HandOffAccepted" && t.relation === "own")!.signer;
+      a.batch.status = "active";
+      a.batch.updatedBlock = offered.chain!.blockNumber!;
+      const v = await verify(a);
+      expect(failures(v)).to.deep.equal([]);
+      const custodian = batchCheck(v, "custodian");
+      expect(custodian.status, custodian.detail).to.equal("pending");
+      expect(custodian.detail).to.match(new RegExp(`as of block ${offered.chain!.blockNumber}, where the answer stands`));
+      expect(batchCheck(v, "head").status).to.equal("verified");
     });
 
     it("fails the quantity when the answer shows more than the chain holds, or in another unit", async function () {
@@ -438,6 +460,105 @@ describe("verifying a provenance answer against the chain", function () {
     });
   });
 
+  describe("an answer that trails the chain", function () {
+    // The server's index reads the chain a confirmation (and, locally, a durable snapshot) behind, and a page carries
+    // the answer it was rendered with while the relay goes on landing events: the verifier reads a chain that has
+    // moved on since. Each answer here is built, then the chain moves on, then the answer is verified.
+    const lot = (suffix: string): Keys => ({ gtin: tangerines.gtin, lot: `JJ-2611-T${suffix}` });
+    const at = (hoursAgo: number) => new Date(Math.floor(Date.now() / 3_600_000 - hoursAgo) * 3_600_000).toISOString().replace(".000Z", "Z");
+
+    async function log(actor: "cooperative" | "lab" | "wholesaler", doc: EventDoc): Promise<void> {
+      const res = await ledger.post(await ledger.sign(actor, doc));
+      expect(res.statusCode, JSON.stringify(res.json)).to.equal(202);
+    }
+    const registered = (batch: Keys): EventDoc => ({
+      kind: "Registered",
+      batch,
+      occurredAt: at(30),
+      product: "Jeju Hallabong tangerines",
+      origin: { country: "KR", region: "Jeju-do, Seogwipo-si", farm: { name: "Jeju Hallabong Cooperative, orchard 3" } },
+      harvestDate: at(48).slice(0, 10),
+      quantity: { value: 300, unit: "kg" },
+      imported: false,
+    });
+    const inspected = (batch: Keys): EventDoc => ({
+      kind: "Inspected",
+      batch,
+      occurredAt: at(20),
+      lab: { name: "Seogwipo Agricultural Testing Lab" },
+      method: "LC-MS/MS multi-residue (MFDS Food Code 8.4)",
+      sampleId: `SG-${batch.lot}`,
+      analytes: [{ name: "Imidacloprid", casNumber: "138261-41-3", value: 0.02, limit: 1.0, unit: "mg/kg" }],
+      passed: true,
+    });
+    const offered = (batch: Keys): EventDoc => ({
+      kind: "HandOffOffered",
+      batch,
+      occurredAt: at(10),
+      to: ledger.chain.actors.wholesaler.address,
+    });
+
+    it("leaves the head pending, not failed, when the chain has recorded an event since the answer was built", async function () {
+      const keys = lot("1");
+      await log("cooperative", registered(keys));
+      await log("lab", inspected(keys));
+      await ledger.sync();
+      const built = await provenance(keys);
+      // A hand-off offered after the page was rendered: on chain and indexed, but not in the answer the page holds.
+      await log("cooperative", offered(keys));
+      await ledger.sync();
+      trailing = { answer: built, keys };
+      const v = await verify(built);
+      const head = batchCheck(v, "head");
+      expect(failures(v), head.detail).to.deep.equal([]);
+      expect(head.status, head.detail).to.equal("pending");
+      expect(head.detail).to.match(/as of block \d+, where the answer stands, .* 2 lifecycle events; the chain has since recorded more/);
+      // The same answer read afresh shows the hand-off and verifies it.
+      expect(batchCheck(await verify(await provenance(keys)), "head").status).to.equal("verified");
+    });
+
+    it("still fails the head of a trailing answer that leaves out an event the chain held at the answer's block", async function () {
+      const keys = lot("2");
+      await log("cooperative", registered(keys));
+      await log("lab", inspected(keys));
+      await ledger.sync();
+      const built = await provenance(keys);
+      await log("cooperative", offered(keys));
+      await ledger.sync();
+      // The newest event the answer stands on, left out: its prevIndex chain still holds, only the head shows it.
+      const dropped = clone(built);
+      dropped.timeline = dropped.timeline.filter((t) => t.kind !== "Inspected");
+      const v = await verify(dropped);
+      expect(failures(v)).to.deep.equal(["batch head"]);
+      expect(batchCheck(v, "head").detail).to.match(/an event is missing/);
+    });
+
+    it("leaves the head pending, not failed, when only some of the events the answer shows on their way have landed", async function () {
+      // The phone's race: the page is rendered while the relay is landing the batch's events a group at a time (it sends
+      // a batch's next group once the one before is mined), so by the time the phone reads the chain some of the events
+      // the answer shows as queued are on chain and the rest not yet.
+      const keys = lot("3");
+      await log("cooperative", registered(keys));
+      await ledger.sync();
+      await log("lab", inspected(keys));
+      await log("cooperative", offered(keys));
+      const built = await provenance(keys);
+      expect(built.timeline.map((t) => t.chain?.status)).to.deep.equal(["recorded", "queued", "queued"]);
+      // One relay pass sends the inspection, which is mined; the offer waits for the next pass.
+      await ledger.services.relay.syncOnce();
+      const inspection = built.timeline[1]!;
+      expect((await ledger.services.relay.status(inspection.index))?.status).to.equal("sent");
+      expect((await ledger.services.relay.status(built.timeline[2]!.index))?.status).to.equal("pending");
+      const v = await verify(built);
+      const head = batchCheck(v, "head");
+      expect(failures(v), head.detail).to.deep.equal([]);
+      expect(head.status, head.detail).to.equal("pending");
+      expect(head.detail).to.match(/2 of the answer's 3 lifecycle events; 1 not on chain yet/);
+      await ledger.sync();
+      expect(batchCheck(await verify(await provenance(keys)), "head").status).to.equal("verified");
+    });
+  });
+
   describe("the verify command", function () {
     /** runVerify in process: the API through app.inject, the chain through the in-process provider. */
     async function run(
@@ -496,6 +617,16 @@ describe("verifying a provenance answer against the chain", function () {
       expect(r.code).to.equal(EXIT.pending);
       expect(r.out).to.match(/… contracts/);
       expect(r.urls[0]).to.match(/^http:\/\/ledger\.test\/v1\/batches\/0x/);
+    });
+
+    it("exits 2, not 1, for an answer the chain has moved past since it was built", async function () {
+      const { answer: built, keys } = trailing!;
+      const r = await run([pathOf(keys), "--deployments", "pinned.json"], {
+        deployments: pinned(),
+        tamper: (a) => Object.assign(a, clone(built)),
+      });
+      expect(r.code, r.out).to.equal(EXIT.pending);
+      expect(r.out).to.match(/… head +the on-chain head as of block \d+, where the answer stands/);
     });
 
     it("exits 1 when the answer is about another batch than the one asked for", async function () {
@@ -614,6 +745,12 @@ describe("verifying a provenance answer against the chain", function () {
         (tampered.timeline[0]!.document as { occurredAt: string }).occurredAt = "2020-01-01T00:00:00Z";
         expect((await api.verifyProvenance(tampered, api.rpcReader(send), { trust: trust() })).status).to.equal("failed");
       }
+      // An answer the chain has moved past: pending in the page's verifier too.
+      const built = trailing!.answer;
+      const send = (m: string, p: readonly unknown[]) => ethers.provider.send(m, [...p]);
+      const inBrowser = await api.verifyProvenance(parse(JSON.stringify(built)), api.rpcReader(send), { trust: trust() });
+      expect(inBrowser.batch.find((c) => c.name === "head")?.status).to.equal("pending");
+      expect(JSON.parse(JSON.stringify(inBrowser))).to.deep.equal(JSON.parse(JSON.stringify(await verify(built))));
     });
   });
 });
