@@ -100,7 +100,7 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
   // The worker threads run from bundles (thread-bundles.ts: a third of the memory of a thread on the sources).
   const threads = await threadEntries();
   // The log's group commits (sequencing, hashing, inserts, fsync) run on the store's writer thread, off the event loop.
-  const store = await SqliteStore.open(config.dataDir, { logWriter: "thread", logWriterEntry: threads?.logWriter });
+  const store = await SqliteStore.open(config.dataDir, { logWriter: "thread", logWriterEntry: threads?.logWriter, soleWriter: true });
   let onHalt: (err: IndexerHaltedError) => void = () => undefined;
   try {
     const appender = new Appender(store, { maxGroupSize: Math.max(1000, config.maxEventsPerRequest) });

@@ -87,6 +87,12 @@ export interface SqliteStoreOptions {
   readonly logWriter?: "inline" | "thread";
   /** The writer thread's entry module: default its TypeScript source (thread-bundles.ts builds a lighter one). */
   readonly logWriterEntry?: URL;
+  /**
+   * This store is the database's one writer (the API's, services.ts): it answers the index cursor, the latest anchor
+   * and the relay cursor from memory until it writes them (see `remembered`). Unset for any store opened beside a
+   * writer (a second, reading instance, a tool, a test): it reads them every time, since another process moves them.
+   */
+  readonly soleWriter?: boolean;
 }
 
 /** Applies the missing migrations in one transaction; refuses a database newer than `migrations`. */
@@ -130,7 +136,15 @@ export class SqliteStore implements Store {
   private readonly market: SqliteMarket;
   readonly path: string;
 
-  private constructor(writer: DatabaseSync, reader: DatabaseSync, writerReads: LogReads, log: LogWriter, path: string) {
+  private constructor(
+    writer: DatabaseSync,
+    reader: DatabaseSync,
+    writerReads: LogReads,
+    log: LogWriter,
+    path: string,
+    soleWriter: boolean,
+  ) {
+    this.soleWriter = soleWriter;
     this.writer = writer;
     this.reader = reader;
     this.log = log;
@@ -166,7 +180,7 @@ export class SqliteStore implements Store {
       } else {
         log = new InlineLogWriter(new SqliteLogAppender(writer, path, writerReads, frontier));
       }
-      return new SqliteStore(writer, reader, writerReads, log, path);
+      return new SqliteStore(writer, reader, writerReads, log, path, options.soleWriter === true);
     } catch (e) {
       reader?.close();
       writer.close();
@@ -549,18 +563,21 @@ export class SqliteStore implements Store {
 
   // ---------------------------------------------------------------------------------------------------------------
 
+  /** Whether this store may remember reads (SqliteStoreOptions.soleWriter). */
+  private readonly soleWriter: boolean;
   /** A remembered read's value (see `remembered`); a promise for the ones whose driver method is async. */
   private readonly memo = new Map<Remembered, unknown>();
 
   /**
    * Reads answered from memory until this process writes what they read: the index's cursor and latest anchor, and
    * the relay's cursor. Ingest reads them on every request (the pending overlay checks whether the index moved, a
-   * receipt says whether an anchor covers it and whether the relay has passed it), and only this process writes them
-   * (one writer per database, see the file comment), each through one method that forgets the value when its write
-   * ends, committed or not. A read made while that write runs remembers the committed value, which the write's end
-   * then forgets.
+   * receipt says whether an anchor covers it and whether the relay has passed it), and only the sole writer's process
+   * writes them (one writer per database, see the file comment), each through one method that forgets the value when
+   * its write ends, committed or not. A read made while that write runs remembers the committed value, which the
+   * write's end then forgets. A store opened without `soleWriter` remembers nothing: another process moves them.
    */
   private remembered<T>(key: Remembered, read: () => T): T {
+    if (!this.soleWriter) return read();
     if (this.memo.has(key)) return this.memo.get(key) as T;
     const value = read();
     this.memo.set(key, value);

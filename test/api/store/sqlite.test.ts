@@ -326,6 +326,17 @@ for (const logWriter of ["inline", "thread"] as const) {
         expect(await a.size()).to.equal(1);
       });
 
+      it("a store opened beside the writer reads the relay cursor afresh; only the sole writer answers it from memory", async function () {
+        const writer = await openStore({ soleWriter: true });
+        const beside = await openStore();
+        await writer.appendBatch([appendItem(0), appendItem(1), appendItem(2)]);
+        expect(await beside.relayCursor()).to.equal(0);
+        expect(await writer.relayCursor()).to.equal(0);
+        await writer.advanceRelayCursor(0, 3, [], 1);
+        expect(await writer.relayCursor()).to.equal(3);
+        expect(await beside.relayCursor()).to.equal(3);
+      });
+
       it("rejects every call after close", async function () {
         const store = await openStore();
         await store.close();
