@@ -40,6 +40,7 @@ if (unknown.length > 0) {
 const modules = MODULES.filter((m) => only === undefined || only.includes(m.name));
 
 const started = Date.now();
+const loadAtStart = loadavg();
 const scratch = await mkdtemp(path.join(tmpdir(), "ledger-bench-run-"));
 const bodies = new BodyFactory(2);
 let benchLog: Promise<BenchLog> | undefined;
@@ -73,11 +74,15 @@ const results: Results = {
   command: `npm run bench${process.argv.length > 2 ? " -- " + process.argv.slice(2).join(" ") : ""}`,
   startedAt: new Date(started).toISOString(),
   seconds: (Date.now() - started) / 1000,
-  machine: { cpus: cpus().length, loadAverage: loadavg(), node: process.version },
+  machine: { cpus: cpus().length, loadAverageAtStart: loadAtStart, loadAverage: loadavg(), node: process.version },
   entries: benchLog ? (await benchLog).entries : 0,
   figures,
 };
 await writeFile(values.out, JSON.stringify(results, null, 2) + "\n");
-console.log(`\n${results.command}: ${results.seconds.toFixed(0)} s, ${results.machine.cpus} cores, load average ${results.machine.loadAverage.map((l) => l.toFixed(1)).join(" ")}\n`);
+const loads = (l: readonly number[]) => l.map((x) => x.toFixed(1)).join(" ");
+console.log(
+  `\n${results.command}: ${results.seconds.toFixed(0)} s, ${results.machine.cpus} cores, ` +
+    `load average ${loads(loadAtStart)} at the start, ${loads(results.machine.loadAverage)} at the end\n`,
+);
 console.log(markdownTable(results));
 console.log(`\nwritten to ${values.out}`);

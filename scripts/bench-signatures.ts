@@ -1,17 +1,18 @@
 /**
- * Signer-recovery throughput: ethers (pure JS) vs native libsecp256k1 on the main thread vs the worker pool, and how
- * responsive the event loop stays while the pool works.
+ * Signer-recovery throughput: ethers (pure JS) vs native libsecp256k1 on the main thread, and the ingest pool (the
+ * one pool of worker threads, which recovers as part of preparing each request body: parsing, schema, derivation,
+ * hashing and recovery), and how responsive the event loop stays while the pool works.
  *
- *   npx tsx scripts/bench-signatures.ts [--items 40000] [--workers 2] [--ethers-items 2000]
- *
- * (Plain `node scripts/bench-signatures.ts` cannot run it yet: the project's `.js` import specifiers need tsx to map
- * them to `.ts` files. The worker file itself does load under plain Node type stripping.)
+ *   node scripts/bench-signatures.ts [--items 40000] [--workers 2] [--ethers-items 2000]
  */
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import { hexlify, randomBytes, recoverAddress } from "ethers";
-import { SignaturePool, mainThreadBackend, recoverSync } from "../ledger-api/src/ingest/signatures.ts";
+import { runJob } from "../bench/lib/sign-worker.ts";
+import { IngestPool } from "../ledger-api/src/ingest/ingest-pool.ts";
+import { backendName, recoverSync } from "../ledger-api/src/ingest/signatures.ts";
 import type { SignatureItem } from "../ledger-api/src/ingest/signatures.ts";
+import { threadEntries } from "../ledger-api/src/thread-bundles.ts";
 
 const { values } = parseArgs({
   options: {
@@ -66,7 +67,7 @@ function describeLags(lags: number[]): string {
 }
 
 const items = fixtures(ITEMS);
-console.log(`node ${process.version}, ${ITEMS} items, main-thread backend: ${mainThreadBackend}`);
+console.log(`node ${process.version}, ${ITEMS} items, backend: ${backendName}`);
 
 // (a) ethers, pure JS, main thread.
 {
@@ -77,43 +78,45 @@ console.log(`node ${process.version}, ${ITEMS} items, main-thread backend: ${mai
 }
 
 // (b) native libsecp256k1, main thread (the same code path the workers run, plus packing and unpacking).
-let expected: (string | null)[];
 {
   recoverSync(items.slice(0, 1000)); // warm-up
   const t = performance.now();
-  expected = recoverSync(items);
+  recoverSync(items);
   const ms = performance.now() - t;
   console.log(`(b) native libsecp256k1, main thread:         ${rate(items.length, ms)} (event loop blocked ${ms.toFixed(0)} ms)`);
 }
 
-// (c) the worker pool; also with one worker (the default on a 2-core machine), which leaves the main thread a core.
+// (c) the ingest pool on request bodies of 500 signed Observed events (the events' whole preparation, recovery
+// included), with its workers as the API runs them (bundled); also with one worker.
+const DOMAIN = { name: "ProvenanceLedger", version: "1", chainId: 31337n, verifyingContract: "0x5FbDB2315678afecb367f032d93F642f64180aa3" };
+const key = hexlify(randomBytes(32));
+const signer = new (await import("ethers")).Wallet(key).address;
+const bodies = runJob({
+  id: 1,
+  domain: { ...DOMAIN, chainId: String(DOMAIN.chainId) },
+  privateKey: key,
+  signer,
+  gtin: "08801234000017",
+  lots: Array.from({ length: 100 }, (_, i) => `SIG-${i}`),
+  kind: "observed",
+  bodies: Math.max(1, Math.round(ITEMS / 500)),
+  perBody: 500,
+  nonceBase: "1000",
+  firstSeq: 0,
+  deadline: Math.floor(Date.now() / 1000) + 86_400,
+}).map((b) => Buffer.from(b));
+const events = bodies.length * 500;
+const entries = await threadEntries();
 for (const workers of [...new Set([WORKERS, 1])]) {
-  const pool = new SignaturePool({ workers });
-  console.log(`    pool backend: ${await pool.backend()}`);
-  await pool.recover(items.slice(0, 5000)); // warm-up: workers ready and JIT-compiled
+  const pool = new IngestPool({ domain: DOMAIN, maxEvents: 500, workers, workerUrl: entries?.ingestWorker });
+  console.log(`    pool backend: ${await pool.backend()}${entries ? " (bundled workers)" : ""}`);
+  const now = Math.floor(Date.now() / 1000);
+  await Promise.all(bodies.slice(0, 4).map((b) => pool.prepare(Buffer.from(b), now))); // warm-up
   const t = performance.now();
-  const { result, lags } = await withLagProbe(() => pool.recover(items));
+  const { result, lags } = await withLagProbe(() => Promise.all(bodies.map((b) => pool.prepare(Buffer.from(b), now))));
   const ms = performance.now() - t;
-  if (result.some((r, i) => r !== expected[i])) throw new Error("pool and main-thread results differ");
-  console.log(`(c) worker pool, ${workers} worker(s):               ${rate(items.length, ms)}`);
+  if (result.some((o) => !o.ok || o.events.some((e) => e.badSignature !== null))) throw new Error("the pool refused a body");
+  console.log(`(c) ingest pool, ${workers} worker(s), 500 events a body: ${rate(events, ms)}`);
   console.log(`    event loop during (c): ${describeLags(lags)}`);
-
-  // Per-call latency for tiny calls: worker round trip vs inline, to choose the inlineMax default.
-  if (workers === WORKERS) {
-    for (const n of [1, 2, 4, 8, 16]) {
-      const batch = items.slice(0, n);
-      const rounds = 300;
-      let t0 = performance.now();
-      for (let i = 0; i < rounds; i++) await pool.recover(batch);
-      const pooled = (performance.now() - t0) / rounds;
-      t0 = performance.now();
-      for (let i = 0; i < rounds; i++) recoverSync(batch);
-      const inline = (performance.now() - t0) / rounds;
-      console.log(
-        `    ${String(n).padStart(2)} item(s) per call: pool ${(pooled * 1000).toFixed(0)} us, ` +
-          `inline ${(inline * 1000).toFixed(0)} us (blocking)`,
-      );
-    }
-  }
   await pool.close();
 }

@@ -21,6 +21,8 @@ export interface LoadResult {
   readonly p99Ms: number;
   /** Responses that were not 2xx, and connection errors / timeouts. */
   readonly failed: number;
+  /** What failed: responses by status code (non-2xx only), connection errors, timeouts. */
+  readonly failures: Readonly<Record<string, number>>;
 }
 
 export async function load(options: LoadOptions): Promise<LoadResult> {
@@ -50,5 +52,14 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     failed: result.non2xx + result.errors + result.timeouts,
+    failures: {
+      ...Object.fromEntries(
+        Object.entries(result.statusCodeStats ?? {})
+          .filter(([code]) => !code.startsWith("2"))
+          .map(([code, { count }]) => [code, count]),
+      ),
+      ...(result.errors > result.timeouts ? { errors: result.errors - result.timeouts } : {}),
+      ...(result.timeouts > 0 ? { timeouts: result.timeouts } : {}),
+    },
   };
 }

@@ -1,6 +1,6 @@
 /** Child processes the benchmark measures: the API (api-process.ts) and the bare node:http ceiling (bare-server.ts). */
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 export interface Served {
@@ -24,17 +24,62 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * CPU milliseconds per thread of process `pid` (utime + stime from /proc, 100 ticks a second), by thread name; worker
+ * threads are told apart by start order: WorkerThread 1 is the store's log writer (the store opens before the ingest
+ * pool starts its workers), 2 and up the ingest workers (a worker that replaced a dead one comes last).
+ */
+export function threadCpuMs(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  let workers = 0;
+  const tids = readdirSync(`/proc/${pid}/task`).map(Number).sort((a, b) => a - b);
+  for (const tid of tids) {
+    try {
+      let name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      if (name === "WorkerThread") name = `WorkerThread ${++workers}`;
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10;
+      // Kernel time (syscalls: writes, fsyncs, page faults) apart, for the threads that do I/O.
+      out[`${name} (kernel)`] = (out[`${name} (kernel)`] ?? 0) + Number(fields[12]) * 10;
+    } catch {
+      // The thread ended between listing and reading.
+    }
+  }
+  return out;
+}
+
 export function rssMbOf(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? NaN);
   return kb / 1024;
 }
 
+/**
+ * The node flags `npm start` runs the API with (package.json "start"), so the benchmark measures the process as it
+ * is run: they bound V8's young generation, which the API's memory figure depends on.
+ */
+export const API_NODE_FLAGS: readonly string[] = (() => {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { scripts: { start: string } };
+  const flags = /\bnode((?: --\S+)*) ledger-api\/src\/main\.ts/.exec(pkg.scripts.start);
+  if (flags === null) throw new Error(`package.json "start" no longer runs node ledger-api/src/main.ts: ${pkg.scripts.start}`);
+  return flags[1]!.trim().split(" ").filter(Boolean);
+})();
+
+/** Children still running: killed if the runner exits without stopping them (a module that threw, Ctrl-C). */
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  // The API's own anvil goes with it (chain/anvil-process.ts: it dies with its parent).
+  for (const child of running) child.kill("SIGKILL");
+});
+
 function startChild(script: URL, env: Record<string, string>, args: string[] = []): Promise<Served> {
   const child: ChildProcess = spawn(process.execPath, [...args, script.pathname], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
   let stderr = "";
   child.stderr!.on("data", (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
   return new Promise((resolve, reject) => {
@@ -91,7 +136,7 @@ export async function startApi(options: ApiOptions): Promise<Served> {
       ...(options.naive ? { BENCH_NAIVE: "1" } : {}),
       ...options.env,
     },
-    options.nodeArgs,
+    [...API_NODE_FLAGS, ...(options.nodeArgs ?? [])],
   );
 }
 

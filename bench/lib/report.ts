@@ -5,7 +5,13 @@ export interface Results {
   readonly command: string;
   readonly startedAt: string;
   readonly seconds: number;
-  readonly machine: { readonly cpus: number; readonly loadAverage: readonly number[]; readonly node: string };
+  readonly machine: {
+    readonly cpus: number;
+    readonly loadAverageAtStart: readonly number[];
+    /** At the end. */
+    readonly loadAverage: readonly number[];
+    readonly node: string;
+  };
   readonly entries: number;
   readonly figures: readonly Figure[];
 }
@@ -21,7 +27,7 @@ export function markdownTable(results: Results): string {
     const baseline = f.baseline ? `${num(f.baseline.value)} (${f.baseline.what})` : "";
     const goal = f.goal ? `${f.goal.text}: ${f.goal.met ? "met" : "not met"}` : "";
     const detail = Object.entries(f.detail ?? {})
-      .filter(([k]) => /Ms$|ceilingRatio|afterBuildMb|failed|transactions|savedVs/i.test(k))
+      .filter(([k]) => /Ms$|ceilingRatio|afterBuildMb|failed|failures|apiCpuUsPerEvent|cpuBoundPerSecond|transactions|savedVs/i.test(k))
       .map(([k, v]) => `${k} ${typeof v === "number" ? num(v) : v}`)
       .join(", ");
     return `| ${f.what} | ${num(f.value)} ${f.unit} | ${baseline} | ${ratio} | ${goal} | ${detail} |`;

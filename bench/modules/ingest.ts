@@ -7,11 +7,42 @@
  * - GET /v1/log/checkpoint, 16 connections, beside the ceiling;
  * - the API process's RSS with the 1M-entry log, after the runs above (and after building the log, when this run
  *   built it).
+ * Beside each ingest rate, the CPU the API's threads spent per event (/proc: the event loop, the worker threads, the
+ * garbage collector's helpers; kernel time included) and the rate that CPU would allow on this machine's cores with
+ * nothing else running (cores x 1e6 / us per event): on a shared machine the measured rate is what the API got, the
+ * CPU per event what it needs.
  * Every body carries fresh events (new nonces), signed before the timed runs.
  */
+import { cpus } from "node:os";
+import type { LoadResult } from "../lib/load.ts";
+import { threadCpuMs } from "../lib/processes.ts";
 import type { BenchContext, BenchModule, Figure } from "../lib/types.ts";
 
 const BATCH = 500;
+
+/** The API's CPU per event over a run: total and by kind of thread, in microseconds. */
+function cpuPerEvent(before: Record<string, number>, after: Record<string, number>, events: number) {
+  const us = (match: (name: string) => boolean) =>
+    (Object.entries(after)
+      .filter(([name]) => match(name) && !name.endsWith("(kernel)"))
+      .reduce((sum, [name, ms]) => sum + ms - (before[name] ?? 0), 0) *
+      1000) /
+    Math.max(events, 1);
+  const total = us(() => true);
+  return {
+    apiCpuUsPerEvent: total,
+    cpuMainUs: us((n) => n === "MainThread"),
+    cpuWorkersUs: us((n) => n.startsWith("WorkerThread")),
+    cpuGcUs: us((n) => n.startsWith("V8")),
+    cpuBoundPerSecond: total > 0 ? (cpus().length * 1e6) / total : 0,
+  };
+}
+
+/** What failed in a run, e.g. { failures: "500: 3, timeouts: 1" }, when anything did. */
+function failures(run: LoadResult): { failures?: string } {
+  const parts = Object.entries(run.failures).map(([what, n]) => `${what}: ${n}`);
+  return parts.length === 0 ? {} : { failures: parts.join(", ") };
+}
 
 export const ingest: BenchModule = {
   name: "ingest",
@@ -31,8 +62,13 @@ export const ingest: BenchModule = {
     ctx.note("ingest workers: batches, single events, checkpoint");
     const api = await ctx.startApi({ dataDir: await ctx.workDir() });
     const url = `${api.url}/v1/events`;
+    const cpu0 = threadCpuMs(api.pid);
     const batch = await ctx.load({ url, method: "POST", connections: 4, bodies: fastBatch });
+    const cpu1 = threadCpuMs(api.pid);
     const single = await ctx.load({ url, method: "POST", connections: 32, bodies: fastSingle });
+    const cpu2 = threadCpuMs(api.pid);
+    const batchCpu = cpuPerEvent(cpu0, cpu1, fastBatch.length * BATCH);
+    const singleCpu = cpuPerEvent(cpu1, cpu2, fastSingle.length);
     const checkpoint = await ctx.load({ url: `${api.url}/v1/log/checkpoint`, connections: 16, duration: ctx.duration });
     const rssMb = api.rssMb();
     await api.stop();
@@ -60,7 +96,7 @@ export const ingest: BenchModule = {
         unit: "events/s",
         baseline: { what: "naive path (ethers hash + recovery on the main thread)", value: naiveEventsPerSecond },
         goal: { text: ">= 10,000 events/s", met: eventsPerSecond >= 10_000 },
-        detail: { p99Ms: batch.p99Ms, failed: batch.failed, baselineFailed: naiveBatchRun.failed, requests: batch.requests },
+        detail: { p99Ms: batch.p99Ms, failed: batch.failed, baselineFailed: naiveBatchRun.failed, requests: batch.requests, ...failures(batch), ...batchCpu },
       },
       {
         id: "ingest.single",
@@ -76,6 +112,8 @@ export const ingest: BenchModule = {
           ceilingReqPerSec: bareSingle.perSecond,
           ceilingRatio: single.perSecond / bareSingle.perSecond,
           failed: single.failed,
+          ...failures(single),
+          ...singleCpu,
         },
       },
       {
@@ -92,7 +130,7 @@ export const ingest: BenchModule = {
         unit: "req/s",
         baseline: { what: "bare node:http GET", value: bareGet.perSecond },
         goal: { text: "keep (4,539 req/s before)", met: checkpoint.perSecond >= 4539 },
-        detail: { p99Ms: checkpoint.p99Ms, failed: checkpoint.failed },
+        detail: { p99Ms: checkpoint.p99Ms, failed: checkpoint.failed, ...failures(checkpoint) },
       },
       {
         id: "api.rss",

@@ -1,6 +1,7 @@
 /**
- * The running ledger: the store, the log appender, the signature workers, ingest, and the three chain workers
- * (indexer, relay, anchorer), wired from one configuration. `buildApp` (app.ts) serves HTTP on top of it.
+ * The running ledger: the store (with its log writer thread), the log appender, the ingest workers, ingest, and the
+ * three chain workers (indexer, relay, anchorer), wired from one configuration. `buildApp` (app.ts) serves HTTP on top
+ * of it.
  *
  * Start order matters and is the reverse of stop order: the store opens first, the indexer catches up with the
  * chain before ingest rebuilds its pending overlay (so role checks see current grants), and the writers reconcile
@@ -33,6 +34,7 @@ import { Ingestor } from "./ingest/ingestor.ts";
 import { IngestPool, InlinePreparer, type LedgerDomain, type Preparer } from "./ingest/ingest-pool.ts";
 import { Appender } from "./log/appender.ts";
 import { openStore } from "./store/open.ts";
+import { threadEntries } from "./thread-bundles.ts";
 import type { Store } from "./store/store.ts";
 
 export interface LedgerServicesOptions {
@@ -106,7 +108,11 @@ const SILENT: ChainLogger = { info() {}, warn() {}, error() {} };
 export async function openLedgerServices(options: LedgerServicesOptions): Promise<LedgerServices> {
   const { config, provider, deployments } = options;
   const logger = options.logger ?? SILENT;
-  const store = await openStore(config);
+  // The worker threads run from bundles (thread-bundles.ts: a third of the memory of a thread on the sources).
+  const threads = await threadEntries();
+  // On SQLite the log's group commits (sequencing, hashing, inserts, fsync) run on the store's writer thread, off the
+  // event loop; this process is the database's one writer. (PostgreSQL's commits wait on the server, not this thread.)
+  const store = await openStore(config, { logWriter: "thread", logWriterEntry: threads?.logWriter, soleWriter: true });
   let onHalt: (err: IndexerHaltedError) => void = () => undefined;
   try {
     const appender = new Appender(store, { maxGroupSize: Math.max(1000, config.maxEventsPerRequest) });
@@ -116,7 +122,12 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
       options.preparer?.(ledgerEip712) ??
       (config.ingestWorkers === 0
         ? InlinePreparer.fast(ledgerEip712, config.maxEventsPerRequest)
-        : new IngestPool({ domain: ledgerEip712, maxEvents: config.maxEventsPerRequest, workers: config.ingestWorkers }));
+        : new IngestPool({
+            domain: ledgerEip712,
+            maxEvents: config.maxEventsPerRequest,
+            workers: config.ingestWorkers,
+            workerUrl: threads?.ingestWorker,
+          }));
     const indexer = new Indexer({
       provider,
       deployments,

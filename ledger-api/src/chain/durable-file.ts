@@ -8,6 +8,7 @@
  * place, and a SIGKILL during the write left a file no later start could load.
  */
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
+import { open, rename, rm } from "node:fs/promises";
 import path from "node:path";
 
 const TEMP_SUFFIX = ".partial";
@@ -30,6 +31,33 @@ export function writeFileDurably(file: string, bytes: Uint8Array): void {
   closeSync(fd);
   renameSync(temp, file);
   fsyncDirectory(dir);
+}
+
+/**
+ * writeFileDurably's promise, with the writes and fsyncs on libuv's thread pool: for a file written while the server
+ * runs (the chain's snapshots), whose fsyncs blocked the event loop for milliseconds each time the chain moved.
+ * Same guarantee: once it resolves the new contents would survive a power cut; a crash leaves the old or the new.
+ */
+export async function writeFileDurablyAsync(file: string, bytes: Uint8Array): Promise<void> {
+  const dir = path.dirname(file);
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}${TEMP_SUFFIX}`);
+  const handle = await open(temp, "w", 0o600);
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } catch (err) {
+    await handle.close();
+    await rm(temp, { force: true });
+    throw err;
+  }
+  await handle.close();
+  await rename(temp, file);
+  const dirHandle = await open(dir, "r");
+  try {
+    await dirHandle.sync();
+  } finally {
+    await dirHandle.close();
+  }
 }
 
 /** Makes the directory's entries (a rename, a new or deleted file) durable. */

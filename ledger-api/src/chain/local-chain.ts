@@ -29,7 +29,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { clearOrphans, LEGACY_STATE_FILE, removePidFile, spawnAnvil } from "./anvil-process.ts";
-import { removeStrayTemps, writeFileDurably } from "./durable-file.ts";
+import { removeStrayTemps, writeFileDurablyAsync } from "./durable-file.ts";
 import { silentLogger, type ChainLogger } from "./transactions.ts";
 
 /** The well-known development mnemonic: its keys are public, so this chain must never hold anything of value. */
@@ -451,7 +451,7 @@ class AnvilChain implements LocalChain {
     const began = Date.now();
     const hex = await rpc<string>(this.rpcUrl, "anvil_dumpState", [false], 120_000);
     const bytes = Buffer.from(hex.slice(2), "hex");
-    writeFileDurably(path.join(this.stateDir, SNAPSHOT_FILE), bytes);
+    await writeFileDurablyAsync(path.join(this.stateDir, SNAPSHOT_FILE), bytes);
     this.durable = head;
     this.snapshots++;
     this.snapshotBytes = bytes.length;

@@ -108,7 +108,10 @@ export interface RelayOptions {
   readonly maxGroupGas?: number;
   /** Pause between passes of the background loop. Default 500 ms. */
   readonly pollMs?: number;
-  /** Most log entries ingested per pass. Default 500, or twice what a pass may send (maxInFlight x groupSize). */
+  /**
+   * Most log entries ingested per pass (Observed ones count, but cost only the store's scan). Default 5,000, or twice
+   * what a pass may send (maxInFlight x groupSize) if that is more.
+   */
   readonly ingestBatch?: number;
   /** First block to search for events recorded by someone else (the ledger's deploy block). Default 0. */
   readonly fromBlock?: number;
@@ -282,7 +285,7 @@ export class Relay {
     this.maxGroupGas = BigInt(posInt("maxGroupGas", options.maxGroupGas ?? 12_000_000, 100_000));
     this.pollMs = posInt("pollMs", options.pollMs ?? 500, 1);
     this.loop = new PollLoop("relay", () => this.syncOnce(), this.pollMs, this.logger);
-    this.ingestBatch = posInt("ingestBatch", options.ingestBatch ?? Math.max(500, 2 * this.maxInFlight * this.groupSize), 1);
+    this.ingestBatch = posInt("ingestBatch", options.ingestBatch ?? Math.max(5000, 2 * this.maxInFlight * this.groupSize), 1);
     this.fromBlock = posInt("fromBlock", options.fromBlock ?? 0, 0);
     this.durableBlock = options.durableBlock;
     this.lastProgressAt = this.clock.now();
@@ -453,13 +456,9 @@ export class Relay {
     const size = await this.store.size();
     const to = Math.min(size, from + this.ingestBatch);
     if (to <= from) return 0;
-    const rows = [];
-    for (let i = from; i < to; i++) {
-      const entry = await this.store.entry(i);
-      if (entry === undefined) throw new Error(`relay: log entry ${i} is missing`);
-      if (entry.kind === Kind.Observed) continue;
-      rows.push({ index: i, kind: entry.kind, actor: decodeEntry(entry.entry).signer });
-    }
+    // Only the lifecycle entries' index, kind and signer: the Observed ones between them never leave the store.
+    const heads = await this.store.lifecycleEntries(from, to, to - from);
+    const rows = heads.map((e) => ({ index: e.index, kind: e.kind, actor: e.signer }));
     await this.store.advanceRelayCursor(from, to, rows, this.now());
     return rows.length;
   }

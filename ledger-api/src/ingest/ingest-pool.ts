@@ -5,22 +5,30 @@
  * event loop they capped ingest and stretched every other request's latency. The pool hands each request's raw body
  * bytes to the least busy worker, so the main thread only admits and appends (ingestor.ts).
  *
- * Guarantees:
- * - `prepare` resolves with the worker's outcome (events or a refusal, both data) or rejects with IngestWorkerError
- *   when the worker died with the request on it or threw something that is not a refusal; a fresh worker replaces
- *   a dead one and other requests go on. A request is never retried (one that killed a worker would kill the next).
- *   Three workers in a row dying before they are ready (the worker file cannot load) break the pool: every pending
- *   and later call rejects with that cause.
- * - Idle workers are unref'd, so the pool never keeps the process alive; `close()` lets each worker exit on its own
- *   (terminate after a grace period) and rejects what is still pending.
- * - Requests wait in the pool's queue while every worker has `maxInFlightPerWorker` of them, so a burst does not pile
- *   up in one worker's port while another idles.
+ * It is the process's one pool of worker threads for this work: signature recovery (signatures.ts) runs in it, as
+ * part of each request, rather than in a pool of its own.
+ *
+ * Guarantees (test/api/ingest/ingest-pool.test.ts):
+ * - `prepare` resolves with the worker's outcome (events or a refusal, both data), each call with its own body's, or
+ *   rejects with IngestWorkerError when the worker died with the request on it or threw something that is not a
+ *   refusal; a fresh worker replaces a dead one and other requests go on, those queued behind included. A request is
+ *   never retried (one that killed a worker would kill the next). Three workers in a row dying before they are ready
+ *   (the worker file cannot load) break the pool: every pending and later call rejects with that cause.
+ * - Requests wait in the pool's queue, not in a worker's port, until a worker is ready and has fewer than
+ *   `maxInFlightPerWorker` of them: a burst does not pile up on one worker while another idles, and a worker that
+ *   fails to start fails no request.
+ * - Idle workers are unref'd, so the pool never keeps the process alive; a worker with requests on it is ref'd, so
+ *   pending work is not dropped by an exiting process. `close()` lets each worker exit on its own (terminate after a
+ *   grace period) and rejects what is still pending; a pool still open when the event loop drains is closed on
+ *   `beforeExit`, because a worker holding the native secp256k1 addon left to the process's own teardown sometimes
+ *   aborts the process (its N-API wrapper throws during environment cleanup; measured 1 exit in 12).
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { Eip712Domain } from "../protocol/eip712.ts";
 import { INGEST_WORKER_ROLE, fastContext, type IngestWorkerData, type IngestWorkerReply, type PrepareRequest } from "./ingest-worker.ts";
 import { prepareBody, type PrepareContext, type PrepareOutcome } from "./prepare.ts";
+import type { BackendName } from "./signatures.ts";
 
 /** Runs prepare.ts for one request body. */
 export interface Preparer {
@@ -92,13 +100,19 @@ export interface IngestPoolOptions {
 
 const MAX_STARTUP_FAILURES = 3;
 
-// As SignaturePool does: a pool still open when the event loop drains is closed, because a worker holding the native
-// secp256k1 addon left to the process's own teardown sometimes aborts the process.
+// A pool still open when the event loop drains is closed (see the file comment).
 const openPools = new Set<IngestPool>();
 function closeOpenPools(): void {
   for (const pool of openPools) void pool.close();
 }
 const SHUTDOWN_GRACE_MS = 2000;
+
+/**
+ * Each worker's young generation, MB (two 8 MB semi-spaces and their large-object space). V8 sizes it from the
+ * machine's memory otherwise: on the 24 GB machines this runs on, up to 128 MB per thread under load (measured with
+ * v8.getHeapSpaceStatistics), for no measured gain in ingest CPU per event.
+ */
+export const WORKER_YOUNG_GENERATION_MB = 24;
 
 function defaultWorkerUrl(): URL {
   // Under tsx or type stripping this module is ingest-pool.ts and its sibling is .ts; once compiled, both are .js.
@@ -118,12 +132,26 @@ export class IngestPool implements Preparer {
   #broken: Error | undefined;
   #closed = false;
   #busy = false;
+  #backendKnown = false;
+  #backendWanted = false;
+  readonly #backend: Promise<BackendName>;
+  #resolveBackend!: (name: BackendName) => void;
+  #rejectBackend!: (err: Error) => void;
 
   constructor(options: IngestPoolOptions) {
     const workers = options.workers ?? availableParallelism();
     if (!Number.isSafeInteger(workers) || workers < 1) throw new RangeError(`workers must be an integer >= 1, got ${workers}`);
     this.workers = workers;
     this.#maxInFlight = options.maxInFlightPerWorker ?? 2;
+    if (!Number.isSafeInteger(this.#maxInFlight) || this.#maxInFlight < 1) {
+      throw new RangeError(`maxInFlightPerWorker must be an integer >= 1, got ${this.#maxInFlight}`);
+    }
+    this.#backend = new Promise((resolve, reject) => {
+      this.#resolveBackend = resolve;
+      this.#rejectBackend = reject;
+    });
+    // Never left unhandled: backend() may not be called at all.
+    this.#backend.catch(() => {});
     this.#url = options.workerUrl ?? defaultWorkerUrl();
     const d = options.domain;
     this.#data = {
@@ -134,6 +162,16 @@ export class IngestPool implements Preparer {
     for (let i = 0; i < workers; i++) this.#spawn();
     openPools.add(this);
     if (openPools.size === 1) process.on("beforeExit", closeOpenPools);
+  }
+
+  /** The secp256k1 implementation the workers recover with, once the first one is ready; rejects if none ever is. */
+  backend(): Promise<BackendName> {
+    // Someone waits on a worker: keep the process alive until one is ready, as for a pending request.
+    if (!this.#backendKnown) {
+      this.#backendWanted = true;
+      this.#updateRefs();
+    }
+    return this.#backend;
   }
 
   prepare(body: Uint8Array, now: number): Promise<PrepareOutcome> {
@@ -151,6 +189,7 @@ export class IngestPool implements Preparer {
     openPools.delete(this);
     if (openPools.size === 0) process.off("beforeExit", closeOpenPools);
     const err = new IngestWorkerError("the ingest pool closed with the request pending");
+    this.#rejectBackend(err);
     for (const p of this.#queue) p.reject(err);
     this.#queue = [];
     await Promise.all(
@@ -174,7 +213,7 @@ export class IngestPool implements Preparer {
   }
 
   #spawn(): void {
-    const worker = new Worker(this.#url, { workerData: this.#data });
+    const worker = new Worker(this.#url, { workerData: this.#data, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
     const slot: Slot = { worker, inFlight: new Map(), ready: false, dead: false };
     this.#slots.add(slot);
     worker.on("message", (reply: IngestWorkerReply) => this.#onReply(slot, reply));
@@ -191,6 +230,8 @@ export class IngestPool implements Preparer {
     if (reply.type === "ready") {
       slot.ready = true;
       this.#startupFailures = 0;
+      this.#backendKnown = true;
+      this.#resolveBackend(reply.backend);
       this.#pump();
       return;
     }
@@ -213,6 +254,7 @@ export class IngestPool implements Preparer {
     if (this.#closed) return;
     if (!slot.ready && ++this.#startupFailures >= MAX_STARTUP_FAILURES) {
       this.#broken = new IngestWorkerError(`ingest workers keep dying before they are ready: ${cause.message}`, cause);
+      this.#rejectBackend(this.#broken);
       for (const p of this.#queue) p.reject(this.#broken);
       this.#queue = [];
       for (const other of this.#slots) for (const p of other.inFlight.values()) p.reject(this.#broken);
@@ -235,15 +277,18 @@ export class IngestPool implements Preparer {
       if (target === undefined) break;
       const pending = this.#queue.shift()!;
       target.inFlight.set(pending.request.id, pending);
-      const body = pending.request.body;
-      target.worker.postMessage(pending.request, body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? [body.buffer as ArrayBuffer] : []);
+      // The body moves to the worker without a copy when it owns its ArrayBuffer (a large body). A small one is a
+      // view into Node's shared 8 KiB Buffer pool, which a clone would copy whole: it is copied alone, then moved.
+      let body = pending.request.body;
+      if (body.byteOffset !== 0 || body.byteLength !== body.buffer.byteLength || !(body.buffer instanceof ArrayBuffer)) body = new Uint8Array(body);
+      target.worker.postMessage({ ...pending.request, body }, [body.buffer as ArrayBuffer]);
     }
     this.#updateRefs();
   }
 
   /** Keeps the process alive exactly while work is pending. */
   #updateRefs(): void {
-    let busy = this.#queue.length > 0;
+    let busy = this.#queue.length > 0 || (this.#backendWanted && !this.#backendKnown && !this.#closed && this.#broken === undefined);
     for (const slot of this.#slots) if (slot.inFlight.size > 0) busy = true;
     if (busy === this.#busy) return;
     this.#busy = busy;

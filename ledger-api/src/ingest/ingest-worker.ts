@@ -6,14 +6,14 @@
  * through workerData, so importing it elsewhere has no side effect.
  *
  * Protocol: pool -> worker `{ id, body, now }` (body: the request's raw JSON bytes, transferred); worker -> pool
- * `{ type: "ready" }` once loaded, then `{ type: "result", id, outcome }` per request, or `{ type: "error", id,
+ * `{ type: "ready", backend }` once loaded (the secp256k1 implementation it recovers with), then `{ type: "result", id, outcome }` per request, or `{ type: "error", id,
  * message }` when prepare threw something that is not a refusal (a bug: the request is answered 500, the worker
  * goes on). `{ type: "shutdown" }` closes the port so the thread exits on its own.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { Eip712Hasher, type Eip712Domain } from "../protocol/eip712.ts";
 import { prepareBody, type PrepareContext, type PrepareOutcome } from "./prepare.ts";
-import { recoverSync } from "./signatures.ts";
+import { backendName, recoverSync, type BackendName } from "./signatures.ts";
 
 /** workerData that tells this module to serve the pool protocol. */
 export const INGEST_WORKER_ROLE = "ledger-ingest-worker";
@@ -32,7 +32,7 @@ export interface PrepareRequest {
 }
 
 export type IngestWorkerReply =
-  | { readonly type: "ready" }
+  | { readonly type: "ready"; readonly backend: BackendName }
   | { readonly type: "result"; readonly id: number; readonly outcome: PrepareOutcome }
   | { readonly type: "error"; readonly id: number; readonly message: string };
 
@@ -60,6 +60,6 @@ if (parentPort !== null && (workerData as { role?: unknown } | null)?.role === I
     }
     port.postMessage(reply);
   });
-  const ready: IngestWorkerReply = { type: "ready" };
+  const ready: IngestWorkerReply = { type: "ready", backend: backendName };
   port.postMessage(ready);
 }

@@ -73,6 +73,9 @@ interface PendingEvent {
   readonly event: LedgerEvent;
 }
 
+/** Lifecycle entries listed per store read while the overlay is rebuilt. */
+const INIT_PAGE = 1000;
+
 /** How often pending events are checked against the index and the relay. */
 const PRUNE_EVERY_MS = 250;
 
@@ -240,7 +243,13 @@ export class Ingestor {
     const sent = await this.store.relayRows("sent");
     const size = await this.store.size();
     const indices = new Set([...pending, ...sent].map((r) => r.index));
-    for (let i = cursor; i < size; i++) indices.add(i);
+    // The entries the relay has not looked at yet: only the lifecycle ones, found by the store without reading the
+    // Observed ones (a relay far behind a busy log leaves many), read whole one by one.
+    for (let from = cursor; from < size; ) {
+      const heads = await this.store.lifecycleEntries(from, size, INIT_PAGE);
+      for (const head of heads) indices.add(head.index);
+      from = heads.length < INIT_PAGE ? size : heads[heads.length - 1]!.index + 1;
+    }
     const events: PendingEvent[] = [];
     for (const index of [...indices].sort((a, b) => a - b)) {
       const entry = await this.store.entry(index);
@@ -565,7 +574,9 @@ function logItem(p: Prepared) {
     kind: p.kind,
     eventDigest: p.eventHash,
     docHash: p.values.docHash,
-    signer: p.signer,
+    // Lower case: the worker checked the submitted EIP-55 checksum, and the log stores addresses in lower case;
+    // the appender would otherwise pay a keccak per event to check it again on the event loop.
+    signer: p.signer.toLowerCase(),
     signature: p.signature,
     body: p.body,
   };

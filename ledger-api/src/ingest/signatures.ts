@@ -1,103 +1,192 @@
 /**
- * Batched secp256k1 signer recovery off the event loop: a pool of worker_threads running native libsecp256k1.
+ * ECDSA (secp256k1) signer recovery with OpenZeppelin ECDSA.recover's acceptance rules, on native libsecp256k1. It
+ * runs where prepare.ts runs: on the ingest workers (ingest-pool.ts), which recover every request's signers off the
+ * event loop, or on the calling thread. (An earlier pool of its own, SignaturePool, duplicated the ingest pool's
+ * worker management; the ingest pool is the one pool, and it tests what that pool guaranteed.)
  *
- * Recovery is the ingest bottleneck (docs/ARCHITECTURE.md "Performance principles"): ~70 us per signature natively, ~1.6 ms
- * with ethers' pure-JS code. One request may carry thousands of events, so recovering them on the main thread would
- * stall every other request. SignaturePool splits a call into batches of up to `batchSize` items, packs each batch
- * into one ArrayBuffer (digest || r || s || v per item, see signature-worker.ts) and transfers it to a worker, which
- * answers in the same buffer. Strings never cross threads one by one; a batch is a single structured-clone-free move.
+ * Recovery costs ~70 us per signature natively, ~1.6 ms with ethers' pure-JS code (scripts/bench-signatures.ts).
  *
- * Guarantees:
- * - `recover` resolves with one entry per item, in input order: the EIP-55 checksummed signer address, or null when
- *   the item is malformed or breaks OpenZeppelin ECDSA.recover's rules (65 bytes only, v in {27, 28} or {0, 1},
- *   0 < r < n, 0 < s <= n / 2, non-zero address). Validity is data, never an exception.
- * - Packing happens when a worker has room (at most `maxInFlightPerWorker` batches each), not all up front, so a
- *   20,000-item call does not block the event loop while it is split.
- * - If a worker dies (uncaught error, out of memory, exit), every call with a batch on it rejects with a
- *   SignatureWorkerError and a fresh worker takes its place; other calls go on. Batches are not retried, because a
- *   batch that killed one worker would likely kill the next. Three workers in a row dying before they are ready
- *   (e.g. the worker file cannot load) break the pool: every pending and later call rejects with that cause.
- * - Idle workers are unref'd, so a forgotten pool does not keep the process alive; a worker with batches in
- *   flight is ref'd, so pending work is not dropped by an exiting process. `close()` terminates all workers and
- *   rejects whatever is still pending. A pool still open when the event loop drains is closed on
- *   `beforeExit`: left to the process's own teardown, a worker holding the native addon sometimes aborts the
- *   process (libsecp256k1's N-API wrapper throws Napi::Error during environment cleanup; measured 1 in 12 exits).
- * - Calls of at most `inlineMax` items (default 0: none) are recovered synchronously on the calling thread. Measured,
- *   a small call's worker round trip costs about what inline recovery does, so by default nothing runs inline.
+ * Guarantees: `recoverSync` answers one entry per item, in input order: the EIP-55 checksummed signer address, or
+ * null when the item is malformed or breaks the rules below. Validity is data, never an exception.
+ *
+ * Acceptance rules, the same as OpenZeppelin 5 `ECDSA.recover(bytes32 hash, bytes signature)`, so an event the API
+ * accepts is one the contract accepts:
+ * - exactly 65 bytes r || s || v. EIP-2098 64-byte compact signatures are refused, as OZ 5 `recover(bytes)` does:
+ *   accepting both encodings would give one signed statement two byte forms, and signature bytes are logged.
+ * - v in {27, 28}; v in {0, 1} is also accepted and read as 27 / 28 (wallets and HSMs emit both). The relay must
+ *   submit v as 27 / 28, since the ecrecover precompile only knows those.
+ * - 0 < r < n and 0 < s <= n / 2: the high-s twin (n - s, v flipped) of every valid signature is refused, so a
+ *   signature cannot be re-encoded into a second valid one (malleability). libsecp256k1's recovery itself accepts
+ *   high s, which is why the check is made here and not left to the backend.
+ * - a recovered key whose address is zero is refused (OZ treats address(0) as "invalid signature").
+ * The address is the last 20 bytes of keccak256(uncompressed public key without its 0x04 prefix), EIP-55 checksummed.
+ *
+ * Packed layout. The items are packed into one buffer of ITEM_BYTES each: digest (32) || r (32) || s (32) || v (1).
+ * Results are written into that same buffer: item i's result at i * RESULT_BYTES, one status byte followed by the 40
+ * ASCII characters of the checksummed address (no 0x). Result i ends before item i + 1 starts
+ * (41 * (i + 1) <= 97 * (i + 1)) and item i is fully read before its result is written, so the overlap is safe and a
+ * batch costs no allocation beyond the address strings.
  */
-import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
-import {
-  DIGEST_BYTES,
-  ITEM_BYTES,
-  RESULT_BYTES,
-  RecoveryStatus,
-  SIGNATURE_BYTES,
-  WORKER_ROLE,
-  backendName,
-  recoverPacked,
-} from "./signature-worker.ts";
-import type { BackendName, RecoverRequest, ShutdownRequest, WorkerReply } from "./signature-worker.ts";
+import { createRequire } from "node:module";
+import { SigningKey } from "ethers";
+import { keccak256 as keccak_256 } from "../log/keccak.ts";
 
-export type { BackendName } from "./signature-worker.ts";
+export const DIGEST_BYTES = 32;
+export const SIGNATURE_BYTES = 65;
+export const ITEM_BYTES = DIGEST_BYTES + SIGNATURE_BYTES;
+export const RESULT_BYTES = 41;
+
+/** Per-item outcome. Anything but Ok means "no signer": the public API reports null. */
+export const RecoveryStatus = {
+  Ok: 0,
+  /** v is not 0, 1, 27 or 28. */
+  BadV: 1,
+  /** r or s is zero or not below the group order n. */
+  OutOfRange: 2,
+  /** s > n / 2 (the malleable twin of a low-s signature). */
+  HighS: 3,
+  /** No curve point has x = r, or recovery failed otherwise. */
+  NoKey: 4,
+  /** The recovered key hashes to address zero. */
+  ZeroAddress: 5,
+} as const;
+export type RecoveryStatus = (typeof RecoveryStatus)[keyof typeof RecoveryStatus];
+
+/** Which secp256k1 implementation recovers: the native binding, or the pure-JS fallback when it failed to load. */
+export type BackendName = "native" | "js";
+
+/** Writes the uncompressed (65-byte) public key into `out`, or returns false when no key can be recovered. */
+type RecoverFn = (sig64: Uint8Array, recid: number, digest: Uint8Array, out: Uint8Array) => boolean;
+
+interface NativeSecp256k1 {
+  ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed: boolean, output: Uint8Array): Uint8Array;
+}
+
+/**
+ * Loads libsecp256k1 through the package's N-API binding. `require("secp256k1")` would silently fall back to the
+ * pure-JS elliptic build (~20x slower), so the native entry is required explicitly; if it cannot load, recovery falls
+ * back to ethers' pure-JS secp256k1 with a process warning, and the backend name says so.
+ */
+function loadBackend(): { name: BackendName; recover: RecoverFn } {
+  try {
+    const native = createRequire(import.meta.url)("secp256k1/bindings") as NativeSecp256k1;
+    return {
+      name: "native",
+      recover: (sig64, recid, digest, out) => {
+        try {
+          native.ecdsaRecover(sig64, recid, digest, false, out);
+          return true;
+        } catch {
+          // The binding throws for "no point with this x" and similar; the rules were already checked.
+          return false;
+        }
+      },
+    };
+  } catch (err) {
+    process.emitWarning(
+      `native libsecp256k1 binding failed to load (${(err as Error).message}); ` +
+        "falling back to pure-JS secp256k1, signature recovery will be ~20x slower",
+      { code: "LEDGER_SECP256K1_FALLBACK" },
+    );
+    return {
+      name: "js",
+      recover: (sig64, recid, digest, out) => {
+        try {
+          const hex = SigningKey.recoverPublicKey(digest, {
+            r: "0x" + Buffer.from(sig64.subarray(0, 32)).toString("hex"),
+            s: "0x" + Buffer.from(sig64.subarray(32, 64)).toString("hex"),
+            v: 27 + recid,
+          });
+          out.set(Buffer.from(hex.slice(2), "hex"));
+          return true;
+        } catch {
+          return false;
+        }
+      },
+    };
+  }
+}
+
+const backend = loadBackend();
+
+/** Which secp256k1 implementation this thread recovers with. */
+export const backendName: BackendName = backend.name;
+
+// secp256k1 group order n and floor(n / 2), big-endian.
+const N = Buffer.from("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141", "hex");
+const HALF_N = Buffer.from("7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0", "hex");
+
+/** Compares the 32 big-endian bytes at bytes[offset..] with `ref`: negative, zero or positive. */
+function compare32(bytes: Uint8Array, offset: number, ref: Uint8Array): number {
+  for (let i = 0; i < 32; i++) {
+    const d = bytes[offset + i]! - ref[i]!;
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+function isZero32(bytes: Uint8Array, offset: number): boolean {
+  for (let i = 0; i < 32; i++) if (bytes[offset + i] !== 0) return false;
+  return true;
+}
+
+const HEX_CODES = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
+const pubkey = new Uint8Array(65);
+const lowerAscii = new Uint8Array(40);
+
+/** Recovers `count` packed items of `buffer` in place (see the file comment for the layout). */
+export function recoverPacked(buffer: ArrayBuffer, count: number): void {
+  const bytes = new Uint8Array(buffer);
+  for (let i = 0; i < count; i++) {
+    const item = i * ITEM_BYTES;
+    const status = recoverOne(bytes, item);
+    // recoverOne has finished reading item i (and left the address in lowerAscii), so its result may overwrite it.
+    const out = i * RESULT_BYTES;
+    bytes[out] = status;
+    if (status === RecoveryStatus.Ok) writeChecksummed(bytes, out + 1);
+  }
+}
+
+function recoverOne(bytes: Uint8Array, item: number): RecoveryStatus {
+  const r = item + DIGEST_BYTES;
+  const s = r + 32;
+  const v = bytes[s + 32]!;
+  const recid = v === 27 || v === 28 ? v - 27 : v === 0 || v === 1 ? v : -1;
+  if (recid < 0) return RecoveryStatus.BadV;
+  if (isZero32(bytes, r) || isZero32(bytes, s) || compare32(bytes, r, N) >= 0 || compare32(bytes, s, N) >= 0) {
+    return RecoveryStatus.OutOfRange;
+  }
+  if (compare32(bytes, s, HALF_N) > 0) return RecoveryStatus.HighS;
+  const ok = backend.recover(bytes.subarray(r, r + 64), recid, bytes.subarray(item, item + DIGEST_BYTES), pubkey);
+  if (!ok) return RecoveryStatus.NoKey;
+  // The address is the last 20 bytes of keccak256(key); hashed as bytes, written as lowercase ASCII hex.
+  const hash = keccak_256(pubkey.subarray(1));
+  let zero = true;
+  for (let j = 0; j < 20; j++) {
+    const b = hash[12 + j]!;
+    lowerAscii[2 * j] = HEX_CODES[b >> 4]!;
+    lowerAscii[2 * j + 1] = HEX_CODES[b & 15]!;
+    if (b !== 0) zero = false;
+  }
+  return zero ? RecoveryStatus.ZeroAddress : RecoveryStatus.Ok;
+}
+
+/** EIP-55: uppercase the letters whose nibble in keccak256(lowercase hex address) is >= 8. */
+function writeChecksummed(bytes: Uint8Array, offset: number): void {
+  const hash = keccak_256(lowerAscii);
+  for (let j = 0; j < 40; j++) {
+    const c = lowerAscii[j]!;
+    const nibble = (hash[j >> 1]! >> (j % 2 === 0 ? 4 : 0)) & 15;
+    // Letters a-f are 0x61-0x66; subtracting 0x20 gives A-F.
+    bytes[offset + j] = c >= 0x61 && nibble >= 8 ? c - 0x20 : c;
+  }
+}
 
 /** A 32-byte digest (e.g. an EIP-712 hash) and a 65-byte r || s || v signature, both 0x-prefixed hex. */
 export interface SignatureItem {
   readonly digest: string;
   readonly signature: string;
 }
-
-export interface SignaturePoolOptions {
-  /** Worker threads; default max(1, availableParallelism() - 1), leaving a core for the event loop. */
-  readonly workers?: number;
-  /** Items per message to a worker; default 256 (~25 KB), large enough to amortise a post, small enough to spread. */
-  readonly batchSize?: number;
-  /** Batches queued on one worker at once; default 2, so a worker never idles while its next batch is posted. */
-  readonly maxInFlightPerWorker?: number;
-  /**
-   * Calls with at most this many items are recovered on the calling thread. Default 0. Measured with
-   * scripts/bench-signatures.ts on 2 cores: a 1-item call takes 110-150 us through a worker and 115-130 us inline;
-   * 2-4 items save 0-130 us inline depending on machine load, while blocking the event loop for the whole time. Too
-   * small and too noisy a gain to spend the event loop on, so nothing runs inline unless configured.
-   */
-  readonly inlineMax?: number;
-  /** Worker entry module; default the signature-worker sibling of this file (.ts or .js, whichever this file is). */
-  readonly workerUrl?: URL;
-}
-
-/** A worker died with batches in flight, or the pool could not keep workers alive. */
-export class SignatureWorkerError extends Error {
-  constructor(message: string, cause?: unknown) {
-    super(message, { cause });
-    this.name = "SignatureWorkerError";
-  }
-}
-
-interface Call {
-  readonly items: readonly SignatureItem[];
-  readonly results: (string | null)[];
-  remaining: number;
-  settled: boolean;
-  readonly resolve: (results: (string | null)[]) => void;
-  readonly reject: (err: Error) => void;
-}
-
-interface Batch {
-  readonly call: Call;
-  readonly start: number;
-  readonly count: number;
-}
-
-interface Slot {
-  readonly worker: Worker;
-  /** Captured at spawn: Worker.threadId reads -1 once the thread has exited, when it is needed for the error. */
-  readonly threadId: number;
-  readonly inFlight: Map<number, Batch>;
-  ready: boolean;
-  dead: boolean;
-}
-
-const MAX_STARTUP_FAILURES = 3;
 
 /** Writes `hex` ("0x" + 2 * length hex digits) into bytes[offset..]; false if it is not exactly that. */
 function writeHex(bytes: Buffer, offset: number, hex: unknown, length: number): boolean {
@@ -139,8 +228,8 @@ function unpack(buffer: ArrayBuffer, count: number, results: (string | null)[], 
 }
 
 /**
- * Recovers signers synchronously on the calling thread with the same rules and backend as the workers.
- * For tests, benchmarks and tiny calls; it blocks for ~70 us per item.
+ * Recovers signers synchronously on the calling thread: the ingest workers call it for each request's events
+ * (prepare.ts), and tests and benchmarks on the main thread. It blocks for ~70 us per item.
  */
 export function recoverSync(items: readonly SignatureItem[]): (string | null)[] {
   const results: (string | null)[] = new Array<string | null>(items.length);
@@ -150,265 +239,3 @@ export function recoverSync(items: readonly SignatureItem[]): (string | null)[] 
   return results;
 }
 
-/** The secp256k1 implementation of the calling thread ("js" means the native binding failed to load). */
-export const mainThreadBackend: BackendName = backendName;
-
-function positiveInt(name: string, value: number | undefined, fallback: number, min: number): number {
-  const v = value ?? fallback;
-  if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
-  return v;
-}
-
-function defaultWorkerUrl(): URL {
-  // Under tsx or type stripping this module is signatures.ts and its sibling is .ts; once compiled, both are .js.
-  const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
-  return new URL(`./signature-worker${ext}`, import.meta.url);
-}
-
-const openPools = new Set<SignaturePool>();
-
-const SHUTDOWN_GRACE_MS = 2000;
-
-function shutDown(worker: Worker): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => void worker.terminate(), SHUTDOWN_GRACE_MS);
-    worker.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    worker.ref();
-    const request: ShutdownRequest = { type: "shutdown" };
-    worker.postMessage(request);
-  });
-}
-
-function closeOpenVerifiers(): void {
-  for (const pool of openPools) void pool.close();
-}
-
-export class SignaturePool {
-  readonly size: number;
-  readonly #batchSize: number;
-  readonly #maxInFlight: number;
-  readonly #inlineMax: number;
-  readonly #workerUrl: URL;
-  readonly #slots = new Set<Slot>();
-  readonly #queue: Batch[] = [];
-  #queueHead = 0;
-  #nextId = 1;
-  #startupFailures = 0;
-  #broken: Error | undefined;
-  #closed = false;
-  /** Whether a batch is queued or in flight, or backend() is awaited: then every worker is ref'd (see #updateRefs). */
-  #busy = false;
-  #backendKnown = false;
-  #backendWanted = false;
-  #backend: Promise<BackendName>;
-  #resolveBackend!: (name: BackendName) => void;
-  #rejectBackend!: (err: Error) => void;
-
-  constructor(options: SignaturePoolOptions = {}) {
-    // Validated once here so a misconfiguration fails at start-up, not on the first request.
-    this.size = positiveInt("workers", options.workers, Math.max(1, availableParallelism() - 1), 1);
-    this.#batchSize = positiveInt("batchSize", options.batchSize, 256, 1);
-    this.#maxInFlight = positiveInt("maxInFlightPerWorker", options.maxInFlightPerWorker, 2, 1);
-    this.#inlineMax = positiveInt("inlineMax", options.inlineMax, 0, 0);
-    this.#workerUrl = options.workerUrl ?? defaultWorkerUrl();
-    this.#backend = new Promise((resolve, reject) => {
-      this.#resolveBackend = resolve;
-      this.#rejectBackend = reject;
-    });
-    // Never left unhandled: backend() may not be called at all.
-    this.#backend.catch(() => {});
-    // Registered for beforeExit only once fully constructed: a constructor refused by the validation above must not
-    // leave a half-built pool whose close() (called at beforeExit) would throw and fail the process's exit.
-    openPools.add(this);
-    if (openPools.size === 1) process.on("beforeExit", closeOpenVerifiers);
-    for (let i = 0; i < this.size; i++) this.#spawn();
-  }
-
-  /** The secp256k1 implementation the workers use, once the first one is ready; rejects if none ever is. */
-  backend(): Promise<BackendName> {
-    // Someone is waiting on a worker: keep the process alive until one is ready, as for a pending call.
-    if (!this.#backendKnown) {
-      this.#backendWanted = true;
-      this.#updateRefs();
-    }
-    return this.#backend;
-  }
-
-  /** Signer of each item in order: checksummed address, or null if malformed or refused by the rules. */
-  recover(items: readonly SignatureItem[]): Promise<(string | null)[]> {
-    if (this.#closed) return Promise.reject(new SignatureWorkerError("SignaturePool is closed"));
-    if (this.#broken !== undefined) return Promise.reject(this.#broken);
-    if (items.length === 0) return Promise.resolve([]);
-    if (items.length <= this.#inlineMax) return Promise.resolve(recoverSync(items));
-    return new Promise((resolve, reject) => {
-      const call: Call = {
-        items,
-        results: new Array<string | null>(items.length),
-        remaining: 0,
-        settled: false,
-        resolve,
-        reject,
-      };
-      for (let start = 0; start < items.length; start += this.#batchSize) {
-        this.#queue.push({ call, start, count: Math.min(this.#batchSize, items.length - start) });
-        call.remaining++;
-      }
-      this.#pump();
-    });
-  }
-
-  /** Terminates the workers; pending calls reject. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    openPools.delete(this);
-    if (openPools.size === 0) process.off("beforeExit", closeOpenVerifiers);
-    const err = new SignatureWorkerError("SignaturePool closed with calls pending");
-    this.#rejectBackend(err);
-    this.#failQueued(err);
-    const slots = [...this.#slots];
-    this.#slots.clear();
-    for (const slot of slots) {
-      slot.dead = true;
-      for (const batch of slot.inFlight.values()) this.#fail(batch.call, err);
-    }
-    // Each worker is asked to exit on its own rather than terminated: terminate() can interrupt the native addon's
-    // environment cleanup, which then throws Napi::Error and aborts the whole process. Ref'd meanwhile, so a close()
-    // from beforeExit completes; terminate() remains the fallback for a worker that does not exit in time.
-    await Promise.all(slots.map((slot) => shutDown(slot.worker)));
-  }
-
-  #spawn(): void {
-    const worker = new Worker(this.#workerUrl, { workerData: { role: WORKER_ROLE } });
-    const slot: Slot = { worker, threadId: worker.threadId, inFlight: new Map(), ready: false, dead: false };
-    this.#slots.add(slot);
-    worker.on("message", (reply: WorkerReply) => this.#onReply(slot, reply));
-    worker.on("error", (err) => this.#onDeath(slot, err));
-    worker.on("messageerror", (err) => this.#onDeath(slot, err));
-    worker.on("exit", (code) => this.#onDeath(slot, new Error(`exited with code ${code}`)));
-    // Only after the listeners: adding a "message" listener refs the worker's port again, and an idle worker must
-    // not keep the process alive (measured: unref() first left a ref'd MessagePort behind).
-    if (this.#busy) worker.ref();
-    else worker.unref();
-  }
-
-  #onReply(slot: Slot, reply: WorkerReply): void {
-    if (slot.dead) return;
-    if (reply.type === "ready") {
-      slot.ready = true;
-      this.#startupFailures = 0;
-      this.#backendKnown = true;
-      this.#resolveBackend(reply.backend);
-      this.#pump();
-      return;
-    }
-    const batch = slot.inFlight.get(reply.id);
-    if (batch === undefined) return;
-    slot.inFlight.delete(reply.id);
-    const call = batch.call;
-    if (!call.settled) {
-      unpack(reply.buffer, batch.count, call.results, batch.start);
-      if (--call.remaining === 0) {
-        call.settled = true;
-        call.resolve(call.results);
-      }
-    }
-    this.#pump();
-  }
-
-  #onDeath(slot: Slot, cause: Error): void {
-    // "error" is followed by "exit"; only the first report counts.
-    if (slot.dead) return;
-    slot.dead = true;
-    this.#slots.delete(slot);
-    if (slot.inFlight.size > 0) {
-      const err = new SignatureWorkerError(
-        `signature worker (thread ${slot.threadId}) died with ${slot.inFlight.size} batch(es) in flight: ${cause.message}`,
-        cause,
-      );
-      for (const batch of slot.inFlight.values()) this.#fail(batch.call, err);
-    }
-    // Make sure a worker that died without exiting (messageerror) is gone.
-    void slot.worker.terminate();
-    if (this.#closed) return;
-    if (!slot.ready && ++this.#startupFailures >= MAX_STARTUP_FAILURES) {
-      this.#broken = new SignatureWorkerError(
-        `signature workers keep dying before they are ready (${MAX_STARTUP_FAILURES} in a row): ${cause.message}`,
-        cause,
-      );
-      this.#rejectBackend(this.#broken);
-      this.#failQueued(this.#broken);
-      for (const other of this.#slots) for (const batch of other.inFlight.values()) this.#fail(batch.call, this.#broken);
-      this.#updateRefs();
-      return;
-    }
-    this.#spawn();
-    this.#pump();
-  }
-
-  #fail(call: Call, err: Error): void {
-    if (call.settled) return;
-    call.settled = true;
-    call.reject(err);
-  }
-
-  #failQueued(err: Error): void {
-    for (let i = this.#queueHead; i < this.#queue.length; i++) this.#fail(this.#queue[i]!.call, err);
-    this.#queue.length = 0;
-    this.#queueHead = 0;
-  }
-
-  /**
-   * Posts queued batches to the least busy ready workers, packing each one only now. Batches wait for a worker to be
-   * ready (rather than queue in a starting worker's port) so that a worker failing to start fails no call: the batch
-   * goes to its replacement, or the pool breaks with the start-up cause.
-   */
-  #pump(): void {
-    while (this.#queueHead < this.#queue.length) {
-      let target: Slot | undefined;
-      for (const slot of this.#slots) {
-        if (slot.ready && !slot.dead && slot.inFlight.size < this.#maxInFlight && (target === undefined || slot.inFlight.size < target.inFlight.size)) {
-          target = slot;
-        }
-      }
-      if (target === undefined) {
-        // Workers are saturated; compact the consumed prefix now and then so a never-drained queue cannot grow.
-        if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
-          this.#queue.splice(0, this.#queueHead);
-          this.#queueHead = 0;
-        }
-        this.#updateRefs();
-        return;
-      }
-      const batch = this.#queue[this.#queueHead++]!;
-      // A call that already failed (another of its batches died with a worker) needs no more work.
-      if (batch.call.settled) continue;
-      const id = this.#nextId++;
-      const request: RecoverRequest = { id, count: batch.count, buffer: pack(batch.call.items, batch.start, batch.count) };
-      target.inFlight.set(id, batch);
-      target.worker.postMessage(request, [request.buffer]);
-    }
-    // Drained: drop the consumed prefix so the array does not grow for the life of the process.
-    this.#queue.length = 0;
-    this.#queueHead = 0;
-    this.#updateRefs();
-  }
-
-  /**
-   * Keeps the process alive exactly while work is pending. Every worker is ref'd then, including one still starting:
-   * queued batches wait for a ready worker, and with all workers unref'd the process would exit under them.
-   */
-  #updateRefs(): void {
-    let busy = this.#queueHead < this.#queue.length || (this.#backendWanted && !this.#backendKnown && !this.#closed);
-    for (const slot of this.#slots) if (slot.inFlight.size > 0) busy = true;
-    if (busy === this.#busy) return;
-    this.#busy = busy;
-    for (const slot of this.#slots) {
-      if (busy) slot.worker.ref();
-      else slot.worker.unref();
-    }
-  }
-}

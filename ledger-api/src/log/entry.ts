@@ -139,6 +139,15 @@ export function encodeEntry(fields: LogEntryFields): Uint8Array {
 }
 
 /**
+ * The signer field of encoded entry bytes (lower-case 0x hex), read at its fixed offset without decoding the rest:
+ * for readers that need only who signed (the relay's catch-up). Trusts the bytes to be an entry this log stored.
+ */
+export function entrySigner(bytes: Uint8Array): string {
+  if (bytes.length < 32 * HEAD_WORDS) throw new InvalidEntryError("entry", `too short for an entry: ${bytes.length} bytes`);
+  return "0x" + Buffer.from(bytes.buffer, bytes.byteOffset + 160 + 12, 20).toString("hex");
+}
+
+/**
  * Decodes entry bytes. Throws InvalidEntryError unless the bytes are exactly the canonical encoding of a version-1
  * entry (the ABI decoder alone tolerates e.g. trailing bytes and odd offsets; re-encoding closes that door).
  */

@@ -13,7 +13,7 @@
  * changes, so any root or proof of any tree size is assembled from a few stored nodes without rebuilding a tree.
  */
 // keccak on bytes directly: ethers' keccak256 round-trips through hex strings, which dominated append cost.
-import { keccak_256 } from "@noble/hashes/sha3";
+import { keccak256 } from "./keccak.ts";
 
 /** A 32-byte hash. */
 export type Hash = Uint8Array;
@@ -33,7 +33,7 @@ const LEAF_PREFIX = 0x00;
 const NODE_PREFIX = 0x01;
 
 function keccak(bytes: Uint8Array): Hash {
-  return keccak_256(bytes);
+  return keccak256(bytes);
 }
 
 /** RFC 9162 leaf hash of a log entry. */

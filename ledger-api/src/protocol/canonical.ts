@@ -29,7 +29,7 @@
  * layer that parses request bodies must refuse them if it needs to (I-JSON forbids them).
  */
 import canonicalize from "canonicalize";
-import { keccak_256 } from "@noble/hashes/sha3";
+import { keccak256 as keccak_256 } from "../log/keccak.ts";
 import { toHex } from "./eip712.ts";
 
 /** A JSON value as JCS sees it: plain data only. */

@@ -16,7 +16,7 @@
  * mixed-case address with a wrong EIP-55 checksum throws a TypeError / RangeError instead of hashing something the
  * contract would encode differently.
  */
-import { keccak_256 } from "@noble/hashes/sha3";
+import { keccak256 as keccak_256 } from "../log/keccak.ts";
 import { KIND_NAMES, TYPES, type Kind, type ValuesOf } from "./typed-data.ts";
 
 /** The EIP-712 domain fields the ledger uses (a subset of ethers' TypedDataDomain, in its hashing order). */
@@ -62,16 +62,26 @@ function writeHex(out: Uint8Array, offset: number, hex: unknown, length: number,
 /** Throws, as ethers' getAddress does, on a mixed-case address whose EIP-55 checksum is wrong. */
 function checkChecksum(address: string): void {
   const body = address.slice(2);
-  const lower = body.toLowerCase();
-  if (body === lower || body === body.toUpperCase()) return;
+  if (body === body.toLowerCase() || body === body.toUpperCase()) return;
+  if (checksummedAddress(address) !== address) throw new TypeError(`bad address checksum: ${address}`);
+}
+
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+
+/**
+ * The EIP-55 form of a 0x-prefixed 40-digit hex address (any case), as ethers' getAddress returns it, or undefined
+ * for anything else. One keccak of the lower-case digits, no hex round trips.
+ */
+export function checksummedAddress(address: string): string | undefined {
+  if (!ADDRESS.test(address)) return undefined;
+  const lower = address.slice(2).toLowerCase();
   const hash = keccak_256(utf8.encode(lower));
+  let out = "0x";
   for (let i = 0; i < 40; i++) {
-    const c = lower.charCodeAt(i);
-    if (c < 97) continue;
-    const n = (hash[i >> 1]! >> (i % 2 === 0 ? 4 : 0)) & 15;
-    const expected = n >= 8 ? c - 32 : c;
-    if (body.charCodeAt(i) !== expected) throw new TypeError(`bad address checksum: ${address}`);
+    const c = lower[i]!;
+    out += c >= "a" && ((hash[i >> 1]! >> (i % 2 === 0 ? 4 : 0)) & 15) >= 8 ? c.toUpperCase() : c;
   }
+  return out;
 }
 
 const MAX_UINT256 = (1n << 256n) - 1n;

@@ -13,10 +13,11 @@
  *
  * A batch id is keccak256 of the GS1 Digital Link path `/01/{gtin14}/10/{lot}` with the lot NOT percent-encoded.
  */
-import { concat, dataLength, keccak256 } from "ethers";
+import { concat, dataLength, getBytes } from "ethers";
+import { keccak256 as keccakBytes } from "../log/keccak.ts";
 import type { TypedDataDomain, TypedDataField } from "ethers";
 import { hasherFor, kindTypeString, structHashBytes, toHex } from "./eip712.ts";
-import { batchIdOf as keysBatchIdOf, canonicalPath, checkLot, gs1CheckDigit } from "../gs1/keys.ts";
+import { canonicalPath, checkLot, gs1CheckDigit } from "../gs1/keys.ts";
 
 /**
  * Event kinds; the numbering matches `LifecycleTypes.Kind` in Solidity. A const object rather than a TS `enum` so
@@ -339,7 +340,7 @@ export function eventHash<K extends Kind>(domain: TypedDataDomain, kind: K, valu
 export function nextHead(head: Bytes32, eventHash: Bytes32): Bytes32 {
   // abi.encode(bytes32, bytes32) is the two words side by side; concatenating them costs a third of the ABI coder.
   if (dataLength(head) !== 32 || dataLength(eventHash) !== 32) throw new TypeError("nextHead takes two bytes32 values");
-  return keccak256(concat([head, eventHash]));
+  return toHex(keccakBytes(getBytes(concat([head, eventHash]))));
 }
 
 /** The head after a sequence of events, starting from bytes32(0). */
@@ -356,9 +357,15 @@ export function digitalLinkPath(gtin14: string, lot: string): string {
   return canonicalPath({ gtin: gtin14, lot });
 }
 
-/** The on-chain batch id: keccak256 of the UTF-8 Digital Link path. Does not validate (the contract does). */
+const utf8 = new TextEncoder();
+
+/**
+ * The on-chain batch id: keccak256 of the UTF-8 Digital Link path. Does not validate (the contract does). Equal to
+ * gs1/keys.ts batchIdOf, hashed on bytes (log/keccak.ts) rather than through ethers' hex strings: it runs for every
+ * event ingested.
+ */
 export function batchIdOf(gtin14: string, lot: string): Bytes32 {
-  return keysBatchIdOf({ gtin: gtin14, lot });
+  return toHex(keccakBytes(utf8.encode(canonicalPath({ gtin: gtin14, lot }))));
 }
 
 /** The GS1 mod-10 check digit of the first 13 digits of a GTIN-14. */

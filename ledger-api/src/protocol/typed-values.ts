@@ -7,11 +7,12 @@
  * no JSON Schema can express): GTIN check digits, a lab verdict that matches its numbers, conserved split
  * quantities. A violation throws DocumentError with a message the submitter can act on.
  */
-import { getAddress, hexlify, toUtf8Bytes } from "ethers";
-import { batchIdOf, batchKeys, Gs1Error, type BatchKeys } from "../gs1/keys.ts";
+import { hexlify, toUtf8Bytes } from "ethers";
+import { batchKeys, Gs1Error, type BatchKeys } from "../gs1/keys.ts";
 import { docHash } from "./canonical.ts";
 import type { EventDoc } from "./documents.ts";
-import { Kind, type KindName, type ValuesOf } from "./typed-data.ts";
+import { checksummedAddress } from "./eip712.ts";
+import { batchIdOf, Kind, type KindName, type ValuesOf } from "./typed-data.ts";
 
 export class DocumentError extends Error {
   override readonly name = "DocumentError";
@@ -31,16 +32,16 @@ export class DocumentError extends Error {
  * address was mistyped or altered somewhere on its way (EIP-55's purpose). Returns the checksummed form.
  */
 export function checkedAddress(value: string, field: string): string {
-  try {
-    return getAddress(value);
-  } catch {
-    throw new DocumentError(
-      "INVALID_ADDRESS",
-      `${field} ${value} is written in mixed case but its EIP-55 checksum is wrong (a mistyped or altered address); ` +
-        `write it with the right checksum, or all in lower case`,
-      field,
-    );
-  }
+  const checksummed = checksummedAddress(value);
+  const body = value.slice(2);
+  const mixedCase = body !== body.toLowerCase() && body !== body.toUpperCase();
+  if (checksummed !== undefined && (!mixedCase || checksummed === value)) return checksummed;
+  throw new DocumentError(
+    "INVALID_ADDRESS",
+    `${field} ${value} is written in mixed case but its EIP-55 checksum is wrong (a mistyped or altered address); ` +
+      `write it with the right checksum, or all in lower case`,
+    field,
+  );
 }
 
 export interface Authorisation {
@@ -69,7 +70,7 @@ function keysOf(gtin: string, lot: string): { batchId: string; keys: BatchKeys }
   try {
     const keys = batchKeys(gtin, lot);
     if (keys.gtin !== gtin) throw new Gs1Error(`GTIN must be given as 14 digits: ${keys.gtin}`);
-    return { batchId: batchIdOf(keys), keys };
+    return { batchId: batchIdOf(keys.gtin, keys.lot), keys };
   } catch (err) {
     if (err instanceof Gs1Error) throw new DocumentError("INVALID_IDENTIFIER", err.message);
     throw err;

@@ -3,7 +3,7 @@
  * the embedded SQLite store in DATA_DIR (one process; `npm start` needs nothing else).
  */
 import { PostgresStore } from "./postgres.ts";
-import { SqliteStore } from "./sqlite.ts";
+import { SqliteStore, type SqliteStoreOptions } from "./sqlite.ts";
 import type { Store } from "./store.ts";
 
 export interface StoreConfig {
@@ -11,6 +11,7 @@ export interface StoreConfig {
   readonly databaseUrl: string | undefined;
 }
 
-export async function openStore(config: StoreConfig): Promise<Store> {
-  return config.databaseUrl === undefined ? SqliteStore.open(config.dataDir) : PostgresStore.open(config.databaseUrl);
+/** `sqlite` applies to the SQLite store only (its log writer thread, whether it is the database's one writer). */
+export async function openStore(config: StoreConfig, sqlite: SqliteStoreOptions = {}): Promise<Store> {
+  return config.databaseUrl === undefined ? SqliteStore.open(config.dataDir, sqlite) : PostgresStore.open(config.databaseUrl);
 }

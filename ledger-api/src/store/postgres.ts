@@ -83,6 +83,7 @@ import type {
   IndexState,
   KeyReceipt,
   LeaderLease,
+  LifecycleEntry,
   ObservationCount,
   LeaderLeaseOptions,
   LifecycleEventRow,
@@ -393,6 +394,17 @@ export class PostgresStore implements Store {
       [from, to],
     );
     return rows.map(toEntry);
+  }
+
+  async lifecycleEntries(from: number, to: number, limit: number): Promise<LifecycleEntry[]> {
+    this.assertOpen();
+    // The primary key's range with the Observed rows skipped by the server: no body, no entry bytes cross the wire
+    // (the signer column holds the entry's signer in lower case, written with it).
+    const { rows } = await this.pool.query(
+      `SELECT idx, kind, key, signer FROM log_entries WHERE idx >= $1 AND idx < $2 AND kind <> ${OBSERVED} ORDER BY idx LIMIT $3`,
+      [from, to, limit],
+    );
+    return rows.map((row) => ({ index: int(row, "idx"), kind: int(row, "kind"), key: str(row, "key"), signer: str(row, "signer") }));
   }
 
   async entryByKey(key: string): Promise<StoredEntry | undefined> {

@@ -18,20 +18,21 @@
  * detected before it can fork the tree. (For more than one API instance use the PostgreSQL driver, postgres.ts.) So
  * this process always holds the log for admission and the chain writers' lease, and keeps the /rpc budgets in memory.
  *
- * Event loop. DatabaseSync blocks the thread for the length of each statement, including the COMMIT fsync. Group
- * commit keeps that to one fsync per group; moving the writer into a worker thread is a later, interface-neutral step.
+ * Event loop. DatabaseSync blocks the thread for the length of each statement, including the COMMIT fsync. With
+ * `logWriter: "thread"` (what the API opens) the log's append transaction, the bulk of the writes, runs on a writer
+ * thread with its own connection (sqlite-log-thread.ts), which also runs the WAL checkpoints; the other write
+ * transactions (chain index, relay, anchorer, EPCIS) stay on this thread's writer connection, small and rarer. Both
+ * connections' write transactions go through one queue, so they never wait on each other's lock.
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import type { StatementSync } from "node:sqlite";
-import { blob, ENTRY_COLUMNS, int, optInt, str, toEntry, type Row } from "./sqlite-rows.ts";
-import { Frontier } from "../log/frontier.ts";
+import { int, optInt, str, type Row } from "./sqlite-rows.ts";
 import type { Hash, NodeRef } from "../log/hash.ts";
-import { bytesToHex } from "../log/hash.ts";
-import { sequence } from "../log/sequencer.ts";
-import type { AppendItem, AppendResult, SequencerLookups } from "../log/sequencer.ts";
+import type { AppendItem, AppendResult } from "../log/sequencer.ts";
 import { MIGRATIONS } from "./migrations.ts";
+import { configure, LogReads, loadFrontier, SqliteLogAppender } from "./sqlite-log.ts";
+import { InlineLogWriter, ThreadLogWriter, type LogWriter } from "./sqlite-log-thread.ts";
 import { IndexSql } from "./sqlite-index.ts";
 import { SqliteChainWriters } from "./sqlite-chain-writers.ts";
 import { SqliteEpcis } from "./sqlite-epcis.ts";
@@ -60,6 +61,7 @@ import type {
   Checkpoint,
   KeyReceipt,
   LeaderLease,
+  LifecycleEntry,
   ObservationCount,
   Store,
   StoreStats,
@@ -85,105 +87,28 @@ import type {
 
 export const DB_FILE = "ledger.db";
 
+type Remembered = "cursor" | "latestAnchor" | "relayCursor";
+/** What a write to the chain index may change of the remembered reads. */
+const INDEX_READS: readonly Remembered[] = ["cursor", "latestAnchor"];
+
 export interface SqliteStoreOptions {
   /** Migrations to apply; defaults to all of MIGRATIONS. Tests pass a prefix to create an "older" database. */
   readonly migrations?: readonly Migration[];
   /** How long a statement waits for a lock held by another connection (checkpointing reader/writer). */
   readonly busyTimeoutMs?: number;
-}
-
-/** Written with each entry besides what StoredEntry reads back: for the ingest's nonce and observation rules. */
-const INSERT_COLUMNS = `${ENTRY_COLUMNS}, signer, nonce`;
-const OBSERVED = 10;
-
-/** The read statements, prepared once per connection. */
-class LogReads {
-  readonly byIndex: StatementSync;
-  readonly byKey: StatementSync;
-  readonly seenKey: StatementSync;
-  readonly lastOfBatch: StatementSync;
-  readonly ofBatch: StatementSync;
-  readonly range: StatementSync;
-  readonly nodeStmt: StatementSync;
-  readonly maxIdx: StatementSync;
-
-  constructor(db: DatabaseSync) {
-    this.byIndex = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM log_entries WHERE idx = ?`);
-    this.byKey = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM log_entries WHERE key = ?`);
-    // The dedup probe of every append: only what a duplicate's receipt needs, not the body and entry blobs.
-    this.seenKey = db.prepare("SELECT idx, leaf_hash, prev_idx FROM log_entries WHERE key = ?");
-    this.lastOfBatch = db.prepare("SELECT max(idx) AS idx FROM log_entries WHERE batch_id = ?");
-    // Served by the (batch_id, idx) index, already in log order.
-    this.ofBatch = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM log_entries WHERE batch_id = ? ORDER BY idx`);
-    this.range = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx`);
-    this.nodeStmt = db.prepare("SELECT hash FROM log_nodes WHERE level = ? AND idx = ?");
-    this.maxIdx = db.prepare("SELECT max(idx) AS idx FROM log_entries");
-    this.db = db;
-  }
-
-  private readonly db: DatabaseSync;
-  private nonceStmt: StatementSync | undefined;
-  private observationsStmt: StatementSync | undefined;
-
-  // Prepared on first use: a store opened with only the first migrations (tests of older databases) has no
-  // signer / nonce columns.
-  get nonceOwner(): StatementSync {
-    this.nonceStmt ??= this.db.prepare("SELECT key FROM log_entries WHERE signer = ? AND nonce = ?");
-    return this.nonceStmt;
-  }
-
-  get observations(): StatementSync {
-    // Served by the partial index log_entries_observations (the kind must be the literal it is declared with).
-    this.observationsStmt ??= this.db.prepare(
-      `SELECT count(*) AS n, min(received_at) AS oldest FROM log_entries
-       WHERE kind = ${OBSERVED} AND batch_id = ? AND signer = ? AND received_at > ?`,
-    );
-    return this.observationsStmt;
-  }
-
-  entry(index: number): StoredEntry | undefined {
-    const row = this.byIndex.get(index);
-    return row === undefined ? undefined : toEntry(row);
-  }
-
-  entryByKey(key: string): StoredEntry | undefined {
-    const row = this.byKey.get(key);
-    return row === undefined ? undefined : toEntry(row);
-  }
-
-  receiptByKey(key: string): Pick<AppendResult, "index" | "leafHash" | "prevIndex"> | undefined {
-    const row = this.seenKey.get(key);
-    if (row === undefined) return undefined;
-    return { index: int(row, "idx"), leafHash: blob(row, "leaf_hash"), prevIndex: optInt(row, "prev_idx") ?? -1 };
-  }
-
-  lastIndexOfBatch(batchId: string): number | undefined {
-    return optInt(this.lastOfBatch.get(batchId.toLowerCase()), "idx");
-  }
-
-  entriesOfBatch(batchId: string): StoredEntry[] {
-    return this.ofBatch.all(batchId.toLowerCase()).map(toEntry);
-  }
-
-  entries(from: number, to: number): StoredEntry[] {
-    return this.range.all(from, to).map(toEntry);
-  }
-
-  storedSize(): number {
-    return (optInt(this.maxIdx.get(), "idx") ?? -1) + 1;
-  }
-
-  node(ref: NodeRef): Hash | undefined {
-    const row = this.nodeStmt.get(ref.level, ref.index);
-    return row === undefined ? undefined : blob(row, "hash");
-  }
-}
-
-function configure(db: DatabaseSync): void {
-  // journal_mode is persistent in the file; synchronous and foreign_keys are per connection, so set them on each.
-  db.exec("PRAGMA journal_mode = WAL");
-  db.exec("PRAGMA synchronous = FULL");
-  db.exec("PRAGMA foreign_keys = ON");
+  /**
+   * Where the log's append transaction runs: "inline" on the calling thread (default), or "thread" on a writer
+   * thread of its own (sqlite-log-thread.ts), so its CPU and fsyncs stay off the event loop; the API uses "thread".
+   */
+  readonly logWriter?: "inline" | "thread";
+  /** The writer thread's entry module: default its TypeScript source (thread-bundles.ts builds a lighter one). */
+  readonly logWriterEntry?: URL;
+  /**
+   * This store is the database's one writer (the API's, services.ts): it answers the index cursor, the latest anchor
+   * and the relay cursor from memory until it writes them (see `remembered`). Unset for any store opened beside a
+   * writer (a second, reading instance, a tool, a test): it reads them every time, since another process moves them.
+   */
+  readonly soleWriter?: boolean;
 }
 
 /** Applies the missing migrations in one transaction; refuses a database newer than `migrations`. */
@@ -218,10 +143,7 @@ export class SqliteStore implements Store {
   private writeTail: Promise<void> = Promise.resolve();
   private commits = 0;
   private rollbacks = 0;
-  private root: Hash;
-  private readonly insertEntry: StatementSync;
-  private readonly withSigners: boolean;
-  private readonly insertNode: StatementSync;
+  private readonly log: LogWriter;
   private readonly writerReads: LogReads;
   private readonly readerReads: LogReads;
   private readonly indexWriter: IndexSql;
@@ -229,26 +151,26 @@ export class SqliteStore implements Store {
 
   private readonly writer: DatabaseSync;
   private readonly reader: DatabaseSync;
-  private frontier: Frontier;
   private readonly chainWriters: SqliteChainWriters;
   private readonly epcis: SqliteEpcis;
   private readonly market: SqliteMarket;
   private readonly answers: SqliteAnswers;
   readonly path: string;
 
-  private constructor(writer: DatabaseSync, reader: DatabaseSync, frontier: Frontier, path: string) {
+  private constructor(
+    writer: DatabaseSync,
+    reader: DatabaseSync,
+    writerReads: LogReads,
+    log: LogWriter,
+    path: string,
+    soleWriter: boolean,
+  ) {
+    this.soleWriter = soleWriter;
     this.writer = writer;
     this.reader = reader;
-    this.frontier = frontier;
+    this.log = log;
     this.path = path;
-    this.root = frontier.root();
-    // Without the signer / nonce columns only in a database opened with the first migrations alone (tests).
-    this.withSigners = writer.prepare("SELECT 1 FROM pragma_table_info('log_entries') WHERE name = 'nonce'").get() !== undefined;
-    this.insertEntry = this.withSigners
-      ? writer.prepare(`INSERT INTO log_entries (${INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      : writer.prepare(`INSERT INTO log_entries (${ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.insertNode = writer.prepare("INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)");
-    this.writerReads = new LogReads(writer);
+    this.writerReads = writerReads;
     this.readerReads = new LogReads(reader);
     this.indexWriter = new IndexSql(writer);
     this.indexReader = new IndexSql(reader);
@@ -270,8 +192,17 @@ export class SqliteStore implements Store {
       migrate(writer, options.migrations ?? MIGRATIONS);
       reader = new DatabaseSync(path, { timeout, readOnly: true });
       configure(reader);
-      const frontier = loadFrontier(new LogReads(writer));
-      return new SqliteStore(writer, reader, frontier, path);
+      const writerReads = new LogReads(writer);
+      const frontier = loadFrontier(writerReads);
+      let log: LogWriter;
+      if (options.logWriter === "thread") {
+        log = await ThreadLogWriter.start(path, timeout, frontier.size, frontier.root(), options.logWriterEntry);
+        // Checkpoints run on the log writer thread's connection (after its commits), never in a COMMIT of this one.
+        writer.exec("PRAGMA wal_autocheckpoint = 0");
+      } else {
+        log = new InlineLogWriter(new SqliteLogAppender(writer, path, writerReads, frontier));
+      }
+      return new SqliteStore(writer, reader, writerReads, log, path, options.soleWriter === true);
     } catch (e) {
       reader?.close();
       writer.close();
@@ -282,35 +213,15 @@ export class SqliteStore implements Store {
   appendBatch(items: readonly AppendItem[]): Promise<AppendResult[]> {
     return this.exclusive(async () => {
       if (items.length === 0) return [];
-      const reads = this.writerReads;
-      const lookups: SequencerLookups = {
-        entryByKey: (key) => reads.receiptByKey(key),
-        lastIndexOfBatch: (batchId) => reads.lastIndexOfBatch(batchId),
-      };
-      // Everything between BEGIN and COMMIT is synchronous: no other JS runs on this connection meanwhile.
-      const group = this.inWriteTx(() => {
-        const g = sequence(items, this.frontier.clone(), lookups);
-        for (const r of g.rows) {
-          this.insertEntry.run(
-            r.index,
-            r.key,
-            r.batchId,
-            r.kind,
-            r.prevIndex < 0 ? null : r.prevIndex,
-            r.leafHash,
-            r.entry,
-            r.body,
-            r.receivedAt,
-            ...(this.withSigners ? [r.signer, r.nonce ?? null] : []),
-          );
-        }
-        for (const n of g.nodes) this.insertNode.run(n.level, n.index, n.hash);
-        return g;
-      });
-      // Adopted only now that COMMIT has returned: a failed group leaves frontier, size and root untouched.
-      this.frontier = group.frontier;
-      this.root = group.frontier.root();
-      return group.results;
+      // sqlite-log.ts SqliteLogAppender, here or on the writer thread: one transaction, nothing stored on failure.
+      try {
+        const results = await this.log.append(items);
+        this.commits++;
+        return results;
+      } catch (e) {
+        this.rollbacks++;
+        throw e;
+      }
     });
   }
 
@@ -356,7 +267,7 @@ export class SqliteStore implements Store {
 
   async size(): Promise<number> {
     this.assertOpen();
-    return this.frontier.size;
+    return this.log.size;
   }
 
   async entry(index: number): Promise<StoredEntry | undefined> {
@@ -390,6 +301,11 @@ export class SqliteStore implements Store {
     }
   }
 
+  async lifecycleEntries(from: number, to: number, limit: number): Promise<LifecycleEntry[]> {
+    this.assertOpen();
+    return this.readerReads.lifecycleEntries(from, to, limit);
+  }
+
   async entriesOfBatch(batchId: string): Promise<StoredEntry[]> {
     this.assertOpen();
     return this.readerReads.entriesOfBatch(batchId);
@@ -410,18 +326,18 @@ export class SqliteStore implements Store {
 
   async latestRoot(): Promise<Hash> {
     this.assertOpen();
-    return this.root;
+    return this.log.root;
   }
 
   async checkpoint(): Promise<Checkpoint> {
     this.assertOpen();
-    return { size: this.frontier.size, root: this.root };
+    return { size: this.log.size, root: this.log.root };
   }
 
   async holdForAdmission(): Promise<AdmissionHold> {
     this.assertOpen();
     // Only this process appends (the size check of every write transaction makes sure), so the hold is immediate.
-    return { size: this.frontier.size, release: () => undefined };
+    return { size: this.log.size, release: () => undefined };
   }
 
   leaderLease(): LeaderLease {
@@ -452,6 +368,7 @@ export class SqliteStore implements Store {
   close(): Promise<void> {
     return this.exclusive(async () => {
       this.closed = true;
+      await this.log.close();
       this.reader.close();
       this.writer.close();
     });
@@ -461,16 +378,16 @@ export class SqliteStore implements Store {
   // Chain index (store/index-store.ts; SQL and row mapping in sqlite-index.ts).
 
   applyChainBatch(batch: ChainBatch): Promise<void> {
-    return this.exclusive(async () => this.inWriteTx(() => this.indexWriter.apply(batch)));
+    return this.forgetting(INDEX_READS, this.exclusive(async () => this.inWriteTx(() => this.indexWriter.apply(batch))));
   }
 
   resetIndex(): Promise<void> {
-    return this.exclusive(async () => this.inWriteTx(() => this.indexWriter.reset()));
+    return this.forgetting(INDEX_READS, this.exclusive(async () => this.inWriteTx(() => this.indexWriter.reset())));
   }
 
   async cursor(): Promise<ChainCursor | undefined> {
     this.assertOpen();
-    return this.indexReader.cursor();
+    return this.remembered("cursor", () => this.indexReader.cursor());
   }
 
   async hasRole(role: string, account: string, contract: RoleContract = "ledger"): Promise<boolean> {
@@ -550,7 +467,7 @@ export class SqliteStore implements Store {
 
   async latestAnchor(): Promise<AnchorRow | undefined> {
     this.assertOpen();
-    return this.indexReader.latestAnchor();
+    return this.remembered("latestAnchor", () => this.indexReader.latestAnchor());
   }
 
   async anchorCovering(leafIndex: number): Promise<AnchorRow | undefined> {
@@ -589,11 +506,11 @@ export class SqliteStore implements Store {
   }
   relayCursor(): Promise<number> {
     this.assertOpen();
-    return this.chainWriters.relayCursor();
+    return this.remembered("relayCursor", () => this.chainWriters.relayCursor());
   }
   advanceRelayCursor(from: number, to: number, rows: readonly NewRelayRow[], at: number): Promise<void> {
     this.assertOpen();
-    return this.chainWriters.advanceRelayCursor(from, to, rows, at);
+    return this.forgetting(["relayCursor"], this.chainWriters.advanceRelayCursor(from, to, rows, at));
   }
   relayRows(status: RelayStatus, limit?: number): Promise<RelayRecord[]> {
     this.assertOpen();
@@ -742,6 +659,35 @@ export class SqliteStore implements Store {
 
   // ---------------------------------------------------------------------------------------------------------------
 
+  /** Whether this store may remember reads (SqliteStoreOptions.soleWriter). */
+  private readonly soleWriter: boolean;
+  /** A remembered read's value (see `remembered`); a promise for the ones whose driver method is async. */
+  private readonly memo = new Map<Remembered, unknown>();
+
+  /**
+   * Reads answered from memory until this process writes what they read: the index's cursor and latest anchor, and
+   * the relay's cursor. Ingest reads them on every request (the pending overlay checks whether the index moved, a
+   * receipt says whether an anchor covers it and whether the relay has passed it), and only the sole writer's process
+   * writes them (one writer per database, see the file comment), each through one method that forgets the value when
+   * its write ends, committed or not. A read made while that write runs remembers the committed value, which the
+   * write's end then forgets. A store opened without `soleWriter` remembers nothing: another process moves them.
+   */
+  private remembered<T>(key: Remembered, read: () => T): T {
+    if (!this.soleWriter) return read();
+    if (this.memo.has(key)) return this.memo.get(key) as T;
+    const value = read();
+    this.memo.set(key, value);
+    // A read that fails is not remembered.
+    if (value instanceof Promise) value.catch(() => this.memo.delete(key));
+    return value;
+  }
+
+  private forgetting<T>(keys: readonly Remembered[], write: Promise<T>): Promise<T> {
+    return write.finally(() => {
+      for (const key of keys) this.memo.delete(key);
+    });
+  }
+
   /** Runs `fn` after every earlier write transaction has finished; write transactions never overlap. */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.writeTail.then(() => {
@@ -772,10 +718,10 @@ export class SqliteStore implements Store {
   private begin(): void {
     this.writer.exec("BEGIN IMMEDIATE");
     const stored = this.writerReads.storedSize();
-    if (stored !== this.frontier.size) {
+    if (stored !== this.log.size) {
       this.rollback();
       throw new StoreCorruptError(
-        `log holds ${stored} entries but this process expected ${this.frontier.size}: another process wrote to ${this.path}`,
+        `log holds ${stored} entries but this process expected ${this.log.size}: another process wrote to ${this.path}`,
       );
     }
   }
@@ -789,23 +735,4 @@ export class SqliteStore implements Store {
   private assertOpen(): void {
     if (this.closed) throw new StoreClosedError();
   }
-}
-
-/** Rebuilds the in-memory frontier from log_nodes and checks it against the entries table. */
-function loadFrontier(reads: LogReads): Frontier {
-  const size = reads.storedSize();
-  const refs = Frontier.refs(size);
-  const hashes = refs.map((ref) => {
-    const h = reads.node(ref);
-    if (h === undefined) throw new StoreCorruptError(`log of ${size} entries is missing node (${ref.level}, ${ref.index})`);
-    return h;
-  });
-  if (size > 0) {
-    const last = reads.entry(size - 1);
-    const leaf = reads.node({ level: 0, index: size - 1 });
-    if (last === undefined || leaf === undefined || bytesToHex(last.leafHash) !== bytesToHex(leaf)) {
-      throw new StoreCorruptError(`last entry ${size - 1} does not match its stored leaf node`);
-    }
-  }
-  return Frontier.fromNodes(size, hashes);
 }

@@ -46,6 +46,16 @@ export interface StoredEntry {
 /** Where a logged key's entry is: what a resubmission's receipt needs. */
 export type KeyReceipt = Pick<AppendResult, "index" | "leafHash" | "prevIndex">;
 
+/** What a reader catching up with the log needs of a lifecycle entry: no document, no leaf bytes. */
+export interface LifecycleEntry {
+  readonly index: number;
+  readonly kind: number;
+  /** The event hash (the entry's key). */
+  readonly key: string;
+  /** Lower-case 0x address of the entry's signer. */
+  readonly signer: string;
+}
+
 /** How many Observed entries a count found, and when the oldest of them was received (ms since the epoch). */
 export interface ObservationCount {
   readonly count: number;
@@ -83,6 +93,12 @@ export interface LogStore extends NodeReader {
    * networked driver.
    */
   receiptsByKeys(keys: readonly string[]): Promise<(KeyReceipt | undefined)[]>;
+  /**
+   * The entries of [from, to) that are not Observed, in log order, at most `limit`, as LifecycleEntry: what the
+   * relay's catch-up pass and ingest's overlay rebuild read of the log they follow. Cheap however many Observed
+   * entries the range holds (most of a market's log): none of them, and no body, reaches the caller.
+   */
+  lifecycleEntries(from: number, to: number, limit: number): Promise<LifecycleEntry[]>;
   /** Index of the batch's latest committed entry, or undefined if the batch has none. */
   lastIndexOfBatch(batchId: string): Promise<number | undefined>;
   /**

@@ -133,6 +133,25 @@ forEachDriver("Relay", (driver) => {
     return receipt.index;
   }
 
+  /** `n` Observed entries about `batchId`, appended in one group commit. */
+  async function observeMany(batchId: string, n: number): Promise<void> {
+    await appender.addAll(
+      Array.from({ length: n }, (_, i) => {
+        const key = ethers.id(`observed-${batchId}-${i}-${Math.random()}`);
+        return {
+          key,
+          batchId,
+          kind: Kind.Observed,
+          eventDigest: key,
+          docHash: key,
+          signer: f.stall.address,
+          signature: "0x" + "ab".repeat(65),
+          body: JSON.stringify({ doc: { temperatureC: 4 } }),
+        };
+      }),
+    );
+  }
+
   /** Passes until every logged lifecycle entry is settled. */
   async function drain(r: Relay): Promise<void> {
     for (let i = 0; i < 200; i++) {
@@ -447,6 +466,25 @@ forEachDriver("Relay", (driver) => {
       const row = (await r.status(a!.idx))!;
       expect(row).to.include({ status: "confirmed", group: undefined });
       expect(Transaction.from(row.rawTx!).data.slice(0, 10)).to.equal(f.ledger.interface.getFunction("register")!.selector);
+    });
+
+    it("catches up past thousands of Observed entries in one pass: the lifecycle entries around them go out as one group", async function () {
+      const regs = await registrations(3);
+      await drain(relay());
+      const before = await relayerNonce();
+      const indices: number[] = [];
+      for (const [i, reg] of regs.entries()) {
+        indices.push(await log(Kind.Inspected, values.inspected(reg.id), f.inspector));
+        // A market's log is mostly readings: 2,000 of them between one lifecycle entry and the next.
+        if (i < regs.length - 1) await observeMany(reg.id, 2_000);
+      }
+      const r = grouped();
+      expect((await r.syncOnce()).sent).to.equal(3);
+      await drain(r);
+      expect(await relayerNonce()).to.equal(before + 1);
+      const rows = await Promise.all(indices.map(async (i) => (await r.status(i))!));
+      expect(rows.every((x) => x.status === "confirmed" && x.group === rows[0]!.group)).to.equal(true);
+      expect(rows[0]!.group).to.not.equal(undefined);
     });
 
     it("runs dependent events of one lot in order inside one group: registration, pesticide, offer and acceptance", async function () {

@@ -1,20 +1,15 @@
+/**
+ * Signer recovery (ingest/signatures.ts): the signer ethers recovers, under OpenZeppelin ECDSA.recover's rules, in
+ * input order. The ingest workers run this same function on every request (ingest-pool.test.ts tests the pool).
+ */
 import { expect } from "chai";
-import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
 import { SigningKey, TypedDataEncoder, Wallet, getBytes, hexlify, randomBytes, recoverAddress, toBeHex } from "ethers";
 import type { TypedDataDomain, TypedDataField } from "ethers";
-import {
-  SignaturePool,
-  SignatureWorkerError,
-  mainThreadBackend,
-  recoverSync,
-} from "../../../ledger-api/src/ingest/signatures.ts";
+import { backendName, recoverSync } from "../../../ledger-api/src/ingest/signatures.ts";
 import type { SignatureItem } from "../../../ledger-api/src/ingest/signatures.ts";
 
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
-const WORKER_TS = new URL("../../../ledger-api/src/ingest/signature-worker.ts", import.meta.url);
-const FIXTURES = new URL("./fixtures/", import.meta.url);
 
 /** The raw libsecp256k1 binding, for fast signing of large fixtures and to show what it accepts on its own. */
 interface NativeSecp256k1 {
@@ -27,21 +22,6 @@ function signed(key: SigningKey, digest: string): SignatureItem {
   return { digest, signature: key.sign(digest).serialized };
 }
 
-/** The error a promise rejects with; fails the test if it resolves. */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected the promise to reject");
-}
-
-function expectWorkerError(err: unknown, message: RegExp): void {
-  expect(err).to.be.instanceOf(SignatureWorkerError);
-  expect((err as Error).message).to.match(message);
-}
-
 /** Replaces bytes [from, from + replacement.length) of a 0x-hex string. */
 function patch(hex: string, from: number, replacement: string): string {
   const body = hex.slice(2);
@@ -51,18 +31,9 @@ function patch(hex: string, from: number, replacement: string): string {
 describe("signature recovery", function () {
   this.timeout(120_000);
 
-  let pool: SignaturePool;
-  before(function () {
-    pool = new SignaturePool({ workers: 2, inlineMax: 0 });
-  });
-  after(async function () {
-    await pool.close();
-  });
-
   describe("backend", function () {
-    it("uses native libsecp256k1 on the main thread and in the workers", async function () {
-      expect(mainThreadBackend).to.equal("native");
-      expect(await pool.backend()).to.equal("native");
+    it("uses native libsecp256k1", function () {
+      expect(backendName).to.equal("native");
     });
   });
 
@@ -76,7 +47,6 @@ describe("signature recovery", function () {
         items.push(item);
         expected.push(recoverAddress(item.digest, item.signature));
       }
-      expect(await pool.recover(items)).to.deep.equal(expected);
       expect(recoverSync(items)).to.deep.equal(expected);
     });
 
@@ -103,14 +73,14 @@ describe("signature recovery", function () {
         items.push({ digest: TypedDataEncoder.hash(domain, types, value), signature: await wallet.signTypedData(domain, types, value) });
         signers.push(wallet.address);
       }
-      expect(await pool.recover(items)).to.deep.equal(signers);
+      expect(recoverSync(items)).to.deep.equal(signers);
     });
 
     it("accepts v as 0 / 1 as well as 27 / 28", async function () {
       const key = new SigningKey(hexlify(randomBytes(32)));
       const items = Array.from({ length: 8 }, () => signed(key, hexlify(randomBytes(32))));
       const lowV = items.map((it) => ({ digest: it.digest, signature: patch(it.signature, 64, it.signature.endsWith("1b") ? "00" : "01") }));
-      const results = await pool.recover([...items, ...lowV]);
+      const results = recoverSync([...items, ...lowV]);
       expect(results).to.deep.equal(Array(16).fill(new Wallet(key).address));
     });
   });
@@ -130,14 +100,14 @@ describe("signature recovery", function () {
       expect(hexlify(raw)).to.equal(key.publicKey);
       // ...ethers 6 also refuses it (its "non-canonical s" check), and so must we, as OpenZeppelin does.
       expect(() => recoverAddress(digest, twin)).to.throw(/non-canonical s/);
-      expect(await pool.recover([good, { digest, signature: twin }])).to.deep.equal([signer, null]);
+      expect(recoverSync([good, { digest, signature: twin }])).to.deep.equal([signer, null]);
     });
 
     it("accepts s = n / 2 exactly and refuses s = n / 2 + 1 (the boundary, whatever the key)", async function () {
       const halfN = N / 2n;
       const atHalf = sig.r + toBeHex(halfN, 32).slice(2) + "1b";
       const aboveHalf = sig.r + toBeHex(halfN + 1n, 32).slice(2) + "1b";
-      const [at, above] = await pool.recover([
+      const [at, above] = recoverSync([
         { digest, signature: atHalf },
         { digest, signature: aboveHalf },
       ]);
@@ -166,21 +136,19 @@ describe("signature recovery", function () {
       ["an r that is no curve point's x", () => ({ digest, signature: patch(good.signature, 0, "00".repeat(31) + "05") })],
     ];
     for (const [what, make] of refusals) {
-      it(`refuses ${what} (null), in the workers and inline alike`, async function () {
-        const batch = [good, make(), good];
-        expect(await pool.recover(batch)).to.deep.equal([signer, null, signer]);
-        expect(recoverSync(batch)).to.deep.equal([signer, null, signer]);
+      it(`refuses ${what} (null)`, function () {
+        expect(recoverSync([good, make(), good])).to.deep.equal([signer, null, signer]);
       });
     }
 
     it("accepts an uppercase 0X prefix and mixed-case hex", async function () {
       const item = { digest: "0X" + digest.slice(2).toUpperCase(), signature: good.signature.toUpperCase().replace("0X", "0x") };
-      expect(await pool.recover([item, good])).to.deep.equal([signer, signer]);
+      expect(recoverSync([item, good])).to.deep.equal([signer, signer]);
     });
   });
 
-  describe("batching", function () {
-    it("keeps input order across workers for 20,000 items, with invalid ones sprinkled in", async function () {
+  describe("order", function () {
+    it("answers 20,000 items in input order, with invalid ones sprinkled in", function () {
       const keys = Array.from({ length: 50 }, () => new SigningKey(hexlify(randomBytes(32))));
       const addresses = keys.map((k) => new Wallet(k).address);
       const items: SignatureItem[] = [];
@@ -193,149 +161,12 @@ describe("signature recovery", function () {
         items.push({ digest: hexlify(digest), signature: hexlify(signature) + v.toString(16).padStart(2, "0") });
         expected.push(i % 7 === 0 ? null : addresses[i % 50]!);
       }
-      const [a, b] = await Promise.all([pool.recover(items), pool.recover(items.slice(0, 1000))]);
-      expect(a).to.deep.equal(expected);
-      expect(b).to.deep.equal(expected.slice(0, 1000));
+      expect(recoverSync(items)).to.deep.equal(expected);
+      expect(recoverSync([])).to.deep.equal([]);
     });
 
-    it("answers an empty call with an empty array and tiny calls inline when configured", async function () {
-      expect(await pool.recover([])).to.deep.equal([]);
-      const inline = new SignaturePool({ workers: 1, inlineMax: 4 });
-      try {
-        const key = new SigningKey(hexlify(randomBytes(32)));
-        const item = signed(key, hexlify(randomBytes(32)));
-        expect(await inline.recover([item, item])).to.deep.equal([new Wallet(key).address, new Wallet(key).address]);
-      } finally {
-        await inline.close();
-      }
-    });
-
-    it("refuses invalid options at construction", function () {
-      expect(() => new SignaturePool({ workers: 0 })).to.throw(RangeError, /workers/);
-      expect(() => new SignaturePool({ batchSize: 1.5 })).to.throw(RangeError, /batchSize/);
-      expect(() => new SignaturePool({ inlineMax: -1 })).to.throw(RangeError, /inlineMax/);
-    });
-  });
-
-  describe("worker failure", function () {
-    const ok = { digest: "0x" + "00".repeat(32), signature: "0x" + "00".repeat(65) };
-    const poisoned = { digest: "0xee" + "00".repeat(31), signature: ok.signature };
-    const exiting = { digest: "0xef" + "00".repeat(31), signature: ok.signature };
-    const fake = "0x" + "a".repeat(40);
-
-    it("rejects the calls on a worker that throws, replaces it, and serves the calls queued behind", async function () {
-      // One worker taking one batch at a time: the second call waits in the queue while the first kills the worker.
-      const pool = new SignaturePool({
-        workers: 1,
-        maxInFlightPerWorker: 1,
-        inlineMax: 0,
-        workerUrl: new URL("crashing-signature-worker.ts", FIXTURES),
-      });
-      try {
-        const [dead, alive] = await Promise.allSettled([pool.recover([poisoned, ok]), pool.recover([ok])]);
-        expect(dead.status).to.equal("rejected");
-        expectWorkerError(
-          (dead as PromiseRejectedResult).reason,
-          /^signature worker \(thread \d+\) died with 1 batch\(es\) in flight: poisoned batch$/,
-        );
-        expect(alive).to.deep.equal({ status: "fulfilled", value: [fake] });
-        expect(await pool.recover(Array(600).fill(ok))).to.deep.equal(Array(600).fill(fake));
-      } finally {
-        await pool.close();
-      }
-    });
-
-    it("fails only the calls on the dead worker when several workers share the load", async function () {
-      const pool = new SignaturePool({ workers: 2, batchSize: 1, inlineMax: 0, workerUrl: new URL("crashing-signature-worker.ts", FIXTURES) });
-      try {
-        const healthy = Array.from({ length: 20 }, () => pool.recover([ok, ok]));
-        const dead = rejection(pool.recover([poisoned]));
-        expectWorkerError(await dead, /poisoned batch/);
-        // Calls that were in flight on the dying worker may fail with it; all others must succeed.
-        const outcomes = await Promise.allSettled(healthy);
-        const fulfilled = outcomes.filter((o) => o.status === "fulfilled");
-        expect(fulfilled.length).to.be.greaterThan(10);
-        for (const o of fulfilled) expect(o.value).to.deep.equal([fake, fake]);
-        for (const o of outcomes) if (o.status === "rejected") expectWorkerError(o.reason, /poisoned batch/);
-        expect(await pool.recover([ok, ok, ok])).to.deep.equal([fake, fake, fake]);
-      } finally {
-        await pool.close();
-      }
-    });
-
-    it("rejects the calls on a worker that exits, and replaces it", async function () {
-      const pool = new SignaturePool({ workers: 1, inlineMax: 0, workerUrl: new URL("crashing-signature-worker.ts", FIXTURES) });
-      try {
-        expectWorkerError(await rejection(pool.recover([exiting])), /^signature worker \(thread [1-9]\d*\) died .*exited with code 7$/);
-        expect(await pool.recover([ok, ok])).to.deep.equal([fake, fake]);
-      } finally {
-        await pool.close();
-      }
-    });
-
-    it("gives up, loudly, when workers die before they are ready", async function () {
-      const pool = new SignaturePool({ workers: 1, inlineMax: 0, workerUrl: new URL("broken-signature-worker.ts", FIXTURES) });
-      try {
-        expectWorkerError(await rejection(pool.recover([ok])), /keep dying before they are ready.*cannot load/);
-        expectWorkerError(await rejection(pool.recover([ok])), /keep dying/);
-        expectWorkerError(await rejection(pool.backend()), /keep dying/);
-      } finally {
-        await pool.close();
-      }
-    });
-  });
-
-  describe("lifecycle", function () {
-    it("close() rejects pending calls, refuses later ones and is idempotent", async function () {
-      const pool = new SignaturePool({ workers: 1, inlineMax: 0 });
-      const pending = pool.recover(Array(2000).fill({ digest: "0x" + "11".repeat(32), signature: "0x" + "22".repeat(64) + "1b" }));
-      const refused = rejection(pending);
-      await pool.close();
-      expectWorkerError(await refused, /closed/);
-      expectWorkerError(await rejection(pool.recover([{ digest: "0x", signature: "0x" }])), /closed/);
-      await pool.close();
-    });
-
-    const modes: Record<string, string> = {
-      close: "after close()",
-      leave: "even without close()",
-      backend: "after awaiting backend() alone, which keeps it alive until a worker answers",
-    };
-    for (const [mode, how] of Object.entries(modes)) {
-      it(`lets its process exit on its own ${how}`, function () {
-        const script = fileURLToPath(new URL("pool-lifecycle.ts", FIXTURES));
-        const run = spawnSync(process.execPath, ["--import", "tsx", script, mode], { encoding: "utf8", timeout: 30_000 });
-        expect(run.error, "the process did not exit within 30 s").to.equal(undefined);
-        expect(run.stderr).to.equal("");
-        expect(run.stdout.trim()).to.equal(mode === "backend" ? "native" : "ok");
-        expect(run.status).to.equal(0);
-      });
-    }
-
-    it("starts the worker file under plain Node type stripping, without tsx", function () {
-      const [major] = process.versions.node.split(".").map(Number);
-      if (major! < 23) this.skip();
-      const code = `
-        import { Worker } from "node:worker_threads";
-        const w = new Worker(new URL(${JSON.stringify(WORKER_TS.href)}), {
-          workerData: { role: "ledger-signature-worker" },
-          // Not inherited: --input-type applies to this script only and would stop the worker file from loading.
-          execArgv: [],
-        });
-        w.on("message", (m) => {
-          if (m.type === "ready") {
-            console.log(m.backend);
-            const buf = new Uint8Array(97); buf.set(Buffer.from(${JSON.stringify(good712.digest.slice(2))}, "hex"), 0);
-            buf.set(Buffer.from(${JSON.stringify(good712.signature.slice(2))}, "hex"), 32);
-            w.postMessage({ id: 1, count: 1, buffer: buf.buffer }, [buf.buffer]);
-          } else {
-            console.log("0x" + Buffer.from(m.buffer).toString("latin1", 1, 41));
-            w.terminate();
-          }
-        });`;
-      const run = spawnSync(process.execPath, ["--input-type=module"], { input: code, encoding: "utf8", timeout: 30_000 });
-      expect(run.stderr).to.equal("");
-      expect(run.stdout.trim().split("\n")).to.deep.equal(["native", good712.signer]);
+    it("recovers the fixed vector of an independently produced signature", function () {
+      expect(recoverSync([good712])).to.deep.equal([good712.signer]);
     });
   });
 });

@@ -14,7 +14,7 @@ import { hexToBytes } from "../../../ledger-api/src/log/hash.ts";
 import type { Hash } from "../../../ledger-api/src/log/hash.ts";
 import { StoreClosedError } from "../../../ledger-api/src/store/store.ts";
 import type { Store } from "../../../ledger-api/src/store/store.ts";
-import { forEachDriver, locations, type StoreLocation } from "../store/drivers.ts";
+import { forEachDriver, LOG_DRIVERS, locations, type StoreLocation } from "../store/drivers.ts";
 import { event, hex, mth } from "./fixtures.ts";
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
@@ -198,4 +198,4 @@ forEachDriver("Appender", (driver) => {
       expect((await store.entry(0))?.receivedAt).to.equal(42);
     });
   });
-});
+}, LOG_DRIVERS);

@@ -33,6 +33,8 @@ export interface StoreLocation {
 
 export interface StoreDriver {
   readonly name: DriverName;
+  /** How a suite's title names it (the name, or a variant of it). */
+  readonly label: string;
   /** The driver's own migration list (same versions in both). */
   readonly migrations: readonly Migration[];
   create(): Promise<StoreLocation>;
@@ -45,46 +47,52 @@ export interface StoreDriver {
 
 const quoted = (names: readonly string[]): string => names.map((n) => `'${n}'`).join(", ");
 
-const sqlite: StoreDriver = {
-  name: "sqlite",
-  migrations: MIGRATIONS,
-  async create() {
-    const dir = await tempDir();
-    const open: Store[] = [];
-    const withDb = <T>(fn: (db: DatabaseSync) => T): T => {
-      const db = new DatabaseSync(join(dir, DB_FILE));
-      try {
-        return fn(db);
-      } finally {
-        db.close();
-      }
-    };
-    return {
-      driver: sqlite,
-      env: { DATA_DIR: dir },
-      async open(options) {
-        const store = await SqliteStore.open(dir, options);
-        open.push(store);
-        return store;
-      },
-      async exec(sql) {
-        withDb((db) => db.exec(sql));
-      },
-      async rows(sql) {
-        return withDb((db) => db.prepare(sql).all() as Record<string, unknown>[]);
-      },
-      async remove() {
-        for (const s of open.splice(0)) await s.close().catch(() => undefined);
-        await cleanup(dir);
-      },
-    };
-  },
-  failInsertOf: (key) =>
-    `CREATE TRIGGER poison BEFORE INSERT ON log_entries WHEN NEW.key = '${key}'
-     BEGIN SELECT RAISE(ABORT, 'injected failure'); END`,
-  allowInserts: "DROP TRIGGER poison",
-  tablesNamed: (names) => `SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (${quoted(names)})`,
-};
+/** The SQLite driver; with `logWriter: "thread"` its stores append on their log writer thread, as the API's do. */
+function sqliteDriver(logWriter: "inline" | "thread"): StoreDriver {
+  const d: StoreDriver = {
+    name: "sqlite",
+    label: logWriter === "thread" ? "sqlite, log writer thread" : "sqlite",
+    migrations: MIGRATIONS,
+    async create() {
+      const dir = await tempDir();
+      const open: Store[] = [];
+      const withDb = <T>(fn: (db: DatabaseSync) => T): T => {
+        const db = new DatabaseSync(join(dir, DB_FILE));
+        try {
+          return fn(db);
+        } finally {
+          db.close();
+        }
+      };
+      return {
+        driver: d,
+        env: { DATA_DIR: dir },
+        async open(options) {
+          const store = await SqliteStore.open(dir, { logWriter, ...options });
+          open.push(store);
+          return store;
+        },
+        async exec(sql) {
+          withDb((db) => db.exec(sql));
+        },
+        async rows(sql) {
+          return withDb((db) => db.prepare(sql).all() as Record<string, unknown>[]);
+        },
+        async remove() {
+          for (const s of open.splice(0)) await s.close().catch(() => undefined);
+          await cleanup(dir);
+        },
+      };
+    },
+    failInsertOf: (key) =>
+      `CREATE TRIGGER poison BEFORE INSERT ON log_entries WHEN NEW.key = '${key}'
+       BEGIN SELECT RAISE(ABORT, 'injected failure'); END`,
+    allowInserts: "DROP TRIGGER poison",
+    tablesNamed: (names) => `SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (${quoted(names)})`,
+  };
+  return d;
+}
+const sqlite = sqliteDriver("inline");
 
 let cluster: Promise<PgCluster> | undefined;
 
@@ -105,6 +113,7 @@ if (typeof after === "function") {
 
 const postgres: StoreDriver = {
   name: "postgres",
+  label: "postgres",
   migrations: PG_MIGRATIONS,
   async create() {
     const c = await testCluster();
@@ -151,14 +160,21 @@ const postgres: StoreDriver = {
 
 export const DRIVERS: readonly StoreDriver[] = [sqlite, postgres];
 
+/** DRIVERS and SQLite appending on its log writer thread: for the suites of the log's own rules (store, appender). */
+export const LOG_DRIVERS: readonly StoreDriver[] = [sqlite, sqliteDriver("thread"), postgres];
+
 export function driver(name: DriverName): StoreDriver {
   return name === "sqlite" ? sqlite : postgres;
 }
 
 /** Runs `suite` once per driver, inside a describe block named `${title} (${driver})` (60 s per test: shared CI). */
-export function forEachDriver(title: string, suite: (this: Mocha.Suite, driver: StoreDriver) => void): void {
-  for (const d of DRIVERS) {
-    describe(`${title} (${d.name})`, function () {
+export function forEachDriver(
+  title: string,
+  suite: (this: Mocha.Suite, driver: StoreDriver) => void,
+  drivers: readonly StoreDriver[] = DRIVERS,
+): void {
+  for (const d of drivers) {
+    describe(`${title} (${d.label})`, function () {
       this.timeout(60_000);
       suite.call(this, d);
     });

@@ -11,7 +11,9 @@ import { clientConfig } from "../../../ledger-api/src/store/postgres-rows.ts";
 import { SchemaTooNewError, StoreClosedError, StoreCorruptError } from "../../../ledger-api/src/store/store.ts";
 import type { Store } from "../../../ledger-api/src/store/store.ts";
 import { appendItem, h, hex, mth, SIGNATURE, SIGNER } from "../log/fixtures.ts";
-import { forEachDriver, locations, type StoreLocation } from "./drivers.ts";
+import { SqliteStore } from "../../../ledger-api/src/store/sqlite.ts";
+import { cleanup, tempDir } from "../log/fixtures.ts";
+import { forEachDriver, LOG_DRIVERS, locations, type StoreLocation } from "./drivers.ts";
 
 /** Every complete subtree of a tree of `size` leaves. */
 function completeRefs(size: number): NodeRef[] {
@@ -264,6 +266,22 @@ forEachDriver("Store", (driver) => {
       expect(await store.entriesOfBatch(h("nobody"))).to.deep.equal([]);
     });
 
+    it("lists a range's lifecycle entries (index, kind, key, signer) in log order up to a limit, never an Observed one", async function () {
+      const store = await openStore();
+      // Every third entry Observed (kind 10), the others of lifecycle kinds.
+      const items = Array.from({ length: 30 }, (_, n) => {
+        const item = appendItem(n);
+        return n % 3 === 0 ? { ...item, entry: { ...item.entry, kind: 10 } } : item;
+      });
+      await store.appendBatch(items);
+      const lifecycle = items.map((item, index) => ({ index, item })).filter(({ index }) => index % 3 !== 0);
+      const expected = lifecycle.map(({ index, item }) => ({ index, kind: item.entry.kind, key: item.key, signer: SIGNER }));
+      expect(await store.lifecycleEntries(0, 30, 100)).to.deep.equal(expected);
+      expect(await store.lifecycleEntries(4, 11, 100)).to.deep.equal(expected.filter((e) => e.index >= 4 && e.index < 11));
+      expect(await store.lifecycleEntries(0, 30, 3)).to.deep.equal(expected.slice(0, 3));
+      expect(await store.lifecycleEntries(30, 40, 10)).to.deep.equal([]);
+    });
+
     it("writes nothing for a key it already holds and answers with the first entry", async function () {
       const store = await openStore();
       const [first] = await store.appendBatch([appendItem(5)]);
@@ -435,5 +453,33 @@ forEachDriver("Store", (driver) => {
       expect(await store.nonceSpentBy(SIGNER, "6")).to.equal(h("event-3-6"));
       expect(await store.observationsSince(h("lot"), SIGNER, 0)).to.deep.equal({ count: 2, oldest: 1_700_000_000_001 });
     });
+  });
+}, LOG_DRIVERS);
+
+describe("SqliteStore, the database's one writer", function () {
+  let dir: string;
+  const open: SqliteStore[] = [];
+  beforeEach(async function () {
+    dir = await tempDir();
+  });
+  afterEach(async function () {
+    for (const s of open.splice(0)) await s.close().catch(() => undefined);
+    await cleanup(dir);
+  });
+  async function openStore(options: Parameters<typeof SqliteStore.open>[1] = {}): Promise<SqliteStore> {
+    const s = await SqliteStore.open(dir, options);
+    open.push(s);
+    return s;
+  }
+
+  it("a store opened beside the writer reads the relay cursor afresh; only the sole writer answers it from memory", async function () {
+    const writer = await openStore({ soleWriter: true });
+    const beside = await openStore();
+    await writer.appendBatch([appendItem(0), appendItem(1), appendItem(2)]);
+    expect(await beside.relayCursor()).to.equal(0);
+    expect(await writer.relayCursor()).to.equal(0);
+    await writer.advanceRelayCursor(0, 3, [], 1);
+    expect(await writer.relayCursor()).to.equal(3);
+    expect(await beside.relayCursor()).to.equal(3);
   });
 });
