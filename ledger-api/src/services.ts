@@ -37,6 +37,9 @@ import { openStore } from "./store/open.ts";
 import { threadEntries } from "./thread-bundles.ts";
 import type { Store } from "./store/store.ts";
 
+/** Wait before starting the chain workers again when a start after an in-place recovery failed. */
+const WORKER_RESTART_DELAY_MS = 2000;
+
 export interface LedgerServicesOptions {
   readonly config: Config;
   readonly provider: Provider;
@@ -231,6 +234,7 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
 
     let started = false;
     let closing = false;
+    let restartTimer: NodeJS.Timeout | undefined;
     // At run time: stop the workers, recover, rebuild the index and the overlay, start the workers again.
     const recoverNow = async (): Promise<void> => {
       if (recovery === undefined || recovery.running || closing) return;
@@ -254,17 +258,38 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
         recovery.running = false;
         rebuilding = false;
       }
-      // Only the leader's workers run (the halt was its indexer's); one deposed meanwhile leaves them stopped.
-      if (started && !closing && recovery.lastError === undefined && leadership.leading) {
+      if (recovery.lastError === undefined) await restartWorkers();
+    };
+    // Only the leader's workers run (the halt was its indexer's); one deposed meanwhile leaves them stopped. Starting
+    // them reads the chain (the relay settles what it had sent), which a chain just restarted under load may refuse
+    // for a while: they are stopped again and started later, never left half-running, and the process lives on
+    // (an unhandled rejection here used to end it).
+    const restartWorkers = async (): Promise<void> => {
+      restartTimer = undefined;
+      if (!started || closing || !leadership.leading) return;
+      try {
         await indexer.start();
         await relay.start();
         await anchorer.start();
+        if (recovery !== undefined) recovery.lastError = undefined;
+      } catch (err) {
+        const message = `restarting the chain workers after a recovery: ${(err as Error).message}`;
+        if (recovery !== undefined) recovery.lastError = message;
+        logger.error({ err: message }, "the chain workers did not start; trying again in a few seconds");
+        await anchorer.stop().catch(() => undefined);
+        await relay.stop().catch(() => undefined);
+        await indexer.stop().catch(() => undefined);
+        if (!closing) restartTimer = setTimeout(() => void restartWorkers(), WORKER_RESTART_DELAY_MS);
       }
     };
     const RECOVERABLE = new Set(["CHAIN_BEHIND_CURSOR", "REORG_BELOW_CURSOR", "RANGE_NOT_CANONICAL", "NO_CONTRACT_CODE"]);
     onHalt = (err) => {
       // Deferred: the halt is raised inside the indexer's own pass, which recoverNow waits for.
-      if (RECOVERABLE.has(err.code)) setImmediate(() => void recoverNow());
+      if (RECOVERABLE.has(err.code)) {
+        setImmediate(() => {
+          recoverNow().catch((e: unknown) => logger.error({ err: (e as Error).message }, "recovery in place failed"));
+        });
+      }
     };
     return {
       config,
@@ -296,6 +321,7 @@ export async function openLedgerServices(options: LedgerServicesOptions): Promis
       },
       async close() {
         closing = true;
+        clearTimeout(restartTimer);
         // Gives the lease back (after stopping the workers, if leading), so another instance takes over at once.
         if (started) await leadership.stop();
         else await lease.release();
