@@ -17,6 +17,7 @@
  * cores, scaling out cannot show more throughput here; the ratios show what the coordination costs.
  */
 import autocannon from "autocannon";
+import { failuresOf } from "./load.ts";
 import { ledgerDomain } from "../../ledger-api/src/protocol/typed-data.ts";
 import { signEvent } from "../../ledger-api/src/client/client.ts";
 import { demoWallets } from "../../ledger-api/src/demo/load.ts";
@@ -37,7 +38,10 @@ export interface Figures {
   readonly perSecond: number;
   readonly p50: number;
   readonly p99: number;
+  /** Requests that were not answered 2xx. */
   readonly errors: number;
+  /** Those by status code, connection errors and timeouts (load.ts failuresOf). */
+  readonly failures: Readonly<Record<string, number>>;
 }
 
 export interface Setup {
@@ -114,13 +118,14 @@ async function load(
   const results = await Promise.all(instances.map((_, slot) => autocannon(request(slot))));
   const wall = (performance.now() - started) / 1000;
   const ok = results.reduce((n, r) => n + r["2xx"], 0);
-  const bad = results.reduce((n, r) => n + r.non2xx + r.errors, 0);
+  const failures = failuresOf(results);
   // Latency: the slowest instance's percentiles (a client behind a balancer sees any of them).
   return {
     perSecond: ok / wall,
     p50: Math.max(...results.map((r) => r.latency.p50)),
     p99: Math.max(...results.map((r) => r.latency.p99)),
-    errors: bad,
+    errors: Object.values(failures).reduce((a, b) => a + b, 0),
+    failures,
   };
 }
 

@@ -52,14 +52,26 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     failed: result.non2xx + result.errors + result.timeouts,
-    failures: {
-      ...Object.fromEntries(
-        Object.entries(result.statusCodeStats ?? {})
-          .filter(([code]) => !code.startsWith("2"))
-          .map(([code, { count }]) => [code, count]),
-      ),
-      ...(result.errors > result.timeouts ? { errors: result.errors - result.timeouts } : {}),
-      ...(result.timeouts > 0 ? { timeouts: result.timeouts } : {}),
-    },
+    failures: failuresOf([result]),
   };
+}
+
+/** What failed across autocannon runs: non-2xx responses by status code, connection errors, timeouts. */
+export function failuresOf(results: readonly autocannon.Result[]): Record<string, number> {
+  const failures: Record<string, number> = {};
+  const add = (what: string, n: number) => {
+    if (n > 0) failures[what] = (failures[what] ?? 0) + n;
+  };
+  for (const result of results) {
+    for (const [code, { count }] of Object.entries(result.statusCodeStats ?? {})) if (!code.startsWith("2")) add(code, count ?? 0);
+    add("errors", result.errors - result.timeouts);
+    add("timeouts", result.timeouts);
+  }
+  return failures;
+}
+
+/** What failed, for a figure's detail, e.g. { failures: "500: 3, timeouts: 1" }, when anything did. */
+export function failureDetail(failures: Readonly<Record<string, number>>): { failures?: string } {
+  const parts = Object.entries(failures).map(([what, n]) => `${what}: ${n}`);
+  return parts.length === 0 ? {} : { failures: parts.join(", ") };
 }

@@ -18,7 +18,9 @@ export interface Results {
 
 function num(value: number): string {
   if (!Number.isFinite(value)) return String(value);
-  return value >= 100 ? Math.round(value).toLocaleString("en") : value.toFixed(1);
+  if (value >= 100) return Math.round(value).toLocaleString("en");
+  // Below 1 (a ratio, a median of microseconds), two significant digits rather than a rounded zero.
+  return value !== 0 && Math.abs(value) < 1 ? String(Number(value.toPrecision(2))) : value.toFixed(1);
 }
 
 export function markdownTable(results: Results): string {

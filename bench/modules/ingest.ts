@@ -14,7 +14,7 @@
  * Every body carries fresh events (new nonces), signed before the timed runs.
  */
 import { cpus } from "node:os";
-import type { LoadResult } from "../lib/load.ts";
+import { failureDetail, type LoadResult } from "../lib/load.ts";
 import { threadCpuMs } from "../lib/processes.ts";
 import type { BenchContext, BenchModule, Figure } from "../lib/types.ts";
 
@@ -38,11 +38,7 @@ function cpuPerEvent(before: Record<string, number>, after: Record<string, numbe
   };
 }
 
-/** What failed in a run, e.g. { failures: "500: 3, timeouts: 1" }, when anything did. */
-function failures(run: LoadResult): { failures?: string } {
-  const parts = Object.entries(run.failures).map(([what, n]) => `${what}: ${n}`);
-  return parts.length === 0 ? {} : { failures: parts.join(", ") };
-}
+const failures = (run: LoadResult) => failureDetail(run.failures);
 
 export const ingest: BenchModule = {
   name: "ingest",

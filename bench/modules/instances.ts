@@ -4,6 +4,7 @@
  * chain and, for PostgreSQL, a throwaway cluster's fresh database (bench/lib/instances.ts), not on the 1M-entry log.
  */
 import { measureInstances, type Figures } from "../lib/instances.ts";
+import { failureDetail } from "../lib/load.ts";
 import type { BenchContext, BenchModule, Figure } from "../lib/types.ts";
 
 const CONNECTIONS = 24;
@@ -24,7 +25,7 @@ export const instances: BenchModule = {
     });
     const [sqlite, ...postgres] = rows;
     if (sqlite === undefined) return [];
-    const detail = (f: Figures) => ({ p50Ms: f.p50, p99Ms: f.p99, failed: f.errors });
+    const detail = (f: Figures) => ({ p50Ms: f.p50, p99Ms: f.p99, failed: f.errors, ...failureDetail(f.failures) });
     const figures: Figure[] = [];
     for (const [kind, what, unit] of [
       ["ingest", `POST /v1/events, one Registered event per request, ${CONNECTIONS} in flight (${events} events)`, "events/s"],

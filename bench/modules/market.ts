@@ -198,7 +198,7 @@ export const market: BenchModule = {
         what: `${what} (${size.stalls} stalls, ${lots} lots)`,
         value: Math.round(t.median * 10) / 10,
         unit: "ms median",
-        ...(baseline ? { baseline: { what: "GET /v1/log/checkpoint, same store", value: Math.round(baseline.median * 10) / 10 } } : {}),
+        ...(baseline ? { baseline: { what: "GET /v1/log/checkpoint, same store", value: Math.round(baseline.median * 1000) / 1000 } } : {}),
         goal: { text: "< 100 ms", met: t.median < 100 },
         detail: { p95: Math.round(t.p95 * 10) / 10, max: Math.round(t.max * 10) / 10, bytes: t.bytes, runs },
       });

@@ -78,7 +78,7 @@ export interface Ledger {
   readonly dataDir: string;
   sign(actor: DemoActorName, doc: EventDoc, options?: SignOptions): Promise<SignedEvent>;
   /** POST /v1/events; returns the raw response. */
-  post(events: SignedEvent | readonly SignedEvent[]): Promise<{ statusCode: number; json: Record<string, unknown> }>;
+  post(events: SignedEvent | readonly SignedEvent[]): Promise<{ statusCode: number; json: Record<string, unknown>; headers: Record<string, unknown> }>;
   get(url: string): Promise<{ statusCode: number; json: Record<string, unknown>; headers: Record<string, unknown> }>;
   /** Relays what is queued, mines, and indexes: one step of the chain workers. */
   sync(): Promise<void>;
@@ -132,7 +132,7 @@ export async function startLedger(options: StartOptions = {}): Promise<Ledger> {
     sign: (actor, doc, signOptions) => signEvent(chain.actors[actor], chain.domain, doc, signOptions),
     async post(events) {
       const res = await app.inject({ method: "POST", url: "/v1/events", payload: events as object });
-      return { statusCode: res.statusCode, json: res.json() };
+      return { statusCode: res.statusCode, json: res.json(), headers: res.headers };
     },
     async get(url) {
       const res = await app.inject({ method: "GET", url });

@@ -18,19 +18,16 @@ import {
   Provenance,
   type Observations,
   TimelineEntry,
-  type Actor,
   type BatchView,
-  type ChainRecord,
   type LineageLink,
   type OriginView,
   type RecallView,
 } from "../protocol/answer.ts";
-import { anchorView, proofFor } from "./views.ts";
-import type { AnchorRow, BatchEventRow, LifecycleEventRow, LineageEdge, StoredEntry } from "../store/store.ts";
+import { anchorView } from "./views.ts";
+import type { AnchorRow, BatchEventRow, LineageEdge, StoredEntry } from "../store/store.ts";
 import {
   actorCache,
   bodyOf,
-  kindName,
   linkOf,
   quantityOf,
   recallOf,

@@ -24,7 +24,8 @@ import { bytesToHex } from "../log/hash.ts";
 import { root as rootOfSize } from "../log/merkle.ts";
 import { insertRows } from "./postgres-index.ts";
 import { PostgresStore } from "./postgres.ts";
-import { clientConfig, first, int, type Sql } from "./postgres-rows.ts";
+import { clientConfig, first, type Sql } from "./postgres-rows.ts";
+import { int } from "./rows.ts";
 import { DB_FILE, SqliteStore } from "./sqlite.ts";
 import type { Store } from "./store.ts";
 

@@ -12,7 +12,8 @@
  * nothing judged against a stale log is committed.
  */
 import type { AdmissionHold } from "./store.ts";
-import { first, int, LOCK_ADMISSION, LOCK_NAMESPACE } from "./postgres-rows.ts";
+import { first, LOCK_ADMISSION, LOCK_NAMESPACE } from "./postgres-rows.ts";
+import { int } from "./rows.ts";
 import type { PgSession } from "./postgres-session.ts";
 
 export interface AdmissionLockOptions {

@@ -6,8 +6,9 @@
  */
 import type { AnswerStore, AnswerVersions, ObservationSummaryRow, ReadingHourRow, ReadingSummaryRow } from "./answer-store.ts";
 import type { AnchorRow } from "./index-store.ts";
-import { ANCHOR_COLUMNS, toAnchor } from "./postgres-index.ts";
-import { ENTRY_COLUMNS, first, int, optInt, str, toEntry, type Row, type Sql } from "./postgres-rows.ts";
+import { ANCHOR_COLUMNS, toAnchor } from "./index-rows.ts";
+import { first, type Sql } from "./postgres-rows.ts";
+import { ENTRY_COLUMNS, int, optInt, toEntry, type Row } from "./rows.ts";
 import { StoreCorruptError, type StoredEntry } from "./store.ts";
 
 const OBSERVED = 10;

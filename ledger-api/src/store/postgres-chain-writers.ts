@@ -5,12 +5,13 @@
  * to the pool and see committed state. Every transition is a compare-and-set on the status column, checked by the
  * number of rows changed.
  */
-import { first, int, optInt, optStr, str, type Row, type Sql } from "./postgres-rows.ts";
+import { first, type Sql } from "./postgres-rows.ts";
+import { int, optInt, str } from "./rows.ts";
+import { GROUP_COLUMNS, INTENT_COLUMNS, RELAY_COLUMNS, toGroup, toIntent, toRelay } from "./chain-writer-rows.ts";
 import { insertRows } from "./postgres-index.ts";
 import { AnchorIntentOpenError, ChainWriterStateError } from "./chain-writers.ts";
 import type {
   AnchorIntent,
-  AnchorIntentStatus,
   AnchorOutcome,
   AnchorStore,
   NewAnchorIntent,
@@ -28,65 +29,6 @@ import { StoreCorruptError } from "./store.ts";
 
 /** Runs `fn` as one fenced write transaction, after every earlier write transaction of this store object. */
 export type PgWriteTx = <T>(fn: (tx: Sql) => Promise<T>) => Promise<T>;
-
-const INTENT_COLUMNS =
-  "id, size, root, previous_size, previous_root, nonce, raw_tx, tx_hash, status, block_number, failure, fee_bumps, " +
-  "created_at, updated_at";
-
-function toIntent(row: Row): AnchorIntent {
-  return {
-    id: int(row, "id"),
-    size: int(row, "size"),
-    root: str(row, "root"),
-    previousSize: int(row, "previous_size"),
-    previousRoot: str(row, "previous_root"),
-    nonce: int(row, "nonce"),
-    rawTx: str(row, "raw_tx"),
-    txHash: str(row, "tx_hash"),
-    status: str(row, "status") as AnchorIntentStatus,
-    blockNumber: optInt(row, "block_number"),
-    failure: optStr(row, "failure"),
-    feeBumps: int(row, "fee_bumps"),
-    createdAt: int(row, "created_at"),
-    updatedAt: int(row, "updated_at"),
-  };
-}
-
-const RELAY_COLUMNS =
-  "idx, kind, actor, status, nonce, tx_hash, raw_tx, group_id, block_number, error_name, error, fee_bumps, updated_at";
-
-function toRelay(row: Row): RelayRecord {
-  return {
-    index: int(row, "idx"),
-    kind: int(row, "kind"),
-    actor: str(row, "actor"),
-    status: str(row, "status") as RelayStatus,
-    nonce: optInt(row, "nonce"),
-    txHash: optStr(row, "tx_hash"),
-    rawTx: optStr(row, "raw_tx"),
-    blockNumber: optInt(row, "block_number"),
-    errorName: optStr(row, "error_name"),
-    error: optStr(row, "error"),
-    group: optInt(row, "group_id"),
-    feeBumps: int(row, "fee_bumps"),
-    updatedAt: int(row, "updated_at"),
-  };
-}
-
-const GROUP_COLUMNS = "id, nonce, tx_hash, raw_tx, calls, fee_bumps, created_at, updated_at";
-
-function toGroup(row: Row): RelayGroup {
-  return {
-    id: int(row, "id"),
-    nonce: int(row, "nonce"),
-    txHash: str(row, "tx_hash"),
-    rawTx: str(row, "raw_tx"),
-    calls: int(row, "calls"),
-    feeBumps: int(row, "fee_bumps"),
-    createdAt: int(row, "created_at"),
-    updatedAt: int(row, "updated_at"),
-  };
-}
 
 const lower = (hex: string): string => hex.toLowerCase();
 

@@ -5,7 +5,8 @@
  * cursor moved and writes nothing). A query is one statement, filtered and ordered by log index; PostgreSQL's planner,
  * with statistics, picks the index that drives it (SQLite's needs the hint sqlite-epcis.ts gives it).
  */
-import { bool, first, int, optInt, str, type Sql } from "./postgres-rows.ts";
+import { first, type Sql } from "./postgres-rows.ts";
+import { bool, int, optInt, str } from "./rows.ts";
 import { insertRows } from "./postgres-index.ts";
 import type { CaptureJobRecord, EpcisFilter, EpcisIndexRow, EpcisStore } from "./epcis-store.ts";
 

@@ -17,7 +17,8 @@
  * through session pooling: with transaction pooling a session's backend is not the holder's.
  */
 import type { LeaderLease, LeaderLeaseOptions } from "./store.ts";
-import { first, int } from "./postgres-rows.ts";
+import { first } from "./postgres-rows.ts";
+import { int } from "./rows.ts";
 import type { PgSession } from "./postgres-session.ts";
 
 export class PgLeaderLease implements LeaderLease {

@@ -4,106 +4,25 @@
  * compared in the writing transaction) and the same grouped reads, with PostgreSQL's booleans counted by FILTER where
  * SQLite sums 0/1 and IN lists passed as one array parameter.
  */
-import { big, bool, first, int, optInt, optStr, str, type Row, type Sql } from "./postgres-rows.ts";
+import { first, type Sql } from "./postgres-rows.ts";
+import { int, optInt, str } from "./rows.ts";
+import { LOT_COLUMNS, toHolding, toLot, toPesticide, toTest } from "./market-rows.ts";
+import { toProfile } from "./index-rows.ts";
 import { insertRows } from "./postgres-index.ts";
 import type { PgWrite } from "./postgres-epcis.ts";
 import type { ActorProfile } from "./index-store.ts";
 import type {
-  FailedAnalyte,
   HoldingFilter,
   LotHolding,
   MarketAckRow,
   MarketDelta,
   MarketFigures,
   MarketLotRow,
-  MarketPesticideRow,
   MarketStore,
-  MarketTestRow,
 } from "./market-store.ts";
-
-const LOT_COLUMNS = "batch_id, product, country, region, farm, harvest_date, imported, holder, held_since, held_event";
 
 const lower = (hex: string): string => hex.toLowerCase();
 
-function toLot(row: Row): MarketLotRow {
-  return {
-    batchId: str(row, "batch_id"),
-    product: str(row, "product"),
-    country: str(row, "country"),
-    region: str(row, "region"),
-    farm: str(row, "farm"),
-    harvestDate: str(row, "harvest_date"),
-    imported: bool(row, "imported"),
-    holder: str(row, "holder"),
-    heldSince: int(row, "held_since"),
-    heldEvent: str(row, "held_event"),
-  };
-}
-
-function toTest(row: Row): MarketTestRow {
-  return {
-    index: int(row, "idx"),
-    batchId: str(row, "batch_id"),
-    day: int(row, "day"),
-    passed: bool(row, "passed"),
-    lab: str(row, "lab"),
-    failed: JSON.parse(str(row, "failed")) as FailedAnalyte[],
-  };
-}
-
-function toPesticide(row: Row): MarketPesticideRow {
-  return {
-    index: int(row, "idx"),
-    batchId: str(row, "batch_id"),
-    day: int(row, "day"),
-    substance: str(row, "substance"),
-    preHarvestIntervalDays: int(row, "phi_days"),
-    harvestDate: optStr(row, "harvest_date"),
-    daysBeforeHarvest: optInt(row, "days_before_harvest"),
-    violation: bool(row, "violation"),
-  };
-}
-
-function toProfile(row: Row): ActorProfile {
-  return {
-    account: str(row, "account"),
-    name: str(row, "name"),
-    gln: big(row, "gln"),
-    country: str(row, "country"),
-    retail: bool(row, "retail"),
-    blockNumber: int(row, "block_number"),
-  };
-}
-
-function toHolding(row: Row): LotHolding {
-  const custodian = str(row, "custodian");
-  const holder = optStr(row, "holder");
-  const heldSince = optInt(row, "held_since");
-  const heldEvent = optStr(row, "held_event");
-  return {
-    batchId: str(row, "batch_id"),
-    gtin: optStr(row, "gtin"),
-    lot: optStr(row, "lot"),
-    custodian,
-    custodianName: optStr(row, "custodian_name"),
-    custodianRetail: row.custodian_retail === true,
-    quantity: big(row, "quantity"),
-    unit: str(row, "unit"),
-    status: str(row, "status") as LotHolding["status"],
-    imported: bool(row, "imported"),
-    customsCleared: bool(row, "customs_cleared"),
-    recalled: bool(row, "recalled"),
-    product: optStr(row, "product"),
-    country: optStr(row, "country"),
-    region: optStr(row, "region"),
-    farm: optStr(row, "farm"),
-    harvestDate: optStr(row, "harvest_date"),
-    since:
-      holder === custodian && heldSince !== undefined && heldEvent !== undefined
-        ? { at: heldSince, eventHash: heldEvent, blockNumber: optInt(row, "held_block") }
-        : undefined,
-  };
-}
 
 export class PgMarket implements MarketStore {
   private readonly read: Sql;

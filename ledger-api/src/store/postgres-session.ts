@@ -6,7 +6,7 @@
  * postgres-lease.ts) instead of trusting that they still hold it.
  */
 import pg from "pg";
-import type { Row } from "./postgres-rows.ts";
+import type { Row } from "./rows.ts";
 
 export class PgSession {
   private readonly config: pg.ClientConfig;

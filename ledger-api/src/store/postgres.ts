@@ -41,20 +41,8 @@ import type { CaptureJobRecord, EpcisFilter, EpcisIndexRow } from "./epcis-store
 import { applyChainBatch, insertRows, PgIndexReads, resetIndex } from "./postgres-index.ts";
 import { PgLeaderLease } from "./postgres-lease.ts";
 import { PG_MIGRATIONS, type PgMigration } from "./postgres-migrations.ts";
-import {
-  blob,
-  clientConfig,
-  ENTRY_COLUMNS,
-  first,
-  int,
-  LOCK_MIGRATE,
-  LOCK_NAMESPACE,
-  optInt,
-  str,
-  toEntry,
-  type Row,
-  type Sql,
-} from "./postgres-rows.ts";
+import { clientConfig, first, LOCK_MIGRATE, LOCK_NAMESPACE, type Sql } from "./postgres-rows.ts";
+import { blob, ENTRY_COLUMNS, int, optInt, str, toEntry } from "./rows.ts";
 import { PgSession } from "./postgres-session.ts";
 import type {
   AnchorIntent,

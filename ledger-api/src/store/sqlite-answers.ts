@@ -5,8 +5,8 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { AnswerStore, AnswerVersions, ObservationSummaryRow, ReadingHourRow, ReadingSummaryRow } from "./answer-store.ts";
 import type { AnchorRow } from "./index-store.ts";
-import { ANCHOR_COLUMNS, toAnchor } from "./sqlite-index.ts";
-import { ENTRY_COLUMNS, int, optInt, str, toEntry, type Row } from "./sqlite-rows.ts";
+import { ANCHOR_COLUMNS, toAnchor } from "./index-rows.ts";
+import { ENTRY_COLUMNS, int, optInt, str, toEntry, type Row } from "./rows.ts";
 import type { StoredEntry } from "./store.ts";
 
 const OBSERVED = 10;

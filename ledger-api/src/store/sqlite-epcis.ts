@@ -10,7 +10,7 @@
  */
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import type { WriteTx } from "./sqlite-chain-writers.ts";
-import { bool, int, optInt, str, type Row } from "./sqlite-rows.ts";
+import { bool, int, optInt, str, type Row } from "./rows.ts";
 import type { CaptureJobRecord, EpcisFilter, EpcisIndexRow, EpcisStore } from "./epcis-store.ts";
 
 const CURSOR = "SELECT next_idx FROM epcis_cursor WHERE id = 1";

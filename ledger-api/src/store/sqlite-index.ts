@@ -8,7 +8,21 @@
  * third copy of the rules.
  */
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
-import { big, bool, int, optStr, str, type Row } from "./sqlite-rows.ts";
+import { bool, int, str } from "./rows.ts";
+import {
+  ANCHOR_COLUMNS,
+  BATCH_COLUMNS,
+  DEFAULT_MAX_DEPTH,
+  DEFAULT_TRACE_LIMIT,
+  EVENT_COLUMNS,
+  LINEAGE_COLUMNS,
+  toAnchor,
+  toBatch,
+  toCursor,
+  toEdge,
+  toEvent,
+  toProfile,
+} from "./index-rows.ts";
 import { nextHead, ZERO_HASH } from "../protocol/typed-data.ts";
 import { firstRecalled } from "../protocol/lineage.ts";
 import { IndexCursorConflictError, StoreCorruptError } from "./store.ts";
@@ -16,14 +30,12 @@ import type {
   ActorProfile,
   AnchorRow,
   BatchEventRow,
-  BatchStatus,
   ChainBatch,
   ChainCursor,
   IndexedBatch,
   IndexKeys,
   IndexState,
   LifecycleEventRow,
-  LifecycleKind,
   LineageEdge,
   RoleContract,
   RoleGrant,
@@ -31,100 +43,8 @@ import type {
   TraceOptions,
 } from "./store.ts";
 
-/** Trace defaults: lineage is at most MAX_ANCESTRY (32) deep on chain, so 64 only stops a corrupt cycle. */
-const DEFAULT_MAX_DEPTH = 64;
-const DEFAULT_TRACE_LIMIT = 1000;
-
 const lower = (hex: string): string => hex.toLowerCase();
 const flag = (b: boolean): number => (b ? 1 : 0);
-
-const BATCH_COLUMNS =
-  "batch_id, gtin, lot, registrant, custodian, quantity, unit, status, recalled, imported, customs_cleared, " +
-  "offer_to, head, ancestry, created_block, created_tx, updated_block";
-const EVENT_COLUMNS =
-  "event_hash, kind, batch_id, actor, doc_hash, head, details, nonce, tx_hash, block_number, block_hash, log_index";
-const LINEAGE_COLUMNS = "child, parent, event_hash, quantity, block_number";
-export const ANCHOR_COLUMNS =
-  "anchor_index, size, root, previous_size, anchorer, tx_hash, block_number, block_hash, block_time";
-
-function toCursor(row: Row): ChainCursor {
-  return { contracts: str(row, "contracts"), blockNumber: int(row, "block_number"), blockHash: str(row, "block_hash") };
-}
-
-function toBatch(row: Row): IndexedBatch {
-  return {
-    batchId: str(row, "batch_id"),
-    gtin: optStr(row, "gtin"),
-    lot: optStr(row, "lot"),
-    registrant: str(row, "registrant"),
-    custodian: str(row, "custodian"),
-    quantity: big(row, "quantity"),
-    unit: str(row, "unit"),
-    status: str(row, "status") as BatchStatus,
-    recalled: bool(row, "recalled"),
-    imported: bool(row, "imported"),
-    customsCleared: bool(row, "customs_cleared"),
-    offerTo: optStr(row, "offer_to"),
-    head: str(row, "head"),
-    ancestry: int(row, "ancestry"),
-    createdBlock: int(row, "created_block"),
-    createdTx: str(row, "created_tx"),
-    updatedBlock: int(row, "updated_block"),
-  };
-}
-
-function toEdge(row: Row): LineageEdge {
-  return {
-    child: str(row, "child"),
-    parent: str(row, "parent"),
-    eventHash: str(row, "event_hash"),
-    quantity: big(row, "quantity"),
-    blockNumber: int(row, "block_number"),
-  };
-}
-
-function toEvent(row: Row): LifecycleEventRow {
-  const nonce = optStr(row, "nonce");
-  return {
-    eventHash: str(row, "event_hash"),
-    kind: str(row, "kind") as LifecycleKind,
-    batchId: str(row, "batch_id"),
-    actor: str(row, "actor"),
-    docHash: str(row, "doc_hash"),
-    head: str(row, "head"),
-    details: JSON.parse(str(row, "details")) as Record<string, unknown>,
-    nonce: nonce === undefined ? undefined : BigInt(nonce),
-    txHash: str(row, "tx_hash"),
-    blockNumber: int(row, "block_number"),
-    blockHash: str(row, "block_hash"),
-    logIndex: int(row, "log_index"),
-  };
-}
-
-export function toAnchor(row: Row): AnchorRow {
-  return {
-    anchorIndex: int(row, "anchor_index"),
-    size: int(row, "size"),
-    root: str(row, "root"),
-    previousSize: int(row, "previous_size"),
-    anchorer: str(row, "anchorer"),
-    txHash: str(row, "tx_hash"),
-    blockNumber: int(row, "block_number"),
-    blockHash: str(row, "block_hash"),
-    blockTime: int(row, "block_time"),
-  };
-}
-
-function toProfile(row: Row): ActorProfile {
-  return {
-    account: str(row, "account"),
-    name: str(row, "name"),
-    gln: big(row, "gln"),
-    country: str(row, "country"),
-    retail: bool(row, "retail"),
-    blockNumber: int(row, "block_number"),
-  };
-}
 
 /** A recursive walk over lineage in one direction; each edge once, at its shortest depth. */
 function traceSql(direction: "up" | "down"): string {

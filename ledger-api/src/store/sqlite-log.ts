@@ -16,7 +16,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { Frontier } from "../log/frontier.ts";
 import { bytesToHex, type Hash, type NodeRef } from "../log/hash.ts";
 import { sequence, type AppendItem, type AppendResult, type SequencerLookups } from "../log/sequencer.ts";
-import { blob, ENTRY_COLUMNS, int, optInt, str, toEntry } from "./sqlite-rows.ts";
+import { blob, ENTRY_COLUMNS, int, optInt, str, toEntry } from "./rows.ts";
 import { entrySigner } from "../log/entry.ts";
 import { StoreCorruptError, type KeyReceipt, type LifecycleEntry, type StoredEntry } from "./store.ts";
 

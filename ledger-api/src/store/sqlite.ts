@@ -27,7 +27,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { int, optInt, str, type Row } from "./sqlite-rows.ts";
+import { int, optInt, str, type Row } from "./rows.ts";
 import type { Hash, NodeRef } from "../log/hash.ts";
 import type { AppendItem, AppendResult } from "../log/sequencer.ts";
 import { MIGRATIONS } from "./migrations.ts";

@@ -47,11 +47,6 @@ async function runUntil(script: string, args: string[], marker: string) {
   return { child, output: () => out };
 }
 
-/** Running, as the server judges it: an exited process its new parent has not reaped yet (a zombie) is not. */
-function alive(pid: number): boolean {
-  return isAlive(pid);
-}
-
 describe("the local chain's process", function () {
   this.timeout(180_000);
   const dirs: string[] = [];

@@ -2,8 +2,9 @@
  * Two API instances on one PostgreSQL store (two services and apps in this process, one database, one chain): ingest
  * judges each event against everything logged before it whichever instance logged it, so the instances admit as
  * one process would: never both the registration of one lot, and at once the next event of a batch the other
- * instance logged a moment ago. Either instance answers every read. (The kill test with separate processes is
- * test/api/scale-out.test.ts.)
+ * instance logged a moment ago. Either instance answers every read. When the admission lock was lost under a request
+ * (its session cut) and the other instance appended meanwhile, the request is refused as OVERLOADED with nothing
+ * logged, and its resubmission is logged. (The kill test with separate processes is test/api/scale-out.test.ts.)
  */
 import { expect } from "chai";
 import type { EventDoc } from "../../../ledger-api/src/protocol/documents.ts";
@@ -107,5 +108,38 @@ describe("two API instances on one PostgreSQL store", function () {
     const size = ca.json.size as number;
     const [ea, eb] = await Promise.all([a.get(`/v1/log/entries/${size - 1}`), b.get(`/v1/log/entries/${size - 1}`)]);
     expect(eb.json).to.deep.equal(ea.json);
+  });
+
+  it("refuses with 503 OVERLOADED, logging nothing, when the other instance appended after its admission lock was cut", async function () {
+    const store = a.services.store;
+    const holdForAdmission = store.holdForAdmission.bind(store);
+    // Fault injection at one moment: once instance a holds the lock, its session is cut (as a network fault or an
+    // idle timeout would), and instance b, now free to take the lock, logs an event before a appends.
+    store.holdForAdmission = async () => {
+      store.holdForAdmission = holdForAdmission;
+      const hold = await holdForAdmission();
+      const cut = await location.rows(
+        "SELECT pg_terminate_backend(pid) AS cut FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()",
+      );
+      expect(cut.map((r) => r.cut)).to.deep.equal([true]);
+      const meanwhile = await b.post(await b.sign("cooperative", registered("IX-MEANWHILE", 700)));
+      expect(meanwhile.statusCode, JSON.stringify(meanwhile.json)).to.equal(202);
+      return hold;
+    };
+    const event = await a.sign("cooperative", registered("IX-CUT", 800));
+    const before = await store.size();
+    const refused = await a.post(event);
+    expect(refused.statusCode, JSON.stringify(refused.json)).to.equal(503);
+    expect(refused.json.code).to.equal("OVERLOADED");
+    expect(refused.headers["retry-after"]).to.equal("1");
+    const size = await store.size();
+    expect(size, "b's event only").to.equal(before + 1);
+    expect((await a.get("/v1/log/checkpoint")).json.size).to.equal(size);
+    // Nothing of a's request was logged or left pending: its resubmission is logged as new, after b's event.
+    const again = await a.post(event);
+    expect(again.statusCode, JSON.stringify(again.json)).to.equal(202);
+    const receipt = (again.json.receipts as { index: number; duplicate?: boolean }[])[0]!;
+    expect(receipt.index).to.equal(size);
+    expect(receipt.duplicate ?? false).to.equal(false);
   });
 });

@@ -3,7 +3,6 @@ import { keccak256, toUtf8Bytes } from "ethers";
 import { Kind, ZERO_HASH, batchIdOf, gtinCheckDigit, nextHead } from "../../../ledger-api/src/protocol/typed-data.ts";
 import type { Bytes32, ChildLot, ValuesOf } from "../../../ledger-api/src/protocol/typed-data.ts";
 import { MAX_ANCESTRY, MAX_LINEAGE } from "../../../ledger-api/src/protocol/limits.ts";
-import { RecallWalkError } from "../../../ledger-api/src/protocol/lineage.ts";
 import { ROLE_IDS } from "../../../ledger-api/src/protocol/roles.ts";
 import { LayeredView } from "../../../ledger-api/src/ingest/ledger-view.ts";
 import {

@@ -1,11 +1,14 @@
 /**
- * Typed reads of node:sqlite result rows, shared by the SQLite driver's files. A column holding the wrong type means
- * the database was changed outside this code (or a migration is wrong): StoreCorruptError, never a silent coercion.
+ * Typed reads of result rows, shared by both store drivers: node:sqlite and pg hand back the same JavaScript types
+ * for every column the ledger stores (numbers, strings, bytes) except booleans, which SQLite keeps as 0 / 1, so a
+ * table's row → domain mapping is written once (index-rows.ts, chain-writer-rows.ts, market-rows.ts) and only the
+ * SQL differs per driver. A column holding the wrong type means the database was changed outside this code (or a
+ * migration is wrong): StoreCorruptError, never a silent coercion.
  */
-import type { SQLOutputValue } from "node:sqlite";
 import { StoreCorruptError, type StoredEntry } from "./store.ts";
 
-export type Row = Record<string, SQLOutputValue>;
+/** One result row, by column name. */
+export type Row = Record<string, unknown>;
 
 export function int(row: Row, col: string): number {
   const v = row[col];
@@ -31,12 +34,23 @@ export function optStr(row: Row, col: string): string | undefined {
 
 export function blob(row: Row, col: string): Uint8Array {
   const v = row[col];
-  if (!(v instanceof Uint8Array)) throw new StoreCorruptError(`column ${col}: expected blob, got ${typeof v}`);
-  return v;
+  if (!(v instanceof Uint8Array)) throw new StoreCorruptError(`column ${col}: expected bytes, got ${typeof v}`);
+  // pg's Buffers may be views of a larger pooled allocation, and callers compare plain Uint8Arrays: a copy.
+  return Buffer.isBuffer(v) ? new Uint8Array(v) : v;
 }
 
+/** A BOOLEAN column on PostgreSQL, an INTEGER 0 / 1 one on SQLite. */
 export function bool(row: Row, col: string): boolean {
-  return int(row, col) !== 0;
+  const v = row[col];
+  if (typeof v === "boolean") return v;
+  if (typeof v === "number") return v !== 0;
+  throw new StoreCorruptError(`column ${col}: expected boolean, got ${typeof v}`);
+}
+
+/** A nullable boolean column (e.g. from an outer join): null reads as false. */
+export function optBool(row: Row, col: string): boolean {
+  const v = row[col];
+  return v === null || v === undefined ? false : bool(row, col);
 }
 
 /** uint256 values are stored as decimal TEXT so nothing is rounded. */
