@@ -3,7 +3,7 @@
  * log (bench/lib/log.ts, built through the real ingest path and cached). One API process per load, so each profile
  * and each memory curve is that load's alone:
  *   - idle: the API started on the log, doing nothing but its chain workers;
- *   - batch: Observed events, 500 per request, 4 in flight (the ingest figure's load);
+ *   - batch: Observed events, 500 per request, 4 in flight (the ingest figure's load; --batch-connections changes it);
  *   - single: one event per request, 32 in flight;
  *   - checkpoint: GET /v1/log/checkpoint, 16 connections.
  * For each: throughput and latency (autocannon), RSS before and after, the CPU each kind of thread spent per event
@@ -15,7 +15,7 @@
  *                time SQLite's commits wait on the disk, and on which thread.
  *
  *   npm run bench:profile -- [--entries 20000] [--phases idle,batch,single,checkpoint] [--batches 60]
- *     [--singles 8000] [--cpu-prof] [--strace] [--out <dir>] [--cache-dir <dir>]
+ *     [--singles 8000] [--batch-connections 4] [--cpu-prof] [--strace] [--out <dir>] [--cache-dir <dir>]
  *
  * Figures are not assertions: on a shared machine compare shares and CPU per event, not rates.
  */
@@ -36,6 +36,7 @@ const { values } = parseArgs({
     phases: { type: "string", default: "idle,batch,single,checkpoint" },
     batches: { type: "string", default: "60" },
     singles: { type: "string", default: "8000" },
+    "batch-connections": { type: "string", default: "4" },
     "cpu-prof": { type: "boolean", default: false },
     strace: { type: "boolean", default: false },
     out: { type: "string", default: path.join(tmpdir(), "ledger-profile") },
@@ -105,7 +106,7 @@ try {
     const cpuBefore = threadCpuMs(api.pid);
     let result: LoadResult | undefined;
     if (phase === "batch" || phase === "single") {
-      result = await load({ url: `${api.url}/v1/events`, method: "POST", connections: phase === "batch" ? 4 : 32, bodies: payload });
+      result = await load({ url: `${api.url}/v1/events`, method: "POST", connections: phase === "batch" ? Number(values["batch-connections"]) : 32, bodies: payload });
     } else if (phase === "checkpoint") {
       result = await load({ url: `${api.url}/v1/log/checkpoint`, connections: 16, duration: 10 });
     } else {
@@ -125,7 +126,7 @@ try {
       rssReadyMb,
       rssBeforeMb,
       rssAfterMb,
-      ...(result ? { perSecond: result.perSecond, eventsPerSecond: (result.requests * eventsPerBody) / result.seconds, p50Ms: result.p50Ms, p99Ms: result.p99Ms, failures: result.failures } : {}),
+      ...(result ? { perSecond: result.perSecond, eventsPerSecond: (result.ok * eventsPerBody) / result.seconds, p50Ms: result.p50Ms, p99Ms: result.p99Ms, failures: result.failures } : {}),
       cpuMs,
       ...(cpuUsPerEvent ? { cpuUsPerEvent } : {}),
     };

@@ -14,8 +14,12 @@ export interface LoadOptions {
 }
 
 export interface LoadResult {
+  /** Requests sent, whatever their answer. */
   readonly requests: number;
+  /** Of those, answered 2xx: what the throughput counts. */
+  readonly ok: number;
   readonly seconds: number;
+  /** 2xx answers per second: a refusal is not throughput. */
   readonly perSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
@@ -45,10 +49,12 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
   } as autocannon.Options);
   const seconds = (performance.now() - started) / 1000;
   const requests = result.requests.total;
+  const ok = result["2xx"];
   return {
     requests,
+    ok,
     seconds,
-    perSecond: requests / seconds,
+    perSecond: ok / seconds,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     failed: result.non2xx + result.errors + result.timeouts,

@@ -82,8 +82,8 @@ export const ingest: BenchModule = {
     const bareGet = await ctx.load({ url: bare.url, connections: 16, duration: ctx.duration });
     await bare.stop();
 
-    const eventsPerSecond = (batch.requests * BATCH) / batch.seconds;
-    const naiveEventsPerSecond = (naiveBatchRun.requests * BATCH) / naiveBatchRun.seconds;
+    const eventsPerSecond = (batch.ok * BATCH) / batch.seconds;
+    const naiveEventsPerSecond = (naiveBatchRun.ok * BATCH) / naiveBatchRun.seconds;
     const figures: Figure[] = [
       {
         id: "ingest.batch",
@@ -105,6 +105,7 @@ export const ingest: BenchModule = {
           p50Ms: single.p50Ms,
           p99Ms: single.p99Ms,
           baselineP99Ms: naiveSingleRun.p99Ms,
+          baselineFailed: naiveSingleRun.failed,
           ceilingReqPerSec: bareSingle.perSecond,
           ceilingRatio: single.perSecond / bareSingle.perSecond,
           failed: single.failed,
