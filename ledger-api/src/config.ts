@@ -229,16 +229,18 @@ const MiB = 2 ** 20;
 /**
  * Defaults sized for a 2-core machine. Ingest: a request passes three stages one after another (parsed, checked and
  * recovered on an ingest worker, judged on the event loop, appended on the log writer thread), so uploads in progress
- * must hold a few requests for the stages to overlap: a megabyte (four requests of 500 Observed events, 250 KB each)
- * does; with a quarter megabyte, one such request at a time went through the three stages alone, and 500-event
- * batches came in at 4,273 events/s against 5,971 with a megabyte (`npm run bench:profile -- --phases batch`,
- * 20,000-entry log), for 26 MB more RSS under that load; a larger body runs alone. Queries are synchronous SQLite
- * reads on the event loop, so more in flight adds no parallelism: two slots and a queue that drains well within the
- * wait limit keep the answers coming while the loop still reads (and refuses) every other request.
+ * must hold a few requests for the stages to overlap: 768 KiB holds three requests of 500 Observed events (250 KB
+ * each), one per stage. With a quarter megabyte, one such request at a time went through the three stages alone:
+ * 500-event batches came in at 4,273 events/s against 5,971 with a megabyte (`npm run bench:profile -- --phases
+ * batch`, 20,000-entry log); on the 1,000,000-entry log (`npm run bench -- --only ingest`) 768 KiB gave what a
+ * megabyte gave (5,312 and 5,313 events/s) for less memory (RSS after the runs 388 MB against 394). A larger body
+ * runs alone. Queries are synchronous SQLite reads on the event loop, so more in flight adds no parallelism: two
+ * slots and a queue that drains well within the wait limit keep the answers coming while the loop still reads (and
+ * refuses) every other request.
  */
 function admissionLimits(env: Env): AdmissionLimits {
   return {
-    ingestBytesInFlight: int(env, "INGEST_BYTES_IN_FLIGHT", MiB, 1024),
+    ingestBytesInFlight: int(env, "INGEST_BYTES_IN_FLIGHT", 768 * 1024, 1024),
     ingestQueue: int(env, "INGEST_QUEUE", 16, 0, 100_000),
     queriesInFlight: int(env, "QUERIES_IN_FLIGHT", 2, 1, 1000),
     queriesQueue: int(env, "QUERIES_QUEUE", 32, 0, 100_000),
