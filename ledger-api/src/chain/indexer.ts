@@ -35,6 +35,7 @@ import type { Deployments } from "./contracts.ts";
 import { batchesNeeded, IndexInconsistentError, reduceRange } from "./index-reducer.ts";
 import { finalBlock, type DurableBlock } from "./finality.ts";
 import { ledgerDomain } from "../protocol/typed-data.ts";
+import { TimeSlice } from "./time-slice.ts";
 
 /** pino-compatible (Fastify's `app.log` fits), so the service passes its own logger. */
 export interface IndexerLogger {
@@ -378,7 +379,9 @@ export class Indexer {
     );
     const domain = ledgerDomain(BigInt(this.deployments.chainId), this.deployments.ledger);
     const calls = new Map<string, DecodedCall>();
+    const slice = new TimeSlice();
     for (const e of lifecycle) {
+      await slice.pause();
       const call = this.decoder.decodeCall(txs.get(e.txHash)!, domain, e.eventHash);
       if (call !== undefined) calls.set(e.eventHash, call);
       else this.log.warn({ eventHash: e.eventHash, txHash: e.txHash }, "lifecycle call not decodable (made through a contract?): nonce and child GS1 keys unknown");

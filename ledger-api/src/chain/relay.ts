@@ -80,6 +80,7 @@ import {
 } from "./transactions.ts";
 import { assertHoldsRole } from "./transactions.ts";
 import type { ChainLogger, Clock, ContractRef, DecodedError } from "./transactions.ts";
+import { TimeSlice } from "./time-slice.ts";
 
 /** The contract function that records each lifecycle kind, and the event it emits. */
 export const RELAY_CALLS: Readonly<Record<number, { readonly method: string; readonly event: string }>> = Object.freeze(
@@ -486,9 +487,11 @@ export class Relay {
     const inFlight = await this.store.relayRows("sent");
     const busy = new Set<string>();
     const transactions = new Set<string>();
+    const slice = new TimeSlice();
     for (const row of inFlight) {
       transactions.add(row.txHash!); // a group's rows share one
       for (const id of (await this.prepare(row.index)).touched) busy.add(id);
+      await slice.pause();
     }
     const sending: Sending = { busy, slots: this.maxInFlight - transactions.size, nonce: undefined, fees: undefined, sent: 0, refused: 0, broadcasts: [] };
     if (sending.slots <= 0) return sending;
@@ -501,6 +504,7 @@ export class Relay {
       group = [];
     };
     for (const row of await this.store.relayRows("pending", sending.slots * this.groupSize + 4 * this.maxInFlight)) {
+      await slice.pause();
       let p: Prepared;
       try {
         p = await this.prepare(row.index);
@@ -520,7 +524,10 @@ export class Relay {
     if (group.length > 0 && groups.length < sending.slots) close();
     const judged = await Promise.all(groups.map((g) => this.judge(g)));
     try {
-      for (const [i, verdict] of judged.entries()) await this.send(groups[i]!, verdict, sending);
+      for (const [i, verdict] of judged.entries()) {
+        await slice.pause();
+        await this.send(groups[i]!, verdict, sending);
+      }
     } finally {
       await Promise.all(sending.broadcasts);
     }
@@ -699,7 +706,9 @@ export class Relay {
     const found = await Promise.all(hashes.map((hash) => this.provider.getTransactionReceipt(hash)));
     const receipts = new Map(hashes.map((hash, i) => [hash, found[i] ?? null]));
     const groups = new Map<number, RelayRecord[]>();
+    const slice = new TimeSlice();
     for (const row of rows) {
+      await slice.pause();
       if (row.group !== undefined) {
         const members = groups.get(row.group) ?? [];
         members.push(row);
@@ -709,6 +718,7 @@ export class Relay {
       count(tally, await this.settleOne(row, receipts.get(row.txHash!) ?? null, minedNonce, head));
     }
     for (const [group, members] of groups) {
+      await slice.pause();
       const settled = await this.settleGroup(group, members, receipts.get(members[0]!.txHash!) ?? null, minedNonce, head);
       tally.confirmed += settled.confirmed;
       tally.refused += settled.refused;
