@@ -13,23 +13,11 @@ import autocannon from "autocannon";
 import { ledgerDomain } from "../ledger-api/src/protocol/typed-data.ts";
 import { signEvent } from "../ledger-api/src/client/client.ts";
 import { demoWallets } from "../ledger-api/src/demo/load.ts";
-import type { EventDoc } from "../ledger-api/src/protocol/documents.ts";
 import { startInstance, startSharedChain } from "../test/api/instances.ts";
+import { GTIN, registered } from "../bench/lib/instances.ts";
 
 const { values } = parseArgs({ options: { events: { type: "string", default: "3000" }, seconds: { type: "string", default: "10" } } });
 const EVENTS = Number(values.events);
-const GTIN = "08801234000017";
-const hoursAgo = (h: number): string => new Date(Date.now() - h * 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
-const registered = (lot: string): EventDoc => ({
-  kind: "Registered",
-  batch: { gtin: GTIN, lot },
-  occurredAt: hoursAgo(10),
-  product: "Jeju Hallabong tangerines",
-  origin: { country: "KR", region: "Jeju-do", farm: { name: "Orchard 3" } },
-  harvestDate: hoursAgo(30).slice(0, 10),
-  quantity: { value: 100, unit: "kg" },
-  imported: false,
-});
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const chain = await startSharedChain();

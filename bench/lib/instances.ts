@@ -62,13 +62,14 @@ export interface InstancesResult {
   readonly takeoverMs: readonly number[];
 }
 
-const GTIN = "08801234000017";
+export const GTIN = "08801234000017";
 const wallets = demoWallets();
 
 const hoursAgo = (h: number): string => new Date(Date.now() - h * 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-const registered = (lot: string): EventDoc => ({
+/** The Registered event of lot `lot` of the benchmarks' GTIN. */
+export const registered = (lot: string): EventDoc => ({
   kind: "Registered",
   batch: { gtin: GTIN, lot },
   occurredAt: hoursAgo(10),
