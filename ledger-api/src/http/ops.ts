@@ -142,6 +142,19 @@ async function ops(app: FastifyInstance, { services }: OpsOptions): Promise<void
     );
   });
 
+  // The address `npm start` prints as the service's: whoever opens it lands on the API's map, not on a 404.
+  app.get(
+    "/",
+    {
+      schema: {
+        tags: ["ops"],
+        summary: "Redirects to the OpenAPI document's page (/docs)",
+        response: { 302: Type.Null({ description: "to /docs" }) },
+      },
+    },
+    async (_request, reply) => reply.redirect("/docs", 302),
+  );
+
   app.get(
     "/healthz",
     {

@@ -27,6 +27,14 @@ describe("operations endpoints", function () {
     expect(JSON.stringify(paths["/v1/events"]?.post?.requestBody)).to.include("signature");
   });
 
+  it("sends whoever opens the service's own address to the OpenAPI page", async function () {
+    const res = await ledger.app.inject({ method: "GET", url: "/" });
+    expect(res.statusCode).to.equal(302);
+    expect(res.headers.location).to.equal("/docs");
+    const docs = await ledger.app.inject({ method: "GET", url: "/docs" });
+    expect(docs.statusCode, "the redirect's target").to.be.oneOf([200, 302]);
+  });
+
   it("reports healthy with the chain head, index and anchor lag when everything is running", async function () {
     const res = await ledger.get("/healthz");
     expect(res.statusCode).to.equal(200);
